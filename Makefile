@@ -1,0 +1,36 @@
+# meter2cash: `make demo` runs the main job, `make test` runs the whole suite.
+# Both set up everything they need on a fresh Debian 12 machine (venv, packages, services).
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup services services-down demo test test-unit test-integration bench-ingest compose-check clean
+
+setup:
+	bash scripts/setup.sh
+
+services: setup
+	bash scripts/services.sh up
+
+services-down:
+	bash scripts/services.sh down
+
+demo: services
+	$(BIN)/m2c demo
+
+test: services
+	$(BIN)/pytest -q
+
+test-unit: setup
+	$(BIN)/pytest -q tests/unit
+
+test-integration: services
+	$(BIN)/pytest -q tests/integration tests/e2e
+
+bench-ingest: services
+	$(BIN)/python benchmarks/ingest.py
+
+compose-check:
+	docker-compose -f docker-compose.yml config -q
+
+clean:
+	rm -rf $(VENV) deploy/kafka/target

@@ -1,0 +1,1 @@
+"""Billing cycles, bill runs, invoices and the accounts-receivable ledger."""

@@ -1,0 +1,145 @@
+"""Bill runs: finalize a billing period's bills from stored usage (never from the Redis estimates),
+one consolidated invoice per account, charges posted to the AR ledger in the same transaction.
+
+Safe to re-run: a bill is unique per (account, period), so a second run bills only the accounts
+the first did not finish; two runs of one period at once are refused by an advisory lock.
+"""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+
+import psycopg
+
+from billing.errors import BillRunBusy, UnknownPeriod
+from billing.invoice import AccountBill, build_account_bill
+from storage.tariffs import PublishedTariff
+from storage.usage import AgreementUsage, usage_for
+
+log = logging.getLogger(__name__)
+_BILL_RUN_LOCK = 7_431_002
+CHUNK_ACCOUNTS = 500
+
+
+@dataclass
+class BillRunResult:
+    bill_run_id: int
+    billing_period_id: int
+    accounts_billed: int = 0
+    accounts_already_billed: int = 0
+    accounts_held: dict[str, str] = field(default_factory=dict)  # account_no -> reason
+    total_minor: int = 0
+
+
+def find_period(conn: psycopg.Connection, cycle_code: str, period_start=None) -> int:
+    """The given period of a cycle, or its oldest period that is not closed."""
+    if period_start is not None:
+        row = conn.execute("select p.id from billing_periods p join billing_cycles c on c.id = p.billing_cycle_id "
+                           "where c.code = %s and p.period_start = %s", (cycle_code, period_start)).fetchone()
+    else:
+        row = conn.execute("select p.id from billing_periods p join billing_cycles c on c.id = p.billing_cycle_id "
+                           "where c.code = %s and p.closed_at is null order by p.period_start limit 1",
+                           (cycle_code,)).fetchone()
+    if row is None:
+        raise UnknownPeriod(f"cycle {cycle_code!r} has no {'such' if period_start else 'open'} billing period")
+    return row[0]
+
+
+def run_bill_run(conn: psycopg.Connection, billing_period_id: int, tariffs: dict[str, PublishedTariff],
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> BillRunResult:
+    conn.autocommit = True
+    locked = conn.execute("select pg_try_advisory_lock(%s, %s)", (_BILL_RUN_LOCK, billing_period_id)).fetchone()[0]
+    if not locked:
+        raise BillRunBusy(f"another bill run holds billing period {billing_period_id}")
+    try:
+        return _run(conn, billing_period_id, tariffs, clock)
+    finally:
+        conn.execute("select pg_advisory_unlock(%s, %s)", (_BILL_RUN_LOCK, billing_period_id))
+
+
+def _run(conn, billing_period_id, tariffs, clock) -> BillRunResult:
+    period = conn.execute("select billing_cycle_id from billing_periods where id = %s",
+                          (billing_period_id,)).fetchone()
+    if period is None:
+        raise UnknownPeriod(f"no billing period {billing_period_id}")
+    run_id = conn.execute("insert into bill_runs (billing_period_id, status) values (%s, 'running') returning id",
+                          (billing_period_id,)).fetchone()[0]
+    result = BillRunResult(run_id, billing_period_id)
+    try:
+        accounts = conn.execute(
+            "select a.id, a.account_no, exists (select 1 from bills b where b.account_id = a.id "
+            "and b.billing_period_id = %s) from accounts a where a.billing_cycle_id = %s order by a.id",
+            (billing_period_id, period[0])).fetchall()
+        account_no = {row[0]: row[1] for row in accounts}
+        pending = [row[0] for row in accounts if not row[2]]
+        result.accounts_already_billed = len(accounts) - len(pending)
+        for chunk_start in range(0, len(pending), CHUNK_ACCOUNTS):
+            chunk = pending[chunk_start:chunk_start + CHUNK_ACCOUNTS]
+            usages = usage_for(conn, [(account_id, billing_period_id) for account_id in chunk])
+            by_account: dict[int, list[AgreementUsage]] = defaultdict(list)
+            for usage in usages:
+                by_account[usage.account_id].append(usage)
+            bills = []
+            for account_id in chunk:
+                bill = build_account_bill(account_id, by_account.get(account_id, []), tariffs)
+                if bill.hold_reason:
+                    result.accounts_held[account_no[account_id]] = bill.hold_reason
+                else:
+                    bills.append(bill)
+            billed, total = _write_bills(conn, run_id, billing_period_id, bills, clock())
+            result.accounts_billed += billed
+            result.total_minor += total
+        with conn.transaction():
+            if not result.accounts_held:
+                conn.execute("update billing_periods set closed_at = coalesce(closed_at, now()) where id = %s",
+                             (billing_period_id,))
+            conn.execute("update bill_runs set status = 'finished', finished_at = now(), accounts_billed = %s, "
+                         "accounts_skipped = %s, total_minor = %s where id = %s",
+                         (result.accounts_billed, len(result.accounts_held), result.total_minor, run_id))
+    except Exception as error:
+        conn.execute("update bill_runs set status = 'failed', finished_at = now(), error = %s where id = %s",
+                     (str(error)[:2000], run_id))
+        raise
+    return result
+
+
+def _write_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, bills: list[AccountBill],
+                 issued_at: datetime) -> tuple[int, int]:
+    """One transaction per chunk; bills that exist already (a concurrent or earlier run) are skipped
+    with their lines and ledger entries."""
+    if not bills:
+        return 0, 0
+    with conn.transaction():
+        rows = conn.execute(
+            "insert into bills (account_id, billing_period_id, bill_run_id, period_start, period_end, zone, "
+            "currency, total_minor, issued_at) "
+            "select t.account_id, %s, %s, p.period_start, p.period_end, a.zone, a.currency, t.total, %s "
+            "from unnest(%s::int8[], %s::int8[]) as t(account_id, total) "
+            "join accounts a on a.id = t.account_id join billing_periods p on p.id = %s "
+            "on conflict (account_id, billing_period_id) do nothing returning id, account_id",
+            (billing_period_id, run_id, issued_at, [b.account_id for b in bills], [b.total_minor for b in bills],
+             billing_period_id)).fetchall()
+        bill_id = {account_id: bill_id for bill_id, account_id in rows}
+        written = [b for b in bills if b.account_id in bill_id]
+        lines = [(bill_id[b.account_id], number, *line) for b in written
+                 for number, line in enumerate(b.line_rows(), start=1)]
+        with conn.cursor().copy(
+                "copy bill_lines (bill_id, line_no, service_agreement_id, service, code, description, quantity, "
+                "unit, price, amount_precise, amount_minor, tariff_version, tariff_revision_id) from stdin") as copy:
+            for line in lines:
+                copy.write_row(line)
+        transaction_ids = conn.execute("select nextval('ledger_transaction_ids') from generate_series(1, %s)",
+                                       (len(written),)).fetchall()
+        entries = []
+        for (transaction_id,), bill in zip(transaction_ids, written):
+            for ledger_account, amount in bill.ledger_postings():
+                entries.append((transaction_id, bill.account_id, ledger_account, amount, "bill",
+                                bill_id[bill.account_id], issued_at))
+        with conn.cursor().copy("copy ledger_entries (transaction_id, account_id, ledger_account, amount_minor, "
+                                "entry_type, bill_id, posted_at) from stdin") as copy:
+            for entry in entries:
+                copy.write_row(entry)
+    return len(written), sum(b.total_minor for b in written)

@@ -1,0 +1,73 @@
+"""One consolidated invoice per account: a line per charge per service, and its ledger postings."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rating.charges import Usage
+from rating.errors import RatingError
+from rating.pricing import PricedLine, price_usage
+from rating.units import to_billing_unit
+from storage.tariffs import PublishedTariff
+from storage.usage import AgreementUsage
+
+RECEIVABLE = "receivable"
+
+
+@dataclass
+class ServiceCharges:
+    service_agreement_id: int
+    service: str
+    tariff_revision_id: int
+    lines: tuple[PricedLine, ...]
+
+
+@dataclass
+class AccountBill:
+    account_id: int
+    services: list[ServiceCharges] = field(default_factory=list)
+    hold_reason: str | None = None
+
+    @property
+    def total_minor(self) -> int:
+        return sum(line.amount_minor for s in self.services for line in s.lines)
+
+    def line_rows(self) -> list[tuple]:
+        """(service_agreement_id, service, code, description, quantity, unit, price, amount, amount_minor,
+        tariff_version, tariff_revision_id) per line, in bill order."""
+        return [(s.service_agreement_id, s.service, line.code, line.description, line.quantity, line.unit,
+                 line.price, line.amount, line.amount_minor, line.tariff_version, s.tariff_revision_id)
+                for s in self.services for line in s.lines]
+
+    def ledger_postings(self) -> list[tuple[str, int]]:
+        """Debit the receivable, credit revenue per service: the postings sum to zero."""
+        postings = [(RECEIVABLE, self.total_minor)]
+        for service in self.services:
+            postings.append((f"revenue:{service.service}", -sum(line.amount_minor for line in service.lines)))
+        return postings
+
+
+def build_account_bill(account_id: int, usages: list[AgreementUsage],
+                       tariffs: dict[str, PublishedTariff]) -> AccountBill:
+    """Price every agreement of the account for the whole period; an account that cannot be priced
+    in full is held with the reason, never billed in part."""
+    bill = AccountBill(account_id)
+    if not usages:
+        bill.hold_reason = "no_service_agreements"
+        return bill
+    for usage in usages:
+        published = tariffs.get(usage.tariff_code or "")
+        if published is None:
+            bill.hold_reason = f"no_tariff:{usage.service}:{usage.tariff_code}"
+            return bill
+        tariff = published.tariff
+        try:
+            version = tariff.version_on(usage.period.start)
+            quantity = to_billing_unit(usage.quantity, usage.power_of_ten, usage.unit, tariff.billing_unit,
+                                       version.therms_per_ccf)
+        except RatingError as error:
+            bill.hold_reason = f"{error.code}:{usage.service}"
+            return bill
+        quote = price_usage(tariff, version, Usage(quantity, usage.period.days, usage.period.days))
+        bill.services.append(ServiceCharges(usage.service_agreement_id, usage.service, published.revision_id,
+                                            quote.lines))
+    return bill

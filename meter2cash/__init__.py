@@ -1,0 +1,1 @@
+"""meter2cash: the meter-to-cash core of a utility CIS (application glue: settings, CLI)."""

@@ -1,0 +1,209 @@
+"""``m2c``: the command line of meter2cash."""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from datetime import date
+from importlib import resources
+from pathlib import Path
+
+from meter2cash.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _connect(settings: Settings, autocommit: bool = True):
+    import psycopg
+
+    return psycopg.connect(settings.database_url, autocommit=autocommit)
+
+
+def cmd_services(args, settings: Settings) -> int:
+    return subprocess.call(["bash", str(ROOT / "scripts" / "services.sh"), args.action, *args.names])
+
+
+def cmd_migrate(args, settings: Settings) -> int:
+    from storage.schema import migrate
+
+    with _connect(settings, autocommit=False) as conn:
+        applied = migrate(conn)
+    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
+    return 0
+
+
+def cmd_topics(args, settings: Settings) -> int:
+    from streams.topics import ensure_topics
+
+    created = ensure_topics(settings)
+    print("created: " + (", ".join(created) if created else "nothing (all exist)"))
+    return 0
+
+
+def cmd_worker(args, settings: Settings) -> int:
+    from streams.worker import run_worker
+
+    sys.argv = [sys.argv[0]]  # the Faust worker reads its own command line
+    run_worker(settings, metrics_port=args.metrics_port, loglevel=args.loglevel)
+    return 0
+
+
+def cmd_tariff(args, settings: Settings) -> int:
+    from rating.errors import TariffInvalid
+    from rating.tariff import parse_tariff
+
+    failed = 0
+    for path in args.files:
+        text = Path(path).read_text()
+        try:
+            tariff = parse_tariff(text, str(path))
+        except TariffInvalid as error:
+            print(error, file=sys.stderr)
+            failed += 1
+            continue
+        if args.action == "validate":
+            print(f"{path}: ok ({tariff.code}, {len(tariff.versions)} version(s))")
+        else:
+            from storage.tariffs import publish
+
+            with _connect(settings) as conn:
+                revision = publish(conn, text, str(path))
+            print(f"{path}: published {tariff.code} as revision {revision}")
+    return 1 if failed else 0
+
+
+def publish_builtin_tariffs(conn) -> list[int]:
+    from storage.tariffs import publish
+
+    folder = resources.files("rating.tariffs")
+    return [publish(conn, p.read_text(), f"rating/tariffs/{p.name}")
+            for p in sorted(folder.iterdir(), key=lambda p: p.name) if p.name.endswith(".toml")]
+
+
+def cmd_seed(args, settings: Settings) -> int:
+    from simulators.utility import make_utility
+    from storage.directory import load_directory
+    from storage.schema import migrate
+
+    utility = make_utility(meters=args.meters, seed=args.seed, zone=settings.utility_zone)
+    with _connect(settings, autocommit=False) as conn:
+        migrate(conn)
+        conn.autocommit = True
+        publish_builtin_tariffs(conn)
+        loaded = load_directory(conn, utility)
+    print(f"utility: {len(utility.accounts)} accounts, {len(utility.meters)} meters "
+          f"({loaded['meters_added']} new), cycle {utility.cycle_code} "
+          f"{utility.period_start}..{utility.period_end}")
+    return 0
+
+
+def cmd_simulate(args, settings: Settings) -> int:
+    from simulators.headend import FaultPlan, Truth, generate
+    from simulators.publish import publish
+    from simulators.utility import make_utility
+    from streams.topics import ensure_topics
+
+    utility = make_utility(meters=args.meters, seed=args.seed, zone=settings.utility_zone)
+    ensure_topics(settings)
+    truth = Truth()
+    faults = FaultPlan.demo() if args.faults else FaultPlan()
+    sent = publish(settings.kafka_bootstrap, settings.topic_raw,
+                   generate(utility, block_hours=args.block_hours, faults=faults, json_share=args.json_share,
+                            truth=truth))
+    print(f"published {sent} messages, {truth.reads} reads ({truth.flagged_reads} with injected faults, "
+          f"{truth.dlq_messages} undecodable messages)")
+    return 0
+
+
+def cmd_bill_run(args, settings: Settings) -> int:
+    from billing.bill_run import find_period, run_bill_run
+    from rating.money import format_minor
+    from storage.tariffs import current_tariffs
+
+    with _connect(settings) as conn:
+        period_id = find_period(conn, args.cycle, date.fromisoformat(args.period_start) if args.period_start else None)
+        result = run_bill_run(conn, period_id, current_tariffs(conn))
+    print(f"bill run {result.bill_run_id}: period {period_id}: {result.accounts_billed} bills, "
+          f"total {format_minor(result.total_minor, settings.currency)} {settings.currency}; "
+          f"{result.accounts_already_billed} already billed; {len(result.accounts_held)} held")
+    for account_no, reason in sorted(result.accounts_held.items())[:20]:
+        print(f"  held {account_no}: {reason}")
+    return 0
+
+
+def cmd_estimates(args, settings: Settings) -> int:
+    from storage.cache import EstimateCache
+    from storage.tariffs import current_tariffs
+    from streams.estimate import rebuild_estimates
+
+    cache = EstimateCache.from_url(settings.redis_url)
+    with _connect(settings) as conn:
+        written = rebuild_estimates(conn, cache, current_tariffs(conn))
+    print(f"rebuilt {written} account estimates from PostgreSQL")
+    return 0
+
+
+def cmd_demo(args, settings: Settings) -> int:
+    from meter2cash.demo import run_demo
+
+    return run_demo(settings, meters=args.meters, seed=args.seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="m2c", description="meter2cash: AMI reads to bills")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("services", help="start, stop or check the local Kafka, PostgreSQL and Redis")
+    p.add_argument("action", choices=["install", "up", "down", "status", "reset"])
+    p.add_argument("names", nargs="*", help="kafka, postgres, redis (default: all)")
+    p.set_defaults(func=cmd_services)
+
+    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    sub.add_parser("topics", help="create the Kafka topics").set_defaults(func=cmd_topics)
+
+    p = sub.add_parser("worker", help="run a streams worker (Faust)")
+    p.add_argument("--metrics-port", type=int, default=9308)
+    p.add_argument("--loglevel", default="warning")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("tariff", help="validate or publish tariff files")
+    p.add_argument("action", choices=["validate", "publish"])
+    p.add_argument("files", nargs="+")
+    p.set_defaults(func=cmd_tariff)
+
+    p = sub.add_parser("seed", help="load a simulated utility's accounts, meters and tariffs")
+    p.add_argument("--meters", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_seed)
+
+    p = sub.add_parser("simulate", help="publish a simulated billing period of reads to Kafka")
+    p.add_argument("--meters", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--block-hours", type=int, default=6)
+    p.add_argument("--json-share", type=float, default=0.05)
+    p.add_argument("--faults", action=argparse.BooleanOptionalAction, default=True)
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("bill-run", help="finalize a billing period's bills")
+    p.add_argument("--cycle", default="C01")
+    p.add_argument("--period-start", help="YYYY-MM-DD (default: the oldest open period)")
+    p.set_defaults(func=cmd_bill_run)
+
+    p = sub.add_parser("estimates", help="rebuild the Redis estimates from PostgreSQL")
+    p.add_argument("action", choices=["rebuild"])
+    p.set_defaults(func=cmd_estimates)
+
+    p = sub.add_parser("demo", help="a simulated utility streaming through to bills")
+    p.add_argument("--meters", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=7)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args, Settings.from_env())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""The main job: a simulated utility streams one billing period of reads through to bills."""
+from __future__ import annotations
+
+import time
+
+import psycopg
+
+from billing.bill_run import run_bill_run
+from meter2cash.scenario import Scenario
+from meter2cash.settings import Settings
+from rating.money import format_minor
+from simulators.headend import FaultPlan
+from storage.tariffs import current_tariffs
+
+
+def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "demo", workers: int = 1) -> int:
+    scenario = Scenario(base, name, meters=meters, seed=seed)
+    utility = scenario.utility
+    services = {}
+    for meter in utility.meters:
+        services[meter.service] = services.get(meter.service, 0) + 1
+    print(f"utility: {len(utility.accounts)} accounts, {len(utility.meters)} meters "
+          f"({', '.join(f'{n} {s}' for s, n in sorted(services.items()))}), zone {utility.zone}, "
+          f"cycle {utility.cycle_code} {utility.period_start} .. {utility.period_end} (end excluded)")
+    scenario.prepare()
+    scenario.start_workers(workers)
+    started = time.monotonic()
+    try:
+        sent = scenario.publish(block_hours=6, faults=FaultPlan.demo(), json_share=0.05, seed=seed,
+                                on_progress=lambda n: print(f"\r  published {n} messages", end="", flush=True))
+        print(f"\r  published {sent} messages ({scenario.truth.reads} reads) in {time.monotonic() - started:.1f}s")
+        progress = scenario.wait_until_processed(timeout=900)
+        streamed = time.monotonic() - started
+        # the last batch's estimates are written just after its commit
+        time.sleep(1.0)
+        estimated_accounts, bill_to_date, projected = scenario.estimates_total()
+    finally:
+        scenario.stop_workers()
+    settings = scenario.settings
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        period_id = conn.execute("select id from billing_periods order by id limit 1").fetchone()[0]
+        tariffs = current_tariffs(conn)
+        first = run_bill_run(conn, period_id, tariffs)
+        again = run_bill_run(conn, period_id, tariffs)
+        bills = conn.execute("select count(*), coalesce(sum(total_minor), 0) from bills").fetchone()
+        ledger = conn.execute("select coalesce(sum(amount_minor), 0), count(*) from ledger_entries").fetchone()
+        rules = conn.execute("select rule, count(*) from vee_exceptions, unnest(rules) rule group by 1 order by 1")
+        rules = ", ".join(f"{rule} {count}" for rule, count in rules)
+    truth, currency = scenario.truth, settings.currency
+    print()
+    print(f"reads published        {truth.reads:>12,}   ({truth.messages:,} messages, {truth.dlq_messages} undecodable)")
+    print(f"reads stored           {progress.stored_reads:>12,}")
+    print(f"reads flagged by VEE   {progress.flagged_reads:>12,}   ({rules or 'none'})")
+    print(f"dead-lettered messages {progress.dlq_messages:>12,}")
+    print(f"streamed in            {streamed:>12.1f} s   ({truth.reads / streamed:,.0f} reads/s)")
+    print(f"estimated bills        {estimated_accounts:>12,}   bill-to-date {format_minor(bill_to_date, currency)}, "
+          f"projected {format_minor(projected, currency)} {currency}")
+    print(f"final bills            {bills[0]:>12,}   total {format_minor(bills[1], currency)} {currency} "
+          f"(bill run {first.bill_run_id}; re-run {again.bill_run_id} billed {again.accounts_billed})")
+    print(f"ledger                 {ledger[1]:>12,} entries, debits - credits = {ledger[0]}")
+    accounted = progress.stored_reads + progress.flagged_reads == truth.reads
+    matches = bill_to_date == bills[1]
+    print(f"every read stored or flagged: {'yes' if accounted else 'NO'}; "
+          f"estimates equal final bills: {'yes' if matches else 'NO'}")
+    print()
+    print("where to look next:")
+    print(f"  psql {settings.database_url} -c 'select * from bills limit 5'")
+    print(f"  psql {settings.database_url} -c 'select meter_no, rules, flagged_count from vee_exceptions limit 10'")
+    print(f"  redis-cli -u {settings.redis_url} hget m2c:estimate:account:1 body")
+    print(f"  Kafka topics {settings.topic_raw}, {settings.topic_exceptions}, {settings.topic_dlq}")
+    return 0 if accounted and matches and again.accounts_billed == 0 and ledger[0] == 0 else 1

@@ -1,0 +1,33 @@
+"""Meter quantities (integers scaled by a power of ten) to a tariff's billing unit, exactly."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rating.errors import UnitMismatch
+
+# (meter unit, billing unit) -> factor; only exact conversions are listed
+_FACTORS = {
+    ("Wh", "Wh"): Decimal(1),
+    ("Wh", "kWh"): Decimal("0.001"),
+    ("gal", "gal"): Decimal(1),
+    ("gal", "kgal"): Decimal("0.001"),
+    ("ft3", "ft3"): Decimal(1),
+    ("ft3", "CCF"): Decimal("0.01"),
+}
+
+
+def to_billing_unit(quantity: int, power_of_ten: int, meter_unit: str, billing_unit: str,
+                    therms_per_ccf: Decimal | None = None) -> Decimal:
+    """``quantity`` x 10^``power_of_ten`` ``meter_unit`` expressed in ``billing_unit``.
+
+    Therms are volume (CCF) times the heating value in force for the period.
+    """
+    measured = Decimal(quantity).scaleb(power_of_ten)
+    if billing_unit == "therm":
+        if therms_per_ccf is None:
+            raise UnitMismatch("billing in therms needs the tariff's therms_per_ccf")
+        return to_billing_unit(quantity, power_of_ten, meter_unit, "CCF") * therms_per_ccf
+    factor = _FACTORS.get((meter_unit, billing_unit))
+    if factor is None:
+        raise UnitMismatch(f"no exact conversion from {meter_unit} to {billing_unit}")
+    return measured * factor

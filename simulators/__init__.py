@@ -1,0 +1,1 @@
+"""Seeded simulators: a synthetic utility, its AMI head-end, fault injection."""

@@ -1,0 +1,1 @@
+"""PostgreSQL schema and repositories, the Redis estimate cache, TimescaleDB detection."""

@@ -1,0 +1,80 @@
+"""Usage of service agreements over billing periods, from the usage_daily rollup (authoritative)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import psycopg
+
+CONSUMPTION_CHANNEL = 1  # delivered to the customer; channel 2 (received, e.g. solar export) is not billed yet
+
+
+@dataclass(frozen=True)
+class Period:
+    id: int
+    start: date
+    end: date  # excluded
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days
+
+
+@dataclass(frozen=True)
+class AgreementUsage:
+    account_id: int
+    period: Period
+    service_agreement_id: int
+    service: str
+    tariff_code: str | None
+    quantity: int  # in the meter's unit x 10^power_of_ten
+    read_count: int
+    last_day: date | None  # last local day with usage in the period
+    unit: str
+    power_of_ten: int
+    zone: str
+    currency: str
+
+
+_USAGE_SQL = """
+select t.account_id, t.period_id, p.period_start, p.period_end, sa.id, sa.service,
+       (select ta.tariff_code from tariff_assignments ta
+         where ta.service_agreement_id = sa.id and ta.effective_from < p.period_end
+         order by ta.effective_from desc limit 1),
+       coalesce(u.quantity, 0), coalesce(u.read_count, 0), u.last_day,
+       m.unit, m.power_of_ten, a.zone, a.currency
+from unnest(%s::int8[], %s::int8[]) as t(account_id, period_id)
+join billing_periods p on p.id = t.period_id
+join accounts a on a.id = t.account_id
+join service_agreements sa on sa.account_id = t.account_id
+     and sa.start_date < p.period_end and (sa.end_date is null or sa.end_date > p.period_start)
+join lateral (select unit, power_of_ten from meters where service_agreement_id = sa.id order by id limit 1) m on true
+left join lateral (
+    select sum(quantity) as quantity, sum(read_count) as read_count, max(local_day) as last_day
+    from usage_daily d
+    where d.service_agreement_id = sa.id and d.channel = %s
+      and d.local_day >= p.period_start and d.local_day < p.period_end) u on true
+order by t.account_id, sa.id
+"""
+
+
+def usage_for(conn: psycopg.Connection, targets: list[tuple[int, int]]) -> list[AgreementUsage]:
+    """Usage of every agreement of each (account, period) target."""
+    if not targets:
+        return []
+    rows = conn.execute(_USAGE_SQL, ([t[0] for t in targets], [t[1] for t in targets], CONSUMPTION_CHANNEL))
+    return [AgreementUsage(r[0], Period(r[1], r[2], r[3]), *r[4:]) for r in rows]
+
+
+def open_periods_touched(conn: psycopg.Connection, touched: set[tuple[int, date]]) -> list[tuple[int, int]]:
+    """(account, open billing period) pairs that the touched (agreement, local day) pairs fall in."""
+    if not touched:
+        return []
+    pairs = sorted(touched)
+    rows = conn.execute(
+        "select distinct a.id, p.id from unnest(%s::int8[], %s::date[]) as t(sa_id, day) "
+        "join service_agreements sa on sa.id = t.sa_id join accounts a on a.id = sa.account_id "
+        "join billing_periods p on p.billing_cycle_id = a.billing_cycle_id and p.closed_at is null "
+        " and t.day >= p.period_start and t.day < p.period_end order by 1, 2",
+        ([p[0] for p in pairs], [p[1] for p in pairs])).fetchall()
+    return [(r[0], r[1]) for r in rows]

@@ -1,0 +1,28 @@
+"""The Faust application: topics and settings. Agents live in :mod:`streams.agents`."""
+from __future__ import annotations
+
+import faust
+
+from meter2cash.settings import Settings
+
+
+def create_app(settings: Settings) -> faust.App:
+    app = faust.App(
+        settings.app_id,
+        broker=f"kafka://{settings.kafka_bootstrap}",
+        store="memory://",
+        value_serializer="raw",
+        key_serializer="raw",
+        topic_partitions=settings.topic_partitions,
+        topic_disable_leader=True,
+        consumer_auto_offset_reset="earliest",
+        broker_commit_every=10_000,
+        broker_commit_interval=1.0,
+        broker_max_poll_records=settings.batch_max_messages,
+        consumer_max_fetch_size=8 * 1024 * 1024,
+        stream_buffer_maxsize=2 * settings.batch_max_messages,
+        producer_acks=-1,
+        web_enabled=False,
+    )
+    app.conf.m2c = settings  # type: ignore[attr-defined]
+    return app

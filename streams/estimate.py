@@ -1,0 +1,85 @@
+"""Running estimates: re-rate the cycle-to-date usage of the accounts a batch touched, into Redis."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date, datetime, timezone
+
+import psycopg
+
+from rating.pricing import estimate
+from rating.units import to_billing_unit
+from storage.cache import EstimateCache, account_key, agreement_key
+from storage.tariffs import PublishedTariff
+from storage.usage import AgreementUsage, open_periods_touched, usage_for
+
+
+def _lines(quote) -> list[dict]:
+    return [{"code": line.code, "description": line.description, "quantity": str(line.quantity),
+             "unit": line.unit, "price": None if line.price is None else str(line.price),
+             "amount_minor": line.amount_minor, "tariff_version": line.tariff_version} for line in quote.lines]
+
+
+def estimate_bodies(usages: list[AgreementUsage], tariffs: dict[str, PublishedTariff],
+                    as_of: datetime) -> list[tuple[str, int, dict]]:
+    """Cache entries (key, version, body) for each agreement and each account in ``usages``."""
+    by_account: dict[tuple[int, int], list[AgreementUsage]] = defaultdict(list)
+    for usage in usages:
+        by_account[(usage.account_id, usage.period.id)].append(usage)
+    entries = []
+    for (account_id, _), agreements in by_account.items():
+        period = agreements[0].period
+        last_days = [u.last_day for u in agreements if u.last_day is not None]
+        days_elapsed = ((max(last_days) - period.start).days + 1) if last_days else 0
+        version = sum(u.read_count for u in agreements)
+        account_body = {"account_id": account_id, "period_id": period.id, "period_start": period.start.isoformat(),
+                        "period_end": period.end.isoformat(), "currency": agreements[0].currency,
+                        "days_elapsed": days_elapsed, "days_in_period": period.days,
+                        "bill_to_date_minor": 0, "projected_minor": 0, "services": [], "as_of": as_of.isoformat()}
+        for usage in agreements:
+            published = tariffs.get(usage.tariff_code or "")
+            if published is None:
+                account_body["services"].append({"service_agreement_id": usage.service_agreement_id,
+                                                 "service": usage.service, "error": "no_tariff"})
+                continue
+            tariff = published.tariff
+            tariff_version = tariff.version_on(period.start)
+            quantity = to_billing_unit(usage.quantity, usage.power_of_ten, usage.unit, tariff.billing_unit,
+                                       tariff_version.therms_per_ccf)
+            result = estimate(tariff, tariff_version, quantity, days_elapsed, period.days)
+            body = {"service_agreement_id": usage.service_agreement_id, "service": usage.service,
+                    "account_id": account_id, "period_id": period.id, "quantity": str(quantity),
+                    "unit": tariff.billing_unit, "reads": usage.read_count,
+                    "bill_to_date_minor": result.bill_to_date.total_minor,
+                    "projected_minor": result.projected.total_minor,
+                    "bill_to_date_lines": _lines(result.bill_to_date), "as_of": as_of.isoformat()}
+            entries.append((agreement_key(usage.service_agreement_id), usage.read_count, body))
+            account_body["bill_to_date_minor"] += body["bill_to_date_minor"]
+            account_body["projected_minor"] += body["projected_minor"]
+            account_body["services"].append({k: body[k] for k in ("service_agreement_id", "service", "quantity",
+                                                                  "unit", "bill_to_date_minor", "projected_minor")})
+        entries.append((account_key(account_id), version, account_body))
+    return entries
+
+
+def refresh_estimates(conn: psycopg.Connection, cache: EstimateCache, tariffs: dict[str, PublishedTariff],
+                      touched: set[tuple[int, date]], as_of: datetime | None = None) -> int:
+    """Re-rate the accounts behind ``touched`` (agreement, local day) pairs; returns accounts written."""
+    targets = open_periods_touched(conn, touched)
+    usages = usage_for(conn, targets)
+    entries = estimate_bodies(usages, tariffs, as_of or datetime.now(timezone.utc))
+    cache.write(entries)
+    return len(targets)
+
+
+def rebuild_estimates(conn: psycopg.Connection, cache: EstimateCache, tariffs: dict[str, PublishedTariff],
+                      as_of: datetime | None = None) -> int:
+    """Recompute every open period's estimate from PostgreSQL (after Redis was flushed, say)."""
+    targets = [(r[0], r[1]) for r in conn.execute(
+        "select a.id, p.id from accounts a join billing_periods p on p.billing_cycle_id = a.billing_cycle_id "
+        "where p.closed_at is null order by 1, 2")]
+    written = 0
+    for chunk_start in range(0, len(targets), 2000):
+        chunk = targets[chunk_start:chunk_start + 2000]
+        cache.write(estimate_bodies(usage_for(conn, chunk), tariffs, as_of or datetime.now(timezone.utc)))
+        written += len(chunk)
+    return written

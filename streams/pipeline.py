@@ -1,0 +1,207 @@
+"""One batch of raw messages through decode, VEE, storage and the running estimate.
+
+The Faust agent calls :meth:`BatchProcessor.process` and acknowledges the messages only after it
+returns: the database transaction has committed by then, so a crash before the offsets are
+committed redelivers the batch, and the merge makes the redelivery change nothing.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psycopg
+
+from meter2cash.settings import Settings
+from storage.cache import EstimateCache
+from storage.day_rows import group_days
+from storage.meters import MeterDirectory, block_facts
+from storage.reads import ExceptionRecord, StoreResult, store_batch
+from storage.schema import PartitionManager
+from storage.tariffs import current_tariffs
+from streams import vee
+from streams.codec import BlockBatch, DecodeError, decode
+from streams.estimate import refresh_estimates
+from streams.metrics import StreamMetrics
+from streams.vee_rules import LOW, rule_codes
+
+log = logging.getLogger(__name__)
+TARIFF_RELOAD_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class RawMessage:
+    value: bytes | None
+    key: bytes | None = None
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    timestamp: float | None = None  # Kafka append time, epoch seconds
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    message: RawMessage
+    reason: str
+    detail: str
+
+
+@dataclass
+class BatchOutcome:
+    messages: int = 0
+    reads_received: int = 0
+    reads_stored: int = 0  # valid reads merged (including harmless repeats)
+    reads_flagged: int = 0
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    exceptions: list[ExceptionRecord] = field(default_factory=list)
+    stored: StoreResult = field(default_factory=StoreResult)
+    accounts_estimated: int = 0
+
+
+def _severity(flags: int) -> str:
+    return "information" if flags == LOW else "issue"
+
+
+class BatchProcessor:
+    def __init__(self, settings: Settings, conn: psycopg.Connection, cache: EstimateCache | None,
+                 metrics: StreamMetrics | None = None, clock: Callable[[], float] = time.time):
+        self.settings = settings
+        conn.autocommit = True  # each transaction is explicit (conn.transaction())
+        self.conn = conn
+        self.cache = cache
+        self.metrics = metrics or StreamMetrics()
+        self.clock = clock
+        self.directory = MeterDirectory()
+        self.partitions = PartitionManager(conn)
+        self._tariffs = current_tariffs(conn)
+        self._tariffs_loaded = clock()
+        self._zone_cache: dict[str, ZoneInfo] = {}
+
+    # ------------------------------------------------------------------ stages
+    def decode(self, messages: list[RawMessage], outcome: BatchOutcome) -> tuple[BlockBatch, list[RawMessage]]:
+        blocks, sources = [], []
+        for message in messages:
+            try:
+                blocks.append(decode(message.value))
+                sources.append(message)
+            except DecodeError as error:
+                outcome.dead_letters.append(DeadLetter(message, error.reason, error.detail))
+                self.metrics.dlq_messages.labels(error.reason).inc()
+        return BlockBatch.from_blocks(blocks), sources
+
+    def _align_offsets(self, batch: BlockBatch, zones: list[str], zone_index: np.ndarray) -> np.ndarray:
+        offsets = np.zeros(len(batch), np.int64)
+        for block in range(len(batch)):
+            zone = zones[zone_index[block]]
+            info = self._zone_cache.get(zone) or self._zone_cache.setdefault(zone, ZoneInfo(zone))
+            moment = datetime.fromtimestamp(int(batch.start[block]), info)
+            offsets[block] = int(moment.utcoffset().total_seconds())
+        return offsets
+
+    def process(self, messages: list[RawMessage]) -> BatchOutcome:
+        outcome = BatchOutcome(messages=len(messages))
+        self.metrics.messages_received.inc(len(messages))
+        self.metrics.batch_size.observe(len(messages))
+        started = time.perf_counter()
+        batch, sources = self.decode(messages, outcome)
+        outcome.reads_received = batch.read_count
+        if not len(batch):
+            return outcome
+        known = self.directory.lookup(self.conn, batch.meter_ids)
+        facts = block_facts(batch.meter_ids, batch.interval_s, known, self.settings.utility_zone)
+        align = self._align_offsets(batch, facts.zones, facts.zone_index)
+        flags = vee.validate(batch, facts.meter_index, facts.expected_interval, facts.low, facts.high, align,
+                             int(self.clock()), self.settings.future_tolerance_seconds)
+        validated = time.perf_counter()
+        self.metrics.stage_seconds.labels("validate").observe(validated - started)
+
+        counts = np.diff(batch.offsets)
+        flagged_per_block = np.add.reduceat((flags != 0).astype(np.int64), batch.offsets[:-1])
+        flagged_per_block[counts == 0] = 0
+        service_of_block = [known[m].service if m in known else "unknown" for m in batch.meter_ids]
+        for block in np.flatnonzero(flagged_per_block):
+            lo, hi = batch.offsets[block], batch.offsets[block + 1]
+            block_flags = np.bitwise_or.reduce(flags[lo:hi])
+            rules = rule_codes(int(block_flags))
+            source = sources[block]
+            outcome.exceptions.append(ExceptionRecord(
+                meter_no=batch.meter_ids[block], meter_id=int(facts.meter_id[block]) or None,
+                channel=int(batch.channel[block]), block_start=int(batch.start[block]),
+                interval_s=int(batch.interval_s[block]), rules=rules, severity=_severity(int(block_flags)),
+                flagged_count=int(flagged_per_block[block]), values=batch.values[lo:hi].tolist(),
+                flags=flags[lo:hi].astype(np.int16).tolist(),
+                source=(source.topic, source.partition, source.offset) if source.offset is not None else None))
+            for rule in rules:
+                self.metrics.vee_exceptions.labels(rule).inc()
+
+        valid = flags == 0
+        block_of = np.repeat(np.arange(len(batch)), counts)[valid]
+        moments = batch.interval_starts()[valid]
+        rows = group_days(facts.meter_id[block_of], batch.channel[block_of], moments,
+                          batch.interval_s[block_of], facts.zone_index[block_of], facts.zones,
+                          batch.values[valid], batch.quality[valid].astype(np.int16))
+        agreement_of_meter = {f.meter_id: f.service_agreement_id for f in known.values()}
+        agreement_of_row = np.fromiter((agreement_of_meter[int(m)] for m in rows.meter_id), np.int64, len(rows))
+        self.partitions.ensure(self.conn, {rows.local_day(r) for r in range(len(rows))})
+        outcome.stored = self._store_with_retry(rows, agreement_of_row, outcome.exceptions)
+        stored_at = time.perf_counter()
+        self.metrics.stage_seconds.labels("store").observe(stored_at - validated)
+
+        outcome.reads_stored = int(valid.sum())
+        outcome.reads_flagged = int(flagged_per_block.sum())
+        per_service_flagged: dict[str, int] = {}
+        per_service_total: dict[str, int] = {}
+        for block, service in enumerate(service_of_block):
+            per_service_total[service] = per_service_total.get(service, 0) + int(counts[block])
+            per_service_flagged[service] = per_service_flagged.get(service, 0) + int(flagged_per_block[block])
+        for service, total in per_service_total.items():
+            self.metrics.reads_received.labels(service).inc(total)
+            self.metrics.reads_flagged.labels(service).inc(per_service_flagged[service])
+            self.metrics.reads_stored.labels(service).inc(total - per_service_flagged[service])
+
+        outcome.accounts_estimated = self._refresh(outcome.stored)
+        self.metrics.stage_seconds.labels("estimate").observe(time.perf_counter() - stored_at)
+        return outcome
+
+    def _store_with_retry(self, rows, agreement_of_row, exceptions) -> StoreResult:
+        """Retry the batch transaction until the database takes it: acknowledging a batch that was not
+        stored would lose it. Back-off grows to 5 s; every retry is counted."""
+        delay = 0.1
+        while True:
+            try:
+                return store_batch(self.conn, rows, agreement_of_row, exceptions)
+            except (psycopg.errors.UniqueViolation, psycopg.errors.SerializationFailure,
+                    psycopg.errors.DeadlockDetected, psycopg.OperationalError) as error:
+                self.metrics.db_retries.inc()
+                log.warning("batch transaction failed (%s); retrying in %.1fs", error, delay)
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                if self.conn.closed or self.conn.broken:
+                    self.conn = self._reconnect()
+
+    def _reconnect(self) -> psycopg.Connection:
+        while True:
+            try:
+                return psycopg.connect(self.settings.database_url, autocommit=True)
+            except psycopg.OperationalError as error:
+                log.warning("database unavailable (%s); retrying", error)
+                time.sleep(1.0)
+
+    def _refresh(self, stored: StoreResult) -> int:
+        if self.cache is None or not stored.touched:
+            return 0
+        try:
+            if self.clock() - self._tariffs_loaded > TARIFF_RELOAD_SECONDS:
+                self._tariffs = current_tariffs(self.conn)
+                self._tariffs_loaded = self.clock()
+            written = refresh_estimates(self.conn, self.cache, self._tariffs, stored.touched)
+        except Exception:  # the cache can be rebuilt from PostgreSQL; the stored batch stands
+            self.metrics.estimate_failures.inc()
+            log.exception("estimate refresh failed")
+            return 0
+        self.metrics.accounts_estimated.inc(written)
+        return written

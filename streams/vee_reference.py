@@ -1,0 +1,58 @@
+"""Plain NumPy references of the VEE kernels: slower, obviously right, used to test the kernels."""
+from __future__ import annotations
+
+import numpy as np
+
+from streams.vee_rules import (DUPLICATE, FUTURE, HIGH, INTERVAL_MISMATCH, LOW, MISALIGNED, NEGATIVE,
+                               UNKNOWN_METER)
+
+
+def _per_interval(offsets: np.ndarray, per_block: np.ndarray) -> np.ndarray:
+    return np.repeat(per_block, np.diff(offsets))
+
+
+def check_values(offsets, values, low, high) -> np.ndarray:
+    lo, hi = _per_interval(offsets, low), _per_interval(offsets, high)
+    flags = np.zeros(len(values), dtype=np.uint16)
+    flags[values < 0] |= NEGATIVE
+    flags[(values >= 0) & (values < lo)] |= LOW
+    flags[values > hi] |= HIGH
+    return flags
+
+
+def check_timing(offsets, start, interval_s, expected_interval, align_offset, now, future_tolerance):
+    step = interval_s.astype(np.int64)
+    block_flags = np.zeros(len(start), dtype=np.uint16)
+    block_flags[expected_interval == 0] |= UNKNOWN_METER
+    block_flags[(expected_interval != 0) & (step != expected_interval)] |= INTERVAL_MISMATCH
+    block_flags[(start + align_offset) % step != 0] |= MISALIGNED
+    flags = _per_interval(offsets, block_flags)
+    position = np.arange(offsets[-1]) - _per_interval(offsets, offsets[:-1])
+    ends = _per_interval(offsets, start) + (position + 1) * _per_interval(offsets, step)
+    flags[ends > now + future_tolerance] |= FUTURE
+    return flags
+
+
+def check_duplicates(meter_index, channel, offsets, start, interval_s, values) -> np.ndarray:
+    """Walk blocks in (meter, channel, start) order and remember every interval already seen."""
+    flags = np.zeros(len(values), dtype=np.uint16)
+    order = np.lexsort((start, channel, meter_index))
+    seen: dict[tuple[int, int, int], int] = {}
+    for block in order:
+        key = (int(meter_index[block]), int(channel[block]))
+        for k, i in enumerate(range(offsets[block], offsets[block + 1])):
+            moment = int(start[block]) + k * int(interval_s[block])
+            earlier = seen.get(key + (moment,))
+            if earlier is not None and earlier != values[i]:
+                flags[i] |= DUPLICATE
+            if earlier is None:
+                seen[key + (moment,)] = int(values[i])
+    return flags
+
+
+def validate(batch, meter_index, expected_interval, low, high, align_offset, now, future_tolerance):
+    return (check_values(batch.offsets, batch.values, low, high)
+            | check_timing(batch.offsets, batch.start, batch.interval_s, expected_interval, align_offset,
+                           now, future_tolerance)
+            | check_duplicates(meter_index, batch.channel, batch.offsets, batch.start, batch.interval_s,
+                               batch.values))
