@@ -32,6 +32,24 @@ class Progress:
     dlq_messages: int
 
 
+def start_worker(settings: Settings, metrics_port: int, log_path: str) -> subprocess.Popen:
+    """A streams worker in its own process (and process group), configured by ``settings``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "meter2cash.cli", "worker", "--metrics-port", str(metrics_port)],
+        env={**os.environ, **settings.to_env()}, stdout=subprocess.DEVNULL, stderr=open(log_path, "w"),
+        start_new_session=True)
+
+
+def stop_worker(worker: subprocess.Popen, timeout: float = 30.0) -> None:
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+    try:
+        worker.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+
+
 def _with_database(url: str, name: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(path=f"/{name}"))
@@ -89,23 +107,13 @@ class Scenario:
 
     # ------------------------------------------------------------------ workers
     def start_workers(self, count: int = 1, first_metrics_port: int = 9318) -> None:
-        environment = {**os.environ, **self.settings.to_env()}
         for number in range(count):
-            self.workers.append(subprocess.Popen(
-                [sys.executable, "-m", "meter2cash.cli", "worker", "--metrics-port", str(first_metrics_port + number)],
-                env=environment, stdout=subprocess.DEVNULL, stderr=open(f"/tmp/{self.run_id}.worker{number}.log", "w"),
-                start_new_session=True))
+            self.workers.append(start_worker(self.settings, first_metrics_port + number,
+                                             f"/tmp/{self.run_id}.worker{number}.log"))
 
     def stop_workers(self, timeout: float = 30.0) -> None:
         for worker in self.workers:
-            if worker.poll() is None:
-                worker.send_signal(signal.SIGTERM)
-        for worker in self.workers:
-            try:
-                worker.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
+            stop_worker(worker, timeout)
         self.workers.clear()
 
     # ------------------------------------------------------------------ load

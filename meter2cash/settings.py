@@ -20,7 +20,7 @@ class Settings:
     batch_max_messages: int = 2000
     batch_within_seconds: float = 0.25
     future_tolerance_seconds: int = 300
-    worker_web_port: int = 6066
+    metrics_address: str = "127.0.0.1"
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes :meth:`from_env` return these settings (for child processes)."""
@@ -31,7 +31,7 @@ class Settings:
             "M2C_TOPIC_DLQ": self.topic_dlq, "M2C_TOPIC_PARTITIONS": str(self.topic_partitions),
             "M2C_APP_ID": self.app_id, "M2C_BATCH_MAX": str(self.batch_max_messages),
             "M2C_BATCH_WITHIN": str(self.batch_within_seconds),
-            "M2C_WORKER_WEB_PORT": str(self.worker_web_port),
+            "M2C_METRICS_ADDRESS": self.metrics_address,
         }
 
     @classmethod
@@ -51,5 +51,5 @@ class Settings:
             app_id=env.get("M2C_APP_ID", defaults.app_id),
             batch_max_messages=int(env.get("M2C_BATCH_MAX", defaults.batch_max_messages)),
             batch_within_seconds=float(env.get("M2C_BATCH_WITHIN", defaults.batch_within_seconds)),
-            worker_web_port=int(env.get("M2C_WORKER_WEB_PORT", defaults.worker_web_port)),
+            metrics_address=env.get("M2C_METRICS_ADDRESS", defaults.metrics_address),
         )

@@ -147,7 +147,7 @@ def decode(message: bytes | None) -> Block:
         raise DecodeError("empty", "message has no value")
     if message[:2] == MAGIC:
         return _decode_binary(message)
-    if message[:1] in (b"{", b" ", b"\n", b"\t", b"\r"):
+    if message[:1] in (b"{", b"[", b" ", b"\n", b"\t", b"\r"):
         return _decode_json(message)
     raise DecodeError("unknown_format", f"starts with {message[:4]!r}: neither JSON nor binary v1")
 

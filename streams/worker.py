@@ -18,7 +18,7 @@ def run_worker(settings: Settings, metrics_port: int | None = None, loglevel: st
     ensure_topics(settings)
     metrics = StreamMetrics()
     if metrics_port:
-        start_http_server(metrics_port, addr="127.0.0.1", registry=metrics.registry)
+        start_http_server(metrics_port, addr=settings.metrics_address, registry=metrics.registry)
     app = create_app(settings)
     agents.register(app, settings, metrics)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

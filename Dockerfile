@@ -1,0 +1,13 @@
+# The meter2cash image: the `m2c` command with every package of the project.
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY meter2cash meter2cash
+COPY streams streams
+COPY rating rating
+COPY storage storage
+COPY billing billing
+COPY simulators simulators
+RUN pip install --no-cache-dir .
+USER nobody
+ENTRYPOINT ["m2c"]

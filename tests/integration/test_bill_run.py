@@ -1,0 +1,95 @@
+"""Bill runs on the real PostgreSQL: bills from stored usage, ledger balanced, never twice."""
+import threading
+
+import psycopg
+import pytest
+
+from billing.bill_run import _BILL_RUN_LOCK, find_period, run_bill_run
+from billing.errors import BillRunBusy
+from simulators.headend import generate
+from simulators.utility import make_utility
+from storage.directory import load_directory
+from storage.tariffs import current_tariffs
+from streams.pipeline import BatchProcessor, RawMessage
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def billed_period(settings):
+    utility = make_utility(meters=40, seed=21, zone=settings.utility_zone)
+    conn = psycopg.connect(settings.database_url, autocommit=True)
+    load_directory(conn, utility)
+    processor = BatchProcessor(settings, conn, cache=None)
+    messages = [RawMessage(m.value) for m in generate(utility, block_hours=24)]
+    for start in range(0, len(messages), 500):
+        processor.process(messages[start:start + 500])
+    yield conn, find_period(conn, utility.cycle_code), utility
+    conn.close()
+
+
+def test_bill_run_bills_each_account_once_with_a_balanced_ledger(billed_period):
+    conn, period_id, utility = billed_period
+    tariffs = current_tariffs(conn)
+    first = run_bill_run(conn, period_id, tariffs)
+    assert first.accounts_billed == len(utility.accounts) and not first.accounts_held
+    bills = conn.execute("select count(*), sum(total_minor) from bills").fetchone()
+    assert bills == (len(utility.accounts), first.total_minor)
+    # every bill is the sum of its lines; one line set per service of the account
+    mismatched = conn.execute(
+        "select b.id from bills b join bill_lines l on l.bill_id = b.id group by b.id, b.total_minor "
+        "having sum(l.amount_minor) <> b.total_minor").fetchall()
+    assert mismatched == []
+    services = conn.execute("select count(distinct (bill_id, service_agreement_id)) from bill_lines").fetchone()[0]
+    assert services == len(utility.meters)
+    # double entry: every transaction balances, receivable equals the bills
+    unbalanced = conn.execute("select transaction_id from ledger_entries group by 1 "
+                              "having sum(amount_minor) <> 0").fetchall()
+    assert unbalanced == []
+    receivable = conn.execute("select sum(amount_minor) from ledger_entries "
+                              "where ledger_account = 'receivable'").fetchone()[0]
+    assert receivable == first.total_minor
+    assert conn.execute("select closed_at is not null from billing_periods where id = %s",
+                        (period_id,)).fetchone()[0]
+
+    again = run_bill_run(conn, period_id, tariffs)
+    assert again.accounts_billed == 0 and again.accounts_already_billed == len(utility.accounts)
+    assert conn.execute("select count(*) from bills").fetchone()[0] == len(utility.accounts)
+    assert conn.execute("select count(*) from ledger_entries where entry_type = 'bill'").fetchone()[0] == \
+        len(utility.accounts) + len(utility.meters)
+
+
+def test_a_second_bill_run_of_the_same_period_is_refused_while_one_runs(billed_period, settings):
+    conn, period_id, _ = billed_period
+    with psycopg.connect(settings.database_url, autocommit=True) as other:
+        other.execute("select pg_advisory_lock(%s, %s)", (_BILL_RUN_LOCK, period_id))
+        with pytest.raises(BillRunBusy):
+            run_bill_run(conn, period_id, current_tariffs(conn))
+    assert conn.execute("select count(*) from bills").fetchone()[0] == 0
+
+
+def test_concurrent_bill_runs_never_double_bill(billed_period, settings):
+    conn, period_id, utility = billed_period
+    outcomes = []
+
+    def run():
+        with psycopg.connect(settings.database_url, autocommit=True) as own:
+            try:
+                outcomes.append(run_bill_run(own, period_id, current_tariffs(own)).accounts_billed)
+            except BillRunBusy:
+                outcomes.append("busy")
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sum(o for o in outcomes if o != "busy") == len(utility.accounts)
+    assert conn.execute("select count(*) from bills").fetchone()[0] == len(utility.accounts)
+
+
+def test_ledger_entries_are_immutable(billed_period):
+    conn, period_id, _ = billed_period
+    run_bill_run(conn, period_id, current_tariffs(conn))
+    with pytest.raises(psycopg.errors.RaiseException):
+        conn.execute("update ledger_entries set amount_minor = 0")

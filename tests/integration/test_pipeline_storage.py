@@ -1,0 +1,128 @@
+"""The batch pipeline on the real PostgreSQL and Redis: idempotent merge, exact rollups, estimates."""
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psycopg
+import pytest
+
+from simulators.headend import FaultPlan, Truth, generate
+from simulators.utility import make_utility
+from storage.cache import EstimateCache, account_key, agreement_key
+from storage.directory import load_directory
+from storage.schema import uses_native_partitions
+from streams.codec import Block, encode_binary, encode_json
+from streams.pipeline import BatchProcessor, RawMessage
+
+pytestmark = pytest.mark.integration
+
+
+def snapshot(conn):
+    return (conn.execute("select meter_id, channel, local_day, values, total, read_count from interval_blocks "
+                         "order by 1, 2, 3").fetchall(),
+            conn.execute("select * from usage_daily order by 1, 2, 3").fetchall())
+
+
+def messages_of(utility, **kwargs):
+    return [RawMessage(m.value, m.key, "raw", 0, offset)
+            for offset, m in enumerate(generate(utility, **kwargs))]
+
+
+@pytest.fixture
+def loaded(settings):
+    utility = make_utility(meters=12, seed=5, zone=settings.utility_zone)
+    conn = psycopg.connect(settings.database_url, autocommit=True)
+    load_directory(conn, utility)
+    cache = EstimateCache.from_url(settings.redis_url)
+    yield utility, conn, BatchProcessor(settings, conn, cache), cache
+    conn.close()
+
+
+def test_every_read_is_stored_or_flagged_and_redelivery_changes_nothing(loaded):
+    utility, conn, processor, _ = loaded
+    truth = Truth()
+    messages = messages_of(utility, faults=FaultPlan(negative=0.02, spike=0.02, misaligned=0.01,
+                                                     unknown_meter=0.01, undecodable=0.01),
+                           truth=truth, json_share=0.2)
+    dead = 0
+    for start in range(0, len(messages), 300):
+        outcome = processor.process(messages[start:start + 300])
+        dead += len(outcome.dead_letters)
+    stored = conn.execute("select sum(read_count) from usage_daily").fetchone()[0]
+    flagged = conn.execute("select sum(flagged_count) from vee_exceptions").fetchone()[0]
+    assert stored + flagged == truth.reads
+    assert flagged == truth.flagged_reads
+    assert dead == truth.dlq_messages
+    before = snapshot(conn)
+    exceptions_before = conn.execute("select count(*) from vee_exceptions").fetchone()[0]
+
+    # the whole stream again, in other batch sizes: nothing changes
+    for start in range(0, len(messages), 777):
+        again = processor.process(messages[start:start + 777])
+        assert again.stored.reads_added == 0 and not again.stored.touched
+    assert snapshot(conn) == before
+    assert conn.execute("select count(*) from vee_exceptions").fetchone()[0] == exceptions_before
+
+
+def test_rollups_equal_the_stored_intervals(loaded):
+    utility, conn, processor, _ = loaded
+    processor.process(messages_of(utility))
+    by_blocks = conn.execute(
+        "select m.service_agreement_id, b.channel, b.local_day, sum(b.total), sum(b.read_count) "
+        "from interval_blocks b join meters m on m.id = b.meter_id group by 1, 2, 3 order by 1, 2, 3").fetchall()
+    rollup = conn.execute("select service_agreement_id, channel, local_day, quantity, read_count "
+                          "from usage_daily order by 1, 2, 3").fetchall()
+    assert by_blocks == rollup
+    # the analysts' view unnests the same reads
+    view = conn.execute("select count(*), sum(value) from interval_reads").fetchone()
+    assert view == (sum(r[4] for r in rollup), sum(r[3] for r in rollup))
+
+
+def test_a_corrected_read_moves_the_rollup_by_exactly_the_difference(loaded, settings):
+    utility, conn, processor, _ = loaded
+    meter = next(m for m in utility.meters if m.service == "electric")
+    zone = ZoneInfo(settings.utility_zone)
+    start = int(datetime.combine(date(2026, 10, 25), time(6), zone).timestamp())
+    original = Block(meter.meter_no, 1, start, 900, np.array([100, 200, 300, 400]), np.zeros(4, np.uint8))
+    processor.process([RawMessage(encode_binary(original))])
+    day_total = "select quantity, read_count from usage_daily where local_day = '2026-10-25'"
+    assert conn.execute(day_total).fetchone() == (1000, 4)
+    correction = Block(meter.meter_no, 1, start + 900, 900, np.array([250]), np.zeros(1, np.uint8))
+    outcome = processor.process([RawMessage(encode_json(correction))])
+    assert outcome.stored.rows_updated == 1
+    assert conn.execute(day_total).fetchone() == (1050, 4)
+    values = conn.execute("select values[25:28] from interval_blocks").fetchone()[0]
+    assert values == [100, 250, 300, 400]
+
+
+def test_dst_fall_back_day_is_stored_in_100_slots(loaded, settings):
+    utility, conn, processor, _ = loaded
+    meter = next(m for m in utility.meters if m.service == "electric")
+    zone = ZoneInfo(settings.utility_zone)
+    start = int(datetime.combine(date(2026, 11, 1), time(0), zone).timestamp())
+    block = Block(meter.meter_no, 1, start, 900, np.ones(100, np.int64), np.zeros(100, np.uint8))
+    processor.process([RawMessage(encode_binary(block))])
+    row = conn.execute("select array_length(values, 1), read_count, total from interval_blocks").fetchone()
+    assert row == (100, 100, 100)
+
+
+def test_partitions_follow_the_data(loaded):
+    utility, conn, processor, _ = loaded
+    processor.process(messages_of(utility))
+    if uses_native_partitions(conn):
+        names = {r[0] for r in conn.execute(
+            "select c.relname from pg_inherits i join pg_class c on c.oid = i.inhrelid "
+            "join pg_class p on p.oid = i.inhparent where p.relname = 'interval_blocks'")}
+        assert names == {"interval_blocks_202610", "interval_blocks_202611"}
+
+
+def test_estimates_in_redis_sum_over_the_account(loaded):
+    utility, conn, processor, cache = loaded
+    processor.process(messages_of(utility))
+    multi = next(a for a in utility.accounts if len(a.services) > 1)
+    account_id = conn.execute("select id from accounts where account_no = %s", (multi.account_no,)).fetchone()[0]
+    body = cache.read(account_key(account_id))
+    assert body is not None and len(body["services"]) == len(multi.services)
+    agreements = [cache.read(agreement_key(s["service_agreement_id"])) for s in body["services"]]
+    assert body["bill_to_date_minor"] == sum(a["bill_to_date_minor"] for a in agreements) > 0
+    assert body["days_elapsed"] == body["days_in_period"] == 30
