@@ -7,7 +7,7 @@ Generation, publishing and checking are separate steps: :func:`generate` yields 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Iterator
 from zoneinfo import ZoneInfo
 
@@ -80,6 +80,24 @@ def load_shape(meter: Meter, moments: np.ndarray, zone: str, rng: np.random.Gene
     return np.rint(per_interval * meter.scale * noise).astype(np.int64)
 
 
+def block_bounds(zone: str, start: datetime, end: datetime, block_hours: int) -> list[int]:
+    """Block boundaries (epoch seconds) at local midnight and every ``block_hours`` local hours after it,
+    as head-ends cut their files; a DST day's blocks are an hour shorter or longer."""
+    info = ZoneInfo(zone)
+    first, last = int(start.timestamp()), int(end.timestamp())
+    bounds = set()
+    day = start.astimezone(info).date()
+    while True:
+        for hour in range(0, 24, block_hours):
+            moment = int(datetime.combine(day, time(hour), info).timestamp())
+            if first <= moment <= last:
+                bounds.add(moment)
+        if int(datetime.combine(day, time(0), info).timestamp()) > last:
+            break
+        day += timedelta(days=1)
+    return sorted(bounds | {first, last})
+
+
 def generate(utility: Utility, start: datetime | None = None, end: datetime | None = None, block_hours: int = 6,
              faults: FaultPlan = FaultPlan(), seed: int = 11, json_share: float = 0.0,
              truth: Truth | None = None) -> Iterator[Message]:
@@ -88,13 +106,11 @@ def generate(utility: Utility, start: datetime | None = None, end: datetime | No
     zone = ZoneInfo(utility.zone)
     start = start or datetime.combine(utility.period_start, time(0), zone)
     end = end or datetime.combine(utility.period_end, time(0), zone)
-    first, last = int(start.timestamp()), int(end.timestamp())
-    block_seconds = block_hours * 3600
+    bounds = block_bounds(utility.zone, start, end, block_hours)
     truth = truth if truth is not None else Truth()
     fault_rng = np.random.default_rng([seed, 1])
     meter_rngs = [np.random.default_rng([seed, 2, number]) for number in range(len(utility.meters))]
-    for block_start in range(first, last, block_seconds):
-        block_end = min(block_start + block_seconds, last)
+    for block_start, block_end in zip(bounds[:-1], bounds[1:]):
         for number, meter in enumerate(utility.meters):
             moments = np.arange(block_start, block_end, meter.interval_s, dtype=np.int64)
             if not len(moments):

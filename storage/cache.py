@@ -20,10 +20,6 @@ return 1
 """
 
 
-def agreement_key(service_agreement_id: int) -> str:
-    return f"{PREFIX}:agreement:{service_agreement_id}"
-
-
 def account_key(account_id: int) -> str:
     return f"{PREFIX}:account:{account_id}"
 

@@ -96,20 +96,29 @@ def group_days(meter_id: np.ndarray, channel: np.ndarray, moment: np.ndarray, in
 
 
 @dataclass
+class StoredRow:
+    values: np.ndarray  # int64 per slot (0 where absent)
+    present: np.ndarray  # bool per slot
+    quality: np.ndarray  # int16 per slot
+
+
+@dataclass
 class MergedRow:
-    values: list  # ints and None, one per slot
-    quality: list
+    values: np.ndarray  # int64 per slot (0 where absent)
+    present: np.ndarray  # bool per slot
+    quality: np.ndarray  # int16 per slot
     total: int
     read_count: int
     delta_total: int  # change against the stored row: what rollups must add
     delta_count: int
+    changed: bool  # differs from the stored row (a new row always does)
 
 
-def merge_rows(rows: DayRows, stored: dict[int, tuple[list, list, int, int]]) -> list[MergedRow]:
-    """Merge each new row with its stored twin (``stored[row] = (values, quality, total, count)``).
+def merge_rows(rows: DayRows, stored: dict[int, StoredRow]) -> list[MergedRow]:
+    """Merge each new row with its stored twin, if any.
 
     New values replace stored ones slot by slot; a redelivered block therefore yields the stored
-    row again and a delta of zero.
+    row again, unchanged, with a delta of zero.
     """
     order = np.argsort(rows.row_of, kind="stable")
     bounds = np.searchsorted(rows.row_of[order], np.arange(len(rows) + 1))
@@ -120,23 +129,21 @@ def merge_rows(rows: DayRows, stored: dict[int, tuple[list, list, int, int]]) ->
         slot_index = rows.slot_of[take]
         previous = stored.get(row)
         if previous is None:
-            present = np.zeros(slots, dtype=bool)
-            values = np.zeros(slots, dtype=np.int64)
-            quality = np.zeros(slots, dtype=np.int16)
-            old_total, old_count = 0, 0
+            values = np.zeros(slots, np.int64)
+            present = np.zeros(slots, bool)
+            quality = np.zeros(slots, np.int16)
+            old_total = old_count = 0
         else:
-            old_values, old_quality, old_total, old_count = previous
-            present = np.array([v is not None for v in old_values], dtype=bool)
-            values = np.array([0 if v is None else v for v in old_values], dtype=np.int64)
-            quality = np.array([0 if q is None else q for q in old_quality], dtype=np.int16)
+            values, present, quality = previous.values.copy(), previous.present.copy(), previous.quality.copy()
+            old_total, old_count = int(previous.values[previous.present].sum()), int(previous.present.sum())
         values[slot_index] = rows.values[take]
         quality[slot_index] = rows.quality[take]
         present[slot_index] = True
-        total = int(values[present].sum())
-        count = int(present.sum())
-        if count == slots:
-            value_list = values.tolist()
-        else:
-            value_list = [int(v) if p else None for v, p in zip(values.tolist(), present.tolist())]
-        merged.append(MergedRow(value_list, quality.tolist(), total, count, total - old_total, count - old_count))
+        values[~present] = 0
+        total, count = int(values[present].sum()), int(present.sum())
+        changed = previous is None or not (np.array_equal(values, previous.values)
+                                           and np.array_equal(present, previous.present)
+                                           and np.array_equal(quality, previous.quality))
+        merged.append(MergedRow(values, present, quality, total, count, total - old_total, count - old_count,
+                                changed))
     return merged

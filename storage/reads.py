@@ -8,11 +8,11 @@ from datetime import date, datetime, timezone
 import numpy as np
 import psycopg
 
-from storage.day_rows import DayRows, merge_rows
+from storage.day_rows import DayRows, MergedRow, StoredRow, merge_rows
+from storage.pg_binary import (COPY_HEADER, COPY_TRAILER, array_bytes, copy_row, field_bytes, field_date,
+                               field_int2, field_int4, field_int8, field_timestamptz, parse_array)
 
-_EPOCH_DAY = date(1970, 1, 1).toordinal()
 _BLOCK_COLUMNS = "meter_id, channel, local_day, day_start, interval_s, values, quality, total, read_count"
-_BLOCK_TYPES = ["int8", "int2", "date", "timestamptz", "int4", "int8[]", "int2[]", "int8", "int4"]
 
 
 @dataclass(frozen=True)
@@ -51,50 +51,53 @@ def store_batch(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.nd
         days = [rows.local_day(r) for r in range(len(rows))]
         stored = _lock_stored_rows(conn, rows, days)
         merged = merge_rows(rows, stored)
-        inserts, updates = [], []
-        for row, merged_row in enumerate(merged):
-            record = (int(rows.meter_id[row]), int(rows.channel[row]), days[row], _utc(rows.day_start[row]),
-                      int(rows.interval_s[row]), merged_row.values, merged_row.quality, merged_row.total,
-                      merged_row.read_count)
-            if row not in stored:
-                inserts.append(record)
-            elif merged_row.values != stored[row][0] or merged_row.quality != stored[row][1]:
-                updates.append(record)
+        inserts = [r for r in range(len(rows)) if r not in stored]
+        updates = [r for r in range(len(rows)) if r in stored and merged[r].changed]
         if inserts:
-            with conn.cursor().copy(f"copy interval_blocks ({_BLOCK_COLUMNS}) from stdin (format binary)") as copy:
-                copy.set_types(_BLOCK_TYPES)
-                for record in inserts:
-                    copy.write_row(record)
+            _copy_rows(conn, "interval_blocks", rows, merged, inserts)
         if updates:
-            _update_rows(conn, updates)
+            conn.execute("create temp table if not exists interval_block_updates "
+                         "(like interval_blocks including defaults) on commit delete rows")
+            _copy_rows(conn, "interval_block_updates", rows, merged, updates)
+            conn.execute(
+                "update interval_blocks b set values = u.values, quality = u.quality, total = u.total, "
+                "read_count = u.read_count, updated_at = now() from interval_block_updates u "
+                "where b.meter_id = u.meter_id and b.channel = u.channel and b.local_day = u.local_day")
         result.rows_inserted, result.rows_updated = len(inserts), len(updates)
         result.reads_added = _move_rollups(conn, rows, agreement_of_row, days, merged, result.touched)
         result.exceptions_recorded = _record_exceptions(conn, exceptions)
     return result
 
 
-def _lock_stored_rows(conn: psycopg.Connection, rows: DayRows, days: list[date]) -> dict:
+def _lock_stored_rows(conn: psycopg.Connection, rows: DayRows, days: list[date]) -> dict[int, StoredRow]:
     if not len(rows):
         return {}
     found = conn.execute(
-        "select k.row, b.values, b.quality, b.total, b.read_count "
+        "select k.row, array_send(b.values), array_send(b.quality) "
         "from unnest(%s::int8[], %s::int2[], %s::date[], %s::int4[]) as k(meter_id, channel, local_day, row) "
         "join interval_blocks b using (meter_id, channel, local_day) for update of b",
         (rows.meter_id.tolist(), rows.channel.tolist(), days, list(range(len(rows))))).fetchall()
-    return {row: (values, quality, total, count) for row, values, quality, total, count in found}
+    stored = {}
+    for row, values_bytes, quality_bytes in found:
+        values, present = parse_array(values_bytes)
+        quality, _ = parse_array(quality_bytes)
+        stored[row] = StoredRow(values, present, quality.astype(np.int16))
+    return stored
 
 
-def _update_rows(conn: psycopg.Connection, updates: list[tuple]) -> None:
-    conn.execute("create temp table if not exists interval_block_updates "
-                 "(like interval_blocks including defaults) on commit delete rows")
-    with conn.cursor().copy(f"copy interval_block_updates ({_BLOCK_COLUMNS}) from stdin (format binary)") as copy:
-        copy.set_types(_BLOCK_TYPES)
-        for record in updates:
-            copy.write_row(record)
-    conn.execute(
-        "update interval_blocks b set values = u.values, quality = u.quality, total = u.total, "
-        "read_count = u.read_count, updated_at = now() from interval_block_updates u "
-        "where b.meter_id = u.meter_id and b.channel = u.channel and b.local_day = u.local_day")
+def _copy_rows(conn: psycopg.Connection, table: str, rows: DayRows, merged: list[MergedRow],
+               which: list[int]) -> None:
+    parts = [COPY_HEADER]
+    for r in which:
+        m = merged[r]
+        parts.append(copy_row([
+            field_int8(int(rows.meter_id[r])), field_int2(int(rows.channel[r])),
+            field_date(int(rows.day_ordinal[r])), field_timestamptz(int(rows.day_start[r])),
+            field_int4(int(rows.interval_s[r])), field_bytes(array_bytes(m.values, m.present)),
+            field_bytes(array_bytes(m.quality)), field_int8(m.total), field_int4(m.read_count)]))
+    parts.append(COPY_TRAILER)
+    with conn.cursor().copy(f"copy {table} ({_BLOCK_COLUMNS}) from stdin (format binary)") as copy:
+        copy.write(b"".join(parts))
 
 
 def _move_rollups(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.ndarray, days: list[date],

@@ -6,9 +6,10 @@ from datetime import date, datetime, timezone
 
 import psycopg
 
+from rating.errors import RatingError
 from rating.pricing import estimate
 from rating.units import to_billing_unit
-from storage.cache import EstimateCache, account_key, agreement_key
+from storage.cache import EstimateCache, account_key
 from storage.tariffs import PublishedTariff
 from storage.usage import AgreementUsage, open_periods_touched, usage_for
 
@@ -21,7 +22,8 @@ def _lines(quote) -> list[dict]:
 
 def estimate_bodies(usages: list[AgreementUsage], tariffs: dict[str, PublishedTariff],
                     as_of: datetime) -> list[tuple[str, int, dict]]:
-    """Cache entries (key, version, body) for each agreement and each account in ``usages``."""
+    """Cache entries (key, version, body), one per account in ``usages``: the account's estimate is the
+    sum over its agreements, each listed with its own bill-to-date lines."""
     by_account: dict[tuple[int, int], list[AgreementUsage]] = defaultdict(list)
     for usage in usages:
         by_account[(usage.account_id, usage.period.id)].append(usage)
@@ -42,21 +44,23 @@ def estimate_bodies(usages: list[AgreementUsage], tariffs: dict[str, PublishedTa
                                                  "service": usage.service, "error": "no_tariff"})
                 continue
             tariff = published.tariff
-            tariff_version = tariff.version_on(period.start)
-            quantity = to_billing_unit(usage.quantity, usage.power_of_ten, usage.unit, tariff.billing_unit,
-                                       tariff_version.therms_per_ccf)
+            try:
+                tariff_version = tariff.version_on(period.start)
+                quantity = to_billing_unit(usage.quantity, usage.power_of_ten, usage.unit, tariff.billing_unit,
+                                           tariff_version.therms_per_ccf)
+            except RatingError as error:
+                account_body["services"].append({"service_agreement_id": usage.service_agreement_id,
+                                                 "service": usage.service, "error": error.code})
+                continue
             result = estimate(tariff, tariff_version, quantity, days_elapsed, period.days)
-            body = {"service_agreement_id": usage.service_agreement_id, "service": usage.service,
-                    "account_id": account_id, "period_id": period.id, "quantity": str(quantity),
-                    "unit": tariff.billing_unit, "reads": usage.read_count,
-                    "bill_to_date_minor": result.bill_to_date.total_minor,
-                    "projected_minor": result.projected.total_minor,
-                    "bill_to_date_lines": _lines(result.bill_to_date), "as_of": as_of.isoformat()}
-            entries.append((agreement_key(usage.service_agreement_id), usage.read_count, body))
-            account_body["bill_to_date_minor"] += body["bill_to_date_minor"]
-            account_body["projected_minor"] += body["projected_minor"]
-            account_body["services"].append({k: body[k] for k in ("service_agreement_id", "service", "quantity",
-                                                                  "unit", "bill_to_date_minor", "projected_minor")})
+            account_body["services"].append({
+                "service_agreement_id": usage.service_agreement_id, "service": usage.service,
+                "quantity": str(quantity), "unit": tariff.billing_unit, "reads": usage.read_count,
+                "bill_to_date_minor": result.bill_to_date.total_minor,
+                "projected_minor": result.projected.total_minor,
+                "bill_to_date_lines": _lines(result.bill_to_date)})
+            account_body["bill_to_date_minor"] += result.bill_to_date.total_minor
+            account_body["projected_minor"] += result.projected.total_minor
         entries.append((account_key(account_id), version, account_body))
     return entries
 

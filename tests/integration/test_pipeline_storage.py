@@ -8,7 +8,7 @@ import pytest
 
 from simulators.headend import FaultPlan, Truth, generate
 from simulators.utility import make_utility
-from storage.cache import EstimateCache, account_key, agreement_key
+from storage.cache import EstimateCache, account_key
 from storage.directory import load_directory
 from storage.schema import uses_native_partitions
 from streams.codec import Block, encode_binary, encode_json
@@ -123,6 +123,9 @@ def test_estimates_in_redis_sum_over_the_account(loaded):
     account_id = conn.execute("select id from accounts where account_no = %s", (multi.account_no,)).fetchone()[0]
     body = cache.read(account_key(account_id))
     assert body is not None and len(body["services"]) == len(multi.services)
-    agreements = [cache.read(agreement_key(s["service_agreement_id"])) for s in body["services"]]
+    agreements = body["services"]
+    assert {a["service"] for a in agreements} == set(multi.services)
     assert body["bill_to_date_minor"] == sum(a["bill_to_date_minor"] for a in agreements) > 0
+    for agreement in agreements:
+        assert agreement["bill_to_date_minor"] == sum(line["amount_minor"] for line in agreement["bill_to_date_lines"])
     assert body["days_elapsed"] == body["days_in_period"] == 30

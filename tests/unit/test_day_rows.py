@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from storage.day_rows import group_days, local_days, merge_rows
+from storage.day_rows import StoredRow, group_days, local_days, merge_rows
 
 ZONE = "America/Chicago"
 
@@ -46,21 +46,30 @@ def test_local_days_around_midnight():
     assert starts[1] == moments[1]
 
 
+def as_stored(merged):
+    return StoredRow(merged.values, merged.present, merged.quality)
+
+
+def slots(merged, count):
+    return [int(v) if p else None for v, p in zip(merged.values[:count], merged.present[:count])]
+
+
 def test_merge_new_row_then_redelivery_changes_nothing():
     rows = rows_for(day_start(date(2026, 10, 20)), 4, values=[5, 6, 7, 8])
     first = merge_rows(rows, {})[0]
-    assert first.values[:5] == [5, 6, 7, 8, None] and first.total == 26 and first.read_count == 4
-    assert (first.delta_total, first.delta_count) == (26, 4)
-    again = merge_rows(rows, {0: (first.values, first.quality, first.total, first.read_count)})[0]
-    assert again.values == first.values and (again.delta_total, again.delta_count) == (0, 0)
+    assert slots(first, 5) == [5, 6, 7, 8, None] and first.total == 26 and first.read_count == 4
+    assert (first.delta_total, first.delta_count, first.changed) == (26, 4, True)
+    again = merge_rows(rows, {0: as_stored(first)})[0]
+    assert slots(again, 96) == slots(first, 96)
+    assert (again.delta_total, again.delta_count, again.changed) == (0, 0, False)
 
 
 def test_merge_correction_moves_rollup_by_the_difference():
     start = day_start(date(2026, 10, 20))
     stored = merge_rows(rows_for(start, 4, values=[5, 6, 7, 8]), {})[0]
     correction = rows_for(start + 900, 2, values=[16, 0])
-    merged = merge_rows(correction, {0: (stored.values, stored.quality, stored.total, stored.read_count)})[0]
-    assert merged.values[:4] == [5, 16, 0, 8]
+    merged = merge_rows(correction, {0: as_stored(stored)})[0]
+    assert slots(merged, 4) == [5, 16, 0, 8] and merged.changed
     assert merged.delta_total == (5 + 16 + 0 + 8) - 26 and merged.delta_count == 0
 
 
@@ -68,6 +77,6 @@ def test_merge_fills_a_gap_later():
     start = day_start(date(2026, 10, 20))
     morning = merge_rows(rows_for(start, 2, values=[1, 2]), {})[0]
     later = rows_for(start + 3 * 900, 1, values=[4])
-    merged = merge_rows(later, {0: (morning.values, morning.quality, morning.total, morning.read_count)})[0]
-    assert merged.values[:5] == [1, 2, None, 4, None]
+    merged = merge_rows(later, {0: as_stored(morning)})[0]
+    assert slots(merged, 5) == [1, 2, None, 4, None]
     assert (merged.delta_total, merged.delta_count) == (4, 1)

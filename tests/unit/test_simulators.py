@@ -46,3 +46,15 @@ def test_truth_counts_what_was_generated():
     largest_block = 6 * 3600 // 900
     assert generated - truth.dlq_messages * largest_block <= truth.reads <= generated
     assert truth.reads < generated  # the undecodable messages' reads are not counted as published
+
+
+def test_day_blocks_follow_local_days_including_dst():
+    from simulators.headend import block_bounds
+
+    zone = ZoneInfo("America/Chicago")
+    start = datetime(2026, 10, 31, tzinfo=zone)
+    end = datetime(2026, 11, 3, tzinfo=zone)
+    bounds = block_bounds("America/Chicago", start, end, 24)
+    assert [b - a for a, b in zip(bounds[:-1], bounds[1:])] == [86400, 90000, 86400]
+    six = block_bounds("America/Chicago", start, end, 6)
+    assert len(six) == 13 and six[0] == int(start.timestamp())
