@@ -1,6 +1,7 @@
 """The main job: a simulated utility streams one billing period of reads through to bills."""
 from __future__ import annotations
 
+import sys
 import time
 
 import psycopg
@@ -26,8 +27,8 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
     scenario.start_workers(workers)
     started = time.monotonic()
     try:
-        sent = scenario.publish(block_hours=6, faults=FaultPlan.demo(), json_share=0.05, seed=seed,
-                                on_progress=lambda n: print(f"\r  published {n} messages", end="", flush=True))
+        show = (lambda n: print(f"\r  published {n:,} messages", end="", flush=True)) if sys.stdout.isatty() else None
+        sent = scenario.publish(block_hours=6, faults=FaultPlan.demo(), json_share=0.05, seed=seed, on_progress=show)
         print(f"\r  published {sent} messages ({scenario.truth.reads} reads) in {time.monotonic() - started:.1f}s")
         progress = scenario.wait_until_processed(timeout=900)
         streamed = time.monotonic() - started
