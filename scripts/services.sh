@@ -61,9 +61,18 @@ install_all() {
 }
 
 # ---------------------------------------------------------------- postgres
-PG_DATA=$DATA/postgres
 pg_run() {  # initdb and postgres refuse to run as root: use the postgres account then
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_data_dir() {
+  # as root the cluster runs as the postgres account, which may not reach a checkout under a private
+  # home directory: then the cluster lives under /var/lib/meter2cash, one per checkout
+  if [ "$(id -u)" -eq 0 ] && ! runuser -u postgres -- test -x "$DATA" 2>/dev/null; then
+    echo "/var/lib/meter2cash/$(printf '%s' "$ROOT" | md5sum | cut -c1-12)/postgres"
+  else
+    echo "$DATA/postgres"
+  fi
 }
 
 postgres_up() {
@@ -71,7 +80,7 @@ postgres_up() {
   mkdir -p "$PG_DATA"
   if [ "$(id -u)" -eq 0 ]; then
     chown postgres:postgres "$PG_DATA"; chmod 700 "$PG_DATA"
-    runuser -u postgres -- test -x "$PG_DATA" || die "the postgres account cannot reach $PG_DATA; set M2C_DATA_DIR to a directory it can traverse"
+    runuser -u postgres -- test -x "$PG_DATA" || die "the postgres account cannot reach $PG_DATA"
   fi
   if [ ! -f "$PG_DATA/PG_VERSION" ]; then
     log "creating the PostgreSQL cluster in $PG_DATA"
@@ -80,7 +89,7 @@ postgres_up() {
 # meter2cash
 listen_addresses = '127.0.0.1'
 port = $PG_PORT
-unix_socket_directories = '$PG_DATA'
+unix_socket_directories = ''   # TCP on 127.0.0.1 only
 max_connections = 100
 shared_buffers = 1GB
 work_mem = 32MB
@@ -242,6 +251,8 @@ kafka_status() {
 }
 
 # ---------------------------------------------------------------- main
+mkdir -p "$DATA"
+PG_DATA=$(pg_data_dir)
 cmd=${1:-status}; shift || true
 services=("$@"); [ ${#services[@]} -eq 0 ] && services=(postgres redis kafka)
 case "$cmd" in
@@ -256,6 +267,6 @@ case "$cmd" in
     rc=0; for s in "${services[@]}"; do "${s}_status" || rc=1; done; exit $rc ;;
   reset)  # stop and delete the project's service data
     for s in "${services[@]}"; do "${s}_down"; done
-    rm -rf "$DATA" ;;
+    rm -rf "$DATA" "$PG_DATA" ;;
   *) die "usage: $0 install|up|down|status|reset [kafka|postgres|redis ...]" ;;
 esac
