@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from typing import Callable
 
 import faust
 import psycopg
@@ -13,7 +14,7 @@ import psycopg
 from meter2cash.settings import Settings
 from storage.cache import EstimateCache
 from streams.metrics import StreamMetrics
-from streams.pipeline import BatchOutcome, BatchProcessor, RawMessage
+from streams.pipeline import BatchOutcome, BatchProcessor, DeadLetter, RawMessage
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,52 @@ def exception_event(record) -> bytes:
         "interval_s": record.interval_s, "rules": record.rules, "severity": record.severity,
         "flagged_count": record.flagged_count, "values": record.values, "flags": record.flags,
     }, separators=(",", ":")).encode()
+
+
+class SafeBatches:
+    """Runs batches through a :class:`BatchProcessor` so that input never stops the worker and no
+    batch is acknowledged without being stored or dead-lettered.
+
+    - a database that is down is waited for: the batch is retried with a new connection;
+    - a batch that fails for any other reason is split into single messages, and a message that fails
+      alone goes to the dead-letter topic with the error.
+    """
+
+    def __init__(self, connect: Callable[[], BatchProcessor], metrics: StreamMetrics,
+                 sleep: Callable[[float], None] = time.sleep):
+        self._connect = connect
+        self._metrics = metrics
+        self._sleep = sleep
+        self._processor: BatchProcessor | None = None
+
+    def _process_batch(self, messages: list[RawMessage]) -> BatchOutcome:
+        while True:
+            if self._processor is None:
+                self._processor = self._connect()
+            try:
+                return self._processor.process(messages)
+            except psycopg.OperationalError as error:
+                log.warning("database error (%s); reconnecting and retrying the batch", error)
+                self._metrics.db_retries.inc()
+                self._processor = None
+                self._sleep(1.0)
+
+    def process(self, messages: list[RawMessage]) -> BatchOutcome:
+        try:
+            return self._process_batch(messages)
+        except Exception:
+            log.exception("batch of %d messages failed; processing them one by one", len(messages))
+        combined = BatchOutcome(messages=len(messages))
+        for message in messages:
+            try:
+                outcome = self._process_batch([message])
+            except Exception as error:
+                log.exception("message %s/%s/%s failed", message.topic, message.partition, message.offset)
+                self._metrics.dlq_messages.labels("processing_error").inc()
+                combined.dead_letters.append(DeadLetter(message, "processing_error", repr(error)[:500]))
+                continue
+            combined.merge(outcome)
+        return combined
 
 
 def register(app: faust.App, settings: Settings, metrics: StreamMetrics) -> None:
@@ -40,27 +87,14 @@ def register(app: faust.App, settings: Settings, metrics: StreamMetrics) -> None
                 log.warning("database unavailable (%s); retrying", error)
                 time.sleep(1.0)
 
-    def process(processor_box: list, messages: list[RawMessage]) -> BatchOutcome:
-        """Runs in a thread; retries until the batch is stored (never acknowledge an unstored batch)."""
-        while True:
-            if not processor_box:
-                processor_box.append(connect())
-            try:
-                return processor_box[0].process(messages)
-            except psycopg.OperationalError as error:
-                log.warning("database error (%s); reconnecting and retrying the batch", error)
-                metrics.db_retries.inc()
-                processor_box.clear()
-                time.sleep(1.0)
-
     @app.agent(raw, name="ingest")
     async def ingest(stream):
         loop = asyncio.get_running_loop()
-        processor_box: list = []
+        batches = SafeBatches(connect, metrics)
         async for events in stream.take_events(settings.batch_max_messages, within=settings.batch_within_seconds):
             messages = [RawMessage(e.value, e.key, e.message.topic, e.message.partition, e.message.offset,
                                    e.message.timestamp) for e in events]
-            outcome = await loop.run_in_executor(None, process, processor_box, messages)
+            outcome = await loop.run_in_executor(None, batches.process, messages)
             for letter in outcome.dead_letters:
                 source = letter.message
                 await dlq.send(key=source.key, value=source.value or b"", headers=[

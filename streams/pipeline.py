@@ -61,6 +61,15 @@ class BatchOutcome:
     stored: StoreResult = field(default_factory=StoreResult)
     accounts_estimated: int = 0
 
+    def merge(self, other: "BatchOutcome") -> None:
+        """Add the outcome of a part of the same batch (processed on its own)."""
+        self.reads_received += other.reads_received
+        self.reads_stored += other.reads_stored
+        self.reads_flagged += other.reads_flagged
+        self.dead_letters.extend(other.dead_letters)
+        self.exceptions.extend(other.exceptions)
+        self.accounts_estimated += other.accounts_estimated
+
 
 def _severity(flags: int) -> str:
     return "information" if flags == LOW else "issue"

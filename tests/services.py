@@ -31,7 +31,7 @@ def base_settings() -> Settings:
     except redis.RedisError as error:
         problems.append(f"Redis at {settings.redis_url}: {error}")
     try:
-        AdminClient({"bootstrap.servers": settings.kafka_bootstrap}).list_topics(timeout=10)
+        AdminClient({"bootstrap.servers": settings.kafka_bootstrap, "log_level": 0}).list_topics(timeout=10)
     except Exception as error:
         problems.append(f"Kafka at {settings.kafka_bootstrap}: {error}")
     if problems:
