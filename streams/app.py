@@ -22,6 +22,9 @@ def create_app(settings: Settings) -> faust.App:
         consumer_max_fetch_size=8 * 1024 * 1024,
         stream_buffer_maxsize=2 * settings.batch_max_messages,
         producer_acks=-1,
+        # a worker that dies is noticed within 10 s, so its partitions move to the others quickly
+        broker_session_timeout=10.0,
+        broker_heartbeat_interval=3.0,
         web_enabled=False,
     )
     app.conf.m2c = settings  # type: ignore[attr-defined]

@@ -75,6 +75,24 @@ def _severity(flags: int) -> str:
     return "information" if flags == LOW else "issue"
 
 
+def exception_records(batch: BlockBatch, flags: np.ndarray, flagged_per_block: np.ndarray,
+                      meter_id: np.ndarray, sources: list[RawMessage]) -> list[ExceptionRecord]:
+    """One record per block with flagged intervals: its rules, per-interval flags and values."""
+    records = []
+    for block in np.flatnonzero(flagged_per_block):
+        lo, hi = batch.offsets[block], batch.offsets[block + 1]
+        block_flags = int(np.bitwise_or.reduce(flags[lo:hi]))
+        source = sources[block]
+        records.append(ExceptionRecord(
+            meter_no=batch.meter_ids[block], meter_id=int(meter_id[block]) or None,
+            channel=int(batch.channel[block]), block_start=int(batch.start[block]),
+            interval_s=int(batch.interval_s[block]), rules=rule_codes(block_flags), severity=_severity(block_flags),
+            flagged_count=int(flagged_per_block[block]), values=batch.values[lo:hi].tolist(),
+            flags=flags[lo:hi].astype(np.int16).tolist(),
+            source=(source.topic, source.partition, source.offset) if source.offset is not None else None))
+    return records
+
+
 class BatchProcessor:
     def __init__(self, settings: Settings, conn: psycopg.Connection, cache: EstimateCache | None,
                  metrics: StreamMetrics | None = None, clock: Callable[[], float] = time.time):
@@ -131,20 +149,9 @@ class BatchProcessor:
         counts = np.diff(batch.offsets)
         flagged_per_block = np.add.reduceat((flags != 0).astype(np.int64), batch.offsets[:-1])
         flagged_per_block[counts == 0] = 0
-        service_of_block = [known[m].service if m in known else "unknown" for m in batch.meter_ids]
-        for block in np.flatnonzero(flagged_per_block):
-            lo, hi = batch.offsets[block], batch.offsets[block + 1]
-            block_flags = np.bitwise_or.reduce(flags[lo:hi])
-            rules = rule_codes(int(block_flags))
-            source = sources[block]
-            outcome.exceptions.append(ExceptionRecord(
-                meter_no=batch.meter_ids[block], meter_id=int(facts.meter_id[block]) or None,
-                channel=int(batch.channel[block]), block_start=int(batch.start[block]),
-                interval_s=int(batch.interval_s[block]), rules=rules, severity=_severity(int(block_flags)),
-                flagged_count=int(flagged_per_block[block]), values=batch.values[lo:hi].tolist(),
-                flags=flags[lo:hi].astype(np.int16).tolist(),
-                source=(source.topic, source.partition, source.offset) if source.offset is not None else None))
-            for rule in rules:
+        outcome.exceptions = exception_records(batch, flags, flagged_per_block, facts.meter_id, sources)
+        for record in outcome.exceptions:
+            for rule in record.rules:
                 self.metrics.vee_exceptions.labels(rule).inc()
 
         valid = flags == 0
@@ -162,19 +169,23 @@ class BatchProcessor:
 
         outcome.reads_stored = int(valid.sum())
         outcome.reads_flagged = int(flagged_per_block.sum())
-        per_service_flagged: dict[str, int] = {}
-        per_service_total: dict[str, int] = {}
-        for block, service in enumerate(service_of_block):
-            per_service_total[service] = per_service_total.get(service, 0) + int(counts[block])
-            per_service_flagged[service] = per_service_flagged.get(service, 0) + int(flagged_per_block[block])
-        for service, total in per_service_total.items():
-            self.metrics.reads_received.labels(service).inc(total)
-            self.metrics.reads_flagged.labels(service).inc(per_service_flagged[service])
-            self.metrics.reads_stored.labels(service).inc(total - per_service_flagged[service])
+        self._count_reads([known[m].service if m in known else "unknown" for m in batch.meter_ids], counts,
+                          flagged_per_block)
 
         outcome.accounts_estimated = self._refresh(outcome.stored)
         self.metrics.stage_seconds.labels("estimate").observe(time.perf_counter() - stored_at)
         return outcome
+
+    def _count_reads(self, service_of_block: list[str], counts: np.ndarray, flagged_per_block: np.ndarray) -> None:
+        totals: dict[str, list[int]] = {}
+        for block, service in enumerate(service_of_block):
+            total = totals.setdefault(service, [0, 0])
+            total[0] += int(counts[block])
+            total[1] += int(flagged_per_block[block])
+        for service, (received, flagged) in totals.items():
+            self.metrics.reads_received.labels(service).inc(received)
+            self.metrics.reads_flagged.labels(service).inc(flagged)
+            self.metrics.reads_stored.labels(service).inc(received - flagged)
 
     def _store_with_retry(self, rows, agreement_of_row, exceptions) -> StoreResult:
         """Retry the batch transaction until the database takes it: acknowledging a batch that was not
