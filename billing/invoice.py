@@ -3,9 +3,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rating.charges import Usage
 from rating.errors import RatingError
-from rating.pricing import PricedLine, price_usage
+from rating.pricing import PricedLine, UsageInput, rate
 from rating.units import to_billing_unit
 from storage.tariffs import PublishedTariff
 from storage.usage import AgreementUsage
@@ -64,10 +63,12 @@ def build_account_bill(account_id: int, usages: list[AgreementUsage],
             version = tariff.version_on(usage.period.start)
             quantity = to_billing_unit(usage.quantity, usage.power_of_ten, usage.unit, tariff.billing_unit,
                                        version.therms_per_ccf)
+            quote = rate(tariff, usage.period.start, usage.period.end, UsageInput(quantity), zone=usage.zone,
+                         attributes={k: str(v) for k, v in usage.attributes.items()},
+                         service_from=usage.service_from, service_to=usage.service_to)
         except RatingError as error:
             bill.hold_reason = f"{error.code}:{usage.service}"
             return bill
-        quote = price_usage(tariff, version, Usage(quantity, usage.period.days, usage.period.days))
         bill.services.append(ServiceCharges(usage.service_agreement_id, usage.service, published.revision_id,
                                             quote.lines))
     return bill

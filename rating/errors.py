@@ -38,3 +38,21 @@ class NoTariffVersion(RatingError):
 
 class UnitMismatch(RatingError):
     code = "unit_mismatch"
+
+
+class MissingAttribute(RatingError):
+    """A charge depends on a customer attribute (meter size, class, household size) that is absent."""
+
+    code = "missing_attribute"
+
+
+class NeedsHistory(RatingError):
+    """A charge looks back (demand ratchet, winter average) and the history is not known."""
+
+    code = "needs_history"
+
+
+class NeedsIntervals(RatingError):
+    """A time-of-use or demand charge was asked to price usage known only as a total."""
+
+    code = "needs_interval_data"

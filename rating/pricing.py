@@ -1,12 +1,28 @@
-"""Price a service agreement's usage under a tariff version: a final bill, a bill-to-date, a projection."""
+"""Price a service agreement's usage for a billing period under a tariff: a final bill, a bill-to-date,
+a projection.
+
+A period is split into segments where the tariff changes (a new version takes effect, a seasonal
+charge starts or stops, a surcharge is switched on or off by date) and where service starts or ends
+(move-in, move-out). Each segment is priced with the version in force on its first day. Usage is
+allocated to segments by days (``proration="days"``: the default, and the only choice when only a
+total is known) or by the consumption measured in each segment (``"consumption"``, from intervals).
+Tier widths and fixed charges follow the segment's share of the period's days, so splitting a period
+whose rates do not change gives the same total as not splitting it.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from rating.charges import Usage
+from rating.charges import History, Line, Usage
+from rating.errors import RatingError
 from rating.money import to_minor
 from rating.tariff import Tariff, TariffVersion
+from rating.usage import IntervalData, UsageSummary, summarize, summary_from_quantity
+
+PRORATIONS = ("days", "consumption")
 
 
 @dataclass(frozen=True)
@@ -31,13 +47,119 @@ class Quote:
         return sum(line.amount_minor for line in self.lines)
 
 
+@dataclass(frozen=True)
+class UsageInput:
+    """A total quantity in the billing unit, or intervals with ``factor`` (meter unit -> billing unit).
+    ``summary`` may carry the billed range's summary already computed (see ``rating.usage.summarize_many``)."""
+
+    quantity: Decimal | None = None
+    exported: Decimal = Decimal(0)
+    intervals: IntervalData | None = None
+    factor: Decimal = Decimal(1)
+    summary: UsageSummary | None = None
+
+
+def price_lines(tariff: Tariff, version: TariffVersion, usage: Usage) -> list[Line]:
+    """The exact (unrounded) lines of every charge of ``version`` that applies to ``usage``."""
+    lines: list[Line] = []
+    day = usage.segment_start
+    for rule in version.rules:
+        if not rule.applies_to(usage.attributes):
+            continue
+        if day is not None and not rule.active_on(day):
+            continue
+        lines.extend(rule.charge.price(usage, tariff.billing_unit, lines))
+    return lines
+
+
 def price_usage(tariff: Tariff, version: TariffVersion, usage: Usage) -> Quote:
-    lines = []
-    for charge in version.charges:
-        for line in charge.price(usage, tariff.billing_unit):
-            lines.append(PricedLine(line.code, line.description, line.quantity, line.unit, line.price,
-                                    line.amount, to_minor(line.amount, tariff.currency), version.label))
+    """One segment (or a whole period) under one version, rounded per line."""
+    return Quote(tariff.currency, tuple(_rounded(tariff, version, line) for line in price_lines(tariff, version, usage)))
+
+
+def _rounded(tariff: Tariff, version: TariffVersion, line: Line, suffix: str = "") -> PricedLine:
+    return PricedLine(line.code, line.description + suffix, line.quantity, line.unit, line.price, line.amount,
+                      to_minor(line.amount, tariff.currency), version.label)
+
+
+def segments(tariff: Tariff, start: date, end: date) -> list[tuple[date, date, TariffVersion]]:
+    """[start, end) cut where the tariff changes: versions, seasonal membership, date switches."""
+    cuts = {start, end}
+    for version in tariff.versions:
+        if start < version.effective_from < end:
+            cuts.add(version.effective_from)
+    ordered = sorted(cuts)
+    more = set()
+    for first, last in zip(ordered[:-1], ordered[1:]):
+        version = tariff.version_on(first)
+        more.update(d for d in version.switch_days() if first < d < last)
+        if version.seasonal:
+            month = date(first.year, first.month, 1)
+            while True:
+                month = (month + timedelta(days=32)).replace(day=1)
+                if month >= last:
+                    break
+                previous = month - timedelta(days=1)
+                if any(rule.months is not None and (previous.month in rule.months) != (month.month in rule.months)
+                       for rule in version.rules):
+                    more.add(month)
+    ordered = sorted(cuts | more)
+    return [(a, b, tariff.version_on(a)) for a, b in zip(ordered[:-1], ordered[1:])]
+
+
+def _midnight(day: date, zone: str) -> int:
+    return int(datetime.combine(day, time(0), ZoneInfo(zone)).timestamp())
+
+
+def rate(tariff: Tariff, period_start: date, period_end: date, usage: UsageInput, *, zone: str,
+         attributes: dict[str, str] | None = None, history: History | None = None,
+         service_from: date | None = None, service_to: date | None = None, proration: str = "days",
+         whole_period_tiers: bool = False) -> Quote:
+    """Price the billed part of [period_start, period_end) (the part where service was active).
+
+    ``whole_period_tiers``: tier widths stay those of the whole period although fewer days are billed
+    (a bill-to-date); fixed charges are prorated by days either way.
+    """
+    if proration not in PRORATIONS:
+        raise RatingError(f"proration is one of {', '.join(PRORATIONS)}")
+    billed_start = max(period_start, service_from or period_start)
+    billed_end = min(period_end, service_to or period_end)
+    if billed_end <= billed_start:
+        return Quote(tariff.currency, ())
+    attributes = attributes or {}
+    history = history or History()
+    period_days = (period_end - period_start).days
+    billed_days = (billed_end - billed_start).days
+    parts = segments(tariff, billed_start, billed_end)
+    whole: dict[int, UsageSummary] = {}  # the billed range's summary, per TOU calendar
+    lines: list[PricedLine] = []
+    for first, last, version in parts:
+        days = (last - first).days
+        if usage.summary is not None and len(parts) == 1:
+            summary = usage.summary
+        elif proration == "consumption" and usage.intervals is not None:
+            summary = _summary(usage, zone, first, last, version)
+        else:
+            key = id(version.calendar)
+            if key not in whole:
+                whole[key] = _summary(usage, zone, billed_start, billed_end, version)
+            summary = whole[key] if len(parts) == 1 else whole[key].scaled(Decimal(days) / Decimal(billed_days))
+        quantity = summary.imported
+        if version.netting == "monthly":
+            quantity = max(summary.imported - summary.exported, Decimal(0))
+        tier_days = Decimal(days) / Decimal(billed_days if whole_period_tiers else period_days)
+        segment_usage = Usage(quantity, period_days, days, summary, attributes, history, first, last,
+                              fixed_fraction=Decimal(days) / Decimal(period_days), tier_fraction=tier_days)
+        suffix = "" if len(parts) == 1 else f" ({first:%b %d}-{last - timedelta(days=1):%b %d})"
+        lines.extend(_rounded(tariff, version, line, suffix) for line in price_lines(tariff, version, segment_usage))
     return Quote(tariff.currency, tuple(lines))
+
+
+def _summary(usage: UsageInput, zone: str, first: date, last: date, version: TariffVersion) -> UsageSummary:
+    if usage.intervals is None:
+        return usage.summary or summary_from_quantity(usage.quantity or Decimal(0), usage.exported)
+    data = usage.intervals.window(_midnight(first, zone), _midnight(last, zone))
+    return summarize(data, usage.factor, version.calendar, zone)
 
 
 @dataclass(frozen=True)
@@ -48,12 +170,15 @@ class Estimate:
     days_in_period: int
 
 
-def estimate(tariff: Tariff, version: TariffVersion, quantity_to_date: Decimal, days_elapsed: int,
-             days_in_period: int) -> Estimate:
-    """Bill-to-date (fixed charges prorated to the days elapsed) and the projected whole-period bill
-    (usage extrapolated linearly from the days elapsed)."""
+def estimate(tariff: Tariff, period_start: date, period_end: date, quantity_to_date: Decimal, days_elapsed: int,
+             *, zone: str, attributes: dict[str, str] | None = None) -> Estimate:
+    """Bill-to-date (fixed charges prorated to the days elapsed, whole-period tiers) and the projected
+    whole-period bill (usage extrapolated linearly from the days elapsed)."""
+    days_in_period = (period_end - period_start).days
     days_elapsed = max(1, min(days_elapsed, days_in_period))
-    to_date = price_usage(tariff, version, Usage(quantity_to_date, days_in_period, days_elapsed))
+    to_date = rate(tariff, period_start, period_end, UsageInput(quantity_to_date), zone=zone, attributes=attributes,
+                   service_to=period_start + timedelta(days=days_elapsed), whole_period_tiers=True)
     projected_quantity = quantity_to_date * days_in_period / days_elapsed
-    projected = price_usage(tariff, version, Usage(projected_quantity, days_in_period, days_in_period))
+    projected = rate(tariff, period_start, period_end, UsageInput(projected_quantity), zone=zone,
+                     attributes=attributes)
     return Estimate(to_date, projected, days_elapsed, days_in_period)

@@ -10,20 +10,59 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from rating.calendar import TouCalendar, from_rules
 from rating.charges import CHARGE_KINDS, Charge
 from rating.errors import NoTariffVersion, Problem, TariffInvalid
 from rating.money import MINOR_UNITS
 
 SERVICES = ("electric", "water", "gas")
 BILLING_UNITS = {"electric": ("kWh", "Wh"), "water": ("kgal", "gal", "CCF"), "gas": ("therm", "CCF")}
+NETTING = ("none", "monthly")
+
+
+@dataclass(frozen=True)
+class ChargeRule:
+    """A charge and when it applies: customer attributes (``only_for``), months (seasons) and a date
+    range (a surcharge switched on and off by date)."""
+
+    charge: Charge
+    only_for: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    months: frozenset[int] | None = None
+    active_from: date | None = None
+    active_until: date | None = None  # excluded
+
+    def applies_to(self, attributes: dict[str, str]) -> bool:
+        return all(attributes.get(name) in allowed for name, allowed in self.only_for)
+
+    def active_on(self, day: date) -> bool:
+        return ((self.months is None or day.month in self.months)
+                and (self.active_from is None or day >= self.active_from)
+                and (self.active_until is None or day < self.active_until))
 
 
 @dataclass(frozen=True)
 class TariffVersion:
     tariff_code: str
     effective_from: date
-    charges: tuple[Charge, ...]
+    rules: tuple[ChargeRule, ...]
     therms_per_ccf: Decimal | None = None
+    calendar: TouCalendar | None = None
+    netting: str = "none"
+
+    @property
+    def charges(self) -> tuple[Charge, ...]:
+        return tuple(rule.charge for rule in self.rules)
+
+    def switch_days(self) -> set[date]:
+        """Dates on which some charge starts or stops applying (for splitting a period)."""
+        days = set()
+        for rule in self.rules:
+            days.update(d for d in (rule.active_from, rule.active_until) if d is not None)
+        return days
+
+    @property
+    def seasonal(self) -> bool:
+        return any(rule.months is not None for rule in self.rules)
 
     @property
     def label(self) -> str:
@@ -131,7 +170,7 @@ def tariff_from_document(document: dict, source: str = "<tariff>") -> Tariff:
     if service and billing_unit and billing_unit not in BILLING_UNITS[service]:
         reader.problem("billing_unit", "unknown_unit",
                        f"{billing_unit!r} is not a {service} unit ({', '.join(BILLING_UNITS[service])})")
-    known = {"code", "name", "service", "currency", "billing_unit", "versions", "description"}
+    known = {"code", "name", "service", "currency", "billing_unit", "versions", "description", "source"}
     for key in document:
         if key not in known:
             reader.problem(key, "unknown_key", "is not part of the tariff format")
@@ -164,10 +203,22 @@ def _read_version(reader: Reader, raw: object, path: str, tariff_code: str,
         return None
     before = len(reader.problems)
     effective_from = reader.day(raw, "effective_from", path)
+    for key in raw:
+        if key not in {"effective_from", "therms_per_ccf", "charges", "tou", "netting", "note"}:
+            reader.problem(f"{path}{key}", "unknown_key", "is not part of a tariff version")
     therms_per_ccf = None
     if billing_unit == "therm":
         therms_per_ccf = reader.decimal(raw, "therms_per_ccf", path)
-    charges: list[Charge] = []
+    netting = raw.get("netting", "none")
+    if netting not in NETTING:
+        reader.problem(f"{path}netting", "unknown_netting", f"netting is one of {', '.join(NETTING)}")
+    calendar = None
+    if "tou" in raw:
+        if isinstance(raw["tou"], dict):
+            calendar = from_rules(reader, raw["tou"], f"{path}tou.")
+        else:
+            reader.problem(f"{path}tou", "not_a_table", "tou is a table")
+    rules: list[ChargeRule] = []
     raw_charges = raw.get("charges")
     if not isinstance(raw_charges, list) or not raw_charges:
         reader.problem(f"{path}charges", "missing", "at least one [[versions.charges]] table is required")
@@ -185,12 +236,58 @@ def _read_version(reader: Reader, raw: object, path: str, tariff_code: str,
             reader.problem(f"{charge_path}kind", "unknown_charge_kind",
                            f"{kind!r} is not one of {', '.join(sorted(CHARGE_KINDS))}")
             continue
-        charge = CHARGE_KINDS[kind].from_table(reader, raw_charge, charge_path)
-        if charge is not None:
-            if charge.code in codes:
-                reader.problem(f"{charge_path}code", "duplicate_charge", f"charge code {charge.code!r} repeats")
-            codes.add(charge.code)
-            charges.append(charge)
+        charge = CHARGE_KINDS[kind](reader, raw_charge, charge_path)
+        rule = _read_rule(reader, raw_charge, charge_path, charge)
+        if charge is None or rule is None:
+            continue
+        if charge.code in codes:
+            reader.problem(f"{charge_path}code", "duplicate_charge", f"charge code {charge.code!r} repeats")
+        codes.add(charge.code)
+        _check_periods(reader, charge, calendar, charge_path)
+        rules.append(rule)
     if len(reader.problems) > before or effective_from is None:
         return None
-    return TariffVersion(tariff_code, effective_from, tuple(charges), therms_per_ccf)
+    return TariffVersion(tariff_code, effective_from, tuple(rules), therms_per_ccf, calendar, netting)
+
+
+def _read_rule(reader: Reader, table: dict, path: str, charge) -> ChargeRule | None:
+    only_for = []
+    raw_only = table.get("only_for", {})
+    if not isinstance(raw_only, dict):
+        reader.problem(f"{path}only_for", "not_a_table", "only_for maps attribute names to lists of values")
+        return None
+    for name, values in raw_only.items():
+        if isinstance(values, str):
+            values = [values]
+        if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
+            reader.problem(f"{path}only_for.{name}", "not_a_list", "a list of attribute values")
+            return None
+        only_for.append((name, tuple(values)))
+    months = table.get("months")
+    if months is not None and (not isinstance(months, list) or not months
+                               or not all(isinstance(m, int) and 1 <= m <= 12 for m in months)):
+        reader.problem(f"{path}months", "bad_months", "months are numbers 1-12")
+        return None
+    active_from = reader.day(table, "active_from", path) if "active_from" in table else None
+    active_until = reader.day(table, "active_until", path) if "active_until" in table else None
+    if active_from and active_until and active_until <= active_from:
+        reader.problem(f"{path}active_until", "empty_range", "active_until must be after active_from")
+        return None
+    if charge is None:
+        return None
+    return ChargeRule(charge, tuple(only_for), frozenset(months) if months else None, active_from, active_until)
+
+
+def _check_periods(reader: Reader, charge, calendar: TouCalendar | None, path: str) -> None:
+    wanted = list(getattr(charge, "prices", {}) or {}) if hasattr(charge, "periods") else []
+    if getattr(charge, "period", None):
+        wanted.append(charge.period)
+    if not wanted:
+        return
+    if calendar is None:
+        reader.problem(path.rstrip("."), "no_tou_calendar", "time-of-use charges need a [versions.tou] calendar")
+        return
+    for period in wanted:
+        if period not in calendar.periods:
+            reader.problem(f"{path}period" if getattr(charge, "period", None) == period else f"{path}prices.{period}",
+                           "unknown_period", f"{period!r} is not a period of the version's calendar")

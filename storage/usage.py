@@ -34,6 +34,9 @@ class AgreementUsage:
     power_of_ten: int
     zone: str
     currency: str
+    attributes: dict
+    service_from: date
+    service_to: date | None
 
 
 _USAGE_SQL = """
@@ -42,7 +45,7 @@ select t.account_id, t.period_id, p.period_start, p.period_end, sa.id, sa.servic
          where ta.service_agreement_id = sa.id and ta.effective_from < p.period_end
          order by ta.effective_from desc limit 1),
        coalesce(u.quantity, 0), coalesce(u.read_count, 0), u.last_day,
-       m.unit, m.power_of_ten, a.zone, a.currency
+       m.unit, m.power_of_ten, a.zone, a.currency, sa.attributes, sa.start_date, sa.end_date
 from unnest(%s::int8[], %s::int8[]) as t(account_id, period_id)
 join billing_periods p on p.id = t.period_id
 join accounts a on a.id = t.account_id

@@ -48,11 +48,12 @@ def estimate_bodies(usages: list[AgreementUsage], tariffs: dict[str, PublishedTa
                 tariff_version = tariff.version_on(period.start)
                 quantity = to_billing_unit(usage.quantity, usage.power_of_ten, usage.unit, tariff.billing_unit,
                                            tariff_version.therms_per_ccf)
+                result = estimate(tariff, period.start, period.end, quantity, days_elapsed, zone=usage.zone,
+                                  attributes={k: str(v) for k, v in usage.attributes.items()})
             except RatingError as error:
                 account_body["services"].append({"service_agreement_id": usage.service_agreement_id,
                                                  "service": usage.service, "error": error.code})
                 continue
-            result = estimate(tariff, tariff_version, quantity, days_elapsed, period.days)
             account_body["services"].append({
                 "service_agreement_id": usage.service_agreement_id, "service": usage.service,
                 "quantity": str(quantity), "unit": tariff.billing_unit, "reads": usage.read_count,

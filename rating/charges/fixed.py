@@ -1,37 +1,53 @@
-"""A fixed (customer, service or meter) charge per billing period, prorated by days for partial periods."""
+"""A fixed (customer, service or meter) charge per billing period: one amount, or an amount by a
+customer attribute such as meter size; prorated by days for partial periods."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
-from rating.charges.base import Line, Usage
+from rating.charges.base import COMMON_KEYS, Line, Usage, no_unknown_keys
+from rating.errors import MissingAttribute
 
 
 @dataclass(frozen=True)
 class FixedCharge:
     code: str
     description: str
-    amount: Decimal  # per whole billing period
+    amount: Decimal | None  # per whole billing period
+    by_attribute: str | None = None
+    amounts: dict[str, Decimal] = field(default_factory=dict)
 
     @classmethod
     def from_table(cls, reader, table: dict, path: str) -> "FixedCharge | None":
         code = reader.text(table, "code", path)
         description = reader.text(table, "description", path, required=False) or code
-        amount = reader.decimal(table, "amount", path)
-        _no_unknown_keys(reader, table, path, {"kind", "code", "description", "amount"})
-        if code is None or amount is None:
+        no_unknown_keys(reader, table, path, COMMON_KEYS | {"amount", "by_attribute", "amounts"})
+        by_attribute = reader.text(table, "by_attribute", path, required=False)
+        if by_attribute is None:
+            amount = reader.decimal(table, "amount", path)
+            return None if code is None or amount is None else cls(code, description, amount)
+        raw = table.get("amounts")
+        if not isinstance(raw, dict) or not raw:
+            reader.problem(f"{path}amounts", "missing", f"amounts by {by_attribute} are required")
             return None
-        return cls(code, description, amount)
+        amounts = {}
+        for key in raw:
+            value = reader.decimal(raw, key, f"{path}amounts.")
+            if value is not None:
+                amounts[str(key)] = value
+        if code is None or len(amounts) != len(raw):
+            return None
+        return cls(code, description, None, by_attribute, amounts)
 
-    def price(self, usage: Usage, billing_unit: str) -> list[Line]:
-        if usage.days_billed == usage.days_in_period:
-            return [Line(self.code, self.description, Decimal(1), "period", self.amount, self.amount)]
-        fraction = usage.fraction_of_period
+    def price(self, usage: Usage, billing_unit: str, earlier: list[Line]) -> list[Line]:
+        amount = self.amount
+        if self.by_attribute is not None:
+            value = usage.attributes.get(self.by_attribute)
+            if value not in self.amounts:
+                raise MissingAttribute(f"charge {self.code} needs {self.by_attribute} (one of "
+                                       f"{', '.join(self.amounts)}), got {value!r}")
+            amount = self.amounts[value]
+        if usage.fixed_fraction == 1:
+            return [Line(self.code, self.description, Decimal(1), "period", amount, amount)]
         return [Line(self.code, self.description, Decimal(usage.days_billed), "day",
-                     self.amount / usage.days_in_period, self.amount * fraction)]
-
-
-def _no_unknown_keys(reader, table: dict, path: str, known: set[str]) -> None:
-    for key in table:
-        if key not in known:
-            reader.problem(f"{path}{key}", "unknown_key", "is not part of this charge kind")
+                     amount / usage.days_in_period, amount * usage.fixed_fraction)]

@@ -22,7 +22,7 @@ def tariffs():
 
 def agreement(number, service, code, quantity, unit, power):
     return AgreementUsage(10, PERIOD, number, service, code, quantity, 100, PERIOD.end, unit, power,
-                          "America/Chicago", "USD")
+                          "America/Chicago", "USD", {}, PERIOD.start, None)
 
 
 def test_consolidated_bill_and_balanced_postings():

@@ -1,3 +1,4 @@
+from datetime import date
 from decimal import Decimal
 from importlib import resources
 
@@ -77,7 +78,6 @@ def test_fixed_charge_prorated_by_days():
 
 def test_version_on_date():
     tariff = parse_tariff(ELECTRIC)
-    from datetime import date
     assert tariff.version_on(date(2026, 6, 30)).effective_from == date(2026, 1, 1)
     assert tariff.version_on(date(2026, 7, 1)).effective_from == date(2026, 7, 1)
     with pytest.raises(NoTariffVersion):
@@ -95,10 +95,11 @@ def test_rounding_is_half_up_once_per_line():
 def test_estimate_projects_linearly_and_equals_final_bill_on_the_last_day():
     tariff = parse_tariff(ELECTRIC)
     version = tariff.versions[0]
-    partial = estimate(tariff, version, Decimal(100), days_elapsed=10, days_in_period=30)
-    assert partial.bill_to_date.total_minor == 333 + 1000
+    start, end = date(2026, 3, 1), date(2026, 3, 31)
+    partial = estimate(tariff, start, end, Decimal(100), days_elapsed=10, zone="America/Chicago")
+    assert partial.bill_to_date.total_minor == 333 + 1000  # a third of the customer charge, whole tiers
     assert partial.projected.total_minor == price_usage(tariff, version, usage("300")).total_minor
-    whole = estimate(tariff, version, Decimal(350), days_elapsed=30, days_in_period=30)
+    whole = estimate(tariff, start, end, Decimal(350), days_elapsed=30, zone="America/Chicago")
     assert whole.bill_to_date.total_minor == whole.projected.total_minor == 7500
 
 
