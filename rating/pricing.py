@@ -20,7 +20,7 @@ from rating.charges import History, Line, Usage
 from rating.errors import RatingError
 from rating.money import to_minor
 from rating.tariff import Tariff, TariffVersion
-from rating.usage import IntervalData, UsageSummary, summarize, summary_from_quantity
+from rating.usage import IntervalData, Share, UsageSummary, summarize, summary_from_quantity
 
 PRORATIONS = ("days", "consumption")
 
@@ -143,13 +143,13 @@ def rate(tariff: Tariff, period_start: date, period_end: date, usage: UsageInput
             key = id(version.calendar)
             if key not in whole:
                 whole[key] = _summary(usage, zone, billed_start, billed_end, version)
-            summary = whole[key] if len(parts) == 1 else whole[key].scaled(Decimal(days) / Decimal(billed_days))
+            summary = whole[key] if len(parts) == 1 else whole[key].scaled(Share(days, billed_days))
         quantity = summary.imported
         if version.netting == "monthly":
             quantity = max(summary.imported - summary.exported, Decimal(0))
-        tier_days = Decimal(days) / Decimal(billed_days if whole_period_tiers else period_days)
+        tier_share = Share(days, billed_days if whole_period_tiers else period_days)
         segment_usage = Usage(quantity, period_days, days, summary, attributes, history, first, last,
-                              fixed_fraction=Decimal(days) / Decimal(period_days), tier_fraction=tier_days)
+                              fixed_share=Share(days, period_days), tier_share=tier_share)
         suffix = "" if len(parts) == 1 else f" ({first:%b %d}-{last - timedelta(days=1):%b %d})"
         lines.extend(_rounded(tariff, version, line, suffix) for line in price_lines(tariff, version, segment_usage))
     return Quote(tariff.currency, tuple(lines))

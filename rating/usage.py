@@ -34,6 +34,22 @@ class IntervalData:
                             None if self.reactive is None else self.reactive[cut])
 
 
+@dataclass(frozen=True)
+class Share:
+    """A part of a whole as a ratio of integers (days billed of days in the period), applied to a
+    Decimal by multiplying first and dividing last, so whole results stay exact."""
+
+    part: int
+    whole: int
+
+    def of(self, value: Decimal) -> Decimal:
+        return value if self.part == self.whole else value * self.part / self.whole
+
+    @property
+    def is_whole(self) -> bool:
+        return self.part == self.whole
+
+
 @dataclass
 class UsageSummary:
     """Quantities in the tariff's billing unit (exact Decimals); demand in billing unit per hour
@@ -48,11 +64,11 @@ class UsageSummary:
     max_demand: Decimal | None = None  # None: no interval data
     power_factor: Decimal | None = None  # at the interval of maximum demand, where reactive data exist
 
-    def scaled(self, fraction: Decimal) -> "UsageSummary":
+    def scaled(self, share: Share) -> "UsageSummary":
         """The share of a period's energy allocated to a segment by days; demands are not scaled."""
-        return UsageSummary(self.imported * fraction, self.exported * fraction, self.net_export_intervals * fraction,
-                            {k: v * fraction for k, v in self.by_period.items()},
-                            {k: v * fraction for k, v in self.net_by_period.items()},
+        return UsageSummary(share.of(self.imported), share.of(self.exported), share.of(self.net_export_intervals),
+                            {k: share.of(v) for k, v in self.by_period.items()},
+                            {k: share.of(v) for k, v in self.net_by_period.items()},
                             dict(self.demand_by_period), self.max_demand, self.power_factor)
 
 

@@ -6,7 +6,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Protocol
 
-from rating.usage import UsageSummary, summary_from_quantity
+from rating.usage import Share, UsageSummary, summary_from_quantity
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class Usage:
     """What one service agreement used in a billing period, or in a segment of one.
 
     ``days_billed`` of ``days_in_period``: a whole period has both equal; a move-in, move-out or a
-    rate change makes segments with fewer days. ``fixed_fraction`` and ``tier_fraction`` scale fixed
+    rate change makes segments with fewer days. ``fixed_share`` and ``tier_share`` scale fixed
     charges and tier widths (both the days fraction by default; a bill-to-date prorates fixed charges
     but keeps whole-period tiers).
     """
@@ -35,21 +35,16 @@ class Usage:
     history: History = field(default_factory=History)
     segment_start: date | None = None
     segment_end: date | None = None
-    fixed_fraction: Decimal | None = None
-    tier_fraction: Decimal | None = None
+    fixed_share: Share | None = None
+    tier_share: Share | None = None
 
     def __post_init__(self) -> None:
         if self.summary is None:
             self.summary = summary_from_quantity(self.quantity)
-        fraction = Decimal(self.days_billed) / Decimal(self.days_in_period)
-        if self.fixed_fraction is None:
-            self.fixed_fraction = fraction
-        if self.tier_fraction is None:
-            self.tier_fraction = fraction
-
-    @property
-    def fraction_of_period(self) -> Decimal:
-        return Decimal(self.days_billed) / Decimal(self.days_in_period)
+        if self.fixed_share is None:
+            self.fixed_share = Share(self.days_billed, self.days_in_period)
+        if self.tier_share is None:
+            self.tier_share = Share(self.days_billed, self.days_in_period)
 
     @property
     def whole_period(self) -> bool:

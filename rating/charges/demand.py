@@ -15,7 +15,7 @@ from rating.errors import NeedsIntervals
 class DemandCharge:
     code: str
     description: str
-    price: Decimal  # per kW (billing unit per hour)
+    unit_price: Decimal  # per kW (billing unit per hour)
     period: str | None = None  # a TOU period, or None for the maximum of all hours
     ratchet_percent: Decimal | None = None
     ratchet_months: int = 11
@@ -59,5 +59,5 @@ class DemandCharge:
             lines_note.append("power factor")
         description = self.description + (f" ({', '.join(lines_note)})" if lines_note else "")
         unit = "kW" if billing_unit == "kWh" else f"{billing_unit}/h"
-        amount = demand * self.price * usage.fixed_fraction
-        return [Line(self.code, description, demand, unit, self.price, amount)]
+        amount = usage.fixed_share.of(demand * self.unit_price)
+        return [Line(self.code, description, demand, unit, self.unit_price, amount)]

@@ -14,7 +14,7 @@ BASES = ("interval_net", "monthly_excess", "all_export")
 class ExportCreditCharge:
     code: str
     description: str
-    price: Decimal
+    unit_price: Decimal  # per unit exported
     basis: str = "interval_net"
 
     @classmethod
@@ -39,4 +39,4 @@ class ExportCreditCharge:
             quantity = summary.exported
         if quantity <= 0:
             return []
-        return [Line(self.code, self.description, quantity, billing_unit, -self.price, -quantity * self.price)]
+        return [Line(self.code, self.description, quantity, billing_unit, -self.unit_price, -quantity * self.unit_price)]

@@ -47,7 +47,7 @@ class FixedCharge:
                 raise MissingAttribute(f"charge {self.code} needs {self.by_attribute} (one of "
                                        f"{', '.join(self.amounts)}), got {value!r}")
             amount = self.amounts[value]
-        if usage.fixed_fraction == 1:
+        if usage.fixed_share.is_whole:
             return [Line(self.code, self.description, Decimal(1), "period", amount, amount)]
         return [Line(self.code, self.description, Decimal(usage.days_billed), "day",
-                     amount / usage.days_in_period, amount * usage.fixed_fraction)]
+                     amount / usage.days_in_period, usage.fixed_share.of(amount))]

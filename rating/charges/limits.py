@@ -34,7 +34,7 @@ class LimitCharge:
         base = sum((line.amount for line in earlier
                     if not self.of or any(line.code == p or line.code.startswith(p + ".") for p in self.of)),
                    Decimal(0))
-        limit = self.amount * usage.fixed_fraction
+        limit = usage.fixed_share.of(self.amount)
         if (self.minimum and base < limit) or (not self.minimum and base > limit):
             return [Line(self.code, self.description, Decimal(1), "adjustment", None, limit - base)]
         return []

@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from rating.charges.base import COMMON_KEYS, Line, Usage, no_unknown_keys
 from rating.errors import MissingAttribute, NeedsHistory
+from rating.usage import Share
 
 BASES = ("usage", "winter_average")
 
@@ -72,17 +73,17 @@ def read_tiers(reader, raw_tiers, path: str) -> tuple["Tier", ...] | None:
     return tuple(tiers) if ok else None
 
 
-def price_tiers(code: str, description: str, tiers: tuple[Tier, ...], quantity: Decimal, scale: Decimal,
+def price_tiers(code: str, description: str, tiers: tuple[Tier, ...], quantity: Decimal, scale: Share,
                 budget: Decimal | None, billing_unit: str) -> list[Line]:
-    """Lines for ``quantity`` through ``tiers``; boundaries x ``scale`` (the segment's share of the
-    period), budget boundaries as a percentage of ``budget``."""
+    """Lines for ``quantity`` through ``tiers``; boundaries scaled by ``scale`` (the segment's share of
+    the period), budget boundaries as a percentage of ``budget``."""
     lines = []
     lower = Decimal(0)
     remaining = quantity
     for number, tier in enumerate(tiers, start=1):
         upper = None
         if tier.up_to is not None:
-            upper = (budget * tier.up_to / 100 if tier.budget_percent else tier.up_to * scale)
+            upper = budget * tier.up_to / 100 if tier.budget_percent else scale.of(tier.up_to)
         width = remaining if upper is None else min(remaining, upper - lower)
         width = max(width, Decimal(0))
         if width > 0 or number == 1:
@@ -136,8 +137,8 @@ class TieredCharge:
         if self.basis == "winter_average":
             if usage.history.winter_average is None:
                 raise NeedsHistory(f"charge {self.code} is billed on the winter average, which is not known")
-            quantity = min(quantity, usage.history.winter_average * usage.tier_fraction)
-        return price_tiers(self.code, self.description, self.tiers, quantity, usage.tier_fraction,
+            quantity = min(quantity, usage.tier_share.of(usage.history.winter_average))
+        return price_tiers(self.code, self.description, self.tiers, quantity, usage.tier_share,
                            self._budget(usage), billing_unit)
 
     def _budget(self, usage: Usage) -> Decimal | None:
@@ -151,5 +152,5 @@ class TieredCharge:
             except (TypeError, ArithmeticError):
                 raise MissingAttribute(f"charge {self.code} needs a number for {part.attribute}, got {value!r}") \
                     from None
-            total += amount * part.per_unit * (usage.days_billed if part.per_day else usage.tier_fraction)
+            total += amount * part.per_unit * usage.days_billed if part.per_day else usage.tier_share.of(amount * part.per_unit)
         return total

@@ -52,7 +52,7 @@ class TouEnergyCharge:
             quantity = max(source.get(period, Decimal(0)), Decimal(0))
             label = f"{self.description} ({period.replace('_', ' ')})"
             if isinstance(price, tuple):
-                lines.extend(price_tiers(f"{self.code}.{period}", label, price, quantity, usage.tier_fraction, None,
+                lines.extend(price_tiers(f"{self.code}.{period}", label, price, quantity, usage.tier_share, None,
                                          billing_unit))
             else:
                 lines.append(Line(f"{self.code}.{period}", label, quantity, billing_unit, price, quantity * price))
