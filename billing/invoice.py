@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from rating.errors import RatingError
 from rating.pricing import PricedLine, UsageInput, rate
-from rating.units import to_billing_unit
+from rating.units import unit_factor
 from storage.tariffs import PublishedTariff
 from storage.usage import AgreementUsage
 
@@ -60,10 +61,9 @@ def build_account_bill(account_id: int, usages: list[AgreementUsage],
             return bill
         tariff = published.tariff
         try:
-            version = tariff.version_on(usage.period.start)
-            quantity = to_billing_unit(usage.quantity, usage.power_of_ten, usage.unit, tariff.billing_unit,
-                                       version.therms_per_ccf)
-            quote = rate(tariff, usage.period.start, usage.period.end, UsageInput(quantity), zone=usage.zone,
+            factor, in_ccf = unit_factor(usage.power_of_ten, usage.unit, tariff.billing_unit)
+            quote = rate(tariff, usage.period.start, usage.period.end,
+                         UsageInput(Decimal(usage.quantity) * factor, in_ccf=in_ccf), zone=usage.zone,
                          attributes={k: str(v) for k, v in usage.attributes.items()},
                          service_from=usage.service_from, service_to=usage.service_to)
         except RatingError as error:

@@ -50,13 +50,16 @@ class Quote:
 @dataclass(frozen=True)
 class UsageInput:
     """A total quantity in the billing unit, or intervals with ``factor`` (meter unit -> billing unit).
-    ``summary`` may carry the billed range's summary already computed (see ``rating.usage.summarize_many``)."""
+    ``summary`` may carry the billed range's summary already computed (see ``rating.usage.summarize_many``).
+    For a tariff billed in therms, ``in_ccf`` says the quantities are gas volume in CCF: each segment
+    converts them with the heating value of the version in force."""
 
     quantity: Decimal | None = None
     exported: Decimal = Decimal(0)
     intervals: IntervalData | None = None
     factor: Decimal = Decimal(1)
     summary: UsageSummary | None = None
+    in_ccf: bool = False
 
 
 def price_lines(tariff: Tariff, version: TariffVersion, usage: Usage) -> list[Line]:
@@ -144,6 +147,8 @@ def rate(tariff: Tariff, period_start: date, period_end: date, usage: UsageInput
             if key not in whole:
                 whole[key] = _summary(usage, zone, billed_start, billed_end, version)
             summary = whole[key] if len(parts) == 1 else whole[key].scaled(Share(days, billed_days))
+        if usage.in_ccf and tariff.billing_unit == "therm":
+            summary = summary.times(version.therms_per_ccf)
         quantity = summary.imported
         if version.netting == "monthly":
             quantity = max(summary.imported - summary.exported, Decimal(0))
@@ -171,14 +176,15 @@ class Estimate:
 
 
 def estimate(tariff: Tariff, period_start: date, period_end: date, quantity_to_date: Decimal, days_elapsed: int,
-             *, zone: str, attributes: dict[str, str] | None = None) -> Estimate:
+             *, zone: str, attributes: dict[str, str] | None = None, in_ccf: bool = False) -> Estimate:
     """Bill-to-date (fixed charges prorated to the days elapsed, whole-period tiers) and the projected
     whole-period bill (usage extrapolated linearly from the days elapsed)."""
     days_in_period = (period_end - period_start).days
     days_elapsed = max(1, min(days_elapsed, days_in_period))
-    to_date = rate(tariff, period_start, period_end, UsageInput(quantity_to_date), zone=zone, attributes=attributes,
+    to_date = rate(tariff, period_start, period_end, UsageInput(quantity_to_date, in_ccf=in_ccf), zone=zone,
+                   attributes=attributes,
                    service_to=period_start + timedelta(days=days_elapsed), whole_period_tiers=True)
     projected_quantity = quantity_to_date * days_in_period / days_elapsed
-    projected = rate(tariff, period_start, period_end, UsageInput(projected_quantity), zone=zone,
+    projected = rate(tariff, period_start, period_end, UsageInput(projected_quantity, in_ccf=in_ccf), zone=zone,
                      attributes=attributes)
     return Estimate(to_date, projected, days_elapsed, days_in_period)

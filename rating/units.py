@@ -31,3 +31,13 @@ def to_billing_unit(quantity: int, power_of_ten: int, meter_unit: str, billing_u
     if factor is None:
         raise UnitMismatch(f"no exact conversion from {meter_unit} to {billing_unit}")
     return measured * factor
+
+
+def unit_factor(power_of_ten: int, meter_unit: str, billing_unit: str) -> tuple[Decimal, bool]:
+    """(factor, in_ccf): stored integers x factor are in the billing unit, or, for a tariff billed in
+    therms, in CCF (``in_ccf``) for the rating engine to convert with each version's heating value."""
+    target = "CCF" if billing_unit == "therm" else billing_unit
+    factor = _FACTORS.get((meter_unit, target))
+    if factor is None:
+        raise UnitMismatch(f"no exact conversion from {meter_unit} to {target}")
+    return factor.scaleb(power_of_ten), billing_unit == "therm"

@@ -72,6 +72,15 @@ class UsageSummary:
                             dict(self.demand_by_period), self.max_demand, self.power_factor)
 
 
+    def times(self, factor: Decimal) -> "UsageSummary":
+        """Every energy and demand figure multiplied by ``factor`` (a volume to therms conversion)."""
+        return UsageSummary(self.imported * factor, self.exported * factor, self.net_export_intervals * factor,
+                            {k: v * factor for k, v in self.by_period.items()},
+                            {k: v * factor for k, v in self.net_by_period.items()},
+                            {k: v * factor for k, v in self.demand_by_period.items()},
+                            None if self.max_demand is None else self.max_demand * factor, self.power_factor)
+
+
 def summary_from_quantity(quantity: Decimal, exported: Decimal = Decimal(0)) -> UsageSummary:
     """For usage known only as a total (no intervals): no time-of-use or demand figures."""
     return UsageSummary(quantity, exported)

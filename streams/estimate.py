@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timezone
+from decimal import Decimal
 
 import psycopg
 
 from rating.errors import RatingError
 from rating.pricing import estimate
-from rating.units import to_billing_unit
+from rating.units import unit_factor
 from storage.cache import EstimateCache, account_key
 from storage.tariffs import PublishedTariff
 from storage.usage import AgreementUsage, open_periods_touched, usage_for
@@ -45,18 +46,17 @@ def estimate_bodies(usages: list[AgreementUsage], tariffs: dict[str, PublishedTa
                 continue
             tariff = published.tariff
             try:
-                tariff_version = tariff.version_on(period.start)
-                quantity = to_billing_unit(usage.quantity, usage.power_of_ten, usage.unit, tariff.billing_unit,
-                                           tariff_version.therms_per_ccf)
+                factor, in_ccf = unit_factor(usage.power_of_ten, usage.unit, tariff.billing_unit)
+                quantity = Decimal(usage.quantity) * factor
                 result = estimate(tariff, period.start, period.end, quantity, days_elapsed, zone=usage.zone,
-                                  attributes={k: str(v) for k, v in usage.attributes.items()})
+                                  attributes={k: str(v) for k, v in usage.attributes.items()}, in_ccf=in_ccf)
             except RatingError as error:
                 account_body["services"].append({"service_agreement_id": usage.service_agreement_id,
                                                  "service": usage.service, "error": error.code})
                 continue
             account_body["services"].append({
                 "service_agreement_id": usage.service_agreement_id, "service": usage.service,
-                "quantity": str(quantity), "unit": tariff.billing_unit, "reads": usage.read_count,
+                "quantity": str(quantity), "unit": "CCF" if in_ccf else tariff.billing_unit, "reads": usage.read_count,
                 "bill_to_date_minor": result.bill_to_date.total_minor,
                 "projected_minor": result.projected.total_minor,
                 "bill_to_date_lines": _lines(result.bill_to_date)})

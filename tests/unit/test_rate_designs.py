@@ -401,3 +401,30 @@ netting = "weekly"
         ("versions[0].charges[2]", "rider_needs_one_rate"),
         ("versions[0].charges[2].months", "bad_months"),
     }
+
+
+GAS = """
+[[versions]]
+effective_from = "2026-01-01"
+therms_per_ccf = "1.030"
+  [[versions.charges]]
+  kind = "tiered"
+  code = "gas"
+  tiers = [{ price = "1.00" }]
+
+[[versions]]
+effective_from = "2026-11-11"
+therms_per_ccf = "1.060"
+  [[versions.charges]]
+  kind = "tiered"
+  code = "gas"
+  tiers = [{ price = "1.00" }]
+"""
+
+
+def test_gas_heating_value_changes_within_the_period():
+    t = tariff(GAS, "gas", "therm")
+    quote = rate(t, date(2026, 11, 1), date(2026, 12, 1), UsageInput(Decimal(300), in_ccf=True), zone=ZONE)
+    # 300 CCF by days: 100 CCF x 1.030 + 200 CCF x 1.060 therms at 1.00
+    assert [(l.quantity, l.amount_minor) for l in quote.lines] == [(Decimal("103.000"), 10300),
+                                                                   (Decimal("212.000"), 21200)]
