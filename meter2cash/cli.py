@@ -8,6 +8,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
+from meter2cash import rating_cli
 from meter2cash.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,30 +47,6 @@ def cmd_worker(args, settings: Settings) -> int:
     sys.argv = [sys.argv[0]]  # the Faust worker reads its own command line
     run_worker(settings, metrics_port=args.metrics_port, loglevel=args.loglevel)
     return 0
-
-
-def cmd_tariff(args, settings: Settings) -> int:
-    from rating.errors import TariffInvalid
-    from rating.tariff import parse_tariff
-
-    failed = 0
-    for path in args.files:
-        text = Path(path).read_text()
-        try:
-            tariff = parse_tariff(text, str(path))
-        except TariffInvalid as error:
-            print(error, file=sys.stderr)
-            failed += 1
-            continue
-        if args.action == "validate":
-            print(f"{path}: ok ({tariff.code}, {len(tariff.versions)} version(s))")
-        else:
-            from storage.tariffs import publish
-
-            with _connect(settings) as conn:
-                revision = publish(conn, text, str(path))
-            print(f"{path}: published {tariff.code} as revision {revision}")
-    return 1 if failed else 0
 
 
 def publish_builtin_tariffs(conn) -> list[int]:
@@ -166,10 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loglevel", default="warning")
     p.set_defaults(func=cmd_worker)
 
-    p = sub.add_parser("tariff", help="validate or publish tariff files")
-    p.add_argument("action", choices=["validate", "publish"])
-    p.add_argument("files", nargs="+")
-    p.set_defaults(func=cmd_tariff)
+    rating_cli.register(sub)
 
     p = sub.add_parser("seed", help="load a simulated utility's accounts, meters and tariffs")
     p.add_argument("--meters", type=int, default=1000)

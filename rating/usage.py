@@ -25,13 +25,17 @@ class IntervalData:
     imported: np.ndarray
     exported: np.ndarray | None = None
     reactive: np.ndarray | None = None
+    demand: np.ndarray | None = None  # measured demand per interval, x ``demand_factor`` = kW
+    demand_factor: Decimal = Decimal(1)
 
     def window(self, start: int, end: int) -> "IntervalData":
         lo, hi = np.searchsorted(self.starts, [start, end])
         cut = slice(int(lo), int(hi))
-        return IntervalData(self.starts[cut], self.interval_s, self.imported[cut],
-                            None if self.exported is None else self.exported[cut],
-                            None if self.reactive is None else self.reactive[cut])
+
+        def part(values):
+            return None if values is None else values[cut]
+        return IntervalData(self.starts[cut], self.interval_s, self.imported[cut], part(self.exported),
+                            part(self.reactive), part(self.demand), self.demand_factor)
 
 
 @dataclass(frozen=True)
@@ -108,8 +112,11 @@ def summarize_many(agreements: list[IntervalData], factor: Decimal, calendar: To
     totals = imported.sum(axis=1)
     export_totals = exported.sum(axis=1) if has_export else np.zeros(count, np.int64)
     net_export = np.maximum(exported - imported, 0).sum(axis=1) if has_export else np.zeros(count, np.int64)
-    max_interval = imported.max(axis=1) if len(grid) else np.zeros(count, np.int64)
-    arg_max = imported.argmax(axis=1) if len(grid) else np.zeros(count, np.int64)
+    # demand from measured demand where given, else from each interval's energy
+    measured = all(a.demand is not None for a in agreements)
+    peaks = np.vstack([a.demand for a in agreements]).astype(np.int64) if measured else imported
+    max_interval = peaks.max(axis=1) if len(grid) else np.zeros(count, np.int64)
+    arg_max = peaks.argmax(axis=1) if len(grid) else np.zeros(count, np.int64)
     by_period = [dict() for _ in range(count)]
     net_by_period = [dict() for _ in range(count)]
     max_by_period = [dict() for _ in range(count)]
@@ -121,7 +128,7 @@ def summarize_many(agreements: list[IntervalData], factor: Decimal, calendar: To
         bounds = np.searchsorted(sorted_labels, present)
         ordered = imported[:, order]
         sums = np.add.reduceat(ordered, bounds, axis=1)
-        maxima = np.maximum.reduceat(ordered, bounds, axis=1)
+        maxima = np.maximum.reduceat(peaks[:, order], bounds, axis=1)
         net = np.add.reduceat((imported - exported)[:, order], bounds, axis=1) if has_export else sums
         for column, number in enumerate(present.tolist()):
             name = calendar.periods[number]
@@ -129,11 +136,11 @@ def summarize_many(agreements: list[IntervalData], factor: Decimal, calendar: To
                 by_period[row][name] = int(sums[row, column])
                 net_by_period[row][name] = int(net[row, column])
                 max_by_period[row][name] = int(maxima[row, column])
-    to_demand = factor * 3600 / agreements[0].interval_s
+    to_demand = agreements[0].demand_factor if measured else factor * 3600 / agreements[0].interval_s
     summaries = []
     for row, agreement in enumerate(agreements):
         power_factor = None
-        if agreement.reactive is not None and len(grid) and max_interval[row] > 0:
+        if agreement.reactive is not None and not measured and len(grid) and max_interval[row] > 0:
             real = Decimal(int(max_interval[row]))
             reactive = Decimal(int(agreement.reactive[arg_max[row]]))
             power_factor = real / (real * real + reactive * reactive).sqrt()

@@ -81,3 +81,56 @@ def open_periods_touched(conn: psycopg.Connection, touched: set[tuple[int, date]
         " and t.day >= p.period_start and t.day < p.period_end order by 1, 2",
         ([p[0] for p in pairs], [p[1] for p in pairs])).fetchall()
     return [(r[0], r[1]) for r in rows]
+
+
+@dataclass(frozen=True)
+class AgreementIntervals:
+    service_agreement_id: int
+    account_no: str
+    unit: str
+    power_of_ten: int
+    interval_s: int
+    starts: "np.ndarray"  # epoch seconds of every stored interval, sorted
+    values: "np.ndarray"  # int64 in the meter's unit x 10^power_of_ten
+
+
+def assigned_agreements(conn: psycopg.Connection, tariff_code: str, on_day: date) -> list[int]:
+    """Agreements whose tariff assignment in force on ``on_day`` is ``tariff_code``."""
+    rows = conn.execute(
+        "select sa.id from service_agreements sa join lateral (select tariff_code from tariff_assignments ta "
+        " where ta.service_agreement_id = sa.id and ta.effective_from <= %s order by effective_from desc limit 1) t "
+        " on true where t.tariff_code = %s order by sa.id", (on_day, tariff_code)).fetchall()
+    return [r[0] for r in rows]
+
+
+def intervals_for(conn: psycopg.Connection, agreement_ids: list[int], first_day: date,
+                  end_day: date) -> list[AgreementIntervals]:
+    """Stored consumption intervals (channel 1) of each agreement over local days [first_day, end_day)."""
+    import numpy as np
+
+    from storage.pg_binary import parse_array
+
+    rows = conn.execute(
+        "select m.service_agreement_id, a.account_no, m.unit, m.power_of_ten, m.interval_s, "
+        "       extract(epoch from b.day_start)::bigint, array_send(b.values) "
+        "from meters m join service_agreements sa on sa.id = m.service_agreement_id "
+        "join accounts a on a.id = sa.account_id "
+        "join interval_blocks b on b.meter_id = m.id and b.channel = %s "
+        " and b.local_day >= %s and b.local_day < %s "
+        "where m.service_agreement_id = any(%s) order by m.service_agreement_id, b.local_day",
+        (CONSUMPTION_CHANNEL, first_day, end_day, agreement_ids)).fetchall()
+    grouped: dict[int, list] = {}
+    for row in rows:
+        grouped.setdefault(row[0], []).append(row)
+    result = []
+    for agreement_id, days in grouped.items():
+        starts, values = [], []
+        for _, _, _, _, interval_s, day_start, data in days:
+            day_values, present = parse_array(data)
+            slots = np.arange(len(day_values), dtype=np.int64)[present]
+            starts.append(day_start + slots * interval_s)
+            values.append(day_values[present])
+        first = days[0]
+        result.append(AgreementIntervals(agreement_id, first[1], first[2], first[3], first[4],
+                                         np.concatenate(starts), np.concatenate(values)))
+    return result

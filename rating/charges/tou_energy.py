@@ -49,7 +49,9 @@ class TouEnergyCharge:
             raise NeedsIntervals(f"charge {self.code} prices time-of-use periods: interval data are needed")
         lines = []
         for period, price in self.prices.items():
-            quantity = max(source.get(period, Decimal(0)), Decimal(0))
+            if period not in source:
+                continue  # the period does not occur in these days (another season)
+            quantity = max(source[period], Decimal(0))
             label = f"{self.description} ({period.replace('_', ' ')})"
             if isinstance(price, tuple):
                 lines.extend(price_tiers(f"{self.code}.{period}", label, price, quantity, usage.tier_share, None,
