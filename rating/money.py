@@ -8,10 +8,12 @@ MINOR_UNITS = {"USD": 2, "CAD": 2, "EUR": 2, "GBP": 2, "AUD": 2, "NZD": 2, "MXN"
 ROUNDING = ROUND_HALF_UP  # the documented rounding mode of every bill line
 
 
+_ONE = Decimal(1)
+
+
 def to_minor(amount: Decimal, currency: str) -> int:
     """Round ``amount`` half-up to the currency's minor unit and return it as an integer."""
-    exponent = MINOR_UNITS[currency]
-    return int(amount.scaleb(exponent).quantize(Decimal(1), rounding=ROUNDING))
+    return int(amount.scaleb(MINOR_UNITS[currency]).quantize(_ONE, rounding=ROUNDING))
 
 
 def format_minor(amount_minor: int, currency: str) -> str:

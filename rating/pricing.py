@@ -12,6 +12,7 @@ whose rates do not change gives the same total as not splitting it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -25,8 +26,7 @@ from rating.usage import IntervalData, Share, UsageSummary, summarize, summary_f
 PRORATIONS = ("days", "consumption")
 
 
-@dataclass(frozen=True)
-class PricedLine:
+class PricedLine(NamedTuple):
     code: str
     description: str
     quantity: Decimal
@@ -87,6 +87,14 @@ def _rounded(tariff: Tariff, version: TariffVersion, line: Line, suffix: str = "
 
 def segments(tariff: Tariff, start: date, end: date) -> list[tuple[date, date, TariffVersion]]:
     """[start, end) cut where the tariff changes: versions, seasonal membership, date switches."""
+    cache = tariff.__dict__.setdefault("_segments", {})  # a tariff is immutable: its cuts never change
+    found = cache.get((start, end))
+    if found is None:
+        found = cache[(start, end)] = _segments(tariff, start, end)
+    return found
+
+
+def _segments(tariff: Tariff, start: date, end: date) -> list[tuple[date, date, TariffVersion]]:
     cuts = {start, end}
     for version in tariff.versions:
         if start < version.effective_from < end:

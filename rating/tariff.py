@@ -32,9 +32,11 @@ class ChargeRule:
     active_until: date | None = None  # excluded
 
     def applies_to(self, attributes: dict[str, str]) -> bool:
-        return all(attributes.get(name) in allowed for name, allowed in self.only_for)
+        return not self.only_for or all(attributes.get(name) in allowed for name, allowed in self.only_for)
 
     def active_on(self, day: date) -> bool:
+        if self.months is None and self.active_from is None and self.active_until is None:
+            return True
         return ((self.months is None or day.month in self.months)
                 and (self.active_from is None or day >= self.active_from)
                 and (self.active_until is None or day < self.active_until))
@@ -66,7 +68,11 @@ class TariffVersion:
 
     @property
     def label(self) -> str:
-        return f"{self.tariff_code}@{self.effective_from.isoformat()}"
+        label = self.__dict__.get("_label")
+        if label is None:
+            label = f"{self.tariff_code}@{self.effective_from.isoformat()}"
+            object.__setattr__(self, "_label", label)
+        return label
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import numba
 import numpy as np
 
 from rating.calendar import TouCalendar
@@ -90,6 +91,44 @@ def summary_from_quantity(quantity: Decimal, exported: Decimal = Decimal(0)) -> 
     return UsageSummary(quantity, exported)
 
 
+@numba.njit(cache=True, nogil=True)
+def _buckets(imported, exported, peaks, labels, periods):
+    """One pass over each row: totals, per-period sums (import and net), per-period and overall peaks."""
+    rows, count = imported.shape
+    has_export = exported.shape[0] == rows
+    sums = np.zeros((rows, periods), np.int64)
+    net = np.zeros((rows, periods), np.int64)
+    maxima = np.zeros((rows, periods), np.int64)
+    seen = np.zeros(periods, np.bool_)
+    totals = np.zeros(rows, np.int64)
+    export_totals = np.zeros(rows, np.int64)
+    net_export = np.zeros(rows, np.int64)
+    peak = np.zeros(rows, np.int64)
+    peak_at = np.zeros(rows, np.int64)
+    for i in range(count):
+        seen[labels[i]] = True
+    for row in range(rows):
+        best = np.int64(-1)
+        for i in range(count):
+            label = labels[i]
+            value = imported[row, i]
+            sums[row, label] += value
+            totals[row] += value
+            out = exported[row, i] if has_export else 0
+            net[row, label] += value - out
+            export_totals[row] += out
+            if out > value:
+                net_export[row] += out - value
+            level = peaks[row, i]
+            if level > maxima[row, label]:
+                maxima[row, label] = level
+            if level > best:
+                best = level
+                peak_at[row] = i
+        peak[row] = max(best, 0)
+    return sums, net, maxima, seen, totals, export_totals, net_export, peak, peak_at
+
+
 def summarize(data: IntervalData, factor: Decimal, calendar: TouCalendar | None, zone: str) -> UsageSummary:
     return summarize_many([data], factor, calendar, zone)[0]
 
@@ -99,56 +138,49 @@ def summarize_many(agreements: list[IntervalData], factor: Decimal, calendar: To
     """Summaries of many agreements; agreements on one interval grid are done as one matrix."""
     if not agreements:
         return []
-    grid = agreements[0].starts
-    same_grid = all(a.interval_s == agreements[0].interval_s and np.array_equal(a.starts, grid)
-                    for a in agreements[1:])
-    if not same_grid:
+    first = agreements[0]
+    if any(a.interval_s != first.interval_s or a.starts is not first.starts and not np.array_equal(a.starts, first.starts)
+           for a in agreements[1:]):
         return [summarize_many([a], factor, calendar, zone)[0] for a in agreements]
-    imported = np.vstack([a.imported for a in agreements]).astype(np.int64)
-    has_export = any(a.exported is not None for a in agreements)
-    exported = np.vstack([a.exported if a.exported is not None else np.zeros(len(grid), np.int64)
-                          for a in agreements]).astype(np.int64) if has_export else None
-    count = len(agreements)
-    totals = imported.sum(axis=1)
-    export_totals = exported.sum(axis=1) if has_export else np.zeros(count, np.int64)
-    net_export = np.maximum(exported - imported, 0).sum(axis=1) if has_export else np.zeros(count, np.int64)
-    # demand from measured demand where given, else from each interval's energy
-    measured = all(a.demand is not None for a in agreements)
-    peaks = np.vstack([a.demand for a in agreements]).astype(np.int64) if measured else imported
-    max_interval = peaks.max(axis=1) if len(grid) else np.zeros(count, np.int64)
-    arg_max = peaks.argmax(axis=1) if len(grid) else np.zeros(count, np.int64)
-    by_period = [dict() for _ in range(count)]
-    net_by_period = [dict() for _ in range(count)]
-    max_by_period = [dict() for _ in range(count)]
-    if calendar is not None and len(grid):
-        labels = calendar.labels(grid, zone)
-        order = np.argsort(labels, kind="stable")
-        sorted_labels = labels[order]
-        present = np.unique(sorted_labels)
-        bounds = np.searchsorted(sorted_labels, present)
-        ordered = imported[:, order]
-        sums = np.add.reduceat(ordered, bounds, axis=1)
-        maxima = np.maximum.reduceat(peaks[:, order], bounds, axis=1)
-        net = np.add.reduceat((imported - exported)[:, order], bounds, axis=1) if has_export else sums
-        for column, number in enumerate(present.tolist()):
-            name = calendar.periods[number]
-            for row in range(count):
-                by_period[row][name] = int(sums[row, column])
-                net_by_period[row][name] = int(net[row, column])
-                max_by_period[row][name] = int(maxima[row, column])
-    to_demand = agreements[0].demand_factor if measured else factor * 3600 / agreements[0].interval_s
+
+    def matrix(values):
+        return np.ascontiguousarray(np.vstack(values), dtype=np.int64)
+    imported = matrix([a.imported for a in agreements])
+    exported = None
+    if any(a.exported is not None for a in agreements):
+        exported = matrix([a.exported if a.exported is not None else np.zeros(len(first.starts), np.int64)
+                           for a in agreements])
+    demand = matrix([a.demand for a in agreements]) if all(a.demand is not None for a in agreements) else None
+    reactive = [a.reactive for a in agreements]
+    return summarize_matrix(first.starts, first.interval_s, imported, exported, factor, calendar, zone,
+                            demand=demand, demand_factor=first.demand_factor, reactive=reactive)
+
+
+def summarize_matrix(starts: np.ndarray, interval_s: int, imported: np.ndarray, exported: np.ndarray | None,
+                     factor: Decimal, calendar: TouCalendar | None, zone: str, demand: np.ndarray | None = None,
+                     demand_factor: Decimal = Decimal(1), reactive: list | None = None) -> list[UsageSummary]:
+    """Agreements as rows of one matrix on the interval grid ``starts`` (the way a bill run loads them)."""
+    rows = imported.shape[0]
+    labels = calendar.labels(starts, zone) if calendar is not None else np.zeros(len(starts), np.int8)
+    periods = len(calendar.periods) if calendar is not None else 1
+    peaks = demand if demand is not None else imported
+    no_export = np.zeros((0, 0), np.int64)
+    sums, net, maxima, seen, totals, export_totals, net_export, peak, peak_at = _buckets(
+        imported, exported if exported is not None else no_export, peaks, labels.astype(np.int64), periods)
+    names = [(number, calendar.periods[number]) for number in range(periods) if seen[number]] if calendar else []
+    to_demand = demand_factor if demand is not None else factor * 3600 / interval_s
     summaries = []
-    for row, agreement in enumerate(agreements):
+    for row in range(rows):
         power_factor = None
-        if agreement.reactive is not None and not measured and len(grid) and max_interval[row] > 0:
-            real = Decimal(int(max_interval[row]))
-            reactive = Decimal(int(agreement.reactive[arg_max[row]]))
-            power_factor = real / (real * real + reactive * reactive).sqrt()
+        if reactive and reactive[row] is not None and demand is None and len(starts) and peak[row] > 0:
+            real = Decimal(int(peak[row]))
+            reactive_value = Decimal(int(reactive[row][peak_at[row]]))
+            power_factor = real / (real * real + reactive_value * reactive_value).sqrt()
         summaries.append(UsageSummary(
             imported=Decimal(int(totals[row])) * factor, exported=Decimal(int(export_totals[row])) * factor,
             net_export_intervals=Decimal(int(net_export[row])) * factor,
-            by_period={k: Decimal(v) * factor for k, v in by_period[row].items()},
-            net_by_period={k: Decimal(v) * factor for k, v in net_by_period[row].items()},
-            demand_by_period={k: Decimal(v) * to_demand for k, v in max_by_period[row].items()},
-            max_demand=Decimal(int(max_interval[row])) * to_demand, power_factor=power_factor))
+            by_period={name: Decimal(int(sums[row, n])) * factor for n, name in names},
+            net_by_period={name: Decimal(int(net[row, n])) * factor for n, name in names},
+            demand_by_period={name: Decimal(int(maxima[row, n])) * to_demand for n, name in names},
+            max_demand=Decimal(int(peak[row])) * to_demand, power_factor=power_factor))
     return summaries

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from rating.usage import Share, UsageSummary, summary_from_quantity
 
@@ -51,8 +51,7 @@ class Usage:
         return self.days_billed == self.days_in_period
 
 
-@dataclass(frozen=True)
-class Line:
+class Line(NamedTuple):
     """One priced bill line, before rounding. ``amount`` is exact; rounding happens once, later."""
 
     code: str

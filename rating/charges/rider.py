@@ -37,7 +37,10 @@ class RiderCharge:
         if self.per_unit is not None:
             return [Line(self.code, self.description, usage.quantity, billing_unit, self.per_unit,
                          usage.quantity * self.per_unit)]
-        base = sum((line.amount for line in earlier if self._selects(line.code)), Decimal(0))
+        if self.of:
+            base = sum((line.amount for line in earlier if self._selects(line.code)), Decimal(0))
+        else:
+            base = sum((line.amount for line in earlier), Decimal(0))
         return [Line(self.code, self.description, base, "currency", self.percent / 100, base * self.percent / 100)]
 
     def _selects(self, code: str) -> bool:
