@@ -17,7 +17,7 @@ import psycopg
 from billing.errors import BillRunBusy, UnknownPeriod
 from billing.invoice import AccountBill, build_account_bill
 from storage.tariffs import PublishedTariff
-from storage.usage import AgreementUsage, usage_for
+from storage.usage import AgreementUsage, intervals_for, usage_for
 
 log = logging.getLogger(__name__)
 _BILL_RUN_LOCK = 7_431_002
@@ -82,9 +82,10 @@ def _run(conn, billing_period_id, tariffs, clock) -> BillRunResult:
             by_account: dict[int, list[AgreementUsage]] = defaultdict(list)
             for usage in usages:
                 by_account[usage.account_id].append(usage)
+            intervals = _intervals_needed(conn, usages, tariffs)
             bills = []
             for account_id in chunk:
-                bill = build_account_bill(account_id, by_account.get(account_id, []), tariffs)
+                bill = build_account_bill(account_id, by_account.get(account_id, []), tariffs, intervals)
                 if bill.hold_reason:
                     result.accounts_held[account_no[account_id]] = bill.hold_reason
                 else:
@@ -104,6 +105,17 @@ def _run(conn, billing_period_id, tariffs, clock) -> BillRunResult:
                      (str(error)[:2000], run_id))
         raise
     return result
+
+
+def _intervals_needed(conn: psycopg.Connection, usages: list[AgreementUsage],
+                      tariffs: dict[str, PublishedTariff]) -> dict:
+    """Stored intervals of the agreements whose tariff prices time of use, demand or export."""
+    wanted = [u for u in usages if u.tariff_code in tariffs and tariffs[u.tariff_code].tariff.needs_intervals]
+    if not wanted:
+        return {}
+    period = wanted[0].period
+    return {i.service_agreement_id: i for i in intervals_for(conn, [u.service_agreement_id for u in wanted],
+                                                             period.start, period.end)}
 
 
 def _write_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, bills: list[AccountBill],

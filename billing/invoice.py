@@ -8,7 +8,8 @@ from rating.errors import RatingError
 from rating.pricing import PricedLine, UsageInput, rate
 from rating.units import unit_factor
 from storage.tariffs import PublishedTariff
-from storage.usage import AgreementUsage
+from rating.usage import IntervalData
+from storage.usage import AgreementIntervals, AgreementUsage
 
 RECEIVABLE = "receivable"
 
@@ -46,10 +47,11 @@ class AccountBill:
         return postings
 
 
-def build_account_bill(account_id: int, usages: list[AgreementUsage],
-                       tariffs: dict[str, PublishedTariff]) -> AccountBill:
+def build_account_bill(account_id: int, usages: list[AgreementUsage], tariffs: dict[str, PublishedTariff],
+                       intervals: dict[int, AgreementIntervals] | None = None) -> AccountBill:
     """Price every agreement of the account for the whole period; an account that cannot be priced
-    in full is held with the reason, never billed in part."""
+    in full is held with the reason, never billed in part. ``intervals`` holds the stored intervals
+    of agreements whose tariff prices time of use, demand or export."""
     bill = AccountBill(account_id)
     if not usages:
         bill.hold_reason = "no_service_agreements"
@@ -62,8 +64,13 @@ def build_account_bill(account_id: int, usages: list[AgreementUsage],
         tariff = published.tariff
         try:
             factor, in_ccf = unit_factor(usage.power_of_ten, usage.unit, tariff.billing_unit)
-            quote = rate(tariff, usage.period.start, usage.period.end,
-                         UsageInput(Decimal(usage.quantity) * factor, in_ccf=in_ccf), zone=usage.zone,
+            stored = (intervals or {}).get(usage.service_agreement_id)
+            if stored is not None:
+                data = IntervalData(stored.starts, stored.interval_s, stored.values)
+                priced = UsageInput(intervals=data, factor=factor, in_ccf=in_ccf)
+            else:
+                priced = UsageInput(Decimal(usage.quantity) * factor, in_ccf=in_ccf)
+            quote = rate(tariff, usage.period.start, usage.period.end, priced, zone=usage.zone,
                          attributes={k: str(v) for k, v in usage.attributes.items()},
                          service_from=usage.service_from, service_to=usage.service_to)
         except RatingError as error:

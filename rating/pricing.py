@@ -183,16 +183,23 @@ class Estimate:
     days_in_period: int
 
 
-def estimate(tariff: Tariff, period_start: date, period_end: date, quantity_to_date: Decimal, days_elapsed: int,
-             *, zone: str, attributes: dict[str, str] | None = None, in_ccf: bool = False) -> Estimate:
+def estimate(tariff: Tariff, period_start: date, period_end: date, usage_to_date: UsageInput | Decimal,
+             days_elapsed: int, *, zone: str, attributes: dict[str, str] | None = None,
+             in_ccf: bool = False) -> Estimate:
     """Bill-to-date (fixed charges prorated to the days elapsed, whole-period tiers) and the projected
-    whole-period bill (usage extrapolated linearly from the days elapsed)."""
+    whole-period bill (energy extrapolated linearly from the days elapsed; demands as measured so far)."""
+    if not isinstance(usage_to_date, UsageInput):
+        usage_to_date = UsageInput(usage_to_date, in_ccf=in_ccf)
     days_in_period = (period_end - period_start).days
     days_elapsed = max(1, min(days_elapsed, days_in_period))
-    to_date = rate(tariff, period_start, period_end, UsageInput(quantity_to_date, in_ccf=in_ccf), zone=zone,
-                   attributes=attributes,
-                   service_to=period_start + timedelta(days=days_elapsed), whole_period_tiers=True)
-    projected_quantity = quantity_to_date * days_in_period / days_elapsed
-    projected = rate(tariff, period_start, period_end, UsageInput(projected_quantity, in_ccf=in_ccf), zone=zone,
-                     attributes=attributes)
+    elapsed_end = period_start + timedelta(days=days_elapsed)
+    to_date = rate(tariff, period_start, period_end, usage_to_date, zone=zone, attributes=attributes,
+                   service_to=elapsed_end, whole_period_tiers=True)
+    stretch = Share(days_in_period, days_elapsed)
+    if usage_to_date.intervals is None:
+        projected_usage = UsageInput(stretch.of(usage_to_date.quantity or Decimal(0)), in_ccf=usage_to_date.in_ccf)
+    else:
+        so_far = _summary(usage_to_date, zone, period_start, elapsed_end, tariff.version_on(period_start))
+        projected_usage = UsageInput(summary=so_far.scaled(stretch), in_ccf=usage_to_date.in_ccf)
+    projected = rate(tariff, period_start, period_end, projected_usage, zone=zone, attributes=attributes)
     return Estimate(to_date, projected, days_elapsed, days_in_period)

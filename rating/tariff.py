@@ -63,6 +63,12 @@ class TariffVersion:
         return days
 
     @property
+    def needs_intervals(self) -> bool:
+        """Time-of-use, demand or export pricing: a total per period is not enough."""
+        return self.calendar is not None or any(
+            type(rule.charge).__name__ in ("DemandCharge", "ExportCreditCharge") for rule in self.rules)
+
+    @property
     def seasonal(self) -> bool:
         return any(rule.months is not None for rule in self.rules)
 
@@ -83,6 +89,10 @@ class Tariff:
     currency: str
     billing_unit: str
     versions: tuple[TariffVersion, ...]  # sorted by effective_from
+
+    @property
+    def needs_intervals(self) -> bool:
+        return any(version.needs_intervals for version in self.versions)
 
     def version_on(self, day: date) -> TariffVersion:
         """The version in force on ``day`` (the latest one that took effect on or before it)."""

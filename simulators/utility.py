@@ -55,7 +55,7 @@ class Utility:
 
 def make_utility(meters: int = 1000, seed: int = 7, zone: str = "America/Chicago", cycle_code: str = "C01",
                  period_start: date = date(2026, 10, 20), period_end: date = date(2026, 11, 19),
-                 water_15_minute_share: float = 0.3) -> Utility:
+                 water_15_minute_share: float = 0.3, time_of_use_share: float = 0.25) -> Utility:
     rng = np.random.default_rng(seed)
     utility = Utility(zone, cycle_code, period_start, period_end)
     mixes = [m for m, _ in SERVICE_MIX]
@@ -70,11 +70,14 @@ def make_utility(meters: int = 1000, seed: int = 7, zone: str = "America/Chicago
         for service in services:
             kind = METER_KINDS[service]
             interval = kind["interval_s"]
+            tariff = kind["tariff"]
             if service == "water" and rng.random() < water_15_minute_share:
                 interval = 900
+            if service == "electric" and rng.random() < time_of_use_share:
+                tariff = "E-TOU"
             utility.meters.append(Meter(
                 meter_no=f"{service[0].upper()}{number:07d}", account_no=account_no, service=service,
                 unit=kind["unit"], power_of_ten=kind["power_of_ten"], interval_s=interval,
-                expected_high_per_hour=kind["high_per_hour"], tariff_code=kind["tariff"],
+                expected_high_per_hour=kind["high_per_hour"], tariff_code=tariff,
                 scale=float(rng.uniform(0.5, 1.6))))
     return utility

@@ -8,11 +8,12 @@ from decimal import Decimal
 import psycopg
 
 from rating.errors import RatingError
-from rating.pricing import estimate
+from rating.pricing import UsageInput, estimate
+from rating.usage import IntervalData
 from rating.units import unit_factor
 from storage.cache import EstimateCache, account_key
 from storage.tariffs import PublishedTariff
-from storage.usage import AgreementUsage, open_periods_touched, usage_for
+from storage.usage import AgreementUsage, intervals_for, open_periods_touched, usage_for
 
 
 def _lines(quote) -> list[dict]:
@@ -21,10 +22,11 @@ def _lines(quote) -> list[dict]:
              "amount_minor": line.amount_minor, "tariff_version": line.tariff_version} for line in quote.lines]
 
 
-def estimate_bodies(usages: list[AgreementUsage], tariffs: dict[str, PublishedTariff],
-                    as_of: datetime) -> list[tuple[str, int, dict]]:
+def estimate_bodies(usages: list[AgreementUsage], tariffs: dict[str, PublishedTariff], as_of: datetime,
+                    intervals: dict | None = None) -> list[tuple[str, int, dict]]:
     """Cache entries (key, version, body), one per account in ``usages``: the account's estimate is the
     sum over its agreements, each listed with its own bill-to-date lines."""
+    intervals = intervals or {}
     by_account: dict[tuple[int, int], list[AgreementUsage]] = defaultdict(list)
     for usage in usages:
         by_account[(usage.account_id, usage.period.id)].append(usage)
@@ -48,8 +50,12 @@ def estimate_bodies(usages: list[AgreementUsage], tariffs: dict[str, PublishedTa
             try:
                 factor, in_ccf = unit_factor(usage.power_of_ten, usage.unit, tariff.billing_unit)
                 quantity = Decimal(usage.quantity) * factor
-                result = estimate(tariff, period.start, period.end, quantity, days_elapsed, zone=usage.zone,
-                                  attributes={k: str(v) for k, v in usage.attributes.items()}, in_ccf=in_ccf)
+                stored = intervals.get(usage.service_agreement_id)
+                so_far = (UsageInput(quantity, in_ccf=in_ccf) if stored is None else UsageInput(
+                    intervals=IntervalData(stored.starts, stored.interval_s, stored.values), factor=factor,
+                    in_ccf=in_ccf))
+                result = estimate(tariff, period.start, period.end, so_far, days_elapsed, zone=usage.zone,
+                                  attributes={k: str(v) for k, v in usage.attributes.items()})
             except RatingError as error:
                 account_body["services"].append({"service_agreement_id": usage.service_agreement_id,
                                                  "service": usage.service, "error": error.code})
@@ -66,12 +72,28 @@ def estimate_bodies(usages: list[AgreementUsage], tariffs: dict[str, PublishedTa
     return entries
 
 
+def stored_intervals(conn: psycopg.Connection, usages: list[AgreementUsage],
+                     tariffs: dict[str, PublishedTariff]) -> dict:
+    """Intervals so far of the agreements whose tariff prices time of use, demand or export."""
+    by_period: dict = defaultdict(list)
+    for usage in usages:
+        published = tariffs.get(usage.tariff_code or "")
+        if published is not None and published.tariff.needs_intervals:
+            by_period[usage.period].append(usage.service_agreement_id)
+    found = {}
+    for period, agreement_ids in by_period.items():
+        for stored in intervals_for(conn, agreement_ids, period.start, period.end):
+            found[stored.service_agreement_id] = stored
+    return found
+
+
 def refresh_estimates(conn: psycopg.Connection, cache: EstimateCache, tariffs: dict[str, PublishedTariff],
                       touched: set[tuple[int, date]], as_of: datetime | None = None) -> int:
     """Re-rate the accounts behind ``touched`` (agreement, local day) pairs; returns accounts written."""
     targets = open_periods_touched(conn, touched)
     usages = usage_for(conn, targets)
-    entries = estimate_bodies(usages, tariffs, as_of or datetime.now(timezone.utc))
+    entries = estimate_bodies(usages, tariffs, as_of or datetime.now(timezone.utc),
+                              stored_intervals(conn, usages, tariffs))
     cache.write(entries)
     return len(targets)
 
@@ -85,6 +107,8 @@ def rebuild_estimates(conn: psycopg.Connection, cache: EstimateCache, tariffs: d
     written = 0
     for chunk_start in range(0, len(targets), 2000):
         chunk = targets[chunk_start:chunk_start + 2000]
-        cache.write(estimate_bodies(usage_for(conn, chunk), tariffs, as_of or datetime.now(timezone.utc)))
+        usages = usage_for(conn, chunk)
+        cache.write(estimate_bodies(usages, tariffs, as_of or datetime.now(timezone.utc),
+                                    stored_intervals(conn, usages, tariffs)))
         written += len(chunk)
     return written

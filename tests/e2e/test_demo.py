@@ -32,6 +32,15 @@ def independent_bill(document: dict, quantity: Decimal) -> int:
     return cents
 
 
+def time_of_use_bill(document: dict, total: Decimal, on_peak: Decimal, peak_kw: Decimal) -> int:
+    """Customer charge, on- and off-peak energy, maximum demand: each line rounded half-up."""
+    charges = {c["code"]: c for c in document["versions"][-1]["charges"]}
+    prices = charges["energy"]["prices"]
+    lines = [Decimal(charges["customer_charge"]["amount"]), (total - on_peak) * Decimal(prices["off_peak"]),
+             on_peak * Decimal(prices["on_peak"]), peak_kw * Decimal(charges["demand"]["price"])]
+    return sum(int((line * 100).quantize(Decimal(1), ROUND_HALF_UP)) for line in lines)
+
+
 def test_demo_streams_a_utility_to_bills(base_settings, capsys):
     assert run_demo(base_settings, meters=60, seed=3, name="e2e") == 0
     out = capsys.readouterr().out
@@ -44,21 +53,34 @@ def test_demo_streams_a_utility_to_bills(base_settings, capsys):
             document = tomllib.loads(path.read_text())
             tariffs[document["code"]] = document
     with psycopg.connect(settings.database_url) as conn:
-        # usage per agreement straight from the stored interval blocks (not the rollup)
+        # usage per agreement straight from the stored interval blocks (not the rollup), with the
+        # time-of-use split done by PostgreSQL's own time-zone arithmetic
         usage = conn.execute(
-            "select sa.account_id, sa.service, ta.tariff_code, sum(r.value), min(m.power_of_ten) "
+            "select sa.account_id, sa.service, ta.tariff_code, sum(r.value), min(m.power_of_ten), "
+            "  coalesce(sum(r.value) filter (where extract(isodow from w.local) <= 5 "
+            "     and extract(hour from w.local) between 15 and 19 "
+            "     and w.local::date not in ('2026-11-26', '2026-12-25')), 0), "
+            "  max(r.value), min(m.interval_s) "
             "from interval_reads r join meters m on m.id = r.meter_id "
             "join service_agreements sa on sa.id = m.service_agreement_id "
             "join tariff_assignments ta on ta.service_agreement_id = sa.id "
             "join billing_periods p on r.local_day >= p.period_start and r.local_day < p.period_end "
-            "where r.channel = 1 group by 1, 2, 3").fetchall()
+            "cross join lateral (select r.interval_start at time zone m.zone as local) w "
+            "where r.channel = 1 group by sa.account_id, sa.id, sa.service, ta.tariff_code").fetchall()
         expected = defaultdict(int)
-        for account_id, service, code, total, power in usage:
+        time_of_use = 0
+        for account_id, service, code, total, power, on_peak, peak, interval_s in usage:
             document = tariffs[code]
+            if code == "E-TOU":
+                time_of_use += 1
+                expected[account_id] += time_of_use_bill(document, Decimal(total) / 1000, Decimal(on_peak) / 1000,
+                                                         Decimal(peak) / 1000 * 3600 / interval_s)
+                continue
             quantity = Decimal(total).scaleb(power)
             quantity = {"electric": quantity / 1000, "water": quantity / 1000,
                         "gas": quantity / 100 * Decimal(document["versions"][-1].get("therms_per_ccf", "1"))}[service]
             expected[account_id] += independent_bill(document, quantity)
+        assert time_of_use > 0
         billed = dict(conn.execute("select account_id, total_minor from bills").fetchall())
         assert billed == dict(expected)
         assert conn.execute("select count(*) from bill_runs").fetchone()[0] == 2
