@@ -72,7 +72,7 @@ def test_rate_impact_reprices_stored_usage(cli_env, tmp_path, capsys):
     assert main(["rate", "impact", "--current", "E-RES", "--proposed", str(proposed), "--period-start",
                  "2026-10-20", "--period-end", "2026-11-19", "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
-    electric = sum(1 for m in utility.meters if m.service == "electric")
+    electric = sum(1 for m in utility.meters if m.tariff_code == "E-RES")
     assert report["customers"] == electric
     # only the customer charge moved: every bill is 3.00 higher
     assert report["revenue_difference_minor"] == 300 * electric
