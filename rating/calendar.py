@@ -35,6 +35,16 @@ class TouCalendar:
     def index(self, period: str) -> int:
         return self.periods.index(period)
 
+    def hour_labels(self, day_ordinals: np.ndarray) -> np.ndarray:
+        """(days x 24) period numbers for local days (days since 1970-01-01) by wall-clock hour."""
+        days = np.asarray(day_ordinals, dtype=np.int64)
+        month = days.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) % 12
+        weekend = (days + 3) % 7 >= 5
+        if self.holidays:
+            holiday_days = np.array([d.toordinal() - _EPOCH_ORDINAL for d in self.holidays], dtype=np.int64)
+            weekend |= np.isin(days, holiday_days)
+        return np.where(weekend[:, None], self.weekend[month], self.weekday[month]).astype(np.int64)
+
     def labels(self, starts: np.ndarray, zone: str) -> np.ndarray:
         """Period number of each interval starting at ``starts`` (epoch seconds), by its local wall-clock
         start in ``zone``: on DST days the repeated hour is labelled twice and the skipped one never."""

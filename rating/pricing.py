@@ -196,7 +196,9 @@ def estimate(tariff: Tariff, period_start: date, period_end: date, usage_to_date
     to_date = rate(tariff, period_start, period_end, usage_to_date, zone=zone, attributes=attributes,
                    service_to=elapsed_end, whole_period_tiers=True)
     stretch = Share(days_in_period, days_elapsed)
-    if usage_to_date.intervals is None:
+    if usage_to_date.summary is not None:
+        projected_usage = UsageInput(summary=usage_to_date.summary.scaled(stretch), in_ccf=usage_to_date.in_ccf)
+    elif usage_to_date.intervals is None:
         projected_usage = UsageInput(stretch.of(usage_to_date.quantity or Decimal(0)), in_ccf=usage_to_date.in_ccf)
     else:
         so_far = _summary(usage_to_date, zone, period_start, elapsed_end, tariff.version_on(period_start))

@@ -184,3 +184,37 @@ def summarize_matrix(starts: np.ndarray, interval_s: int, imported: np.ndarray, 
             demand_by_period={name: Decimal(int(maxima[row, n])) * to_demand for n, name in names},
             max_demand=Decimal(int(peak[row])) * to_demand, power_factor=power_factor))
     return summaries
+
+
+def summarize_hourly(agreements: int, row_agreement: np.ndarray, day_ordinal: np.ndarray, interval_s: np.ndarray,
+                     totals: np.ndarray, peaks: np.ndarray, factors: list[Decimal],
+                     calendar: TouCalendar | None) -> list[UsageSummary]:
+    """Summaries from day rows kept as sums and largest intervals per wall-clock hour (rows x 24).
+
+    Exact for time-of-use calendars, which are hour-granular: the same figures as from every interval.
+    ``factors[a]`` turns agreement ``a``'s integers into the billing unit.
+    """
+    periods = len(calendar.periods) if calendar is not None else 1
+    labels = calendar.hour_labels(day_ordinal) if calendar is not None else np.zeros((len(day_ordinal), 24), np.int64)
+    owner = np.broadcast_to(row_agreement[:, None], labels.shape)
+    sums = np.zeros((agreements, periods), np.int64)
+    np.add.at(sums, (owner, labels), totals)
+    seen = np.zeros((agreements, periods), np.int64)
+    np.add.at(seen, (owner, labels), 1)
+    # a peak interval's energy x intervals per hour = its average demand in energy units per hour
+    per_hour = np.where(interval_s > 0, 3600 // np.maximum(interval_s, 1), 0)
+    demand = peaks * per_hour[:, None]
+    maxima = np.zeros((agreements, periods), np.int64)
+    np.maximum.at(maxima, (owner, labels), demand)
+    summaries = []
+    for number in range(agreements):
+        factor = factors[number]
+        names = [(p, calendar.periods[p]) for p in range(periods) if seen[number, p]] if calendar else []
+        total = int(sums[number].sum())
+        summaries.append(UsageSummary(
+            imported=Decimal(total) * factor,
+            by_period={name: Decimal(int(sums[number, p])) * factor for p, name in names},
+            net_by_period={name: Decimal(int(sums[number, p])) * factor for p, name in names},
+            demand_by_period={name: Decimal(int(maxima[number, p])) * factor for p, name in names},
+            max_demand=Decimal(int(maxima[number].max(initial=0))) * factor))
+    return summaries

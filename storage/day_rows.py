@@ -54,6 +54,7 @@ class DayRows:
     slot_of: np.ndarray
     values: np.ndarray
     quality: np.ndarray
+    zone: list[str] | None = None  # per row
 
     def __len__(self) -> int:
         return len(self.meter_id)
@@ -92,7 +93,33 @@ def group_days(meter_id: np.ndarray, channel: np.ndarray, moment: np.ndarray, in
         slot_of=(moment - day_start) // step,
         values=values,
         quality=quality,
+        zone=[zones[z] for z in zone_index[first_index]],
     )
+
+
+@lru_cache(maxsize=100_000)
+def wall_clock_hours(zone: str, day_start: int, interval_s: int, slots: int) -> np.ndarray:
+    """Local wall-clock hour (0-23) of each slot of a day row: on a fall-back day two slots share an
+    hour, on a spring-forward day one hour has none."""
+    info = ZoneInfo(zone)
+    starts = day_start + np.arange(slots, dtype=np.int64) * interval_s
+    hours = np.fromiter((datetime.fromtimestamp(int(t), info).hour for t in starts), np.int64, slots)
+    hours.setflags(write=False)
+    return hours
+
+
+def hourly_buckets(values: np.ndarray, present: np.ndarray, hours: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum and largest value per wall-clock hour (int64, 24 each) of the values present."""
+    per_hour, extra = divmod(len(values), 24)
+    if not extra and per_hour and present.all() and hours[0] == 0 and hours[-1] == 23:
+        # an ordinary day with every read: hours are consecutive equal runs
+        grid = values.reshape(24, per_hour)
+        return grid.sum(axis=1), grid.max(axis=1)
+    total = np.zeros(24, np.int64)
+    peak = np.zeros(24, np.int64)
+    np.add.at(total, hours[present], values[present])
+    np.maximum.at(peak, hours[present], values[present])
+    return total, peak
 
 
 @dataclass

@@ -8,11 +8,12 @@ from datetime import date, datetime, timezone
 import numpy as np
 import psycopg
 
-from storage.day_rows import DayRows, MergedRow, StoredRow, merge_rows
+from storage.day_rows import DayRows, MergedRow, StoredRow, hourly_buckets, merge_rows, wall_clock_hours
 from storage.pg_binary import (COPY_HEADER, COPY_TRAILER, array_bytes, copy_row, field_bytes, field_date,
                                field_int2, field_int4, field_int8, field_timestamptz, parse_array)
 
-_BLOCK_COLUMNS = "meter_id, channel, local_day, day_start, interval_s, values, quality, total, read_count"
+_BLOCK_COLUMNS = ("meter_id, channel, local_day, day_start, interval_s, values, quality, total, read_count, "
+                  "hourly_total, hourly_peak")
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ def store_batch(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.nd
             _copy_rows(conn, "interval_block_updates", rows, merged, updates)
             conn.execute(
                 "update interval_blocks b set values = u.values, quality = u.quality, total = u.total, "
-                "read_count = u.read_count, updated_at = now() from interval_block_updates u "
+                "read_count = u.read_count, hourly_total = u.hourly_total, hourly_peak = u.hourly_peak, "
+                "updated_at = now() from interval_block_updates u "
                 "where b.meter_id = u.meter_id and b.channel = u.channel and b.local_day = u.local_day")
         result.rows_inserted, result.rows_updated = len(inserts), len(updates)
         result.reads_added = _move_rollups(conn, rows, agreement_of_row, days, merged, result.touched)
@@ -90,11 +92,14 @@ def _copy_rows(conn: psycopg.Connection, table: str, rows: DayRows, merged: list
     parts = [COPY_HEADER]
     for r in which:
         m = merged[r]
+        hours = wall_clock_hours(rows.zone[r], int(rows.day_start[r]), int(rows.interval_s[r]), len(m.values))
+        hourly_total, hourly_peak = hourly_buckets(m.values, m.present, hours)
         parts.append(copy_row([
             field_int8(int(rows.meter_id[r])), field_int2(int(rows.channel[r])),
             field_date(int(rows.day_ordinal[r])), field_timestamptz(int(rows.day_start[r])),
             field_int4(int(rows.interval_s[r])), field_bytes(array_bytes(m.values, m.present)),
-            field_bytes(array_bytes(m.quality)), field_int8(m.total), field_int4(m.read_count)]))
+            field_bytes(array_bytes(m.quality)), field_int8(m.total), field_int4(m.read_count),
+            field_bytes(array_bytes(hourly_total)), field_bytes(array_bytes(hourly_peak))]))
     parts.append(COPY_TRAILER)
     with conn.cursor().copy(f"copy {table} ({_BLOCK_COLUMNS}) from stdin (format binary)") as copy:
         copy.write(b"".join(parts))

@@ -49,16 +49,18 @@ def migrate(conn: psycopg.Connection) -> list[str]:
         conn.execute("create table if not exists schema_migrations ("
                      "version text primary key, applied_at timestamptz not null default now())")
         applied = {row[0] for row in conn.execute("select version from schema_migrations")}
-        files = sorted(p for p in resources.files("storage.migrations").iterdir() if p.name.endswith(".sql"))
-        for path in files:
-            if path.name not in applied:
-                conn.execute(path.read_text())
-                conn.execute("insert into schema_migrations (version) values (%s)", (path.name,))
-                applied_now.append(path.name)
-        if "interval_blocks" not in applied:
-            _create_interval_blocks(conn)
-            conn.execute("insert into schema_migrations (version) values ('interval_blocks')")
-            applied_now.append("interval_blocks")
+        files = {p.name: p for p in resources.files("storage.migrations").iterdir() if p.name.endswith(".sql")}
+        # the interval-block table (hypertable or partitioned) is made in code, right after the core tables
+        steps = sorted([*files, "interval_blocks"], key=lambda name: "001_core.sql~" if name == "interval_blocks" else name)
+        for name in steps:
+            if name in applied:
+                continue
+            if name == "interval_blocks":
+                _create_interval_blocks(conn)
+            else:
+                conn.execute(files[name].read_text())
+            conn.execute("insert into schema_migrations (version) values (%s)", (name,))
+            applied_now.append(name)
     return applied_now
 
 

@@ -134,3 +134,45 @@ def intervals_for(conn: psycopg.Connection, agreement_ids: list[int], first_day:
         result.append(AgreementIntervals(agreement_id, first[1], first[2], first[3], first[4],
                                          np.concatenate(starts), np.concatenate(values)))
     return result
+
+
+@dataclass(frozen=True)
+class HourlyUsage:
+    """Day rows of many agreements as columns: ``totals``/``peaks`` are (rows x 24) per wall-clock hour."""
+
+    agreement_ids: list[int]  # the agreements asked for, in order
+    row_agreement: "np.ndarray"  # index into agreement_ids, per row
+    day_ordinal: "np.ndarray"  # days since 1970-01-01, per row
+    interval_s: "np.ndarray"
+    totals: "np.ndarray"
+    peaks: "np.ndarray"
+    units: dict[int, tuple[str, int]]  # agreement -> (meter unit, power of ten)
+
+
+def hourly_for(conn: psycopg.Connection, agreement_ids: list[int], first_day: date, end_day: date) -> HourlyUsage:
+    """Hourly sums and peaks of the agreements' consumption over local days [first_day, end_day), read
+    as raw arrays and decoded in one NumPy pass."""
+    import numpy as np
+
+    rows = conn.execute(
+        "select m.service_agreement_id, b.local_day - date '1970-01-01', b.interval_s, m.unit, m.power_of_ten, "
+        "       array_send(b.hourly_total), array_send(b.hourly_peak) "
+        "from meters m join interval_blocks b on b.meter_id = m.id and b.channel = %s "
+        " and b.local_day >= %s and b.local_day < %s and b.hourly_total is not null "
+        "where m.service_agreement_id = any(%s)",
+        (CONSUMPTION_CHANNEL, first_day, end_day, agreement_ids)).fetchall()
+    position = {agreement: number for number, agreement in enumerate(agreement_ids)}
+    record = np.dtype([("length", ">i4"), ("value", ">i8")])
+
+    def matrix(column: int) -> np.ndarray:
+        data = b"".join(row[column][20:] for row in rows)  # 20-byte array header, then 24 (length, value)
+        return np.frombuffer(data, dtype=record)["value"].astype(np.int64).reshape(len(rows), 24)
+
+    return HourlyUsage(
+        agreement_ids=agreement_ids,
+        row_agreement=np.array([position[r[0]] for r in rows], np.int64),
+        day_ordinal=np.array([r[1] for r in rows], np.int64),
+        interval_s=np.array([r[2] for r in rows], np.int64),
+        totals=matrix(5) if rows else np.zeros((0, 24), np.int64),
+        peaks=matrix(6) if rows else np.zeros((0, 24), np.int64),
+        units={r[0]: (r[3], r[4]) for r in rows})

@@ -80,3 +80,19 @@ def test_merge_fills_a_gap_later():
     merged = merge_rows(later, {0: as_stored(morning)})[0]
     assert slots(merged, 5) == [1, 2, None, 4, None]
     assert (merged.delta_total, merged.delta_count) == (4, 1)
+
+
+def test_hourly_buckets_follow_the_wall_clock_on_dst_days():
+    from storage.day_rows import hourly_buckets, wall_clock_hours
+
+    fall = date(2026, 11, 1)
+    hours = wall_clock_hours(ZONE, day_start(fall), 900, 100)
+    assert np.bincount(hours, minlength=24).tolist()[:3] == [4, 8, 4]  # 01:00-02:00 happens twice
+    values = np.arange(100, dtype=np.int64)
+    present = np.ones(100, bool)
+    present[5] = False
+    total, peak = hourly_buckets(values, present, hours)
+    assert total.sum() == values[present].sum()
+    assert total[1] == sum(v for v in range(4, 12) if v != 5) and peak[1] == 11
+    spring = wall_clock_hours(ZONE, day_start(date(2026, 3, 8)), 900, 92)
+    assert 2 not in spring.tolist() and len(spring) == 92

@@ -122,3 +122,32 @@ def test_tier_boundaries_are_exact(boundary, digits):
     next_tier = "delivery.tier2" if boundary == 500 else "delivery.tier3"
     assert next_tier not in at and sum(at.values()) == boundary
     assert above[next_tier] == Decimal(1).scaleb(-digits) and above[last_tier] == at[last_tier]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31))
+def test_hourly_day_rows_summarize_exactly_like_the_intervals(seed):
+    """Running estimates price time of use from per-hour sums and peaks of each day row; across a
+    fall-back day that must give what every interval gives."""
+    from storage.day_rows import hourly_buckets, local_days, wall_clock_hours
+    from rating.usage import summarize_hourly
+
+    tariff = parse_tariff(TOU)
+    calendar = tariff.versions[0].calendar
+    data = month_of_intervals(seed, start=date(2026, 10, 20), days=20)  # holds 2026-11-01
+    factor = Decimal("0.001")
+    expected = summarize(data, factor, calendar, ZONE)
+    days, day_starts = local_days(ZONE, data.starts)
+    rows_total, rows_peak, ordinals = [], [], []
+    for day in np.unique(days):
+        mask = days == day
+        hours = wall_clock_hours(ZONE, int(day_starts[mask][0]), 900, int(mask.sum()))
+        total, peak = hourly_buckets(data.imported[mask], np.ones(int(mask.sum()), bool), hours)
+        rows_total.append(total)
+        rows_peak.append(peak)
+        ordinals.append(day)
+    count = len(ordinals)
+    got = summarize_hourly(1, np.zeros(count, np.int64), np.array(ordinals), np.full(count, 900),
+                           np.array(rows_total), np.array(rows_peak), [factor], calendar)[0]
+    assert (got.imported, got.by_period, got.demand_by_period, got.max_demand) == \
+        (expected.imported, expected.by_period, expected.demand_by_period, expected.max_demand)
