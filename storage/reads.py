@@ -37,7 +37,9 @@ class StoreResult:
     rows_updated: int = 0
     reads_added: int = 0  # net new reads stored (a redelivery adds 0)
     exceptions_recorded: int = 0
-    touched: set[tuple[int, date]] = field(default_factory=set)  # (service agreement, local day)
+    # (service agreement, local day) of every valid interval the batch carried, changed or not: a
+    # redelivered batch refreshes the estimates its first delivery may not have written
+    touched: set[tuple[int, date]] = field(default_factory=set)
 
 
 def _utc(epoch: int) -> datetime:
@@ -66,7 +68,8 @@ def store_batch(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.nd
                 "updated_at = now() from interval_block_updates u "
                 "where b.meter_id = u.meter_id and b.channel = u.channel and b.local_day = u.local_day")
         result.rows_inserted, result.rows_updated = len(inserts), len(updates)
-        result.reads_added = _move_rollups(conn, rows, agreement_of_row, days, merged, result.touched)
+        result.reads_added = _move_rollups(conn, rows, agreement_of_row, days, merged)
+        result.touched = {(int(agreement_of_row[r]), days[r]) for r in range(len(rows))}
         result.exceptions_recorded = _record_exceptions(conn, exceptions)
     return result
 
@@ -106,7 +109,7 @@ def _copy_rows(conn: psycopg.Connection, table: str, rows: DayRows, merged: list
 
 
 def _move_rollups(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.ndarray, days: list[date],
-                  merged: list, touched: set) -> int:
+                  merged: list) -> int:
     deltas: dict[tuple[int, int, date], list[int]] = {}
     for row, merged_row in enumerate(merged):
         if merged_row.delta_total == 0 and merged_row.delta_count == 0:
@@ -126,7 +129,6 @@ def _move_rollups(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.
         "read_count = usage_daily.read_count + excluded.read_count",
         ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
          [deltas[k][0] for k in keys], [deltas[k][1] for k in keys]))
-    touched.update((k[0], k[2]) for k in keys)
     return sum(d[1] for d in deltas.values())
 
 

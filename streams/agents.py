@@ -3,6 +3,8 @@ and only then let Faust acknowledge the batch."""
 from __future__ import annotations
 
 import asyncio
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 import json
 import logging
 import time
@@ -14,7 +16,7 @@ import psycopg
 from meter2cash.settings import Settings
 from storage.cache import EstimateCache
 from streams.metrics import StreamMetrics
-from streams.pipeline import BatchOutcome, BatchProcessor, DeadLetter, RawMessage
+from streams.pipeline import BatchOutcome, BatchProcessor, DeadLetter, Estimator, RawMessage
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +39,32 @@ class SafeBatches:
     """
 
     def __init__(self, connect: Callable[[], BatchProcessor], metrics: StreamMetrics,
-                 sleep: Callable[[float], None] = time.sleep):
+                 sleep: Callable[[float], None] = time.sleep, connect_estimator: Callable[[], Estimator] | None = None):
         self._connect = connect
+        self._connect_estimator = connect_estimator
         self._metrics = metrics
         self._sleep = sleep
         self._processor: BatchProcessor | None = None
+        self._estimator: Estimator | None = None
+
+    def refresh(self, touched: set) -> int:
+        """The estimate stage, on a connection of its own; waits out a database outage."""
+        while True:
+            if self._estimator is None:
+                self._estimator = self._connect_estimator()
+            try:
+                return self._estimator.refresh(touched)
+            except psycopg.OperationalError as error:
+                log.warning("database error in the estimate stage (%s); reconnecting", error)
+                self._estimator = None
+                self._sleep(1.0)
 
     def _process_batch(self, messages: list[RawMessage]) -> BatchOutcome:
         while True:
             if self._processor is None:
                 self._processor = self._connect()
             try:
-                return self._processor.process(messages)
+                return self._processor.process(messages, refresh=self._connect_estimator is None)
             except psycopg.OperationalError as error:
                 log.warning("database error (%s); reconnecting and retrying the batch", error)
                 self._metrics.db_retries.inc()
@@ -79,22 +95,32 @@ def register(app: faust.App, settings: Settings, metrics: StreamMetrics) -> None
     exceptions = app.topic(settings.topic_exceptions, value_serializer="raw", key_serializer="raw")
 
     def connect() -> BatchProcessor:
+        return BatchProcessor(settings, _connection(), EstimateCache.from_url(settings.redis_url), metrics)
+
+    def connect_estimator() -> Estimator:
+        return Estimator(_connection(), EstimateCache.from_url(settings.redis_url), metrics)
+
+    def _connection() -> psycopg.Connection:
         while True:
             try:
-                conn = psycopg.connect(settings.database_url, autocommit=True)
-                return BatchProcessor(settings, conn, EstimateCache.from_url(settings.redis_url), metrics)
+                return psycopg.connect(settings.database_url, autocommit=True)
             except psycopg.OperationalError as error:
                 log.warning("database unavailable (%s); retrying", error)
                 time.sleep(1.0)
 
     @app.agent(raw, name="ingest")
     async def ingest(stream):
+        """Two stages in two threads: batch N+1 is decoded, validated and stored while batch N's
+        accounts are re-rated. A batch is acknowledged only after both stages finished with it."""
         loop = asyncio.get_running_loop()
-        batches = SafeBatches(connect, metrics)
-        async for events in stream.take_events(settings.batch_max_messages, within=settings.batch_within_seconds):
+        batches = SafeBatches(connect, metrics, connect_estimator=connect_estimator)
+        store_stage = ThreadPoolExecutor(1, thread_name_prefix="m2c-store")
+        estimate_stage = ThreadPoolExecutor(1, thread_name_prefix="m2c-estimate")
+        in_flight: deque[asyncio.Future] = deque()
+        async for events in stream.noack_take(settings.batch_max_messages, within=settings.batch_within_seconds):
             messages = [RawMessage(e.value, e.key, e.message.topic, e.message.partition, e.message.offset,
                                    e.message.timestamp) for e in events]
-            outcome = await loop.run_in_executor(None, batches.process, messages)
+            outcome = await loop.run_in_executor(store_stage, batches.process, messages)
             for letter in outcome.dead_letters:
                 source = letter.message
                 await dlq.send(key=source.key, value=source.value or b"", headers=[
@@ -104,3 +130,13 @@ def register(app: faust.App, settings: Settings, metrics: StreamMetrics) -> None
                 await exceptions.send(key=record.meter_no.encode(), value=exception_event(record))
             if outcome.dead_letters or outcome.exceptions:
                 await app.producer.flush()  # delivered before the batch is acknowledged
+            refreshed = loop.run_in_executor(estimate_stage, batches.refresh, outcome.stored.touched)
+            refreshed.add_done_callback(lambda _, acked=events: loop.create_task(acknowledge(stream, acked)))
+            in_flight.append(refreshed)
+            while len(in_flight) > 1:  # at most one batch waits for its estimates while the next is stored
+                await in_flight.popleft()
+
+
+async def acknowledge(stream, events) -> None:
+    for event in events:
+        await stream.ack(event)

@@ -93,6 +93,42 @@ def exception_records(batch: BlockBatch, flags: np.ndarray, flagged_per_block: n
     return records
 
 
+class Estimator:
+    """The estimate stage: re-rates touched accounts into Redis on its own connection (so that it can
+    run beside the store stage), reloading published tariffs every 30 s."""
+
+    def __init__(self, conn: psycopg.Connection, cache: EstimateCache | None, metrics: StreamMetrics,
+                 clock: Callable[[], float] = time.time):
+        conn.autocommit = True
+        self.conn = conn
+        self.cache = cache
+        self.metrics = metrics
+        self.clock = clock
+        self._tariffs = current_tariffs(conn)
+        self._tariffs_loaded = clock()
+
+    def refresh(self, touched: set) -> int:
+        """Returns accounts written. Any failure but a lost database connection is counted and logged,
+        not raised: the cache can be rebuilt from PostgreSQL, and a redelivered batch refreshes again."""
+        if self.cache is None or not touched:
+            return 0
+        started = time.perf_counter()
+        try:
+            if self.clock() - self._tariffs_loaded > TARIFF_RELOAD_SECONDS:
+                self._tariffs = current_tariffs(self.conn)
+                self._tariffs_loaded = self.clock()
+            written = refresh_estimates(self.conn, self.cache, self._tariffs, touched)
+        except psycopg.OperationalError:
+            raise  # the database is away: the caller retries on a new connection
+        except Exception:
+            self.metrics.estimate_failures.inc()
+            log.exception("estimate refresh failed")
+            return 0
+        self.metrics.accounts_estimated.inc(written)
+        self.metrics.stage_seconds.labels("estimate").observe(time.perf_counter() - started)
+        return written
+
+
 class BatchProcessor:
     def __init__(self, settings: Settings, conn: psycopg.Connection, cache: EstimateCache | None,
                  metrics: StreamMetrics | None = None, clock: Callable[[], float] = time.time):
@@ -104,8 +140,7 @@ class BatchProcessor:
         self.clock = clock
         self.directory = MeterDirectory()
         self.partitions = PartitionManager(conn)
-        self._tariffs = current_tariffs(conn)
-        self._tariffs_loaded = clock()
+        self.estimator = Estimator(conn, cache, self.metrics, clock)
         self._zone_cache: dict[str, ZoneInfo] = {}
 
     # ------------------------------------------------------------------ stages
@@ -129,7 +164,9 @@ class BatchProcessor:
             offsets[block] = int(moment.utcoffset().total_seconds())
         return offsets
 
-    def process(self, messages: list[RawMessage]) -> BatchOutcome:
+    def process(self, messages: list[RawMessage], refresh: bool = True) -> BatchOutcome:
+        """Decode, validate and store ``messages``; then, unless ``refresh`` is False (the caller
+        runs :meth:`refresh` itself, as a later stage), re-rate the touched accounts."""
         outcome = BatchOutcome(messages=len(messages))
         self.metrics.messages_received.inc(len(messages))
         self.metrics.batch_size.observe(len(messages))
@@ -172,8 +209,8 @@ class BatchProcessor:
         self._count_reads([known[m].service if m in known else "unknown" for m in batch.meter_ids], counts,
                           flagged_per_block)
 
-        outcome.accounts_estimated = self._refresh(outcome.stored)
-        self.metrics.stage_seconds.labels("estimate").observe(time.perf_counter() - stored_at)
+        if refresh:
+            outcome.accounts_estimated = self.refresh(outcome.stored.touched)
         return outcome
 
     def _count_reads(self, service_of_block: list[str], counts: np.ndarray, flagged_per_block: np.ndarray) -> None:
@@ -201,7 +238,7 @@ class BatchProcessor:
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
                 if self.conn.closed or self.conn.broken:
-                    self.conn = self._reconnect()
+                    self.conn = self.estimator.conn = self._reconnect()
 
     def _reconnect(self) -> psycopg.Connection:
         while True:
@@ -211,17 +248,6 @@ class BatchProcessor:
                 log.warning("database unavailable (%s); retrying", error)
                 time.sleep(1.0)
 
-    def _refresh(self, stored: StoreResult) -> int:
-        if self.cache is None or not stored.touched:
-            return 0
-        try:
-            if self.clock() - self._tariffs_loaded > TARIFF_RELOAD_SECONDS:
-                self._tariffs = current_tariffs(self.conn)
-                self._tariffs_loaded = self.clock()
-            written = refresh_estimates(self.conn, self.cache, self._tariffs, stored.touched)
-        except Exception:  # the cache can be rebuilt from PostgreSQL; the stored batch stands
-            self.metrics.estimate_failures.inc()
-            log.exception("estimate refresh failed")
-            return 0
-        self.metrics.accounts_estimated.inc(written)
-        return written
+    def refresh(self, touched: set) -> int:
+        """Re-rate the accounts behind ``touched`` (on this processor's connection)."""
+        return self.estimator.refresh(touched)

@@ -12,7 +12,7 @@ class FakeProcessor:
         self.outages = outages
         self.seen = []
 
-    def process(self, messages):
+    def process(self, messages, refresh=True):
         if self.outages:
             self.outages -= 1
             raise psycopg.OperationalError("server closed the connection")
