@@ -10,6 +10,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Callable
 
 import psycopg
@@ -17,7 +18,9 @@ import psycopg
 from billing.errors import BillRunBusy, UnknownPeriod
 from billing.invoice import AccountBill, build_account_bill
 from storage.tariffs import PublishedTariff
-from storage.usage import AgreementUsage, intervals_for, usage_for
+from rating.charges import History
+from rating.units import unit_factor
+from storage.usage import AgreementUsage, billed_demands, intervals_for, usage_for, winter_totals
 
 log = logging.getLogger(__name__)
 _BILL_RUN_LOCK = 7_431_002
@@ -83,9 +86,10 @@ def _run(conn, billing_period_id, tariffs, clock) -> BillRunResult:
             for usage in usages:
                 by_account[usage.account_id].append(usage)
             intervals = _intervals_needed(conn, usages, tariffs)
+            histories = _histories(conn, usages, tariffs)
             bills = []
             for account_id in chunk:
-                bill = build_account_bill(account_id, by_account.get(account_id, []), tariffs, intervals)
+                bill = build_account_bill(account_id, by_account.get(account_id, []), tariffs, intervals, histories)
                 if bill.hold_reason:
                     result.accounts_held[account_no[account_id]] = bill.hold_reason
                 else:
@@ -116,6 +120,42 @@ def _intervals_needed(conn: psycopg.Connection, usages: list[AgreementUsage],
     period = wanted[0].period
     return {i.service_agreement_id: i for i in intervals_for(conn, [u.service_agreement_id for u in wanted],
                                                              period.start, period.end)}
+
+
+def _histories(conn: psycopg.Connection, usages: list[AgreementUsage],
+               tariffs: dict[str, PublishedTariff]) -> dict[int, History]:
+    """What look-back charges need: billed demands of earlier bills (ratchets), last winter's average
+    use per period (sewer on winter average)."""
+    ratchet_codes: dict[int, list[str]] = {}
+    winter: list[AgreementUsage] = []
+    for usage in usages:
+        published = tariffs.get(usage.tariff_code or "")
+        if published is None:
+            continue
+        rules = [rule for version in published.tariff.versions for rule in version.rules]
+        codes = [r.charge.code for r in rules if getattr(r.charge, "ratchet_percent", None) is not None]
+        if codes:
+            ratchet_codes[usage.service_agreement_id] = codes
+        if any(getattr(r.charge, "basis", None) == "winter_average" for r in rules):
+            winter.append(usage)
+    histories: dict[int, History] = {}
+    if ratchet_codes:
+        period = usages[0].period
+        codes = sorted({c for cs in ratchet_codes.values() for c in cs})
+        for agreement_id, demands in billed_demands(conn, list(ratchet_codes), codes, period.start).items():
+            histories[agreement_id] = History(peak_demands=tuple(demands))
+    if winter:
+        totals = winter_totals(conn, [u.service_agreement_id for u in winter], winter[0].period.start)
+        for usage in winter:
+            quantity, days = totals.get(usage.service_agreement_id, (0, 0))
+            if not days:
+                continue
+            tariff = tariffs[usage.tariff_code].tariff
+            factor, _ = unit_factor(usage.power_of_ten, usage.unit, tariff.billing_unit)
+            average = Decimal(quantity) * factor * usage.period.days / days
+            previous = histories.get(usage.service_agreement_id, History())
+            histories[usage.service_agreement_id] = History(previous.peak_demands, average)
+    return histories
 
 
 def _write_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, bills: list[AccountBill],

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from rating.charges import History
 from rating.errors import RatingError
 from rating.pricing import PricedLine, UsageInput, rate
 from rating.units import unit_factor
@@ -48,7 +49,8 @@ class AccountBill:
 
 
 def build_account_bill(account_id: int, usages: list[AgreementUsage], tariffs: dict[str, PublishedTariff],
-                       intervals: dict[int, AgreementIntervals] | None = None) -> AccountBill:
+                       intervals: dict[int, AgreementIntervals] | None = None,
+                       histories: dict[int, History] | None = None) -> AccountBill:
     """Price every agreement of the account for the whole period; an account that cannot be priced
     in full is held with the reason, never billed in part. ``intervals`` holds the stored intervals
     of agreements whose tariff prices time of use, demand or export."""
@@ -72,7 +74,8 @@ def build_account_bill(account_id: int, usages: list[AgreementUsage], tariffs: d
                 priced = UsageInput(Decimal(usage.quantity) * factor, in_ccf=in_ccf)
             quote = rate(tariff, usage.period.start, usage.period.end, priced, zone=usage.zone,
                          attributes={k: str(v) for k, v in usage.attributes.items()},
-                         service_from=usage.service_from, service_to=usage.service_to)
+                         service_from=usage.service_from, service_to=usage.service_to,
+                         history=(histories or {}).get(usage.service_agreement_id))
         except RatingError as error:
             bill.hold_reason = f"{error.code}:{usage.service}"
             return bill

@@ -176,3 +176,31 @@ def hourly_for(conn: psycopg.Connection, agreement_ids: list[int], first_day: da
         totals=matrix(5) if rows else np.zeros((0, 24), np.int64),
         peaks=matrix(6) if rows else np.zeros((0, 24), np.int64),
         units={r[0]: (r[3], r[4]) for r in rows})
+
+
+def billed_demands(conn: psycopg.Connection, agreement_ids: list[int], codes: list[str], before: date,
+                   months: int = 36) -> dict[int, list]:
+    """Billed demand (the quantity of demand lines ``codes``) of each agreement's earlier bills, newest
+    first, from bills whose periods ended on or before ``before`` within ``months``: a ratchet's history."""
+    rows = conn.execute(
+        "select l.service_agreement_id, max(l.quantity) from bill_lines l join bills b on b.id = l.bill_id "
+        "where l.service_agreement_id = any(%s) and l.code = any(%s) and b.period_end <= %s "
+        "  and b.period_end > %s - make_interval(months => %s) "
+        "group by l.service_agreement_id, b.period_end order by l.service_agreement_id, b.period_end desc",
+        (agreement_ids, codes, before, before, months)).fetchall()
+    found: dict[int, list] = {}
+    for agreement_id, demand in rows:
+        found.setdefault(agreement_id, []).append(demand)
+    return found
+
+
+def winter_totals(conn: psycopg.Connection, agreement_ids: list[int], before: date) -> dict[int, tuple[int, int]]:
+    """(quantity, days with use) of each agreement over the last winter (December to March) that ended
+    before ``before``: the basis of sewer charges on winter-average water use."""
+    winter_end = date(before.year if before.month > 3 else before.year - 1, 4, 1)
+    winter_start = date(winter_end.year - 1, 12, 1)
+    rows = conn.execute(
+        "select service_agreement_id, sum(quantity), count(distinct local_day) from usage_daily "
+        "where service_agreement_id = any(%s) and channel = %s and local_day >= %s and local_day < %s "
+        "group by service_agreement_id", (agreement_ids, CONSUMPTION_CHANNEL, winter_start, winter_end)).fetchall()
+    return {r[0]: (int(r[1]), int(r[2])) for r in rows}

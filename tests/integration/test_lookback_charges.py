@@ -1,0 +1,105 @@
+"""Bill runs give look-back charges their history: demand ratchets and sewer on winter average."""
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psycopg
+import pytest
+
+from billing.bill_run import find_period, run_bill_run
+from simulators.utility import Account, Meter, Utility
+from storage.directory import ensure_period, load_directory
+from storage.tariffs import current_tariffs, publish
+from streams.codec import Block, encode_binary
+from streams.pipeline import BatchProcessor, RawMessage
+
+pytestmark = pytest.mark.integration
+HEADER = 'currency = "USD"\n'
+RATCHET = HEADER + '''code = "E-DEM"
+service = "electric"
+billing_unit = "kWh"
+[[versions]]
+effective_from = "2025-01-01"
+  [[versions.charges]]
+  kind = "demand"
+  code = "demand"
+  price = "10.00"
+  ratchet_percent = "80"
+  ratchet_months = 11
+'''
+SEWER = HEADER + '''code = "W-SEW"
+service = "water"
+billing_unit = "kgal"
+[[versions]]
+effective_from = "2025-01-01"
+  [[versions.charges]]
+  kind = "tiered"
+  code = "water"
+  tiers = [{ price = "4.00" }]
+  [[versions.charges]]
+  kind = "tiered"
+  code = "sewer"
+  basis = "winter_average"
+  tiers = [{ price = "6.00" }]
+'''
+
+
+def day_block(meter: Meter, zone: str, day: date, values) -> RawMessage:
+    start = int(datetime.combine(day, time(0), ZoneInfo(zone)).timestamp())
+    values = np.asarray(values, dtype=np.int64)
+    return RawMessage(encode_binary(Block(meter.meter_no, 1, start, meter.interval_s, values,
+                                          np.zeros(len(values), np.uint8))))
+
+
+def setup(settings, code: str, meter: Meter, periods: list[tuple[date, date]]):
+    conn = psycopg.connect(settings.database_url, autocommit=True)
+    publish(conn, RATCHET if code == "E-DEM" else SEWER)
+    utility = Utility(settings.utility_zone, f"C-{code}", periods[0][0], periods[0][1],
+                      [Account(meter.account_no, "Customer", "1 Test St", (meter.service,))], [meter])
+    ids = load_directory(conn, utility)
+    for start, end in periods[1:]:
+        ensure_period(conn, ids["billing_cycle_id"], start, end)
+    conn.execute("update service_agreements set start_date = %s", (date(2025, 1, 1),))
+    conn.execute("update tariff_assignments set effective_from = %s", (date(2025, 1, 1),))
+    return conn
+
+
+def test_a_demand_ratchet_bills_80_percent_of_the_last_peak(settings):
+    meter = Meter("E9000001", "A9000001", "electric", "Wh", 0, 900, 40_000, "E-DEM", 1.0)
+    periods = [(date(2026, 1, 1), date(2026, 2, 1)), (date(2026, 2, 1), date(2026, 3, 1))]
+    conn = setup(settings, "E-DEM", meter, periods)
+    processor = BatchProcessor(settings, conn, cache=None)
+    january = [np.full(96, 250) for _ in range(31)]
+    january[10][40] = 5000  # one quarter hour at 20 kW
+    messages = [day_block(meter, settings.utility_zone, date(2026, 1, 1) + timedelta(days=d), v)
+                for d, v in enumerate(january)]
+    messages += [day_block(meter, settings.utility_zone, date(2026, 2, 1) + timedelta(days=d), np.full(96, 250))
+                 for d in range(28)]
+    processor.process(messages)
+    tariffs = current_tariffs(conn)
+    for _ in periods:
+        run_bill_run(conn, find_period(conn, "C-E-DEM"), tariffs)
+    lines = conn.execute("select b.period_start, l.quantity, l.amount_minor, l.description from bill_lines l "
+                         "join bills b on b.id = l.bill_id order by b.period_start").fetchall()
+    assert [(l[0], l[1], l[2]) for l in lines] == [(date(2026, 1, 1), Decimal(20), 20000),
+                                                   (date(2026, 2, 1), Decimal(16), 16000)]
+    assert "ratchet" in lines[1][3]
+    conn.close()
+
+
+def test_sewer_is_billed_on_last_winters_average(settings):
+    meter = Meter("W9000001", "A9000002", "water", "gal", -1, 3600, 10_000, "W-SEW", 1.0)
+    periods = [(date(2026, 7, 1), date(2026, 8, 1))]
+    conn = setup(settings, "W-SEW", meter, periods)
+    processor = BatchProcessor(settings, conn, cache=None)
+    zone = settings.utility_zone
+    winter = [day_block(meter, zone, date(2026, 1, 5) + timedelta(days=d), np.full(24, 416)) for d in range(10)]
+    summer = [day_block(meter, zone, date(2026, 7, 1) + timedelta(days=d), np.full(24, 1000)) for d in range(31)]
+    processor.process(winter + summer)
+    run_bill_run(conn, find_period(conn, "C-W-SEW"), current_tariffs(conn))
+    lines = dict(conn.execute("select code, quantity from bill_lines").fetchall())
+    winter_daily = Decimal(24 * 416) / 10 / 1000  # kgal a day over the winter days with use
+    assert lines["water.tier1"] == Decimal(31 * 24 * 100) / 1000  # 74.4 kgal in July
+    assert lines["sewer.tier1"] == winter_daily * 31  # the winter average, below July's use
+    conn.close()
