@@ -159,7 +159,7 @@ def cmd_rate_impact(args, settings: Settings) -> int:
     customers = []
     for agreement in stored:
         factor, in_ccf = unit_factor(agreement.power_of_ten, agreement.unit, current.billing_unit)
-        data = IntervalData(agreement.starts, agreement.interval_s, agreement.values)
+        data = IntervalData(agreement.starts, agreement.interval_s, agreement.values, agreement.exported)
         customers.append(Customer(f"{agreement.account_no}/{agreement.service_agreement_id}",
                                   UsageInput(intervals=data, factor=factor, in_ccf=in_ccf), {}))
     report = impact(current, proposed, start, end, customers, zone, top=args.top)

@@ -172,7 +172,7 @@ def _summary(usage: UsageInput, zone: str, first: date, last: date, version: Tar
     if usage.intervals is None:
         return usage.summary or summary_from_quantity(usage.quantity or Decimal(0), usage.exported)
     data = usage.intervals.window(_midnight(first, zone), _midnight(last, zone))
-    return summarize(data, usage.factor, version.calendar, zone)
+    return summarize(data, usage.factor, version.calendar, zone, version.demand_window_s)
 
 
 @dataclass(frozen=True)

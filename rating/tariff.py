@@ -63,6 +63,14 @@ class TariffVersion:
         return days
 
     @property
+    def demand_window_s(self) -> int | None:
+        """The demand window of this version's demand charges (one for all), None for the data's interval."""
+        windows = {getattr(rule.charge, "window_minutes", None) for rule in self.rules
+                   if type(rule.charge).__name__ == "DemandCharge"}
+        window = next(iter(windows), None)
+        return None if window is None else window * 60
+
+    @property
     def needs_intervals(self) -> bool:
         """Time-of-use, demand or export pricing: a total per period is not enough."""
         return self.calendar is not None or any(
@@ -261,6 +269,10 @@ def _read_version(reader: Reader, raw: object, path: str, tariff_code: str,
         codes.add(charge.code)
         _check_periods(reader, charge, calendar, charge_path)
         rules.append(rule)
+    windows = {getattr(rule.charge, "window_minutes", None) for rule in rules
+               if type(rule.charge).__name__ == "DemandCharge"}
+    if len(windows) > 1:
+        reader.problem(f"{path}charges", "mixed_demand_windows", "the demand charges of a version share one window")
     if len(reader.problems) > before or effective_from is None:
         return None
     return TariffVersion(tariff_code, effective_from, tuple(rules), therms_per_ccf, calendar, netting)

@@ -13,7 +13,8 @@ from decimal import Decimal
 import numba
 import numpy as np
 
-from rating.calendar import TouCalendar
+from rating.calendar import TouCalendar, utc_offsets
+from rating.errors import NeedsIntervals, RatingError
 
 
 @dataclass(frozen=True)
@@ -129,19 +130,20 @@ def _buckets(imported, exported, peaks, labels, periods):
     return sums, net, maxima, seen, totals, export_totals, net_export, peak, peak_at
 
 
-def summarize(data: IntervalData, factor: Decimal, calendar: TouCalendar | None, zone: str) -> UsageSummary:
-    return summarize_many([data], factor, calendar, zone)[0]
+def summarize(data: IntervalData, factor: Decimal, calendar: TouCalendar | None, zone: str,
+              window_s: int | None = None) -> UsageSummary:
+    return summarize_many([data], factor, calendar, zone, window_s)[0]
 
 
 def summarize_many(agreements: list[IntervalData], factor: Decimal, calendar: TouCalendar | None,
-                   zone: str) -> list[UsageSummary]:
+                   zone: str, window_s: int | None = None) -> list[UsageSummary]:
     """Summaries of many agreements; agreements on one interval grid are done as one matrix."""
     if not agreements:
         return []
     first = agreements[0]
     if any(a.interval_s != first.interval_s or a.starts is not first.starts and not np.array_equal(a.starts, first.starts)
            for a in agreements[1:]):
-        return [summarize_many([a], factor, calendar, zone)[0] for a in agreements]
+        return [summarize_many([a], factor, calendar, zone, window_s)[0] for a in agreements]
 
     def matrix(values):
         return np.ascontiguousarray(np.vstack(values), dtype=np.int64)
@@ -153,22 +155,34 @@ def summarize_many(agreements: list[IntervalData], factor: Decimal, calendar: To
     demand = matrix([a.demand for a in agreements]) if all(a.demand is not None for a in agreements) else None
     reactive = [a.reactive for a in agreements]
     return summarize_matrix(first.starts, first.interval_s, imported, exported, factor, calendar, zone,
-                            demand=demand, demand_factor=first.demand_factor, reactive=reactive)
+                            demand=demand, demand_factor=first.demand_factor, reactive=reactive, window_s=window_s)
 
 
 def summarize_matrix(starts: np.ndarray, interval_s: int, imported: np.ndarray, exported: np.ndarray | None,
                      factor: Decimal, calendar: TouCalendar | None, zone: str, demand: np.ndarray | None = None,
-                     demand_factor: Decimal = Decimal(1), reactive: list | None = None) -> list[UsageSummary]:
-    """Agreements as rows of one matrix on the interval grid ``starts`` (the way a bill run loads them)."""
+                     demand_factor: Decimal = Decimal(1), reactive: list | None = None,
+                     window_s: int | None = None) -> list[UsageSummary]:
+    """Agreements as rows of one matrix on the interval grid ``starts`` (the way a bill run loads them).
+    ``window_s``: demand over clock-aligned windows of that many seconds instead of single intervals."""
     rows = imported.shape[0]
     labels = calendar.labels(starts, zone) if calendar is not None else np.zeros(len(starts), np.int8)
     periods = len(calendar.periods) if calendar is not None else 1
     peaks = demand if demand is not None else imported
+    to_demand = demand_factor if demand is not None else factor * 3600 / interval_s
+    if demand is None and window_s and window_s != interval_s and len(starts):
+        if window_s % interval_s:
+            raise RatingError(f"a {window_s // 60}-minute demand window needs data in whole parts of it, "
+                              f"not {interval_s}-second intervals")
+        # window sums placed at each window's first interval: its label and position stand for the window
+        group = (starts + utc_offsets(zone, starts) % window_s) // window_s
+        bounds = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        peaks = np.zeros_like(imported)
+        peaks[:, bounds] = np.add.reduceat(imported, bounds, axis=1)
+        to_demand = factor * 3600 / window_s
     no_export = np.zeros((0, 0), np.int64)
     sums, net, maxima, seen, totals, export_totals, net_export, peak, peak_at = _buckets(
         imported, exported if exported is not None else no_export, peaks, labels.astype(np.int64), periods)
     names = [(number, calendar.periods[number]) for number in range(periods) if seen[number]] if calendar else []
-    to_demand = demand_factor if demand is not None else factor * 3600 / interval_s
     summaries = []
     for row in range(rows):
         power_factor = None
@@ -188,7 +202,7 @@ def summarize_matrix(starts: np.ndarray, interval_s: int, imported: np.ndarray, 
 
 def summarize_hourly(agreements: int, row_agreement: np.ndarray, day_ordinal: np.ndarray, interval_s: np.ndarray,
                      totals: np.ndarray, peaks: np.ndarray, factors: list[Decimal],
-                     calendar: TouCalendar | None) -> list[UsageSummary]:
+                     calendar: TouCalendar | None, window_s: int | None = None) -> list[UsageSummary]:
     """Summaries from day rows kept as sums and largest intervals per wall-clock hour (rows x 24).
 
     Exact for time-of-use calendars, which are hour-granular: the same figures as from every interval.
@@ -201,9 +215,14 @@ def summarize_hourly(agreements: int, row_agreement: np.ndarray, day_ordinal: np
     np.add.at(sums, (owner, labels), totals)
     seen = np.zeros((agreements, periods), np.int64)
     np.add.at(seen, (owner, labels), 1)
-    # a peak interval's energy x intervals per hour = its average demand in energy units per hour
-    per_hour = np.where(interval_s > 0, 3600 // np.maximum(interval_s, 1), 0)
-    demand = peaks * per_hour[:, None]
+    # (hour-long windows are not taken from the hourly sums: a fall-back day's repeated wall-clock
+    # hour holds two real hours)
+    if window_s is None or (len(interval_s) and np.all(interval_s == window_s)):
+        # a peak interval's energy x intervals per hour = its average demand in energy units per hour
+        per_hour = np.where(interval_s > 0, 3600 // np.maximum(interval_s, 1), 0)
+        demand = peaks * per_hour[:, None]
+    else:
+        raise NeedsIntervals(f"{window_s // 60}-minute demand needs the intervals, not hourly sums")
     maxima = np.zeros((agreements, periods), np.int64)
     np.maximum.at(maxima, (owner, labels), demand)
     summaries = []

@@ -6,7 +6,8 @@ from datetime import date
 
 import psycopg
 
-CONSUMPTION_CHANNEL = 1  # delivered to the customer; channel 2 (received, e.g. solar export) is not billed yet
+CONSUMPTION_CHANNEL = 1  # delivered to the customer
+EXPORT_CHANNEL = 2  # received from the customer (solar export): priced by net metering and export credits
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,8 @@ class AgreementIntervals:
     power_of_ten: int
     interval_s: int
     starts: "np.ndarray"  # epoch seconds of every stored interval, sorted
-    values: "np.ndarray"  # int64 in the meter's unit x 10^power_of_ten
+    values: "np.ndarray"  # delivered, int64 in the meter's unit x 10^power_of_ten
+    exported: "np.ndarray | None" = None  # received on the same grid, where measured
 
 
 def assigned_agreements(conn: psycopg.Connection, tariff_code: str, on_day: date) -> list[int]:
@@ -105,34 +107,48 @@ def assigned_agreements(conn: psycopg.Connection, tariff_code: str, on_day: date
 
 def intervals_for(conn: psycopg.Connection, agreement_ids: list[int], first_day: date,
                   end_day: date) -> list[AgreementIntervals]:
-    """Stored consumption intervals (channel 1) of each agreement over local days [first_day, end_day)."""
+    """Stored intervals of each agreement over local days [first_day, end_day): delivered (channel 1)
+    and, where the meter also measures it, received (channel 2, e.g. solar export) on the same grid."""
     import numpy as np
 
     from storage.pg_binary import parse_array
 
     rows = conn.execute(
-        "select m.service_agreement_id, a.account_no, m.unit, m.power_of_ten, m.interval_s, "
+        "select m.service_agreement_id, a.account_no, m.unit, m.power_of_ten, m.interval_s, b.channel, "
         "       extract(epoch from b.day_start)::bigint, array_send(b.values) "
         "from meters m join service_agreements sa on sa.id = m.service_agreement_id "
         "join accounts a on a.id = sa.account_id "
-        "join interval_blocks b on b.meter_id = m.id and b.channel = %s "
+        "join interval_blocks b on b.meter_id = m.id and b.channel in (%s, %s) "
         " and b.local_day >= %s and b.local_day < %s "
         "where m.service_agreement_id = any(%s) order by m.service_agreement_id, b.local_day",
-        (CONSUMPTION_CHANNEL, first_day, end_day, agreement_ids)).fetchall()
+        (CONSUMPTION_CHANNEL, EXPORT_CHANNEL, first_day, end_day, agreement_ids)).fetchall()
     grouped: dict[int, list] = {}
     for row in rows:
         grouped.setdefault(row[0], []).append(row)
     result = []
     for agreement_id, days in grouped.items():
-        starts, values = [], []
-        for _, _, _, _, interval_s, day_start, data in days:
+        starts, values = {CONSUMPTION_CHANNEL: [], EXPORT_CHANNEL: []}, {CONSUMPTION_CHANNEL: [], EXPORT_CHANNEL: []}
+        for _, _, _, _, interval_s, channel, day_start, data in days:
             day_values, present = parse_array(data)
             slots = np.arange(len(day_values), dtype=np.int64)[present]
-            starts.append(day_start + slots * interval_s)
-            values.append(day_values[present])
+            starts[channel].append(day_start + slots * interval_s)
+            values[channel].append(day_values[present])
         first = days[0]
+
+        def joined(parts):
+            return np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        delivered_at, delivered = joined(starts[CONSUMPTION_CHANNEL]), joined(values[CONSUMPTION_CHANNEL])
+        received_at, received = joined(starts[EXPORT_CHANNEL]), joined(values[EXPORT_CHANNEL])
+        exported = None
+        if len(received_at):  # one grid: every moment either channel has, missing reads as zero
+            grid = np.union1d(delivered_at, received_at)
+            imported = np.zeros(len(grid), np.int64)
+            imported[np.searchsorted(grid, delivered_at)] = delivered
+            exported = np.zeros(len(grid), np.int64)
+            exported[np.searchsorted(grid, received_at)] = received
+            delivered_at, delivered = grid, imported
         result.append(AgreementIntervals(agreement_id, first[1], first[2], first[3], first[4],
-                                         np.concatenate(starts), np.concatenate(values)))
+                                         delivered_at, delivered, exported))
     return result
 
 

@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import psycopg
 
-from rating.errors import RatingError
 from rating.pricing import UsageInput, estimate
-from rating.usage import UsageSummary, summarize_hourly
+from rating.errors import NeedsIntervals, RatingError
+from rating.usage import IntervalData, UsageSummary, summarize, summarize_hourly
 from rating.units import unit_factor
 from storage.cache import EstimateCache, account_key
 from storage.tariffs import PublishedTariff
-from storage.usage import AgreementUsage, hourly_for, open_periods_touched, usage_for
+from storage.usage import AgreementUsage, hourly_for, intervals_for, open_periods_touched, usage_for
 
 
 def _lines(quote) -> list[dict]:
@@ -83,11 +83,19 @@ def hourly_summaries(conn: psycopg.Connection, usages: list[AgreementUsage],
     for (period, code), members in groups.items():
         tariff = tariffs[code].tariff
         ids = [u.service_agreement_id for u in members]
-        hourly = hourly_for(conn, ids, period.start, period.end)
+        version = tariff.version_on(period.start)
         factors = [unit_factor(u.power_of_ten, u.unit, tariff.billing_unit)[0] for u in members]
-        summaries = summarize_hourly(len(ids), hourly.row_agreement, hourly.day_ordinal, hourly.interval_s,
-                                     hourly.totals, hourly.peaks, factors, tariff.version_on(period.start).calendar)
-        found.update(zip(ids, summaries))
+        hourly = hourly_for(conn, ids, period.start, period.end)
+        try:
+            summaries = summarize_hourly(len(ids), hourly.row_agreement, hourly.day_ordinal, hourly.interval_s,
+                                         hourly.totals, hourly.peaks, factors, version.calendar,
+                                         version.demand_window_s)
+        except NeedsIntervals:  # a demand window hourly sums cannot give: read the intervals
+            stored = {i.service_agreement_id: i for i in intervals_for(conn, ids, period.start, period.end)}
+            summaries = [summarize(IntervalData(stored[i].starts, stored[i].interval_s, stored[i].values), f,
+                                   version.calendar, u.zone, version.demand_window_s)
+                         if i in stored else None for i, f, u in zip(ids, factors, members)]
+        found.update((i, s) for i, s in zip(ids, summaries) if s is not None)
     return found
 
 

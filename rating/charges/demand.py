@@ -1,4 +1,6 @@
-"""Demand: the period's maximum demand (all hours, or one TOU period's) at a price per kW, with an
+"""Demand: the period's maximum demand (all hours, or one TOU period's) at a price per kW, over the
+data's interval or a longer clock-aligned window (``window_minutes``: 30-minute demand from 15-minute
+reads), with an
 optional ratchet (a percentage of the highest demand of the last N months) and power-factor
 adjustment (demand x target / actual when the power factor at the peak is below the target).
 Prorated by days for partial periods and rate-change segments."""
@@ -20,7 +22,7 @@ class DemandCharge:
     ratchet_percent: Decimal | None = None
     ratchet_months: int = 11
     power_factor_target: Decimal | None = None
-
+    window_minutes: int | None = None  # None: the interval of the data
     @classmethod
     def from_table(cls, reader, table: dict, path: str) -> "DemandCharge | None":
         code = reader.text(table, "code", path)
@@ -30,8 +32,12 @@ class DemandCharge:
         ratchet = reader.decimal(table, "ratchet_percent", path, required=False)
         target = reader.decimal(table, "power_factor_target", path, required=False)
         months = table.get("ratchet_months", 11)
+        window = table.get("window_minutes")
         no_unknown_keys(reader, table, path, COMMON_KEYS | {"price", "period", "ratchet_percent", "ratchet_months",
-                                                          "power_factor_target"})
+                                                          "power_factor_target", "window_minutes"})
+        if window is not None and (not isinstance(window, int) or window not in (5, 10, 15, 30, 60)):
+            reader.problem(f"{path}window_minutes", "bad_window", "window_minutes is 5, 10, 15, 30 or 60")
+            return None
         if not isinstance(months, int) or not 1 <= months <= 36:
             reader.problem(f"{path}ratchet_months", "bad_months", "ratchet_months is 1..36")
             return None
@@ -40,7 +46,7 @@ class DemandCharge:
             return None
         if code is None or price is None:
             return None
-        return cls(code, description, price, period, ratchet, months, target)
+        return cls(code, description, price, period, ratchet, months, target, window)
 
     def price(self, usage: Usage, billing_unit: str, earlier: list[Line]) -> list[Line]:
         summary = usage.summary

@@ -428,3 +428,24 @@ def test_gas_heating_value_changes_within_the_period():
     # 300 CCF by days: 100 CCF x 1.030 + 200 CCF x 1.060 therms at 1.00
     assert [(l.quantity, l.amount_minor) for l in quote.lines] == [(Decimal("103.000"), 10300),
                                                                    (Decimal("212.000"), 21200)]
+
+
+@pytest.mark.parametrize("window", [None, 15, 30, 60])
+def test_demand_over_longer_clock_windows(window):
+    body = f"""
+[[versions]]
+effective_from = "2026-01-01"
+  [[versions.charges]]
+  kind = "demand"
+  code = "demand"
+  price = "1.00"
+  {"" if window is None else f"window_minutes = {window}"}
+"""
+    first = int(datetime.combine(date(2026, 3, 2), time(0), ZoneInfo(ZONE)).timestamp())
+    starts = np.arange(first, first + 86400, 900, dtype=np.int64)
+    values = np.full(96, 250, np.int64)  # 1 kW
+    values[41] = 2000  # 10:15-10:30 at 8 kW: the 10:00 half hour holds 250 + 2000 Wh, the hour 2000 + 3 x 250
+    data = IntervalData(starts, 900, values)
+    quote = rate(tariff(body), date(2026, 3, 2), date(2026, 3, 3), UsageInput(intervals=data, factor=KWH), zone=ZONE)
+    expected = {None: Decimal(8), 15: Decimal(8), 30: Decimal("4.5"), 60: Decimal("2.75")}[window]
+    assert quote.lines[0].quantity == expected

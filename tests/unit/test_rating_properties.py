@@ -125,8 +125,8 @@ def test_tier_boundaries_are_exact(boundary, digits):
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.integers(0, 2**31))
-def test_hourly_day_rows_summarize_exactly_like_the_intervals(seed):
+@given(st.integers(0, 2**31), st.sampled_from([None, 900]))
+def test_hourly_day_rows_summarize_exactly_like_the_intervals(seed, window_s):
     """Running estimates price time of use from per-hour sums and peaks of each day row; across a
     fall-back day that must give what every interval gives."""
     from storage.day_rows import hourly_buckets, local_days, wall_clock_hours
@@ -136,7 +136,7 @@ def test_hourly_day_rows_summarize_exactly_like_the_intervals(seed):
     calendar = tariff.versions[0].calendar
     data = month_of_intervals(seed, start=date(2026, 10, 20), days=20)  # holds 2026-11-01
     factor = Decimal("0.001")
-    expected = summarize(data, factor, calendar, ZONE)
+    expected = summarize(data, factor, calendar, ZONE, window_s)
     days, day_starts = local_days(ZONE, data.starts)
     rows_total, rows_peak, ordinals = [], [], []
     for day in np.unique(days):
@@ -148,6 +148,17 @@ def test_hourly_day_rows_summarize_exactly_like_the_intervals(seed):
         ordinals.append(day)
     count = len(ordinals)
     got = summarize_hourly(1, np.zeros(count, np.int64), np.array(ordinals), np.full(count, 900),
-                           np.array(rows_total), np.array(rows_peak), [factor], calendar)[0]
+                           np.array(rows_total), np.array(rows_peak), [factor], calendar, window_s)[0]
     assert (got.imported, got.by_period, got.demand_by_period, got.max_demand) == \
         (expected.imported, expected.by_period, expected.demand_by_period, expected.max_demand)
+
+
+def test_hourly_day_rows_refuse_longer_demand_windows():
+    import pytest
+
+    from rating.errors import NeedsIntervals
+    from rating.usage import summarize_hourly
+
+    with pytest.raises(NeedsIntervals):
+        summarize_hourly(1, np.zeros(1, np.int64), np.array([20_000]), np.array([900]), np.zeros((1, 24), np.int64),
+                         np.zeros((1, 24), np.int64), [Decimal(1)], None, 3600)
