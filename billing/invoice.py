@@ -68,7 +68,7 @@ def build_account_bill(account_id: int, usages: list[AgreementUsage], tariffs: d
             factor, in_ccf = unit_factor(usage.power_of_ten, usage.unit, tariff.billing_unit)
             stored = (intervals or {}).get(usage.service_agreement_id)
             if stored is not None:
-                data = IntervalData(stored.starts, stored.interval_s, stored.values, stored.exported)
+                data = IntervalData(stored.starts, stored.interval_s, stored.values, stored.exported, stored.reactive)
                 priced = UsageInput(intervals=data, factor=factor, in_ccf=in_ccf)
             else:
                 priced = UsageInput(Decimal(usage.quantity) * factor, in_ccf=in_ccf)

@@ -210,7 +210,7 @@ def register(sub) -> None:
     q.add_argument("--zone")
     q.add_argument("--attr", action="append", help="NAME=VALUE, e.g. meter_size=3/4\"")
     q.add_argument("--format", choices=FORMATS)
-    q.add_argument("--proration", choices=["days", "consumption"], default="days")
+    q.add_argument("--proration", choices=["days", "consumption"], help="default: the tariff's")
     q.add_argument("--json", action="store_true")
     q.set_defaults(func=cmd_rate_quote)
     i = rate_sub.add_parser("impact", help="re-price stored usage under the current and a proposed tariff")

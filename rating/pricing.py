@@ -124,13 +124,15 @@ def _midnight(day: date, zone: str) -> int:
 
 def rate(tariff: Tariff, period_start: date, period_end: date, usage: UsageInput, *, zone: str,
          attributes: dict[str, str] | None = None, history: History | None = None,
-         service_from: date | None = None, service_to: date | None = None, proration: str = "days",
+         service_from: date | None = None, service_to: date | None = None, proration: str | None = None,
          whole_period_tiers: bool = False) -> Quote:
     """Price the billed part of [period_start, period_end) (the part where service was active).
 
+    ``proration`` (default: the tariff's) splits usage between segments by days or by consumption.
     ``whole_period_tiers``: tier widths stay those of the whole period although fewer days are billed
     (a bill-to-date); fixed charges are prorated by days either way.
     """
+    proration = proration or tariff.proration
     if proration not in PRORATIONS:
         raise RatingError(f"proration is one of {', '.join(PRORATIONS)}")
     billed_start = max(period_start, service_from or period_start)

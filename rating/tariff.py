@@ -97,6 +97,7 @@ class Tariff:
     currency: str
     billing_unit: str
     versions: tuple[TariffVersion, ...]  # sorted by effective_from
+    proration: str = "days"  # how usage is split where a period is cut: "days" or "consumption"
 
     @property
     def needs_intervals(self) -> bool:
@@ -194,7 +195,10 @@ def tariff_from_document(document: dict, source: str = "<tariff>") -> Tariff:
     if service and billing_unit and billing_unit not in BILLING_UNITS[service]:
         reader.problem("billing_unit", "unknown_unit",
                        f"{billing_unit!r} is not a {service} unit ({', '.join(BILLING_UNITS[service])})")
-    known = {"code", "name", "service", "currency", "billing_unit", "versions", "description", "source"}
+    known = {"code", "name", "service", "currency", "billing_unit", "versions", "description", "source", "proration"}
+    proration = document.get("proration", "days")
+    if proration not in ("days", "consumption"):
+        reader.problem("proration", "unknown_proration", "proration is days or consumption")
     for key in document:
         if key not in known:
             reader.problem(key, "unknown_key", "is not part of the tariff format")
@@ -217,7 +221,7 @@ def tariff_from_document(document: dict, source: str = "<tariff>") -> Tariff:
     if reader.problems:
         raise TariffInvalid(source, reader.problems)
     return Tariff(code=code, name=name, service=service, currency=currency, billing_unit=billing_unit,
-                  versions=tuple(sorted(versions, key=lambda v: v.effective_from)))
+                  versions=tuple(sorted(versions, key=lambda v: v.effective_from)), proration=proration)
 
 
 def _read_version(reader: Reader, raw: object, path: str, tariff_code: str,

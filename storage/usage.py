@@ -8,6 +8,7 @@ import psycopg
 
 CONSUMPTION_CHANNEL = 1  # delivered to the customer
 EXPORT_CHANNEL = 2  # received from the customer (solar export): priced by net metering and export credits
+REACTIVE_CHANNEL = 3  # reactive energy (varh), for power-factor adjustments
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,7 @@ class AgreementIntervals:
     starts: "np.ndarray"  # epoch seconds of every stored interval, sorted
     values: "np.ndarray"  # delivered, int64 in the meter's unit x 10^power_of_ten
     exported: "np.ndarray | None" = None  # received on the same grid, where measured
+    reactive: "np.ndarray | None" = None  # reactive energy on the same grid, where measured
 
 
 def assigned_agreements(conn: psycopg.Connection, tariff_code: str, on_day: date) -> list[int]:
@@ -118,16 +120,18 @@ def intervals_for(conn: psycopg.Connection, agreement_ids: list[int], first_day:
         "       extract(epoch from b.day_start)::bigint, array_send(b.values) "
         "from meters m join service_agreements sa on sa.id = m.service_agreement_id "
         "join accounts a on a.id = sa.account_id "
-        "join interval_blocks b on b.meter_id = m.id and b.channel in (%s, %s) "
+        "join interval_blocks b on b.meter_id = m.id and b.channel in (%s, %s, %s) "
         " and b.local_day >= %s and b.local_day < %s "
         "where m.service_agreement_id = any(%s) order by m.service_agreement_id, b.local_day",
-        (CONSUMPTION_CHANNEL, EXPORT_CHANNEL, first_day, end_day, agreement_ids)).fetchall()
+        (CONSUMPTION_CHANNEL, EXPORT_CHANNEL, REACTIVE_CHANNEL, first_day, end_day, agreement_ids)).fetchall()
     grouped: dict[int, list] = {}
     for row in rows:
         grouped.setdefault(row[0], []).append(row)
     result = []
     for agreement_id, days in grouped.items():
-        starts, values = {CONSUMPTION_CHANNEL: [], EXPORT_CHANNEL: []}, {CONSUMPTION_CHANNEL: [], EXPORT_CHANNEL: []}
+        channels = (CONSUMPTION_CHANNEL, EXPORT_CHANNEL, REACTIVE_CHANNEL)
+        starts = {channel: [] for channel in channels}
+        values = {channel: [] for channel in channels}
         for _, _, _, _, interval_s, channel, day_start, data in days:
             day_values, present = parse_array(data)
             slots = np.arange(len(day_values), dtype=np.int64)[present]
@@ -137,18 +141,22 @@ def intervals_for(conn: psycopg.Connection, agreement_ids: list[int], first_day:
 
         def joined(parts):
             return np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        delivered_at, delivered = joined(starts[CONSUMPTION_CHANNEL]), joined(values[CONSUMPTION_CHANNEL])
-        received_at, received = joined(starts[EXPORT_CHANNEL]), joined(values[EXPORT_CHANNEL])
-        exported = None
-        if len(received_at):  # one grid: every moment either channel has, missing reads as zero
-            grid = np.union1d(delivered_at, received_at)
-            imported = np.zeros(len(grid), np.int64)
-            imported[np.searchsorted(grid, delivered_at)] = delivered
-            exported = np.zeros(len(grid), np.int64)
-            exported[np.searchsorted(grid, received_at)] = received
-            delivered_at, delivered = grid, imported
-        result.append(AgreementIntervals(agreement_id, first[1], first[2], first[3], first[4],
-                                         delivered_at, delivered, exported))
+        moments = {channel: joined(starts[channel]) for channel in channels}
+        grid = moments[CONSUMPTION_CHANNEL]
+        if len(moments[EXPORT_CHANNEL]) or len(moments[REACTIVE_CHANNEL]):
+            grid = np.union1d(np.union1d(grid, moments[EXPORT_CHANNEL]), moments[REACTIVE_CHANNEL])
+
+        def on_grid(channel: int):
+            """The channel's values on the common grid (a moment it lacks reads as zero)."""
+            if not len(moments[channel]):
+                return None
+            placed = np.zeros(len(grid), np.int64)
+            placed[np.searchsorted(grid, moments[channel])] = joined(values[channel])
+            return placed
+        delivered = on_grid(CONSUMPTION_CHANNEL)
+        result.append(AgreementIntervals(agreement_id, first[1], first[2], first[3], first[4], grid,
+                                         delivered if delivered is not None else np.zeros(len(grid), np.int64),
+                                         on_grid(EXPORT_CHANNEL), on_grid(REACTIVE_CHANNEL)))
     return result
 
 

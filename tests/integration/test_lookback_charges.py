@@ -173,3 +173,33 @@ def test_running_estimate_of_a_half_hour_demand_tariff_reads_the_intervals(setti
     lines = {line["code"]: line for line in body["services"][0]["bill_to_date_lines"]}
     assert Decimal(lines["demand"]["quantity"]) == Decimal("4.5")
     conn.close()
+
+
+POWER_FACTOR = HEADER + '''code = "E-PF"
+service = "electric"
+billing_unit = "kWh"
+[[versions]]
+effective_from = "2025-01-01"
+  [[versions.charges]]
+  kind = "demand"
+  code = "demand"
+  price = "10.00"
+  power_factor_target = "0.90"
+'''
+
+
+def test_power_factor_adjustment_uses_the_reactive_channel(settings):
+    meter = Meter("E9000005", "A9000005", "electric", "Wh", 0, 900, 40_000, "E-PF", 1.0)
+    conn = setup(settings, POWER_FACTOR, meter, [(date(2026, 5, 1), date(2026, 6, 1))])
+    processor = BatchProcessor(settings, conn, cache=None)
+    messages = []
+    for d in range(31):
+        day = date(2026, 5, 1) + timedelta(days=d)
+        messages += [day_block(meter, settings.utility_zone, day, np.full(96, 5000)),  # 20 kW
+                     day_block(meter, settings.utility_zone, day, np.full(96, 3750), channel=3)]  # 15 kvar
+    processor.process(messages)
+    run_bill_run(conn, find_period(conn, "C-E-PF"), current_tariffs(conn))
+    quantity, amount, description = conn.execute("select quantity, amount_minor, description from bill_lines").fetchone()
+    # power factor 20 / 25 = 0.8 below 0.90: 20 kW x 0.90 / 0.8 = 22.5 kW
+    assert (quantity, amount) == (Decimal("22.5"), 22500) and "power factor" in description
+    conn.close()

@@ -449,3 +449,14 @@ effective_from = "2026-01-01"
     quote = rate(tariff(body), date(2026, 3, 2), date(2026, 3, 3), UsageInput(intervals=data, factor=KWH), zone=ZONE)
     expected = {None: Decimal(8), 15: Decimal(8), 30: Decimal("4.5"), 60: Decimal("2.75")}[window]
     assert quote.lines[0].quantity == expected
+
+
+def test_the_tariff_chooses_consumption_proration():
+    t = tariff('proration = "consumption"\n' + CHANGE)
+    assert t.proration == "consumption"
+    data = hourly(date(2026, 4, 1), 30, lambda s: np.where(s < datetime(2026, 4, 11, tzinfo=ZoneInfo(ZONE))
+                                                           .timestamp(), 2500, 0))
+    quote = rate(t, date(2026, 4, 1), date(2026, 5, 1), UsageInput(intervals=data, factor=KWH), zone=ZONE)
+    assert [l.quantity for l in quote.lines if l.code == "energy.tier2"] == [Decimal(500)]
+    with pytest.raises(TariffInvalid):
+        tariff('proration = "weekly"\n' + CHANGE)
