@@ -7,6 +7,7 @@ the first did not finish; two runs of one period at once are refused by an advis
 from __future__ import annotations
 
 import logging
+import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,6 +17,7 @@ from typing import Callable
 import psycopg
 
 from billing.errors import BillRunBusy, UnknownPeriod
+from billing.metrics import BillRunMetrics
 from billing.invoice import AccountBill, build_account_bill
 from storage.tariffs import PublishedTariff
 from rating.charges import History
@@ -52,18 +54,21 @@ def find_period(conn: psycopg.Connection, cycle_code: str, period_start=None) ->
 
 
 def run_bill_run(conn: psycopg.Connection, billing_period_id: int, tariffs: dict[str, PublishedTariff],
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> BillRunResult:
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 metrics: BillRunMetrics | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> BillRunResult:
+    """``progress(done, total)`` is called after each chunk of accounts."""
     conn.autocommit = True
     locked = conn.execute("select pg_try_advisory_lock(%s, %s)", (_BILL_RUN_LOCK, billing_period_id)).fetchone()[0]
     if not locked:
         raise BillRunBusy(f"another bill run holds billing period {billing_period_id}")
     try:
-        return _run(conn, billing_period_id, tariffs, clock)
+        return _run(conn, billing_period_id, tariffs, clock, metrics or BillRunMetrics(), progress)
     finally:
         conn.execute("select pg_advisory_unlock(%s, %s)", (_BILL_RUN_LOCK, billing_period_id))
 
 
-def _run(conn, billing_period_id, tariffs, clock) -> BillRunResult:
+def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progress) -> BillRunResult:
     period = conn.execute("select billing_cycle_id from billing_periods where id = %s",
                           (billing_period_id,)).fetchone()
     if period is None:
@@ -79,7 +84,10 @@ def _run(conn, billing_period_id, tariffs, clock) -> BillRunResult:
         account_no = {row[0]: row[1] for row in accounts}
         pending = [row[0] for row in accounts if not row[2]]
         result.accounts_already_billed = len(accounts) - len(pending)
+        metrics.accounts.labels("already_billed").inc(result.accounts_already_billed)
+        started = time.monotonic()
         for chunk_start in range(0, len(pending), CHUNK_ACCOUNTS):
+            chunk_started = time.monotonic()
             chunk = pending[chunk_start:chunk_start + CHUNK_ACCOUNTS]
             usages = usage_for(conn, [(account_id, billing_period_id) for account_id in chunk])
             by_account: dict[int, list[AgreementUsage]] = defaultdict(list)
@@ -94,17 +102,30 @@ def _run(conn, billing_period_id, tariffs, clock) -> BillRunResult:
                     result.accounts_held[account_no[account_id]] = bill.hold_reason
                 else:
                     bills.append(bill)
+            held_before = len(result.accounts_held)
             billed, total = _write_bills(conn, run_id, billing_period_id, bills, clock())
             result.accounts_billed += billed
             result.total_minor += total
+            metrics.accounts.labels("billed").inc(billed)
+            metrics.accounts.labels("held").inc(len(result.accounts_held) - held_before)
+            metrics.billed_minor.inc(max(total, 0))
+            metrics.chunk_seconds.observe(time.monotonic() - chunk_started)
+            done = chunk_start + len(chunk)
+            metrics.progress.set(done / len(pending))
+            if progress:
+                progress(done, len(pending))
         with conn.transaction():
             if not result.accounts_held:
                 conn.execute("update billing_periods set closed_at = coalesce(closed_at, now()) where id = %s",
                              (billing_period_id,))
+            elapsed = time.monotonic() - started
+            metrics.bills_per_second.set(result.accounts_billed / elapsed if elapsed > 0 else 0)
+            metrics.last_success.set(time.time())
             conn.execute("update bill_runs set status = 'finished', finished_at = now(), accounts_billed = %s, "
                          "accounts_skipped = %s, total_minor = %s where id = %s",
                          (result.accounts_billed, len(result.accounts_held), result.total_minor, run_id))
     except Exception as error:
+        metrics.failures.inc()
         conn.execute("update bill_runs set status = 'failed', finished_at = now(), error = %s where id = %s",
                      (str(error)[:2000], run_id))
         raise

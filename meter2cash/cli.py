@@ -82,11 +82,17 @@ def cmd_simulate(args, settings: Settings) -> int:
 
     utility = make_utility(meters=args.meters, seed=args.seed, zone=settings.utility_zone)
     ensure_topics(settings)
+    from meter2cash.progress import ProgressBar
+
     truth = Truth()
     faults = FaultPlan.demo() if args.faults else FaultPlan()
+    bar = ProgressBar("publishing")
+    days = (utility.period_end - utility.period_start).days
+    expected = len(utility.meters) * days * (24 // args.block_hours)
     sent = publish(settings.kafka_bootstrap, settings.topic_raw,
                    generate(utility, block_hours=args.block_hours, faults=faults, json_share=args.json_share,
-                            truth=truth))
+                            truth=truth), on_progress=lambda n: bar.update(n, expected))
+    bar.close()
     print(f"published {sent} messages, {truth.reads} reads ({truth.flagged_reads} with injected faults, "
           f"{truth.dlq_messages} undecodable messages)")
     return 0
@@ -97,9 +103,19 @@ def cmd_bill_run(args, settings: Settings) -> int:
     from rating.money import format_minor
     from storage.tariffs import current_tariffs
 
+    from billing.metrics import BillRunMetrics
+    from meter2cash.progress import ProgressBar
+
+    metrics = BillRunMetrics()
+    if args.metrics_port:
+        from prometheus_client import start_http_server
+
+        start_http_server(args.metrics_port, addr=settings.metrics_address, registry=metrics.registry)
+    bar = ProgressBar("billing accounts")
     with _connect(settings) as conn:
         period_id = find_period(conn, args.cycle, date.fromisoformat(args.period_start) if args.period_start else None)
-        result = run_bill_run(conn, period_id, current_tariffs(conn))
+        result = run_bill_run(conn, period_id, current_tariffs(conn), metrics=metrics, progress=bar.update)
+    bar.close()
     print(f"bill run {result.bill_run_id}: period {period_id}: {result.accounts_billed} bills, "
           f"total {format_minor(result.total_minor, settings.currency)} {settings.currency}; "
           f"{result.accounts_already_billed} already billed; {len(result.accounts_held)} held")
@@ -117,6 +133,13 @@ def cmd_estimates(args, settings: Settings) -> int:
     with _connect(settings) as conn:
         written = rebuild_estimates(conn, cache, current_tariffs(conn))
     print(f"rebuilt {written} account estimates from PostgreSQL")
+    return 0
+
+
+def cmd_status(args, settings: Settings) -> int:
+    from meter2cash.status import report
+
+    print("\n".join(report(settings, args.worker_metrics_port)))
     return 0
 
 
@@ -161,11 +184,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("bill-run", help="finalize a billing period's bills")
     p.add_argument("--cycle", default="C01")
     p.add_argument("--period-start", help="YYYY-MM-DD (default: the oldest open period)")
+    p.add_argument("--metrics-port", type=int, default=9309, help="serve /metrics while running (0: off)")
     p.set_defaults(func=cmd_bill_run)
 
     p = sub.add_parser("estimates", help="rebuild the Redis estimates from PostgreSQL")
     p.add_argument("action", choices=["rebuild"])
     p.set_defaults(func=cmd_estimates)
+
+    p = sub.add_parser("status", help="health summary: services, ingest rate and lag, exceptions, last bill run")
+    p.add_argument("--worker-metrics-port", type=int, default=9308)
+    p.set_defaults(func=cmd_status)
 
     p = sub.add_parser("demo", help="a simulated utility streaming through to bills")
     p.add_argument("--meters", type=int, default=1000)

@@ -47,13 +47,15 @@ class SafeBatches:
         self._processor: BatchProcessor | None = None
         self._estimator: Estimator | None = None
 
-    def refresh(self, touched: set) -> int:
+    def refresh(self, outcome: BatchOutcome) -> int:
         """The estimate stage, on a connection of its own; waits out a database outage."""
         while True:
             if self._estimator is None:
                 self._estimator = self._connect_estimator()
             try:
-                return self._estimator.refresh(touched)
+                written = self._estimator.refresh(outcome.stored.touched)
+                self._metrics.observe_estimated(outcome.first_append, outcome.newest_read_end, time.time())
+                return written
             except psycopg.OperationalError as error:
                 log.warning("database error in the estimate stage (%s); reconnecting", error)
                 self._estimator = None
@@ -130,7 +132,7 @@ def register(app: faust.App, settings: Settings, metrics: StreamMetrics) -> None
                 await exceptions.send(key=record.meter_no.encode(), value=exception_event(record))
             if outcome.dead_letters or outcome.exceptions:
                 await app.producer.flush()  # delivered before the batch is acknowledged
-            refreshed = loop.run_in_executor(estimate_stage, batches.refresh, outcome.stored.touched)
+            refreshed = loop.run_in_executor(estimate_stage, batches.refresh, outcome)
             refreshed.add_done_callback(lambda _, acked=events: loop.create_task(acknowledge(stream, acked)))
             in_flight.append(refreshed)
             while len(in_flight) > 1:  # at most one batch waits for its estimates while the next is stored

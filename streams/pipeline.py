@@ -60,6 +60,8 @@ class BatchOutcome:
     exceptions: list[ExceptionRecord] = field(default_factory=list)
     stored: StoreResult = field(default_factory=StoreResult)
     accounts_estimated: int = 0
+    first_append: float | None = None  # oldest Kafka append time of the batch (epoch s)
+    newest_read_end: int | None = None  # end of the batch's newest interval (epoch s)
 
     def merge(self, other: "BatchOutcome") -> None:
         """Add the outcome of a part of the same batch (processed on its own)."""
@@ -69,6 +71,10 @@ class BatchOutcome:
         self.dead_letters.extend(other.dead_letters)
         self.exceptions.extend(other.exceptions)
         self.accounts_estimated += other.accounts_estimated
+        self.stored.touched |= other.stored.touched
+        for name, pick in (("first_append", min), ("newest_read_end", max)):
+            values = [v for v in (getattr(self, name), getattr(other, name)) if v is not None]
+            setattr(self, name, pick(values) if values else None)
 
 
 def _severity(flags: int) -> str:
@@ -173,8 +179,11 @@ class BatchProcessor:
         started = time.perf_counter()
         batch, sources = self.decode(messages, outcome)
         outcome.reads_received = batch.read_count
+        appended = [m.timestamp for m in messages if m.timestamp]
+        outcome.first_append = min(appended) if appended else None
         if not len(batch):
             return outcome
+        outcome.newest_read_end = int((batch.start + np.diff(batch.offsets) * batch.interval_s).max())
         known = self.directory.lookup(self.conn, batch.meter_ids)
         facts = block_facts(batch.meter_ids, batch.interval_s, known, self.settings.utility_zone)
         align = self._align_offsets(batch, facts.zones, facts.zone_index)
@@ -189,7 +198,7 @@ class BatchProcessor:
         outcome.exceptions = exception_records(batch, flags, flagged_per_block, facts.meter_id, sources)
         for record in outcome.exceptions:
             for rule in record.rules:
-                self.metrics.vee_exceptions.labels(rule).inc()
+                self.metrics.vee_exceptions.labels(rule, record.severity).inc()
 
         valid = flags == 0
         block_of = np.repeat(np.arange(len(batch)), counts)[valid]
@@ -203,6 +212,10 @@ class BatchProcessor:
         outcome.stored = self._store_with_retry(rows, agreement_of_row, outcome.exceptions)
         stored_at = time.perf_counter()
         self.metrics.stage_seconds.labels("store").observe(stored_at - validated)
+        self.metrics.last_batch.set(self.clock())
+        for table, count in (("interval_blocks", outcome.stored.rows_inserted + outcome.stored.rows_updated),
+                             ("vee_exceptions", outcome.stored.exceptions_recorded)):
+            self.metrics.rows_written.labels(table).inc(count)
 
         outcome.reads_stored = int(valid.sum())
         outcome.reads_flagged = int(flagged_per_block.sum())
@@ -211,6 +224,7 @@ class BatchProcessor:
 
         if refresh:
             outcome.accounts_estimated = self.refresh(outcome.stored.touched)
+            self.metrics.observe_estimated(outcome.first_append, outcome.newest_read_end, self.clock())
         return outcome
 
     def _count_reads(self, service_of_block: list[str], counts: np.ndarray, flagged_per_block: np.ndarray) -> None:

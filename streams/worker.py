@@ -9,6 +9,7 @@ from prometheus_client import start_http_server
 from meter2cash.settings import Settings
 from streams import agents
 from streams.app import create_app
+from streams.lag import LagReporter
 from streams.metrics import StreamMetrics
 from streams.topics import ensure_topics
 
@@ -19,6 +20,7 @@ def run_worker(settings: Settings, metrics_port: int | None = None, loglevel: st
     metrics = StreamMetrics()
     if metrics_port:
         start_http_server(metrics_port, addr=settings.metrics_address, registry=metrics.registry)
+    LagReporter(settings, metrics).start()
     app = create_app(settings)
     agents.register(app, settings, metrics)
     faust.Worker(app, loglevel=loglevel, quiet=True).execute_from_commandline()

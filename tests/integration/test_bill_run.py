@@ -6,6 +6,7 @@ import pytest
 
 from billing.bill_run import _BILL_RUN_LOCK, find_period, run_bill_run
 from billing.errors import BillRunBusy
+from billing.metrics import BillRunMetrics
 from simulators.headend import generate
 from simulators.utility import make_utility
 from storage.directory import load_directory
@@ -31,8 +32,15 @@ def billed_period(settings):
 def test_bill_run_bills_each_account_once_with_a_balanced_ledger(billed_period):
     conn, period_id, utility = billed_period
     tariffs = current_tariffs(conn)
-    first = run_bill_run(conn, period_id, tariffs)
+    metrics = BillRunMetrics()
+    seen = []
+    first = run_bill_run(conn, period_id, tariffs, metrics=metrics, progress=lambda done, total: seen.append(done))
     assert first.accounts_billed == len(utility.accounts) and not first.accounts_held
+    value = metrics.registry.get_sample_value
+    assert value("m2c_bill_run_accounts_total", {"outcome": "billed"}) == len(utility.accounts)
+    assert value("m2c_billed_minor_units_total") == first.total_minor
+    assert value("m2c_bill_run_progress_ratio") == 1.0 and seen[-1] == len(utility.accounts)
+    assert value("m2c_bill_run_last_success_timestamp_seconds") > 0
     bills = conn.execute("select count(*), sum(total_minor) from bills").fetchone()
     assert bills == (len(utility.accounts), first.total_minor)
     # every bill is the sum of its lines; one line set per service of the account

@@ -51,6 +51,12 @@ def wait_for(predicate, timeout=60.0, what="condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def scrape() -> dict[str, float]:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics", timeout=10).read().decode()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+            if line and not line.startswith("#")}
+
+
 def test_worker_stores_flags_dead_letters_and_estimates(settings, tmp_path):
     utility = make_utility(meters=3, seed=9, zone=settings.utility_zone)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
@@ -85,9 +91,18 @@ def test_worker_stores_flags_dead_letters_and_estimates(settings, tmp_path):
                             what="estimate")
         assert estimate["bill_to_date_minor"] > 0 and estimate["days_elapsed"] == 3
 
-        metrics = urllib.request.urlopen(f"http://127.0.0.1:{METRICS_PORT}/metrics").read().decode()
-        assert 'm2c_reads_stored_total{service="electric"} 99.0' in metrics
-        assert 'm2c_dlq_messages_total{reason="unknown_format"} 1.0' in metrics
+        metrics = scrape()
+        assert metrics['m2c_reads_stored_total{service="electric"}'] == 99
+        assert metrics['m2c_reads_flagged_total{service="electric"}'] == 1
+        assert metrics['m2c_dlq_messages_total{reason="unknown_format"}'] == 1
+        assert metrics['m2c_vee_exceptions_total{rule="negative",severity="issue"}'] == 1
+        assert metrics['m2c_db_rows_written_total{table="interval_blocks"}'] == 2  # two local days
+        assert metrics["m2c_append_to_estimate_seconds_count"] >= 1
+        assert metrics["m2c_read_to_estimate_seconds_count"] >= 1
+        assert metrics["m2c_last_batch_timestamp_seconds"] > time.time() - 120
+        lag = wait_for(lambda: {k: v for k, v in scrape().items() if k.startswith("m2c_consumer_lag_messages")},
+                       timeout=30, what="consumer lag")
+        assert len(lag) == settings.topic_partitions and all(v >= 0 for v in lag.values())
 
         # the same messages again (a producer retry, a replay): stored state does not move
         produce(settings, messages)

@@ -32,3 +32,15 @@ def test_docker_compose_file_is_valid():
     services = subprocess.run([compose, "-f", str(ROOT / "docker-compose.yml"), "config", "--services"],
                               capture_output=True, text=True, timeout=60, cwd=ROOT).stdout.split()
     assert set(services) >= {"kafka", "timescaledb", "redis", "prometheus", "grafana", "worker", "simulator"}
+
+
+def test_status_summarizes_services_database_and_bill_runs(settings, monkeypatch, capsys):
+    from meter2cash.cli import main
+
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    assert main(["status", "--worker-metrics-port", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "kafka: up" in out and "postgres: up" in out
+    assert "streams worker: no /metrics" in out
+    assert "open VEE exceptions: none" in out and "last bill run: none" in out

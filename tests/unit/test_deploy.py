@@ -1,0 +1,69 @@
+"""The operators' files: alert rules and Prometheus config pass promtool; every dashboard panel and
+alert names metrics the code exports."""
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from billing.metrics import BillRunMetrics
+from streams.metrics import StreamMetrics
+
+ROOT = Path(__file__).resolve().parents[2]
+METRIC = re.compile(r"\bm2c_[a-z0-9_]+")
+
+
+def exported() -> set[str]:
+    names = set()
+    for metrics in (StreamMetrics(), BillRunMetrics()):
+        for family in metrics.registry.collect():
+            names.add(family.name)
+            for suffix in ("_total", "_bucket", "_sum", "_count", "_created"):
+                names.add(family.name + suffix)
+    return names
+
+
+def test_promtool_accepts_the_config_and_rules():
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool comes with Debian's prometheus package (scripts/services.sh install)"
+    for args in (["check", "config", "prometheus.yml"], ["check", "rules", "alerts.yml"]):
+        result = subprocess.run([promtool, *args], cwd=ROOT / "deploy" / "prometheus", capture_output=True,
+                                text=True, timeout=60)
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_dashboard_panel_queries_an_exported_metric():
+    known = exported()
+    dashboards = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
+    assert {d.stem for d in dashboards} == {"ingestion", "vee", "billing"}
+    for path in dashboards:
+        document = json.loads(path.read_text())
+        assert document["panels"], path
+        for panel in document["panels"]:
+            for target in panel["targets"]:
+                names = set(METRIC.findall(target["expr"]))
+                assert names and names <= known, f"{path.name}: {panel['title']}: {names - known}"
+
+
+def test_every_alert_names_an_exported_metric():
+    known = exported()
+    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "alerts.yml").read_text())
+    alerts = [rule for group in rules["groups"] for rule in group["rules"]]
+    assert {a["alert"] for a in alerts} >= {"IngestionStalled", "ConsumerLagHigh", "VeeExceptionRateSpike",
+                                           "DeadLetterQueueGrowing", "BillRunFailed", "BillRunLate"}
+    for alert in alerts:
+        names = set(METRIC.findall(alert["expr"]))
+        assert names and names <= known, f"{alert['alert']}: {names - known}"
+
+
+def test_dashboards_are_what_the_generator_writes(tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("make_dashboards", ROOT / "deploy" / "grafana" / "make_dashboards.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for uid, (title, panels) in module.DASHBOARDS.items():
+        on_disk = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / f"{uid}.json").read_text())
+        assert on_disk == module.dashboard(uid, title, panels)
