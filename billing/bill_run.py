@@ -95,8 +95,12 @@ def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progr
                 by_account[usage.account_id].append(usage)
             intervals = _intervals_needed(conn, usages, tariffs)
             histories = _histories(conn, usages, tariffs)
+            blocked = blocking_exceptions(conn, chunk, billing_period_id)
             bills = []
             for account_id in chunk:
+                if account_id in blocked:
+                    result.accounts_held[account_no[account_id]] = f"blocking_exceptions:{blocked[account_id]}"
+                    continue
                 bill = build_account_bill(account_id, by_account.get(account_id, []), tariffs, intervals, histories)
                 if bill.hold_reason:
                     result.accounts_held[account_no[account_id]] = bill.hold_reason
@@ -130,6 +134,20 @@ def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progr
                      (str(error)[:2000], run_id))
         raise
     return result
+
+
+def blocking_exceptions(conn: psycopg.Connection, account_ids: list[int], billing_period_id: int) -> dict[int, int]:
+    """Open VEE exceptions that block billing, per account, whose reads fall in the period (local days)."""
+    rows = conn.execute(
+        "select sa.account_id, count(*) from vee_exceptions e join meters m on m.id = e.meter_id "
+        "join service_agreements sa on sa.id = m.service_agreement_id join accounts a on a.id = sa.account_id "
+        "join billing_periods p on p.id = %s "
+        "where e.status = 'open' and e.severity = 'blocks_billing' and sa.account_id = any(%s) "
+        "  and e.block_start < (p.period_end::timestamp at time zone a.zone) "
+        "  and e.block_start + make_interval(secs => e.interval_s * array_length(e.values, 1)) "
+        "      > (p.period_start::timestamp at time zone a.zone) "
+        "group by sa.account_id", (billing_period_id, account_ids)).fetchall()
+    return dict(rows)
 
 
 def _intervals_needed(conn: psycopg.Connection, usages: list[AgreementUsage],

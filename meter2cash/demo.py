@@ -11,6 +11,7 @@ from meter2cash.scenario import Scenario
 from meter2cash.settings import Settings
 from rating.money import format_minor
 from simulators.headend import FaultPlan
+from storage.exceptions import act
 from storage.tariffs import current_tariffs
 
 
@@ -42,6 +43,12 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
         period_id = conn.execute("select id from billing_periods order by id limit 1").fetchone()[0]
         tariffs = current_tariffs(conn)
         first = run_bill_run(conn, period_id, tariffs)
+        # a billing clerk reviews the blocking exceptions that held accounts and releases them: those
+        # accounts are billed on the reads that passed validation
+        blocking = [row[0] for row in conn.execute(
+            "select id from vee_exceptions where status = 'open' and severity = 'blocks_billing'")]
+        released = act(conn, blocking, "release", "demo billing clerk", "reviewed: bill on the reads that passed")
+        second = run_bill_run(conn, period_id, tariffs)
         again = run_bill_run(conn, period_id, tariffs)
         bills = conn.execute("select count(*), coalesce(sum(total_minor), 0) from bills").fetchone()
         ledger = conn.execute("select coalesce(sum(amount_minor), 0), count(*) from ledger_entries").fetchone()
@@ -56,8 +63,12 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
     print(f"streamed in            {streamed:>12.1f} s   ({truth.reads / streamed:,.0f} reads/s)")
     print(f"estimated bills        {estimated_accounts:>12,}   bill-to-date {format_minor(bill_to_date, currency)}, "
           f"projected {format_minor(projected, currency)} {currency}")
+    print(f"bill run {first.bill_run_id}             {first.accounts_billed:>12,}   bills; "
+          f"{len(first.accounts_held)} accounts held by blocking VEE exceptions")
+    print(f"review                 {released:>12,}   exceptions released by a billing clerk; bill run "
+          f"{second.bill_run_id} billed {second.accounts_billed} more")
     print(f"final bills            {bills[0]:>12,}   total {format_minor(bills[1], currency)} {currency} "
-          f"(bill run {first.bill_run_id}; re-run {again.bill_run_id} billed {again.accounts_billed})")
+          f"(re-run {again.bill_run_id} billed {again.accounts_billed})")
     print(f"ledger                 {ledger[1]:>12,} entries, debits - credits = {ledger[0]}")
     accounted = progress.stored_reads + progress.flagged_reads == truth.reads
     matches = bill_to_date == bills[1]
@@ -66,7 +77,7 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
     print()
     print("where to look next:")
     print(f"  psql {settings.database_url} -c 'select * from bills limit 5'")
-    print(f"  psql {settings.database_url} -c 'select meter_no, rules, flagged_count from vee_exceptions limit 10'")
+    print(f"  M2C_DATABASE_URL={settings.database_url} m2c exceptions list --status all")
     print(f"  redis-cli -u {settings.redis_url} hget m2c:estimate:account:1 body")
     print(f"  Kafka topics {settings.topic_raw}, {settings.topic_exceptions}, {settings.topic_dlq}")
     return 0 if accounted and matches and again.accounts_billed == 0 and ledger[0] == 0 else 1

@@ -27,7 +27,7 @@ from streams import vee
 from streams.codec import BlockBatch, DecodeError, decode
 from streams.estimate import refresh_estimates
 from streams.metrics import StreamMetrics
-from streams.vee_rules import LOW, rule_codes
+from streams.vee_rules import rule_codes, severity
 
 log = logging.getLogger(__name__)
 TARIFF_RELOAD_SECONDS = 30.0
@@ -77,10 +77,6 @@ class BatchOutcome:
             setattr(self, name, pick(values) if values else None)
 
 
-def _severity(flags: int) -> str:
-    return "information" if flags == LOW else "issue"
-
-
 def exception_records(batch: BlockBatch, flags: np.ndarray, flagged_per_block: np.ndarray,
                       meter_id: np.ndarray, sources: list[RawMessage]) -> list[ExceptionRecord]:
     """One record per block with flagged intervals: its rules, per-interval flags and values."""
@@ -88,11 +84,12 @@ def exception_records(batch: BlockBatch, flags: np.ndarray, flagged_per_block: n
     for block in np.flatnonzero(flagged_per_block):
         lo, hi = batch.offsets[block], batch.offsets[block + 1]
         block_flags = int(np.bitwise_or.reduce(flags[lo:hi]))
+        rules = rule_codes(block_flags)
         source = sources[block]
         records.append(ExceptionRecord(
             meter_no=batch.meter_ids[block], meter_id=int(meter_id[block]) or None,
             channel=int(batch.channel[block]), block_start=int(batch.start[block]),
-            interval_s=int(batch.interval_s[block]), rules=rule_codes(block_flags), severity=_severity(block_flags),
+            interval_s=int(batch.interval_s[block]), rules=rules, severity=severity(rules),
             flagged_count=int(flagged_per_block[block]), values=batch.values[lo:hi].tolist(),
             flags=flags[lo:hi].astype(np.int16).tolist(),
             source=(source.topic, source.partition, source.offset) if source.offset is not None else None))

@@ -21,6 +21,21 @@ RULE_CODES = {
     UNKNOWN_METER: "unknown_meter",
 }
 
+# what a flagged read means for billing: blocking exceptions hold the account's bill until staff act
+INFORMATION, ISSUE, BLOCKS_BILLING = "information", "issue", "blocks_billing"
+SEVERITY = {
+    "negative": BLOCKS_BILLING, "high": BLOCKS_BILLING, "low": INFORMATION,
+    "interval_mismatch": BLOCKS_BILLING, "misaligned": BLOCKS_BILLING, "duplicate_conflict": BLOCKS_BILLING,
+    "future": BLOCKS_BILLING, "unknown_meter": ISSUE,  # no agreement to hold: staff map or discard the meter
+}
+_RANK = {INFORMATION: 0, ISSUE: 1, BLOCKS_BILLING: 2}
+
+
+def severity(rules: list[str]) -> str:
+    """The gravest severity among ``rules``."""
+    return max((SEVERITY.get(rule, ISSUE) for rule in rules), key=_RANK.__getitem__, default=INFORMATION)
+
+
 # how far back a duplicate search looks among earlier blocks of the same meter and channel in one
 # batch; a conflicting duplicate further back is flagged without comparing values
 DUPLICATE_LOOKBACK = 64

@@ -83,6 +83,11 @@ def test_demo_streams_a_utility_to_bills(base_settings, capsys):
         assert time_of_use > 0
         billed = dict(conn.execute("select account_id, total_minor from bills").fetchall())
         assert billed == dict(expected)
-        assert conn.execute("select count(*) from bill_runs").fetchone()[0] == 2
+        runs = conn.execute("select accounts_billed, accounts_skipped from bill_runs order by id").fetchall()
+        assert len(runs) == 3 and runs[0][1] > 0  # the first run held accounts with blocking exceptions
+        assert runs[1] == (runs[0][1], 0) and runs[2] == (0, 0)  # released, then billed; the re-run bills nothing
+        released = conn.execute("select count(*) from exception_actions where action = 'release'").fetchone()[0]
+        assert released == conn.execute("select count(*) from vee_exceptions "
+                                        "where severity = 'blocks_billing'").fetchone()[0] > 0
         assert conn.execute("select count(*) from bills").fetchone()[0] == \
             conn.execute("select count(*) from accounts").fetchone()[0]

@@ -1,0 +1,79 @@
+"""``m2c exceptions ...``: the VEE exception queue for billing staff."""
+from __future__ import annotations
+
+import getpass
+import sys
+
+from meter2cash.settings import Settings
+
+
+def _connect(settings: Settings):
+    import psycopg
+
+    return psycopg.connect(settings.database_url, autocommit=True)
+
+
+def cmd_exceptions(args, settings: Settings) -> int:
+    from storage import exceptions as queue
+
+    with _connect(settings) as conn:
+        if args.action == "list":
+            rows = queue.list_exceptions(conn, None if args.status == "all" else args.status, args.rule,
+                                         args.severity, args.account, args.meter, args.limit)
+            print(f"{'id':>7} {'status':<10} {'severity':<15} {'meter':<12} {'account':<10} {'block start (UTC)':<17} "
+                  f"{'reads':>5}  rules")
+            for row in rows:
+                print(f"{row.id:>7} {row.status:<10} {row.severity:<15} {row.meter_no:<12} {row.account_no or '-':<10} "
+                      f"{row.block_start:%Y-%m-%d %H:%M} {row.flagged_count:>5}  {', '.join(row.rules)}")
+            return 0
+        if args.action == "show":
+            row = queue.get_exception(conn, args.ids[0])
+            if row is None:
+                print(f"no exception {args.ids[0]}", file=sys.stderr)
+                return 1
+            print(f"exception {row.id}: {row.status}, {row.severity}, rules {', '.join(row.rules)}")
+            print(f"meter {row.meter_no} channel {row.channel} account {row.account_no or '-'}; "
+                  f"block from {row.block_start:%Y-%m-%d %H:%M} UTC, {row.interval_s} s intervals")
+            for position, (value, flags) in enumerate(zip(row.values, row.flags)):
+                if flags:
+                    from streams.vee_rules import rule_codes
+
+                    print(f"  position {position:>4}: value {value:>10}  {', '.join(rule_codes(flags))}")
+            for action, actor, reason, details, acted_at in queue.history(conn, row.id):
+                print(f"  {acted_at:%Y-%m-%d %H:%M} {action} by {actor}: {reason} {details or ''}")
+            return 0
+        actor = args.by or getpass.getuser()
+        if not args.why:
+            print("say why with --why", file=sys.stderr)
+            return 2
+        try:
+            if args.action == "override":
+                edits = {}
+                for pair in args.set or []:
+                    position, _, value = pair.partition("=")
+                    edits[int(position)] = int(value)
+                written = queue.override(conn, args.ids[0], edits, actor, args.why)
+                print(f"exception {args.ids[0]}: {written} read(s) edited and stored")
+            else:
+                moved = queue.act(conn, args.ids, args.action, actor, args.why)
+                print(f"{moved} of {len(args.ids)} exception(s) {queue.STATUS_AFTER[args.action]}")
+        except queue.ExceptionActionRefused as error:
+            print(f"refused: {error}", file=sys.stderr)
+            return 2
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("exceptions", help="the VEE exception queue: list, show, accept, release, override, reopen")
+    p.add_argument("action", choices=["list", "show", "accept", "release", "override", "reopen"])
+    p.add_argument("ids", nargs="*", type=int)
+    p.add_argument("--status", default="open", help="open, accepted, released, overridden or all")
+    p.add_argument("--rule")
+    p.add_argument("--severity", choices=["information", "issue", "blocks_billing"])
+    p.add_argument("--account")
+    p.add_argument("--meter")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--set", action="append", help="override: POSITION=VALUE in the meter's stored unit")
+    p.add_argument("--by", help="who acts (default: the login name)")
+    p.add_argument("--why", help="why (required for every action)")
+    p.set_defaults(func=cmd_exceptions)
