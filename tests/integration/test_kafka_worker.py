@@ -76,7 +76,7 @@ def test_worker_stores_flags_dead_letters_and_estimates(settings, tmp_path):
             wait_for(lambda: conn.execute(count).fetchone()[0] == 99, what="stored reads")
             assert conn.execute("select sum(quantity) from usage_daily").fetchone()[0] == sum(range(1, 97)) + 15
             exception = conn.execute("select meter_no, rules, flagged_count, severity from vee_exceptions").fetchall()
-            assert exception == [(electric.meter_no, ["negative"], 1, "issue")]
+            assert exception == [(electric.meter_no, ["negative"], 1, "blocks_billing")]
             account_id = conn.execute("select id from accounts where account_no = %s",
                                       (electric.account_no,)).fetchone()[0]
 
@@ -95,7 +95,7 @@ def test_worker_stores_flags_dead_letters_and_estimates(settings, tmp_path):
         assert metrics['m2c_reads_stored_total{service="electric"}'] == 99
         assert metrics['m2c_reads_flagged_total{service="electric"}'] == 1
         assert metrics['m2c_dlq_messages_total{reason="unknown_format"}'] == 1
-        assert metrics['m2c_vee_exceptions_total{rule="negative",severity="issue"}'] == 1
+        assert metrics['m2c_vee_exceptions_total{rule="negative",severity="blocks_billing"}'] == 1
         assert metrics['m2c_db_rows_written_total{table="interval_blocks"}'] == 2  # two local days
         assert metrics["m2c_append_to_estimate_seconds_count"] >= 1
         assert metrics["m2c_read_to_estimate_seconds_count"] >= 1
