@@ -26,6 +26,9 @@ class FaultPlan:
     misaligned: float = 0.0  # block start shifted by a minute
     unknown_meter: float = 0.0  # meter number no one installed
     undecodable: float = 0.0  # bytes that are no message at all
+    # shares of meter-days (decided per meter and local day, so every block of the day agrees)
+    day_spike: float = 0.0  # electric: one interval far above the day's others, under the high limit
+    leak: float = 0.0  # water: a small flow added to every interval of the day
 
     @classmethod
     def demo(cls) -> "FaultPlan":
@@ -116,7 +119,30 @@ def generate(utility: Utility, start: datetime | None = None, end: datetime | No
             if not len(moments):
                 continue
             values = load_shape(meter, moments, utility.zone, meter_rngs[number])
+            if faults.day_spike or faults.leak:
+                _day_faults(meter, number, moments, values, zone, faults, seed, truth)
             yield _with_faults(meter, moments, values, faults, fault_rng, json_share, truth)
+
+
+def _day_faults(meter: Meter, number: int, moments: np.ndarray, values: np.ndarray, zone: ZoneInfo,
+                faults: FaultPlan, seed: int, truth: Truth) -> None:
+    """Faults of whole local days (a block never spans two local days: see block_bounds)."""
+    first = datetime.fromtimestamp(int(moments[0]), zone)
+    day = first.date()
+    rng = np.random.default_rng([seed, 3, number, day.toordinal()])
+    spike, leak, hour = rng.random(), rng.random(), int(rng.integers(0, 24))
+    day_start = int(datetime.combine(day, time(0), zone).timestamp())
+    if meter.service == "electric" and spike < faults.day_spike:
+        # at the hour drawn: 90% of the meter's hard limit, far above any normal interval of a home
+        target = day_start + hour * 3600
+        hit = np.flatnonzero(moments == target)
+        if len(hit):
+            values[hit[0]] = int(meter.expected_high_per_hour * meter.interval_s / 3600 * 0.9)
+            truth.count("day_spike")
+    if meter.service == "water" and leak < faults.leak:
+        values += max(1, int(meter.expected_high_per_hour * meter.interval_s / 3600 * 0.002))
+        if moments[0] == day_start:
+            truth.count("leak")
 
 
 def _with_faults(meter: Meter, moments: np.ndarray, values: np.ndarray, faults: FaultPlan,

@@ -9,7 +9,8 @@ import numpy as np
 
 # meter kinds as a head-end reports them: stored integers x 10^power_of_ten in the unit
 METER_KINDS = {
-    "electric": {"unit": "Wh", "power_of_ten": 0, "interval_s": 900, "high_per_hour": 20_000, "tariff": "E-RES"},
+    # hard limits: a 200 A, 240 V residential service (48 kW); 600 gal/h (10 gal/min); 400 ft3/h
+    "electric": {"unit": "Wh", "power_of_ten": 0, "interval_s": 900, "high_per_hour": 48_000, "tariff": "E-RES"},
     "water": {"unit": "gal", "power_of_ten": -1, "interval_s": 3600, "high_per_hour": 6_000, "tariff": "W-RES"},
     "gas": {"unit": "ft3", "power_of_ten": -1, "interval_s": 3600, "high_per_hour": 4_000, "tariff": "G-RES"},
 }

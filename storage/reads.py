@@ -40,6 +40,7 @@ class StoreResult:
     # (service agreement, local day) of every valid interval the batch carried, changed or not: a
     # redelivered batch refreshes the estimates its first delivery may not have written
     touched: set[tuple[int, date]] = field(default_factory=set)
+    merged: list = field(default_factory=list)  # the day rows as stored, aligned with the batch's DayRows
 
 
 def _utc(epoch: int) -> datetime:
@@ -70,6 +71,7 @@ def store_batch(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.nd
         result.rows_inserted, result.rows_updated = len(inserts), len(updates)
         result.reads_added = _move_rollups(conn, rows, agreement_of_row, days, merged)
         result.touched = {(int(agreement_of_row[r]), days[r]) for r in range(len(rows))}
+        result.merged = merged
         result.exceptions_recorded = _record_exceptions(conn, exceptions)
     return result
 
@@ -130,6 +132,21 @@ def _move_rollups(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.
         ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
          [deltas[k][0] for k in keys], [deltas[k][1] for k in keys]))
     return sum(d[1] for d in deltas.values())
+
+
+def record_day_exceptions(conn: psycopg.Connection, exceptions: list[ExceptionRecord], day_rules: list[str]) -> int:
+    """Exceptions found on stored day rows (the reads stay stored); one per meter, channel, day and rule,
+    so re-checking a day after a redelivery records nothing twice."""
+    if not exceptions:
+        return 0
+    with conn.transaction(), conn.cursor() as cursor:
+        cursor.executemany(
+            "insert into vee_exceptions (meter_no, meter_id, channel, block_start, interval_s, rules, severity, "
+            "flagged_count, values, flags, day_rule) values (%s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s) "
+            "on conflict (meter_id, channel, block_start, day_rule) where day_rule is not null do nothing",
+            [(e.meter_no, e.meter_id, e.channel, _utc(e.block_start), e.interval_s, e.rules, e.severity, e.values,
+              e.flags, rule) for e, rule in zip(exceptions, day_rules)])
+    return len(exceptions)
 
 
 def _record_exceptions(conn: psycopg.Connection, exceptions: list[ExceptionRecord]) -> int:

@@ -18,16 +18,18 @@ import psycopg
 
 from meter2cash.settings import Settings
 from storage.cache import EstimateCache
-from storage.day_rows import group_days
+from storage.day_rows import group_days, hourly_buckets, wall_clock_hours
 from storage.meters import MeterDirectory, block_facts
-from storage.reads import ExceptionRecord, StoreResult, store_batch
+from storage.reads import ExceptionRecord, StoreResult, record_day_exceptions, store_batch
 from storage.schema import PartitionManager
 from storage.tariffs import current_tariffs
 from streams import vee
 from streams.codec import BlockBatch, DecodeError, decode
 from streams.estimate import refresh_estimates
 from streams.metrics import StreamMetrics
-from streams.vee_rules import rule_codes, severity
+from streams.vee_day import MAX_SLOTS, check_days
+from streams.vee_rules import (CONTINUOUS_FLOW, SPIKE, SPIKE_FLOOR_SHARE, SPIKE_RATIO, SPIKE_SERVICES, rule_codes,
+                               severity)
 
 log = logging.getLogger(__name__)
 TARIFF_RELOAD_SECONDS = 30.0
@@ -214,6 +216,12 @@ class BatchProcessor:
                              ("vee_exceptions", outcome.stored.exceptions_recorded)):
             self.metrics.rows_written.labels(table).inc(count)
 
+        day_records, day_rules = self._check_days(rows, outcome.stored.merged, known)
+        if day_records:
+            record_day_exceptions(self.conn, day_records, day_rules)
+            for record in day_records:
+                self.metrics.vee_exceptions.labels(record.rules[0], record.severity).inc()
+            outcome.exceptions.extend(day_records)
         outcome.reads_stored = int(valid.sum())
         outcome.reads_flagged = int(flagged_per_block.sum())
         self._count_reads([known[m].service if m in known else "unknown" for m in batch.meter_ids], counts,
@@ -223,6 +231,54 @@ class BatchProcessor:
             outcome.accounts_estimated = self.refresh(outcome.stored.touched)
             self.metrics.observe_estimated(outcome.first_append, outcome.newest_read_end, self.clock())
         return outcome
+
+    def _check_days(self, rows, merged: list, known: dict) -> tuple[list[ExceptionRecord], list[str]]:
+        """Day rules on the complete days this batch stored (checked again on a redelivery: recording
+        is idempotent)."""
+        complete = [r for r, m in enumerate(merged) if m.read_count == len(m.values) and len(m.values) <= MAX_SLOTS]
+        if not complete:
+            return [], []
+        facts = {f.meter_id: (number, f) for number, f in known.items()}
+        count = len(complete)
+        values = np.zeros((count, MAX_SLOTS), np.int64)
+        present = np.zeros((count, MAX_SLOTS), bool)
+        hourly = np.zeros((count, 24), np.int64)
+        water = np.zeros(count, bool)
+        candidate = np.zeros(count, bool)
+        floor = np.zeros(count, np.int64)
+        for index, row in enumerate(complete):
+            merged_row = merged[row]
+            slots = len(merged_row.values)
+            values[index, :slots] = merged_row.values
+            present[index, :slots] = merged_row.present
+            _, meter = facts[int(rows.meter_id[row])]
+            water[index] = meter.service == "water"
+            candidate[index] = meter.service in SPIKE_SERVICES
+            floor[index] = int(meter.expected_high_per_hour * int(rows.interval_s[row]) / 3600 * SPIKE_FLOOR_SHARE)
+            if water[index]:
+                hours = wall_clock_hours(rows.zone[row], int(rows.day_start[row]), int(rows.interval_s[row]), slots)
+                hourly[index] = hourly_buckets(merged_row.values, merged_row.present, hours)[0]
+        flags = check_days(values, present, hourly, np.ones(count, bool), water, candidate, SPIKE_RATIO, floor)
+        records, rules = [], []
+        for index in np.flatnonzero(flags):
+            row = complete[index]
+            meter_no, meter = facts[int(rows.meter_id[row])]
+            slots = len(merged[row].values)
+            for bit, rule in ((SPIKE, "spike"), (CONTINUOUS_FLOW, "continuous_flow")):
+                if not flags[index] & bit:
+                    continue
+                marks = np.zeros(slots, np.int16)
+                if bit == SPIKE:
+                    marks[int(np.argmax(np.where(present[index, :slots], values[index, :slots], -1)))] = SPIKE
+                else:
+                    marks[present[index, :slots]] = CONTINUOUS_FLOW
+                records.append(ExceptionRecord(
+                    meter_no=meter_no, meter_id=meter.meter_id, channel=int(rows.channel[row]),
+                    block_start=int(rows.day_start[row]), interval_s=int(rows.interval_s[row]), rules=[rule],
+                    severity=severity([rule]), flagged_count=0, values=values[index, :slots].tolist(),
+                    flags=marks.tolist()))
+                rules.append(rule)
+        return records, rules
 
     def _count_reads(self, service_of_block: list[str], counts: np.ndarray, flagged_per_block: np.ndarray) -> None:
         totals: dict[str, list[int]] = {}

@@ -56,3 +56,18 @@ def validate(batch, meter_index, expected_interval, low, high, align_offset, now
                            now, future_tolerance)
             | check_duplicates(meter_index, batch.channel, batch.offsets, batch.start, batch.interval_s,
                                batch.values))
+
+
+def check_days(values, present, hourly_total, complete, water, spike_candidate, ratio, floor):
+    """Day rules, plainly: sort each candidate day's present values; count the hours with use."""
+    from streams.vee_rules import CONTINUOUS_FLOW, SPIKE
+
+    flags = np.zeros(values.shape[0], dtype=np.uint16)
+    for row in range(values.shape[0]):
+        if complete[row] and spike_candidate[row]:
+            day = np.sort(values[row][present[row]])[::-1]
+            if len(day) >= 3 and day[0] > floor[row] and day[0] > ratio * max(day[2], 0):
+                flags[row] |= SPIKE
+        if complete[row] and water[row] and (hourly_total[row] > 0).all():
+            flags[row] |= CONTINUOUS_FLOW
+    return flags

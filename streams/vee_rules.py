@@ -9,6 +9,8 @@ MISALIGNED = 16
 DUPLICATE = 32
 FUTURE = 64
 UNKNOWN_METER = 128
+SPIKE = 256  # day rule
+CONTINUOUS_FLOW = 512  # day rule (water)
 
 RULE_CODES = {
     NEGATIVE: "negative",
@@ -19,6 +21,8 @@ RULE_CODES = {
     DUPLICATE: "duplicate_conflict",
     FUTURE: "future",
     UNKNOWN_METER: "unknown_meter",
+    SPIKE: "spike",
+    CONTINUOUS_FLOW: "continuous_flow",
 }
 
 # what a flagged read means for billing: blocking exceptions hold the account's bill until staff act
@@ -27,7 +31,13 @@ SEVERITY = {
     "negative": BLOCKS_BILLING, "high": BLOCKS_BILLING, "low": INFORMATION,
     "interval_mismatch": BLOCKS_BILLING, "misaligned": BLOCKS_BILLING, "duplicate_conflict": BLOCKS_BILLING,
     "future": BLOCKS_BILLING, "unknown_meter": ISSUE,  # no agreement to hold: staff map or discard the meter
+    "spike": BLOCKS_BILLING, "continuous_flow": INFORMATION,  # a possible leak: told to the customer
 }
+# the day rules' thresholds; spikes are checked on electric interval data (water use is bursty, gas use
+# within a day too even to tell a spike by a ratio)
+SPIKE_RATIO = 6.0
+SPIKE_SERVICES = ("electric",)
+SPIKE_FLOOR_SHARE = 0.05  # of the meter's high limit per interval: tiny loads never spike
 _RANK = {INFORMATION: 0, ISSUE: 1, BLOCKS_BILLING: 2}
 
 

@@ -71,7 +71,7 @@ def test_a_demand_ratchet_bills_80_percent_of_the_last_peak(settings):
     conn = setup(settings, RATCHET, meter, periods)
     processor = BatchProcessor(settings, conn, cache=None)
     january = [np.full(96, 250) for _ in range(31)]
-    january[10][40] = 5000  # one quarter hour at 20 kW
+    january[10][40:44] = 5000  # an hour at 20 kW (several intervals: a real peak, not a spike)
     messages = [day_block(meter, settings.utility_zone, date(2026, 1, 1) + timedelta(days=d), v)
                 for d, v in enumerate(january)]
     messages += [day_block(meter, settings.utility_zone, date(2026, 2, 1) + timedelta(days=d), np.full(96, 250))
