@@ -13,23 +13,12 @@ from streams.vee_rules import (DUPLICATE, DUPLICATE_LOOKBACK, FUTURE, HIGH, INTE
 
 
 @numba.njit(cache=True, nogil=True)
-def check_values(offsets, values, low, high, flags):
-    """Negative, and outside the meter's expected [low, high] per interval."""
-    for block in range(offsets.shape[0] - 1):
-        lo, hi = low[block], high[block]
-        for i in range(offsets[block], offsets[block + 1]):
-            value = values[i]
-            if value < 0:
-                flags[i] |= NEGATIVE
-            elif value < lo:
-                flags[i] |= LOW
-            if value > hi:
-                flags[i] |= HIGH
-
-
-@numba.njit(cache=True, nogil=True)
-def check_timing(offsets, start, interval_s, expected_interval, align_offset, now, future_tolerance, flags):
-    """Unknown meter, interval length against the meter's, alignment in local time, future intervals."""
+def check_reads(offsets, values, low, high, start, interval_s, expected_interval, align_offset, now,
+                future_tolerance, flags):
+    """Negative, below low / above high, unknown meter, interval mismatch, misalignment in local time
+    and future intervals, in one pass. Per-block facts are worked out once per block; the per-read
+    loop over the block's slice is branch-free, so that it vectorizes."""
+    limit = now + future_tolerance
     for block in range(offsets.shape[0] - 1):
         step = np.int64(interval_s[block])
         block_flags = np.uint16(0)
@@ -39,12 +28,20 @@ def check_timing(offsets, start, interval_s, expected_interval, align_offset, no
             block_flags |= INTERVAL_MISMATCH
         if (start[block] + align_offset[block]) % step != 0:
             block_flags |= MISALIGNED
-        limit = now + future_tolerance
-        for i in range(offsets[block], offsets[block + 1]):
-            end = start[block] + (i - offsets[block] + 1) * step
-            flags[i] |= block_flags
-            if end > limit:
-                flags[i] |= FUTURE
+        lo, hi = low[block], high[block]
+        first, last = offsets[block], offsets[block + 1]
+        block_values = values[first:last]
+        block_out = flags[first:last]
+        for k in range(block_values.shape[0]):
+            value = block_values[k]
+            block_out[k] |= ((np.uint16(NEGATIVE) * np.uint16(value < 0))
+                             | (np.uint16(LOW) * np.uint16((value >= 0) & (value < lo)))
+                             | (np.uint16(HIGH) * np.uint16(value > hi)) | block_flags)
+        # interval k ends at start + (k + 1) * step: in the future from index ahead // step on
+        ahead = limit - start[block]
+        future_from = first + (ahead // step if ahead >= 0 else 0)
+        for i in range(max(future_from, first), last):
+            flags[i] |= FUTURE
 
 
 @numba.njit(cache=True, nogil=True)
@@ -63,6 +60,11 @@ def check_duplicates(order, meter_index, channel, offsets, start, interval_s, va
             previous_key_start = position
             max_end = np.int64(-1)
         step = np.int64(interval_s[block])
+        end = start[block] + (offsets[block + 1] - offsets[block]) * step
+        if start[block] >= max_end:  # the usual case: nothing earlier of this key reaches this block
+            if end > max_end:
+                max_end = end
+            continue
         for i in range(offsets[block], offsets[block + 1]):
             moment = start[block] + (i - offsets[block]) * step
             if moment >= max_end:
@@ -86,7 +88,6 @@ def check_duplicates(order, meter_index, channel, offsets, start, interval_s, va
                 earlier -= 1
             if conflict:
                 flags[i] |= DUPLICATE
-        end = start[block] + (offsets[block + 1] - offsets[block]) * step
         if end > max_end:
             max_end = end
 
@@ -95,10 +96,10 @@ def validate(batch, meter_index, expected_interval, low, high, align_offset, now
              future_tolerance: int) -> np.ndarray:
     """All rules over one batch; returns per-interval flag bits (uint16, 0 = valid)."""
     flags = np.zeros(batch.read_count, dtype=np.uint16)
-    check_values(batch.offsets, batch.values, low, high, flags)
-    check_timing(batch.offsets, batch.start, batch.interval_s, expected_interval, align_offset,
-                 np.int64(now), np.int64(future_tolerance), flags)
-    order = np.lexsort((batch.start, batch.channel, meter_index)).astype(np.int64)
-    check_duplicates(order, meter_index, batch.channel, batch.offsets, batch.start, batch.interval_s,
-                     batch.values, flags)
+    check_reads(batch.offsets, batch.values, low, high, batch.start, batch.interval_s, expected_interval,
+                align_offset, np.int64(now), np.int64(future_tolerance), flags)
+    if len(meter_index) and np.bincount(meter_index).max() > 1:  # a meter with one block cannot repeat itself
+        order = np.lexsort((batch.start, batch.channel, meter_index)).astype(np.int64)
+        check_duplicates(order, meter_index, batch.channel, batch.offsets, batch.start, batch.interval_s,
+                         batch.values, flags)
     return flags

@@ -19,43 +19,37 @@ MAX_SLOTS = 100  # a 15-minute fall-back day; 5-minute data is checked per 100-s
 
 
 @numba.njit(cache=True, nogil=True)
-def check_spikes(values, present, ratio, floor, flags):
-    """``flags[row]`` gets SPIKE when the row's largest value > ratio x its third largest and > floor[row]."""
+def check_day_rows(values, present, hourly_total, complete, water, spike_candidate, ratio, floor, flags):
+    """Both day rules, one row at a time.
+
+    Spike: the row's largest value > ratio x its third largest (taken as 0 when negative) and > floor
+    (>= 0). Branch-free in two passes: the largest, then how many values reach largest / ratio: at
+    most two means the third largest is below it. Continuous flow: a water day with use in all 24 hours.
+    """
+    lowest = np.int64(-(2**62))
     for row in range(values.shape[0]):
-        first = second = third = np.int64(-1)
-        count = 0
-        for slot in range(values.shape[1]):
-            if not present[row, slot]:
-                continue
-            count += 1
-            value = values[row, slot]
-            if value > first:
-                third = second
-                second = first
-                first = value
-            elif value > second:
-                third = second
-                second = value
-            elif value > third:
-                third = value
-        if count >= 3 and first > floor[row] and first > ratio * max(third, 0):
-            flags[row] |= SPIKE
-    return flags
-
-
-@numba.njit(cache=True, nogil=True)
-def check_continuous_flow(hourly_total, complete, water, flags):
-    """``flags[row]`` gets CONTINUOUS_FLOW when a complete water day has use in every one of its 24 hours."""
-    for row in range(hourly_total.shape[0]):
-        if not (complete[row] and water[row]):
+        if not complete[row]:
             continue
-        flowing = True
-        for hour in range(24):
-            if hourly_total[row, hour] <= 0:
-                flowing = False
-                break
-        if flowing:
-            flags[row] |= CONTINUOUS_FLOW
+        if spike_candidate[row]:
+            row_values = values[row]
+            row_present = present[row]
+            largest = lowest
+            count = 0
+            for slot in range(row_values.shape[0]):
+                here = row_present[slot]
+                largest = max(largest, row_values[slot] if here else lowest)
+                count += here
+            reaching = 0
+            for slot in range(row_values.shape[0]):
+                reaching += row_present[slot] & (max(row_values[slot], 0) * ratio >= largest)
+            if count >= 3 and largest > floor[row] and reaching <= 2:
+                flags[row] |= SPIKE
+        if water[row]:
+            hours_with_use = 0
+            for hour in range(24):
+                hours_with_use += hourly_total[row, hour] > 0
+            if hours_with_use == 24:
+                flags[row] |= CONTINUOUS_FLOW
     return flags
 
 
@@ -63,7 +57,5 @@ def check_days(values, present, hourly_total, complete, water, spike_candidate, 
     """All day rules; returns per-row flag bits (uint16). Spikes are checked on complete days of the
     services the spike rule applies to (``spike_candidate``)."""
     flags = np.zeros(values.shape[0], dtype=np.uint16)
-    mask = present & (complete & spike_candidate)[:, None]
-    check_spikes(values, mask, np.float64(ratio), floor, flags)
-    check_continuous_flow(hourly_total, complete, water, flags)
-    return flags
+    return check_day_rows(values, present, hourly_total, complete, water, spike_candidate, np.float64(ratio),
+                          floor, flags)
