@@ -119,56 +119,66 @@ def generate(utility: Utility, start: datetime | None = None, end: datetime | No
             if not len(moments):
                 continue
             values = load_shape(meter, moments, utility.zone, meter_rngs[number])
-            if faults.day_spike or faults.leak:
-                _day_faults(meter, number, moments, values, zone, faults, seed, truth)
-            yield _with_faults(meter, moments, values, faults, fault_rng, json_share, truth)
+            day_fault = bool(faults.day_spike or faults.leak) and _day_faults(meter, number, moments, values, zone,
+                                                                             faults, seed, truth)
+            yield _with_faults(meter, moments, values, faults, fault_rng, json_share, truth, clean=day_fault)
 
 
 def _day_faults(meter: Meter, number: int, moments: np.ndarray, values: np.ndarray, zone: ZoneInfo,
-                faults: FaultPlan, seed: int, truth: Truth) -> None:
-    """Faults of whole local days (a block never spans two local days: see block_bounds)."""
+                faults: FaultPlan, seed: int, truth: Truth) -> bool:
+    """Faults of whole local days (a block never spans two local days: see block_bounds); returns
+    whether this meter-day carries one."""
     first = datetime.fromtimestamp(int(moments[0]), zone)
     day = first.date()
     rng = np.random.default_rng([seed, 3, number, day.toordinal()])
     spike, leak, hour = rng.random(), rng.random(), int(rng.integers(0, 24))
     day_start = int(datetime.combine(day, time(0), zone).timestamp())
-    if meter.service == "electric" and spike < faults.day_spike:
+    spiked = meter.service == "electric" and spike < faults.day_spike
+    leaking = meter.service == "water" and leak < faults.leak
+    if spiked:
         # at the hour drawn: 90% of the meter's hard limit, far above any normal interval of a home
         target = day_start + hour * 3600
         hit = np.flatnonzero(moments == target)
         if len(hit):
             values[hit[0]] = int(meter.expected_high_per_hour * meter.interval_s / 3600 * 0.9)
             truth.count("day_spike")
-    if meter.service == "water" and leak < faults.leak:
+    if leaking:
         values += max(1, int(meter.expected_high_per_hour * meter.interval_s / 3600 * 0.002))
         if moments[0] == day_start:
             truth.count("leak")
+    return spiked or leaking
 
 
 def _with_faults(meter: Meter, moments: np.ndarray, values: np.ndarray, faults: FaultPlan,
-                 rng: np.random.Generator, json_share: float, truth: Truth) -> Message:
+                 rng: np.random.Generator, json_share: float, truth: Truth, clean: bool = False) -> Message:
+    """Block faults at the plan's rates. ``clean``: the meter-day carries a day fault, which another fault
+    on the same day would hide (its day would be incomplete), so the block gets none; an unknown
+    meter's block gets no value fault either (an unknown meter has no limits to break)."""
     truth.messages += 1
     meter_no, start = meter.meter_no, int(moments[0])
     draw = rng.random(5)
-    if draw[4] < faults.undecodable:
+    if draw[4] < faults.undecodable and not clean:
         truth.dlq_messages += 1
         truth.count("undecodable")
         return Message(meter_no.encode(), b"MB\x01\x00garbage" + bytes(rng.integers(0, 256, 7, dtype=np.uint8)))
+    misaligned = draw[2] < faults.misaligned and not clean
+    unknown = draw[3] < faults.unknown_meter and not clean and not misaligned
     flagged = 0
-    if draw[0] < faults.negative:
-        values[rng.integers(len(values))] = -int(rng.integers(1, 500))
-        truth.count("negative")
-        flagged = 1
-    elif draw[1] < faults.spike:
-        high = -(-meter.expected_high_per_hour * meter.interval_s // 3600)
-        values[rng.integers(len(values))] = high * 10
-        truth.count("spike")
-        flagged = 1
-    if draw[2] < faults.misaligned:
+    if not clean and not unknown:
+        if draw[0] < faults.negative:
+            values[rng.integers(len(values))] = -int(rng.integers(1, 500))
+            truth.count("negative")
+            flagged = 1
+        elif draw[1] < faults.spike:
+            high = -(-meter.expected_high_per_hour * meter.interval_s // 3600)
+            values[rng.integers(len(values))] = high * 10
+            truth.count("spike")
+            flagged = 1
+    if misaligned:
         start += 60
         truth.count("misaligned")
         flagged = len(values)
-    elif draw[3] < faults.unknown_meter:
+    elif unknown:
         meter_no = "U" + meter_no[1:]
         truth.count("unknown_meter")
         flagged = len(values)
