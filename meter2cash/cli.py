@@ -111,9 +111,15 @@ def cmd_bill_run(args, settings: Settings) -> int:
         from prometheus_client import start_http_server
 
         start_http_server(args.metrics_port, addr=settings.metrics_address, registry=metrics.registry)
+    from streams.gap_fill import fill_period
+
     bar = ProgressBar("billing accounts")
     with _connect(settings) as conn:
         period_id = find_period(conn, args.cycle, date.fromisoformat(args.period_start) if args.period_start else None)
+        if args.estimate:
+            estimated = fill_period(conn, period_id)
+            if any(estimated.values()):
+                print("estimated missing reads: " + ", ".join(f"{n} {m}" for m, n in estimated.items() if n))
         result = run_bill_run(conn, period_id, current_tariffs(conn), metrics=metrics, progress=bar.update)
     bar.close()
     print(f"bill run {result.bill_run_id}: period {period_id}: {result.accounts_billed} bills, "
@@ -186,6 +192,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cycle", default="C01")
     p.add_argument("--period-start", help="YYYY-MM-DD (default: the oldest open period)")
     p.add_argument("--metrics-port", type=int, default=9309, help="serve /metrics while running (0: off)")
+    p.add_argument("--estimate", action=argparse.BooleanOptionalAction, default=True,
+                   help="estimate missing reads of the period first (VEE estimation)")
     p.set_defaults(func=cmd_bill_run)
 
     p = sub.add_parser("estimates", help="rebuild the Redis estimates from PostgreSQL")

@@ -11,8 +11,11 @@ from meter2cash.scenario import Scenario
 from meter2cash.settings import Settings
 from rating.money import format_minor
 from simulators.headend import FaultPlan
+from storage.cache import EstimateCache
 from storage.exceptions import act
 from storage.tariffs import current_tariffs
+from streams.estimate import rebuild_estimates
+from streams.gap_fill import fill_period
 
 
 def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "demo", workers: int = 1) -> int:
@@ -33,15 +36,17 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
         print(f"\r  published {sent} messages ({scenario.truth.reads} reads) in {time.monotonic() - started:.1f}s")
         progress = scenario.wait_until_processed(timeout=900)
         streamed = time.monotonic() - started
-        # the last batch's estimates are written just after its commit
-        time.sleep(1.0)
-        estimated_accounts, bill_to_date, projected = scenario.estimates_total()
     finally:
         scenario.stop_workers()
     settings = scenario.settings
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         period_id = conn.execute("select id from billing_periods order by id limit 1").fetchone()[0]
         tariffs = current_tariffs(conn)
+        # cycle close: estimate the reads still missing (VEE estimation), re-rate the running estimates
+        # with them, then bill
+        filled = fill_period(conn, period_id)
+        rebuild_estimates(conn, EstimateCache.from_url(settings.redis_url), tariffs)
+        estimated_accounts, bill_to_date, projected = scenario.estimates_total()
         first = run_bill_run(conn, period_id, tariffs)
         # a billing clerk reviews the blocking exceptions that held accounts and releases them: those
         # accounts are billed on the reads that passed validation
@@ -60,6 +65,8 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
     print(f"reads stored           {progress.stored_reads:>12,}")
     print(f"reads flagged by VEE   {progress.flagged_reads:>12,}   ({rules or 'none'})")
     print(f"dead-lettered messages {progress.dlq_messages:>12,}")
+    print(f"reads estimated        {sum(filled.values()):>12,}   "
+          f"({', '.join(f'{method} {count}' for method, count in filled.items())}) at cycle close")
     print(f"streamed in            {streamed:>12.1f} s   ({truth.reads / streamed:,.0f} reads/s)")
     print(f"estimated bills        {estimated_accounts:>12,}   bill-to-date {format_minor(bill_to_date, currency)}, "
           f"projected {format_minor(projected, currency)} {currency}")

@@ -115,12 +115,13 @@ def override(conn: psycopg.Connection, exception_id: int, edits: dict[int, int],
 
 def edit_reads(conn: psycopg.Connection, meter_id: int, agreement_id: int, zone: str, channel: int,
                moments: np.ndarray, interval_s: int, values: np.ndarray, actor: str, reason: str,
-               exception_id: int | None = None) -> int:
-    """Merge edited reads through the same path as streamed ones, recording each old and new value."""
+               exception_id: int | None = None, quality: np.ndarray | int = QUALITY_EDITED) -> int:
+    """Merge edited (or estimated) reads through the same path as streamed ones, recording each old and
+    new value: reads are never overwritten without a trace."""
     count = len(moments)
     rows = group_days(np.full(count, meter_id, np.int64), np.full(count, channel, np.int16), moments,
                       np.full(count, interval_s, np.int32), np.zeros(count, np.int64), [zone], values,
-                      np.full(count, QUALITY_EDITED, np.int16))
+                      np.broadcast_to(np.asarray(quality, np.int16), (count,)).copy())
     PartitionManager(conn).ensure(conn, {rows.local_day(r) for r in range(len(rows))})
     with conn.transaction():
         old = {}

@@ -1,0 +1,106 @@
+"""Estimate the missing reads of stored days (and days with no read at all) before billing them.
+
+Like days come from the four weeks before each day; estimated reads go through the ordinary merge
+with a quality code naming the method, and each one is recorded in ``read_edits`` (actor
+``vee:estimation``), so an actual read that arrives later replaces it and moves the rollups by exactly
+the difference.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+import psycopg
+
+from storage.day_rows import local_midnight
+from storage.exceptions import edit_reads
+from storage.pg_binary import parse_array
+from streams.estimation import METHODS, fill_gaps, like_day_average
+
+_EPOCH = date(1970, 1, 1)
+LIKE_WEEKS = 4
+
+
+def _weekend(day: date, holidays: frozenset[date]) -> bool:
+    return day.weekday() >= 5 or day in holidays
+
+
+def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day: date, end_day: date,
+                       max_linear: int = 8, holidays: frozenset[date] = frozenset()) -> dict[str, int]:
+    """Estimate missing consumption reads of ``meter_ids`` over local days [first_day, end_day);
+    returns reads estimated by method."""
+    meters = conn.execute("select id, service_agreement_id, zone, interval_s from meters where id = any(%s)",
+                          (meter_ids,)).fetchall()
+    rows = conn.execute(
+        "select meter_id, local_day, array_send(values) from interval_blocks where meter_id = any(%s) "
+        "and channel = 1 and local_day >= %s and local_day < %s",
+        (meter_ids, first_day - timedelta(days=7 * LIKE_WEEKS), end_day)).fetchall()
+    stored: dict[tuple[int, date], tuple[np.ndarray, np.ndarray]] = {}
+    for meter_id, day, data in rows:
+        stored[(meter_id, day)] = parse_array(data)
+    done = {name: 0 for name in METHODS.values()}
+    for meter_id, agreement_id, zone, interval_s in meters:
+        targets, like_rows, like_masks = [], [], []
+        day = first_day
+        while day < end_day:
+            ordinal = (day - _EPOCH).days
+            start = local_midnight(zone, ordinal)
+            slots = (local_midnight(zone, ordinal + 1) - start) // interval_s
+            values, present = stored.get((meter_id, day), (np.zeros(slots, np.int64), np.zeros(slots, bool)))
+            if not present.all():
+                history = [stored[(meter_id, day - timedelta(days=back))]
+                           for back in range(1, 7 * LIKE_WEEKS + 1)
+                           if (meter_id, day - timedelta(days=back)) in stored
+                           and _weekend(day - timedelta(days=back), holidays) == _weekend(day, holidays)
+                           and len(stored[(meter_id, day - timedelta(days=back))][0]) == slots][:LIKE_WEEKS]
+                if history:
+                    like, like_present = like_day_average(np.array([h[0] for h in history]),
+                                                          np.array([h[1] for h in history]))
+                else:
+                    like, like_present = np.zeros(slots, np.int64), np.zeros(slots, bool)
+                targets.append((day, start, slots, values, present))
+                like_rows.append(like)
+                like_masks.append(like_present)
+            day += timedelta(days=1)
+        if not targets:
+            continue
+        width = max(t[2] for t in targets)
+
+        def matrix(parts, dtype):
+            out = np.zeros((len(parts), width), dtype)
+            for number, part in enumerate(parts):
+                out[number, :len(part)] = part
+            return out
+        values = matrix([t[3] for t in targets], np.int64)
+        present = matrix([t[4] for t in targets], bool)
+        filled, quality = fill_gaps(values, present, np.array([t[2] for t in targets]), max_linear,
+                                    matrix(like_rows, np.int64), matrix(like_masks, bool))
+        moments, new_values, codes = [], [], []
+        for number, (day, start, slots, _, _) in enumerate(targets):
+            for slot in np.flatnonzero(quality[number, :slots]):
+                moments.append(start + int(slot) * interval_s)
+                new_values.append(int(filled[number, slot]))
+                codes.append(int(quality[number, slot]))
+        if not moments:
+            continue
+        codes_array = np.array(codes, np.int16)
+        for code, name in METHODS.items():
+            done[name] += int((codes_array == code).sum())
+        edit_reads(conn, meter_id, agreement_id, zone, 1, np.array(moments, np.int64), interval_s,
+                   np.array(new_values, np.int64), "vee:estimation", "missing reads estimated before billing",
+                   quality=codes_array)
+    return done
+
+
+def fill_period(conn: psycopg.Connection, billing_period_id: int, max_linear: int = 8) -> dict[str, int]:
+    """Estimate the missing reads of every meter of the period's billing cycle before it is billed."""
+    row = conn.execute("select billing_cycle_id, period_start, period_end from billing_periods where id = %s",
+                       (billing_period_id,)).fetchone()
+    if row is None:
+        return {}
+    cycle_id, first_day, end_day = row
+    meter_ids = [r[0] for r in conn.execute(
+        "select m.id from meters m join service_agreements sa on sa.id = m.service_agreement_id "
+        "join accounts a on a.id = sa.account_id where a.billing_cycle_id = %s "
+        "and sa.start_date < %s and (sa.end_date is null or sa.end_date > %s)", (cycle_id, end_day, first_day))]
+    return fill_missing_reads(conn, meter_ids, first_day, end_day, max_linear) if meter_ids else {}

@@ -1,0 +1,66 @@
+"""Missing reads are estimated before billing; an actual read arriving later replaces the estimate."""
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psycopg
+import pytest
+
+from simulators.utility import Account, Meter, Utility
+from storage.directory import load_directory
+from streams.codec import Block, encode_binary
+from streams.estimation import LIKE_DAY, LINEAR
+from streams.gap_fill import fill_missing_reads, fill_period
+from streams.pipeline import BatchProcessor, RawMessage
+
+pytestmark = pytest.mark.integration
+
+
+def block(meter, zone, day, first_slot, values):
+    start = int(datetime.combine(day, time(0), ZoneInfo(zone)).timestamp()) + first_slot * meter.interval_s
+    values = np.asarray(values, np.int64)
+    return RawMessage(encode_binary(Block(meter.meter_no, 1, start, meter.interval_s, values,
+                                          np.zeros(len(values), np.uint8))))
+
+
+def test_gaps_are_estimated_traced_and_replaced_by_late_actuals(settings):
+    zone = settings.utility_zone
+    meter = Meter("E9100001", "A9100001", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
+    utility = Utility(zone, "C-GAP", date(2026, 10, 1), date(2026, 11, 1),
+                      [Account(meter.account_no, "Customer", "9 Gap Rd", ("electric",))], [meter])
+    conn = psycopg.connect(settings.database_url, autocommit=True)
+    load_directory(conn, utility)
+    conn.execute("update service_agreements set start_date = '2026-09-01'")
+    processor = BatchProcessor(settings, conn, cache=None)
+    shape = np.arange(96, dtype=np.int64) * 2 + 100  # the same every day
+    messages = [block(meter, zone, date(2026, 9, 1) + timedelta(days=d), 0, shape) for d in range(61)
+                if date(2026, 9, 1) + timedelta(days=d) != date(2026, 10, 14)]  # a Wednesday with no reads
+    day = date(2026, 10, 20)  # a Tuesday with a 3-interval gap (slots 40-42)
+    messages = [m for m in messages if m.value != block(meter, zone, day, 0, shape).value]
+    messages += [block(meter, zone, day, 0, shape[:40]), block(meter, zone, day, 43, shape[43:])]
+    processor.process(messages)
+    usage = "select sum(quantity), sum(read_count) from usage_daily where local_day >= '2026-10-01' " \
+            "and local_day < '2026-11-01'"
+    before = conn.execute(usage).fetchone()
+
+    period_id = conn.execute("select id from billing_periods").fetchone()[0]
+    estimated = fill_period(conn, period_id)
+    assert estimated == {"linear": 3, "like_day": 96, "flat": 0}
+    after = conn.execute(usage).fetchone()
+    assert after[1] - before[1] == 99 and after[0] - before[0] == int(shape[40:43].sum() + shape.sum())
+    quality = conn.execute("select quality[41:43] from interval_blocks where local_day = %s", (day,)).fetchone()[0]
+    assert quality == [LINEAR] * 3
+    whole_day = conn.execute("select quality[1], values = %s::bigint[] from interval_blocks where local_day = '2026-10-14'",
+                             (shape.tolist(),)).fetchone()
+    assert whole_day == (LIKE_DAY, True)
+    assert conn.execute("select count(*), min(actor) from read_edits").fetchone() == (99, "vee:estimation")
+    assert fill_missing_reads(conn, [conn.execute("select id from meters").fetchone()[0]], date(2026, 10, 1),
+                              date(2026, 11, 1)) == {"linear": 0, "like_day": 0, "flat": 0}  # nothing left
+
+    # the actual read for slot 41 arrives late: it replaces the estimate, the rollup moves by the difference
+    processor.process([block(meter, zone, day, 41, [500])])
+    final = conn.execute(usage).fetchone()
+    assert final[0] - after[0] == 500 - int(shape[41]) and final[1] == after[1]
+    assert conn.execute("select values[42], quality[42] from interval_blocks where local_day = %s",
+                        (day,)).fetchone() == (500, 0)
+    conn.close()
