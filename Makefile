@@ -3,7 +3,7 @@
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup services services-down demo test test-unit test-integration bench-ingest compose-check clean
+.PHONY: setup services services-down demo lint test test-unit test-integration bench-ingest compose-check clean
 
 setup:
 	bash scripts/setup.sh
@@ -17,7 +17,10 @@ services-down:
 demo: services
 	$(BIN)/m2c demo
 
-test: services
+lint: setup
+	$(BIN)/python -m pyflakes meter2cash rating storage streams billing simulators benchmarks tests deploy scripts
+
+test: services lint
 	$(BIN)/pytest -q
 
 test-unit: setup

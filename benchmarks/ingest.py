@@ -10,7 +10,6 @@ writes benchmarks/results/ingest.json (and a timestamped copy) with the machine'
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
 import time
@@ -18,12 +17,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, save  # noqa: E402
 from meter2cash.scenario import Scenario  # noqa: E402
 from meter2cash.settings import Settings  # noqa: E402
 from simulators.headend import FaultPlan  # noqa: E402
 
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def main() -> int:
@@ -90,13 +88,11 @@ def main() -> int:
                     "publish_reads_per_second": round(reads / published["seconds"])},
         "progress_samples": samples,
     }
-    RESULTS.mkdir(exist_ok=True)
-    text = json.dumps(result, indent=2)
-    (RESULTS / "ingest.json").write_text(text + "\n")
+    save("ingest", result)
     stamp = result["machine"]["recorded_at"].replace(":", "").replace("-", "")
-    (RESULTS / f"ingest-{stamp}-w{args.workers}.json").write_text(text + "\n")
+    save(f"ingest-{stamp}-w{args.workers}", result)
     r = result["results"]
-    print(f"| reads | messages | workers | publish s | end-to-end s | validated reads/s |")
+    print("| reads | messages | workers | publish s | end-to-end s | validated reads/s |")
     print(f"| {reads:,} | {truth.messages:,} | {args.workers} | {r['publish_seconds']} | "
           f"{r['end_to_end_seconds']} | {r['validated_reads_per_second']:,} |")
     ok = progress.stored_reads + progress.flagged_reads == reads

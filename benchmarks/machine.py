@@ -1,10 +1,12 @@
 """The machine a benchmark ran on, recorded beside its figures."""
 from __future__ import annotations
 
+import json
 import os
 import platform
 import subprocess
 from datetime import datetime, timezone
+from pathlib import Path
 
 
 def _cpu_model() -> str:
@@ -46,3 +48,14 @@ def describe() -> dict:
         "redis": _version(["redis-server", "--version"]),
         "java": _version(["java", "-version"]) if False else _version(["bash", "-c", "java -version 2>&1"]),
     }
+
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def save(name: str, result: dict) -> Path:
+    """Write ``result`` as benchmarks/results/NAME.json (the latest figures) and return the path."""
+    RESULTS.mkdir(exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    return path

@@ -11,11 +11,10 @@ Seeded synthetic data; prints a table and writes benchmarks/results/rating.json 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
-from datetime import date, datetime, time as clock, timezone
+from datetime import date, datetime, time as clock
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -24,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, save  # noqa: E402
 from rating.pricing import UsageInput, rate  # noqa: E402
 from rating.tariff import parse_tariff  # noqa: E402
 from rating.usage import summarize_matrix  # noqa: E402
@@ -147,9 +146,7 @@ def main() -> int:
     result = {"benchmark": "rating", "machine": describe(),
               "tariff": "TOU energy (3 periods, holidays) + tiered delivery + demand + on-peak demand + fixed + tax",
               "one_core": "CPU time of this process (single-threaded NumPy)", "period": period, "year": year}
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "rating.json").write_text(json.dumps(result, indent=2) + "\n")
+    save("rating", result)
     print("| mode | agreement-periods | CPU s | agreement-periods/s |")
     print(f"| one month (15-min) | {period['agreement_periods']:,} | {period['cpu_seconds']} | "
           f"{period['agreement_periods_per_second']:,} |")

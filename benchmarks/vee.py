@@ -10,7 +10,6 @@ same reads laid out as day rows. Batches of realistic size: 2,000 blocks of 96 f
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -19,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, save  # noqa: E402
 from streams import vee, vee_day  # noqa: E402
 from streams.codec import BlockBatch  # noqa: E402
 
@@ -90,9 +89,7 @@ def main() -> int:
               "in_cache": {"rule_set_reads_per_second": round(reads / hot_rules_cpu),
                            "sum_reads_per_second": round(reads / hot_sum_cpu),
                            "share": round(hot_sum_cpu / hot_rules_cpu, 3)}}
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "vee.json").write_text(json.dumps(result, indent=2) + "\n")
+    save("vee", result)
     print("| data | rule set reads/s (one core) | NumPy sum reads/s | share |")
     print(f"| {footprint / 2**20:,.0f} MiB streamed | {rules_rate:,.0f} | {memory_rate:,.0f} | "
           f"{rules_rate / memory_rate:.2f} |")

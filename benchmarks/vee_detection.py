@@ -7,7 +7,6 @@ Runs the real pipeline (in-process) on the real PostgreSQL; writes benchmarks/re
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.machine import describe  # noqa: E402
+from benchmarks.machine import describe, save  # noqa: E402
 from meter2cash.scenario import Scenario  # noqa: E402
 from meter2cash.settings import Settings  # noqa: E402
 from simulators.headend import FaultPlan, Truth, generate  # noqa: E402
@@ -59,9 +58,7 @@ def main() -> int:
                              "meter_days": args.meters * days, "fault_plan": faults.__dict__},
               "faults": rows, "unexplained_exceptions": unexplained, "false_positives": false_positives,
               "missed": sum(max(0, r["injected"] - r["flagged"]) for r in rows)}
-    out = Path(__file__).resolve().parent / "results"
-    out.mkdir(exist_ok=True)
-    (out / "vee_detection.json").write_text(json.dumps(result, indent=2) + "\n")
+    save("vee_detection", result)
     print("| fault | rule | injected | flagged |")
     for row in rows:
         print(f"| {row['fault']} | {row['rule']} | {row['injected']} | {row['flagged']} |")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import difflib
 import json
 import sys
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo

@@ -6,7 +6,7 @@ local midnights, so DST days get 92 or 100 fifteen-minute slots by construction.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 

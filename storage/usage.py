@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+import numpy as np
 import psycopg
 
 CONSUMPTION_CHANNEL = 1  # delivered to the customer
@@ -92,10 +93,10 @@ class AgreementIntervals:
     unit: str
     power_of_ten: int
     interval_s: int
-    starts: "np.ndarray"  # epoch seconds of every stored interval, sorted
-    values: "np.ndarray"  # delivered, int64 in the meter's unit x 10^power_of_ten
-    exported: "np.ndarray | None" = None  # received on the same grid, where measured
-    reactive: "np.ndarray | None" = None  # reactive energy on the same grid, where measured
+    starts: np.ndarray  # epoch seconds of every stored interval, sorted
+    values: np.ndarray  # delivered, int64 in the meter's unit x 10^power_of_ten
+    exported: np.ndarray | None = None  # received on the same grid, where measured
+    reactive: np.ndarray | None = None  # reactive energy on the same grid, where measured
 
 
 def assigned_agreements(conn: psycopg.Connection, tariff_code: str, on_day: date) -> list[int]:
@@ -111,8 +112,6 @@ def intervals_for(conn: psycopg.Connection, agreement_ids: list[int], first_day:
                   end_day: date) -> list[AgreementIntervals]:
     """Stored intervals of each agreement over local days [first_day, end_day): delivered (channel 1)
     and, where the meter also measures it, received (channel 2, e.g. solar export) on the same grid."""
-    import numpy as np
-
     from storage.pg_binary import parse_array
 
     rows = conn.execute(
@@ -165,19 +164,17 @@ class HourlyUsage:
     """Day rows of many agreements as columns: ``totals``/``peaks`` are (rows x 24) per wall-clock hour."""
 
     agreement_ids: list[int]  # the agreements asked for, in order
-    row_agreement: "np.ndarray"  # index into agreement_ids, per row
-    day_ordinal: "np.ndarray"  # days since 1970-01-01, per row
-    interval_s: "np.ndarray"
-    totals: "np.ndarray"
-    peaks: "np.ndarray"
+    row_agreement: np.ndarray  # index into agreement_ids, per row
+    day_ordinal: np.ndarray  # days since 1970-01-01, per row
+    interval_s: np.ndarray
+    totals: np.ndarray
+    peaks: np.ndarray
     units: dict[int, tuple[str, int]]  # agreement -> (meter unit, power of ten)
 
 
 def hourly_for(conn: psycopg.Connection, agreement_ids: list[int], first_day: date, end_day: date) -> HourlyUsage:
     """Hourly sums and peaks of the agreements' consumption over local days [first_day, end_day), read
     as raw arrays and decoded in one NumPy pass."""
-    import numpy as np
-
     rows = conn.execute(
         "select m.service_agreement_id, b.local_day - date '1970-01-01', b.interval_s, m.unit, m.power_of_ten, "
         "       array_send(b.hourly_total), array_send(b.hourly_peak) "

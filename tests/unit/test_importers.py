@@ -1,5 +1,5 @@
 """URDB and OWRS files convert to the project's tariffs and price as their rate sheets say."""
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
