@@ -132,7 +132,7 @@ def edit_reads(conn: psycopg.Connection, meter_id: int, agreement_id: int, zone:
                 "from interval_blocks where meter_id = %s and channel = %s and local_day = %s",
                 (datetime.fromtimestamp(moment, timezone.utc), meter_id, channel, local.date())).fetchone()
             old[moment] = None if found is None else found[0]
-        store_batch(conn, rows, np.full(len(rows), agreement_id, np.int64), [])
+        store_batch(conn, rows, np.full(len(rows), agreement_id, np.int64), [], trace_replacements=False)
         with conn.cursor() as cursor:
             cursor.executemany(
                 "insert into read_edits (meter_id, channel, interval_start, old_value, new_value, exception_id, "

@@ -48,8 +48,10 @@ def _utc(epoch: int) -> datetime:
 
 
 def store_batch(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.ndarray,
-                exceptions: list[ExceptionRecord]) -> StoreResult:
-    """Runs inside one transaction; raises on any database error with nothing written."""
+                exceptions: list[ExceptionRecord], trace_replacements: bool = True) -> StoreResult:
+    """Runs inside one transaction; raises on any database error with nothing written. A stored read
+    that a later one replaces with another value keeps a trace in ``read_edits`` (unless the caller
+    records its own, as staff edits do)."""
     result = StoreResult()
     with conn.transaction():
         days = [rows.local_day(r) for r in range(len(rows))]
@@ -68,12 +70,30 @@ def store_batch(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.nd
                 "read_count = u.read_count, hourly_total = u.hourly_total, hourly_peak = u.hourly_peak, "
                 "updated_at = now() from interval_block_updates u "
                 "where b.meter_id = u.meter_id and b.channel = u.channel and b.local_day = u.local_day")
+        if updates and trace_replacements:
+            _trace_replaced(conn, rows, stored, merged, updates)
         result.rows_inserted, result.rows_updated = len(inserts), len(updates)
         result.reads_added = _move_rollups(conn, rows, agreement_of_row, days, merged)
         result.touched = {(int(agreement_of_row[r]), days[r]) for r in range(len(rows))}
         result.merged = merged
         result.exceptions_recorded = _record_exceptions(conn, exceptions)
     return result
+
+
+def _trace_replaced(conn: psycopg.Connection, rows: DayRows, stored: dict, merged: list, updates: list[int]) -> None:
+    traces = []
+    for r in updates:
+        before, after = stored[r], merged[r]
+        replaced = np.flatnonzero(before.present & after.present & (before.values != after.values))
+        for slot in replaced.tolist():
+            moment = int(rows.day_start[r]) + slot * int(rows.interval_s[r])
+            traces.append((int(rows.meter_id[r]), int(rows.channel[r]), _utc(moment), int(before.values[slot]),
+                           int(after.values[slot])))
+    if traces:
+        with conn.cursor() as cursor:
+            cursor.executemany(
+                "insert into read_edits (meter_id, channel, interval_start, old_value, new_value, actor, reason) "
+                "values (%s, %s, %s, %s, %s, 'head-end', 'replaced by a later read')", traces)
 
 
 def _lock_stored_rows(conn: psycopg.Connection, rows: DayRows, days: list[date]) -> dict[int, StoredRow]:

@@ -67,7 +67,8 @@ def test_override_stores_edited_reads_moves_rollups_and_keeps_the_old_value(flag
         "select values[50], quality[50] from interval_blocks b join meters m on m.id = b.meter_id "
         "where m.meter_no = %s and b.local_day = '2026-10-25'", (meter.meter_no,)).fetchone()
     assert (value, quality) == (295, queue.QUALITY_EDITED)
-    edit = conn.execute("select old_value, new_value, actor, reason, exception_id from read_edits").fetchone()
+    edit = conn.execute("select old_value, new_value, actor, reason, exception_id from read_edits "
+                        "where actor = %s", ("clerk.ann",)).fetchone()
     assert edit == (stored_before, 295, "clerk.ann", "neighbouring reads", exception_id)
     assert queue.get_exception(conn, exception_id).status == "overridden"
     with pytest.raises(queue.ExceptionActionRefused):

@@ -63,4 +63,6 @@ def test_gaps_are_estimated_traced_and_replaced_by_late_actuals(settings):
     assert final[0] - after[0] == 500 - int(shape[41]) and final[1] == after[1]
     assert conn.execute("select values[42], quality[42] from interval_blocks where local_day = %s",
                         (day,)).fetchone() == (500, 0)
+    assert conn.execute("select old_value, new_value, actor from read_edits order by id desc limit 1").fetchone() == \
+        (int(shape[41]), 500, "head-end")  # the estimate it replaced is on record
     conn.close()

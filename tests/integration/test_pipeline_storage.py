@@ -94,6 +94,10 @@ def test_a_corrected_read_moves_the_rollup_by_exactly_the_difference(loaded, set
     assert conn.execute(day_total).fetchone() == (1050, 4)
     values = conn.execute("select values[25:28] from interval_blocks").fetchone()[0]
     assert values == [100, 250, 300, 400]
+    # the replaced read keeps a trace
+    trace = conn.execute("select extract(epoch from interval_start)::bigint, old_value, new_value, actor "
+                         "from read_edits").fetchall()
+    assert trace == [(start + 900, 200, 250, "head-end")]
 
 
 def test_dst_fall_back_day_is_stored_in_100_slots(loaded, settings):
