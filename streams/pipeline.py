@@ -28,8 +28,8 @@ from streams.codec import BlockBatch, DecodeError, decode
 from streams.estimate import refresh_estimates
 from streams.metrics import StreamMetrics
 from streams.vee_day import MAX_SLOTS, check_days
-from streams.vee_rules import (CONTINUOUS_FLOW, SPIKE, SPIKE_FLOOR_SHARE, SPIKE_RATIO, SPIKE_SERVICES, rule_codes,
-                               severity)
+from streams.vee_rules import (CONTINUOUS_FLOW, SPIKE, SPIKE_FLOOR_SHARE, SPIKE_RATIO, SPIKE_SERVICES, ZERO_RUN,
+                               ZERO_RUN_HOURS, rule_codes, severity)
 
 log = logging.getLogger(__name__)
 TARIFF_RELOAD_SECONDS = 30.0
@@ -246,6 +246,7 @@ class BatchProcessor:
         water = np.zeros(count, bool)
         candidate = np.zeros(count, bool)
         floor = np.zeros(count, np.int64)
+        min_zero_run = np.zeros(count, np.int64)
         for index, row in enumerate(complete):
             merged_row = merged[row]
             slots = len(merged_row.values)
@@ -255,21 +256,29 @@ class BatchProcessor:
             water[index] = meter.service == "water"
             candidate[index] = meter.service in SPIKE_SERVICES
             floor[index] = int(meter.expected_high_per_hour * int(rows.interval_s[row]) / 3600 * SPIKE_FLOOR_SHARE)
+            if meter.service in ZERO_RUN_HOURS:
+                min_zero_run[index] = ZERO_RUN_HOURS[meter.service] * 3600 // int(rows.interval_s[row])
             if water[index]:
                 hours = wall_clock_hours(rows.zone[row], int(rows.day_start[row]), int(rows.interval_s[row]), slots)
                 hourly[index] = hourly_buckets(merged_row.values, merged_row.present, hours)[0]
-        flags = check_days(values, present, hourly, np.ones(count, bool), water, candidate, SPIKE_RATIO, floor)
+        flags = check_days(values, present, hourly, np.ones(count, bool), water, candidate, SPIKE_RATIO, floor,
+                           min_zero_run)
+        self._keep_zero_runs_of_occupied_premises(flags, [rows.local_day(r) for r in complete],
+                                                  [facts[int(rows.meter_id[r])][1].service_agreement_id
+                                                   for r in complete])
         records, rules = [], []
         for index in np.flatnonzero(flags):
             row = complete[index]
             meter_no, meter = facts[int(rows.meter_id[row])]
             slots = len(merged[row].values)
-            for bit, rule in ((SPIKE, "spike"), (CONTINUOUS_FLOW, "continuous_flow")):
+            for bit, rule in ((SPIKE, "spike"), (CONTINUOUS_FLOW, "continuous_flow"), (ZERO_RUN, "zero_consumption")):
                 if not flags[index] & bit:
                     continue
                 marks = np.zeros(slots, np.int16)
                 if bit == SPIKE:
                     marks[int(np.argmax(np.where(present[index, :slots], values[index, :slots], -1)))] = SPIKE
+                elif bit == ZERO_RUN:
+                    marks[present[index, :slots] & (values[index, :slots] == 0)] = ZERO_RUN
                 else:
                     marks[present[index, :slots]] = CONTINUOUS_FLOW
                 records.append(ExceptionRecord(
@@ -279,6 +288,21 @@ class BatchProcessor:
                     flags=marks.tolist()))
                 rules.append(rule)
         return records, rules
+
+    def _keep_zero_runs_of_occupied_premises(self, flags: np.ndarray, days: list, agreements: list[int]) -> None:
+        """A long run of zero reads matters where the premise had use in the week before (occupied);
+        elsewhere (a vacant premise, a new account) the flag is dropped."""
+        candidates = np.flatnonzero(flags & ZERO_RUN)
+        if not len(candidates):
+            return
+        occupied = {(row[0], row[1]) for row in self.conn.execute(
+            "select t.sa, t.day from unnest(%s::int8[], %s::date[]) as t(sa, day) where exists ("
+            " select 1 from usage_daily u where u.service_agreement_id = t.sa and u.channel = 1"
+            " and u.local_day >= t.day - 7 and u.local_day < t.day and u.quantity > 0)",
+            ([agreements[i] for i in candidates], [days[i] for i in candidates]))}
+        for index in candidates:
+            if (agreements[index], days[index]) not in occupied:
+                flags[index] &= ~np.uint16(ZERO_RUN)
 
     def _count_reads(self, service_of_block: list[str], counts: np.ndarray, flagged_per_block: np.ndarray) -> None:
         totals: dict[str, list[int]] = {}

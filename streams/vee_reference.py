@@ -58,9 +58,10 @@ def validate(batch, meter_index, expected_interval, low, high, align_offset, now
                                batch.values))
 
 
-def check_days(values, present, hourly_total, complete, water, spike_candidate, ratio, floor):
-    """Day rules, plainly: sort each candidate day's present values; count the hours with use."""
-    from streams.vee_rules import CONTINUOUS_FLOW, SPIKE
+def check_days(values, present, hourly_total, complete, water, spike_candidate, ratio, floor, min_zero_run=None):
+    """Day rules, plainly: sort each candidate day's present values; count the hours with use; find the
+    longest stretch of zero reads."""
+    from streams.vee_rules import CONTINUOUS_FLOW, SPIKE, ZERO_RUN
 
     flags = np.zeros(values.shape[0], dtype=np.uint16)
     for row in range(values.shape[0]):
@@ -70,4 +71,9 @@ def check_days(values, present, hourly_total, complete, water, spike_candidate, 
                 flags[row] |= SPIKE
         if complete[row] and water[row] and (hourly_total[row] > 0).all():
             flags[row] |= CONTINUOUS_FLOW
+        if complete[row] and min_zero_run is not None and min_zero_run[row] > 0:
+            zero = present[row] & (values[row] == 0)
+            longest = max((len(run) for run in "".join("1" if z else "0" for z in zero).split("0")), default=0)
+            if longest >= min_zero_run[row]:
+                flags[row] |= ZERO_RUN
     return flags

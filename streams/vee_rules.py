@@ -11,6 +11,7 @@ FUTURE = 64
 UNKNOWN_METER = 128
 SPIKE = 256  # day rule
 CONTINUOUS_FLOW = 512  # day rule (water)
+ZERO_RUN = 1024  # day rule: no consumption for hours at an occupied premise
 
 RULE_CODES = {
     NEGATIVE: "negative",
@@ -23,6 +24,7 @@ RULE_CODES = {
     UNKNOWN_METER: "unknown_meter",
     SPIKE: "spike",
     CONTINUOUS_FLOW: "continuous_flow",
+    ZERO_RUN: "zero_consumption",
 }
 
 # what a flagged read means for billing: blocking exceptions hold the account's bill until staff act
@@ -32,12 +34,14 @@ SEVERITY = {
     "interval_mismatch": BLOCKS_BILLING, "misaligned": BLOCKS_BILLING, "duplicate_conflict": BLOCKS_BILLING,
     "future": BLOCKS_BILLING, "unknown_meter": ISSUE,  # no agreement to hold: staff map or discard the meter
     "spike": BLOCKS_BILLING, "continuous_flow": INFORMATION,  # a possible leak: told to the customer
+    "zero_consumption": ISSUE,  # a stopped meter or a vacant premise: staff look, the bill goes out
 }
 # the day rules' thresholds; spikes are checked on electric interval data (water use is bursty, gas use
 # within a day too even to tell a spike by a ratio)
 SPIKE_RATIO = 6.0
 SPIKE_SERVICES = ("electric",)
 SPIKE_FLOOR_SHARE = 0.05  # of the meter's high limit per interval: tiny loads never spike
+ZERO_RUN_HOURS = {"electric": 12}  # hours of zero reads that need a look where the last week had use
 _RANK = {INFORMATION: 0, ISSUE: 1, BLOCKS_BILLING: 2}
 
 

@@ -45,6 +45,31 @@ def test_day_rule_kernels_agree_with_the_reference():
         values[rng.random((rows, 100)) < 0.02] = rng.integers(200, 2000)
         present = rng.random((rows, 100)) < 0.95
         hourly = rng.integers(0, 3, (rows, 24))
+        values[rng.random((rows, 100)) < 0.3] = 0
         args = (values, present, hourly, rng.random(rows) < 0.8, rng.random(rows) < 0.5, rng.random(rows) < 0.7,
-                6.0, rng.integers(0, 100, rows))
+                6.0, rng.integers(0, 100, rows), rng.choice([0, 2, 4, 48], rows))
         assert vee_day.check_days(*args).tolist() == vee_reference.check_days(*args).tolist()
+
+
+def test_zero_consumption_is_flagged_only_where_the_premise_was_occupied(settings):
+    from datetime import date, timedelta
+
+    from simulators.utility import Account, Meter, Utility
+    from tests.integration.test_lookback_charges import day_block
+
+    zone = settings.utility_zone
+    occupied = Meter("E9200001", "A9200001", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
+    vacant = Meter("E9200002", "A9200002", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
+    utility = Utility(zone, "C-ZERO", date(2026, 10, 1), date(2026, 11, 1),
+                      [Account(m.account_no, "Customer", f"{m.meter_no} Rd", ("electric",)) for m in (occupied, vacant)],
+                      [occupied, vacant])
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        load_directory(conn, utility)
+        processor = BatchProcessor(settings, conn, cache=None)
+        week = [day_block(occupied, zone, date(2026, 10, 1) + timedelta(days=d), np.full(96, 300)) for d in range(7)]
+        stopped = np.full(96, 300)
+        stopped[20:72] = 0  # 13 hours of nothing
+        processor.process(week + [day_block(occupied, zone, date(2026, 10, 8), stopped),
+                                  day_block(vacant, zone, date(2026, 10, 8), np.zeros(96))])
+        found = conn.execute("select meter_no, rules, severity, flagged_count from vee_exceptions").fetchall()
+    assert found == [(occupied.meter_no, ["zero_consumption"], "issue", 0)]
