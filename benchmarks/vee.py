@@ -44,7 +44,7 @@ def make_batch(rng: np.random.Generator, blocks: int, reads: int) -> tuple[Block
     present[:, :reads] = True
     days = dict(values=day_values, present=present, hourly_total=day_values[:, :96].reshape(blocks, 24, 4).sum(axis=2),
                 complete=np.ones(blocks, bool), water=np.zeros(blocks, bool), spike_candidate=np.ones(blocks, bool),
-                ratio=6.0, floor=np.full(blocks, 600, np.int64))
+                ratio=6.0, floor=np.full(blocks, 600, np.int64), min_zero_run=np.full(blocks, 48, np.int64))
     return batch, facts, days
 
 

@@ -48,12 +48,18 @@ def check_day_rows(values, present, hourly_total, complete, water, spike_candida
             if count >= 3 and largest > floor[row] and reaching <= 2:
                 flags[row] |= SPIKE
         if min_zero_run[row] > 0:
-            run = longest = 0
-            for slot in range(values.shape[1]):
-                run = run + 1 if present[row, slot] and values[row, slot] == 0 else 0
-                longest = max(longest, run)
-            if longest >= min_zero_run[row]:
-                flags[row] |= ZERO_RUN
+            row_values = values[row]
+            row_present = present[row]
+            zeros = 0
+            for slot in range(row_values.shape[0]):  # branch-free count first: most days have few zeros
+                zeros += row_present[slot] & (row_values[slot] == 0)
+            if zeros >= min_zero_run[row]:
+                run = longest = 0
+                for slot in range(row_values.shape[0]):
+                    run = (run + 1) * (row_present[slot] & (row_values[slot] == 0))
+                    longest = max(longest, run)
+                if longest >= min_zero_run[row]:
+                    flags[row] |= ZERO_RUN
         if water[row]:
             hours_with_use = 0
             for hour in range(24):
