@@ -135,18 +135,26 @@ def main() -> int:
     parser.add_argument("--agreements", type=int, default=20_000)
     parser.add_argument("--year-agreements", type=int, default=1_000)
     parser.add_argument("--chunk", type=int, default=2_000)
+    parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     tariff = parse_tariff(TARIFF, "bench")
     rng = np.random.default_rng(2026)
     bench_period(tariff, 200, 200, rng)  # warm-up: zone tables, imports, the kernel for both array layouts
     bench_year(tariff, 20, rng)
-    period = bench_period(tariff, args.agreements, args.chunk, np.random.default_rng(1))
-    year = bench_year(tariff, args.year_agreements, np.random.default_rng(2))
+    # the machine is shared with other work: repeat, keep every run, report the median
+    periods = [bench_period(tariff, args.agreements, args.chunk, np.random.default_rng(1)) for _ in range(args.repeat)]
+    years = [bench_year(tariff, args.year_agreements, np.random.default_rng(2)) for _ in range(args.repeat)]
+    period = sorted(periods, key=lambda r: r["agreement_periods_per_second"])[len(periods) // 2]
+    year = sorted(years, key=lambda r: r["agreement_periods_per_second"])[len(years) // 2]
     result = {"benchmark": "rating", "machine": describe(),
               "tariff": "TOU energy (3 periods, holidays) + tiered delivery + demand + on-peak demand + fixed + tax",
-              "one_core": "CPU time of this process (single-threaded NumPy)", "period": period, "year": year}
+              "one_core": "CPU time of this process (single-threaded NumPy)", "repeats": args.repeat,
+              "period": period, "year": year,
+              "all_runs": {"period": [r["agreement_periods_per_second"] for r in periods],
+                           "year": [r["agreement_periods_per_second"] for r in years]}}
     save("rating", result)
+    print(f"median of {args.repeat} runs")
     print("| mode | agreement-periods | CPU s | agreement-periods/s |")
     print(f"| one month (15-min) | {period['agreement_periods']:,} | {period['cpu_seconds']} | "
           f"{period['agreement_periods_per_second']:,} |")

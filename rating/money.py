@@ -8,12 +8,12 @@ MINOR_UNITS = {"USD": 2, "CAD": 2, "EUR": 2, "GBP": 2, "AUD": 2, "NZD": 2, "MXN"
 ROUNDING = ROUND_HALF_UP  # the documented rounding mode of every bill line
 
 
-_ONE = Decimal(1)
+WHOLE = Decimal(1)  # the quantum of a whole minor unit
 
 
 def to_minor(amount: Decimal, currency: str) -> int:
     """Round ``amount`` half-up to the currency's minor unit and return it as an integer."""
-    return int(amount.scaleb(MINOR_UNITS[currency]).quantize(_ONE, rounding=ROUNDING))
+    return int(amount.scaleb(MINOR_UNITS[currency]).quantize(WHOLE, rounding=ROUNDING))
 
 
 def format_minor(amount_minor: int, currency: str) -> str:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from rating.charges import History, Line, Usage
 from rating.errors import RatingError
-from rating.money import to_minor
+from rating.money import MINOR_UNITS, ROUNDING, WHOLE
 from rating.tariff import Tariff, TariffVersion
 from rating.usage import IntervalData, Share, UsageSummary, summarize, summary_from_quantity
 
@@ -77,12 +77,16 @@ def price_lines(tariff: Tariff, version: TariffVersion, usage: Usage) -> list[Li
 
 def price_usage(tariff: Tariff, version: TariffVersion, usage: Usage) -> Quote:
     """One segment (or a whole period) under one version, rounded per line."""
-    return Quote(tariff.currency, tuple(_rounded(tariff, version, line) for line in price_lines(tariff, version, usage)))
+    return Quote(tariff.currency, tuple(_rounded(tariff, version, price_lines(tariff, version, usage))))
 
 
-def _rounded(tariff: Tariff, version: TariffVersion, line: Line, suffix: str = "") -> PricedLine:
-    return PricedLine(line.code, line.description + suffix, line.quantity, line.unit, line.price, line.amount,
-                      to_minor(line.amount, tariff.currency), version.label)
+def _rounded(tariff: Tariff, version: TariffVersion, lines: list[Line], suffix: str = "") -> list[PricedLine]:
+    """Each line rounded once to the currency's minor unit (``rating.money``), tagged with its version."""
+    label, exponent = version.label, MINOR_UNITS[tariff.currency]
+    return [PricedLine(line.code, line.description + suffix if suffix else line.description, line.quantity,
+                       line.unit, line.price, line.amount,
+                       int(line.amount.scaleb(exponent).quantize(WHOLE, rounding=ROUNDING)), label)
+            for line in lines]
 
 
 def segments(tariff: Tariff, start: date, end: date) -> list[tuple[date, date, TariffVersion]]:
@@ -166,7 +170,7 @@ def rate(tariff: Tariff, period_start: date, period_end: date, usage: UsageInput
         segment_usage = Usage(quantity, period_days, days, summary, attributes, history, first, last,
                               fixed_share=Share(days, period_days), tier_share=tier_share)
         suffix = "" if len(parts) == 1 else f" ({first:%b %d}-{last - timedelta(days=1):%b %d})"
-        lines.extend(_rounded(tariff, version, line, suffix) for line in price_lines(tariff, version, segment_usage))
+        lines.extend(_rounded(tariff, version, price_lines(tariff, version, segment_usage), suffix))
     return Quote(tariff.currency, tuple(lines))
 
 
