@@ -205,7 +205,10 @@ class BatchProcessor:
         rows = group_days(facts.meter_id[block_of], batch.channel[block_of], moments,
                           batch.interval_s[block_of], facts.zone_index[block_of], facts.zones,
                           batch.values[valid], batch.quality[valid].astype(np.int16))
-        agreement_of_meter = {f.meter_id: f.service_agreement_id for f in known.values()}
+        # the batch's own meters, by id (the directory holds every meter seen: never walk it per batch)
+        batch_meters = {known[number].meter_id: (number, known[number]) for number in set(batch.meter_ids)
+                        if number in known}
+        agreement_of_meter = {meter_id: facts.service_agreement_id for meter_id, (_, facts) in batch_meters.items()}
         agreement_of_row = np.fromiter((agreement_of_meter[int(m)] for m in rows.meter_id), np.int64, len(rows))
         self.partitions.ensure(self.conn, {rows.local_day(r) for r in range(len(rows))})
         outcome.stored = self._store_with_retry(rows, agreement_of_row, outcome.exceptions)
@@ -216,7 +219,7 @@ class BatchProcessor:
                              ("vee_exceptions", outcome.stored.exceptions_recorded)):
             self.metrics.rows_written.labels(table).inc(count)
 
-        day_records, day_rules = self._check_days(rows, outcome.stored.merged, known)
+        day_records, day_rules = self._check_days(rows, outcome.stored.merged, batch_meters)
         if day_records:
             record_day_exceptions(self.conn, day_records, day_rules)
             for record in day_records:
@@ -232,13 +235,12 @@ class BatchProcessor:
             self.metrics.observe_estimated(outcome.first_append, outcome.newest_read_end, self.clock())
         return outcome
 
-    def _check_days(self, rows, merged: list, known: dict) -> tuple[list[ExceptionRecord], list[str]]:
+    def _check_days(self, rows, merged: list, facts: dict) -> tuple[list[ExceptionRecord], list[str]]:
         """Day rules on the complete days this batch stored (checked again on a redelivery: recording
-        is idempotent)."""
+        is idempotent). ``facts``: meter id -> (meter number, facts) of the batch's meters."""
         complete = [r for r, m in enumerate(merged) if m.read_count == len(m.values) and len(m.values) <= MAX_SLOTS]
         if not complete:
             return [], []
-        facts = {f.meter_id: (number, f) for number, f in known.items()}
         count = len(complete)
         values = np.zeros((count, MAX_SLOTS), np.int64)
         present = np.zeros((count, MAX_SLOTS), bool)
