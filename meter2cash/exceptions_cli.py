@@ -47,7 +47,12 @@ def cmd_exceptions(args, settings: Settings) -> int:
             print("say why with --why", file=sys.stderr)
             return 2
         try:
-            if args.action == "override":
+            if args.action == "reestimate":
+                from streams.gap_fill import reestimate_exception
+
+                done = reestimate_exception(conn, args.ids[0], actor, args.why)
+                print(f"exception {args.ids[0]}: estimated " + ", ".join(f"{n} {m}" for m, n in done.items() if n))
+            elif args.action == "override":
                 edits = {}
                 for pair in args.set or []:
                     position, _, value = pair.partition("=")
@@ -64,10 +69,11 @@ def cmd_exceptions(args, settings: Settings) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("exceptions", help="the VEE exception queue: list, show, accept, release, override, reopen")
-    p.add_argument("action", choices=["list", "show", "accept", "release", "override", "reopen"])
+    p = sub.add_parser("exceptions",
+                       help="the VEE exception queue: list, show, accept, release, override, reestimate, reopen")
+    p.add_argument("action", choices=["list", "show", "accept", "release", "override", "reestimate", "reopen"])
     p.add_argument("ids", nargs="*", type=int)
-    p.add_argument("--status", default="open", help="open, accepted, released, overridden or all")
+    p.add_argument("--status", default="open", help="open, accepted, released, overridden, estimated or all")
     p.add_argument("--rule")
     p.add_argument("--severity", choices=["information", "issue", "blocks_billing"])
     p.add_argument("--account")

@@ -15,7 +15,8 @@ from storage.reads import store_batch
 from storage.schema import PartitionManager
 
 QUALITY_EDITED = 200  # codes 200 and up are the project's own: 200 = edited by staff
-STATUS_AFTER = {"accept": "accepted", "release": "released", "override": "overridden", "reopen": "open"}
+STATUS_AFTER = {"accept": "accepted", "release": "released", "override": "overridden", "reopen": "open",
+                "reestimate": "estimated"}
 
 
 class ExceptionActionRefused(ValueError):

@@ -26,9 +26,11 @@ def _weekend(day: date, holidays: frozenset[date]) -> bool:
 
 
 def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day: date, end_day: date,
-                       max_linear: int = 8, holidays: frozenset[date] = frozenset()) -> dict[str, int]:
-    """Estimate missing consumption reads of ``meter_ids`` over local days [first_day, end_day);
-    returns reads estimated by method."""
+                       max_linear: int = 8, holidays: frozenset[date] = frozenset(),
+                       only: set[int] | None = None) -> dict[str, int]:
+    """Estimate missing consumption reads of ``meter_ids`` over local days [first_day, end_day)
+    (only the intervals starting at ``only``, epoch seconds, when given); returns reads estimated by
+    method."""
     meters = conn.execute("select id, service_agreement_id, zone, interval_s from meters where id = any(%s)",
                           (meter_ids,)).fetchall()
     rows = conn.execute(
@@ -78,6 +80,8 @@ def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day
         moments, new_values, codes = [], [], []
         for number, (day, start, slots, _, _) in enumerate(targets):
             for slot in np.flatnonzero(quality[number, :slots]):
+                if only is not None and start + int(slot) * interval_s not in only:
+                    continue
                 moments.append(start + int(slot) * interval_s)
                 new_values.append(int(filled[number, slot]))
                 codes.append(int(quality[number, slot]))
@@ -104,3 +108,30 @@ def fill_period(conn: psycopg.Connection, billing_period_id: int, max_linear: in
         "join accounts a on a.id = sa.account_id where a.billing_cycle_id = %s "
         "and sa.start_date < %s and (sa.end_date is null or sa.end_date > %s)", (cycle_id, end_day, first_day))]
     return fill_missing_reads(conn, meter_ids, first_day, end_day, max_linear) if meter_ids else {}
+
+
+def reestimate_exception(conn: psycopg.Connection, exception_id: int, actor: str, reason: str,
+                         max_linear: int = 8) -> dict[str, int]:
+    """Staff action: estimate the reads an open exception held back, by the same rules as at cycle
+    close, and close the exception as ``estimated``."""
+    from storage.exceptions import ExceptionActionRefused, act, get_exception
+
+    exception = get_exception(conn, exception_id)
+    if exception is None or exception.status != "open":
+        raise ExceptionActionRefused(f"exception {exception_id} is not open")
+    meter = conn.execute("select id, zone from meters where meter_no = %s", (exception.meter_no,)).fetchone()
+    if meter is None:
+        raise ExceptionActionRefused(f"meter {exception.meter_no} is not installed: map it first")
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    start = exception.block_start.astimezone(ZoneInfo(meter[1]))
+    end = datetime.fromtimestamp(exception.block_start.timestamp()
+                                 + exception.interval_s * len(exception.values), ZoneInfo(meter[1]))
+    first = int(exception.block_start.timestamp())
+    held_back = {first + position * exception.interval_s for position, flags in enumerate(exception.flags) if flags}
+    with conn.transaction():
+        done = fill_missing_reads(conn, [meter[0]], start.date(), end.date() + timedelta(days=1), max_linear,
+                                  only=held_back)
+        act(conn, [exception_id], "reestimate", actor, reason, {"estimated": done})
+    return done

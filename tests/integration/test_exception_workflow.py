@@ -89,3 +89,28 @@ def test_exceptions_cli(flagged, settings, monkeypatch, capsys):
     assert "position    1: value        -40  negative" in shown and "accept by clerk.cy: known fault" in shown
     assert main(["exceptions", "reopen", str(exception_id), "--by", "lead.dee", "--why", "recheck"]) == 0
     assert queue.get_exception(conn, exception_id).status == "open"
+
+
+def test_reestimate_fills_the_held_back_read_and_closes_the_exception(flagged, settings, monkeypatch, capsys):
+    conn, utility, meter, _ = flagged
+    for name, value in settings.to_env().items():
+        monkeypatch.setenv(name, value)
+    # a day the simulator did not send: only the head-end's bad block is there
+    day = date(2026, 11, 20)
+    start = int(datetime.combine(day, time(12), ZoneInfo(settings.utility_zone)).timestamp())
+    bad = Block(meter.meter_no, 1, start, 900, np.array([300, -40, 310]), np.zeros(3, np.uint8))
+    BatchProcessor(settings, conn, cache=None).process([RawMessage(encode_binary(bad), topic="raw", partition=0,
+                                                                   offset=2)])
+    exception_id = conn.execute("select id from vee_exceptions where source_offset = 2").fetchone()[0]
+    usage = "select quantity, read_count from usage_daily u join meters m on m.service_agreement_id = " \
+            "u.service_agreement_id where m.meter_no = %s and u.local_day = %s"
+    assert conn.execute(usage, (meter.meter_no, day)).fetchone() == (610, 2)
+    assert main(["exceptions", "reestimate", str(exception_id), "--by", "clerk.eve", "--why", "meter fault"]) == 0
+    assert "estimated 1 linear" in capsys.readouterr().out
+    value, quality = conn.execute("select values[50], quality[50] from interval_blocks b join meters m "
+                                  "on m.id = b.meter_id where m.meter_no = %s and b.local_day = %s",
+                                  (meter.meter_no, day)).fetchone()
+    assert (value, quality) == (305, 201)  # between the 300 and 310 around it
+    assert conn.execute(usage, (meter.meter_no, day)).fetchone() == (915, 3)
+    assert queue.get_exception(conn, exception_id).status == "estimated"
+    assert [a for a, *_ in queue.history(conn, exception_id)] == ["reestimate"]
