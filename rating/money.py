@@ -11,9 +11,14 @@ ROUNDING = ROUND_HALF_UP  # the documented rounding mode of every bill line
 WHOLE = Decimal(1)  # the quantum of a whole minor unit
 
 
+def round_minor(amount: Decimal, exponent: int) -> int:
+    """Round ``amount`` half-up to units of 10^-``exponent`` and return it as an integer."""
+    return int(amount.scaleb(exponent).quantize(WHOLE, rounding=ROUNDING))
+
+
 def to_minor(amount: Decimal, currency: str) -> int:
     """Round ``amount`` half-up to the currency's minor unit and return it as an integer."""
-    return int(amount.scaleb(MINOR_UNITS[currency]).quantize(WHOLE, rounding=ROUNDING))
+    return round_minor(amount, MINOR_UNITS[currency])
 
 
 def format_minor(amount_minor: int, currency: str) -> str:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from rating.charges import History, Line, Usage
 from rating.errors import RatingError
-from rating.money import MINOR_UNITS, ROUNDING, WHOLE
+from rating.money import MINOR_UNITS, round_minor
 from rating.tariff import Tariff, TariffVersion
 from rating.usage import IntervalData, Share, UsageSummary, summarize, summary_from_quantity
 
@@ -85,7 +85,7 @@ def _rounded(tariff: Tariff, version: TariffVersion, lines: list[Line], suffix: 
     label, exponent = version.label, MINOR_UNITS[tariff.currency]
     return [PricedLine(line.code, line.description + suffix if suffix else line.description, line.quantity,
                        line.unit, line.price, line.amount,
-                       int(line.amount.scaleb(exponent).quantize(WHOLE, rounding=ROUNDING)), label)
+                       round_minor(line.amount, exponent), label)
             for line in lines]
 
 

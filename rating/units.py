@@ -22,15 +22,11 @@ def to_billing_unit(quantity: int, power_of_ten: int, meter_unit: str, billing_u
 
     Therms are volume (CCF) times the heating value in force for the period.
     """
-    measured = Decimal(quantity).scaleb(power_of_ten)
-    if billing_unit == "therm":
-        if therms_per_ccf is None:
-            raise UnitMismatch("billing in therms needs the tariff's therms_per_ccf")
-        return to_billing_unit(quantity, power_of_ten, meter_unit, "CCF") * therms_per_ccf
-    factor = _FACTORS.get((meter_unit, billing_unit))
-    if factor is None:
-        raise UnitMismatch(f"no exact conversion from {meter_unit} to {billing_unit}")
-    return measured * factor
+    if billing_unit == "therm" and therms_per_ccf is None:
+        raise UnitMismatch("billing in therms needs the tariff's therms_per_ccf")
+    factor, in_ccf = unit_factor(power_of_ten, meter_unit, billing_unit)
+    quantity_in_unit = Decimal(quantity) * factor
+    return quantity_in_unit * therms_per_ccf if in_ccf else quantity_in_unit
 
 
 def unit_factor(power_of_ten: int, meter_unit: str, billing_unit: str) -> tuple[Decimal, bool]:

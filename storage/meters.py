@@ -35,9 +35,6 @@ class MeterDirectory:
                 self._known[row[0]] = MeterFacts(*row[1:])
         return self._known
 
-    def forget(self) -> None:
-        self._known.clear()
-
 
 @dataclass
 class BlockFacts:

@@ -169,14 +169,13 @@ class HourlyUsage:
     interval_s: np.ndarray
     totals: np.ndarray
     peaks: np.ndarray
-    units: dict[int, tuple[str, int]]  # agreement -> (meter unit, power of ten)
 
 
 def hourly_for(conn: psycopg.Connection, agreement_ids: list[int], first_day: date, end_day: date) -> HourlyUsage:
     """Hourly sums and peaks of the agreements' consumption over local days [first_day, end_day), read
     as raw arrays and decoded in one NumPy pass."""
     rows = conn.execute(
-        "select m.service_agreement_id, b.local_day - date '1970-01-01', b.interval_s, m.unit, m.power_of_ten, "
+        "select m.service_agreement_id, b.local_day - date '1970-01-01', b.interval_s, "
         "       array_send(b.hourly_total), array_send(b.hourly_peak) "
         "from meters m join interval_blocks b on b.meter_id = m.id and b.channel = %s "
         " and b.local_day >= %s and b.local_day < %s and b.hourly_total is not null "
@@ -194,9 +193,8 @@ def hourly_for(conn: psycopg.Connection, agreement_ids: list[int], first_day: da
         row_agreement=np.array([position[r[0]] for r in rows], np.int64),
         day_ordinal=np.array([r[1] for r in rows], np.int64),
         interval_s=np.array([r[2] for r in rows], np.int64),
-        totals=matrix(5) if rows else np.zeros((0, 24), np.int64),
-        peaks=matrix(6) if rows else np.zeros((0, 24), np.int64),
-        units={r[0]: (r[3], r[4]) for r in rows})
+        totals=matrix(3) if rows else np.zeros((0, 24), np.int64),
+        peaks=matrix(4) if rows else np.zeros((0, 24), np.int64))
 
 
 def billed_demands(conn: psycopg.Connection, agreement_ids: list[int], codes: list[str], before: date,

@@ -7,13 +7,14 @@ the difference.
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
 
 from storage.day_rows import local_midnight
-from storage.exceptions import edit_reads
+from storage.exceptions import ExceptionActionRefused, act, edit_reads, get_exception
 from storage.pg_binary import parse_array
 from streams.estimation import METHODS, fill_gaps, like_day_average
 
@@ -114,17 +115,12 @@ def reestimate_exception(conn: psycopg.Connection, exception_id: int, actor: str
                          max_linear: int = 8) -> dict[str, int]:
     """Staff action: estimate the reads an open exception held back, by the same rules as at cycle
     close, and close the exception as ``estimated``."""
-    from storage.exceptions import ExceptionActionRefused, act, get_exception
-
     exception = get_exception(conn, exception_id)
     if exception is None or exception.status != "open":
         raise ExceptionActionRefused(f"exception {exception_id} is not open")
     meter = conn.execute("select id, zone from meters where meter_no = %s", (exception.meter_no,)).fetchone()
     if meter is None:
         raise ExceptionActionRefused(f"meter {exception.meter_no} is not installed: map it first")
-    from datetime import datetime
-    from zoneinfo import ZoneInfo
-
     start = exception.block_start.astimezone(ZoneInfo(meter[1]))
     end = datetime.fromtimestamp(exception.block_start.timestamp()
                                  + exception.interval_s * len(exception.values), ZoneInfo(meter[1]))
