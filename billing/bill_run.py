@@ -1,8 +1,10 @@
 """Bill runs: finalize a billing period's bills from stored usage (never from the Redis estimates),
 one consolidated invoice per account, charges posted to the AR ledger in the same transaction.
 
-Safe to re-run: a bill is unique per (account, period), so a second run bills only the accounts
-the first did not finish; two runs of one period at once are refused by an advisory lock.
+A bill run is a recorded job (``bill_runs``, and ``bill_run_accounts``: every account it looked at,
+billed, held with the reason, failed with the error, or already billed). Safe to re-run after a
+crash or a kill: an account has at most one issued bill per period, so a second run bills only the
+accounts the first did not finish; two runs of one period at once are refused by an advisory lock.
 """
 from __future__ import annotations
 
@@ -18,7 +20,9 @@ import psycopg
 
 from billing.errors import BillRunBusy, UnknownPeriod
 from billing.metrics import BillRunMetrics
-from billing.invoice import AccountBill, build_account_bill
+from billing.bill_writer import account_terms, write_bills
+from billing.invoice import build_account_bill
+from billing.policy import Entity, entity_for, load_entities
 from storage.tariffs import PublishedTariff
 from rating.charges import History
 from rating.units import unit_factor
@@ -36,7 +40,9 @@ class BillRunResult:
     accounts_billed: int = 0
     accounts_already_billed: int = 0
     accounts_held: dict[str, str] = field(default_factory=dict)  # account_no -> reason
+    accounts_failed: dict[str, str] = field(default_factory=dict)  # account_no -> error
     total_minor: int = 0
+    bill_ids: list[int] = field(default_factory=list)
 
 
 def find_period(conn: psycopg.Connection, cycle_code: str, period_start=None) -> int:
@@ -56,62 +62,71 @@ def find_period(conn: psycopg.Connection, cycle_code: str, period_start=None) ->
 def run_bill_run(conn: psycopg.Connection, billing_period_id: int, tariffs: dict[str, PublishedTariff],
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
                  metrics: BillRunMetrics | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> BillRunResult:
-    """``progress(done, total)`` is called after each chunk of accounts."""
+                 progress: Callable[[int, int], None] | None = None,
+                 entities: dict[str, Entity] | None = None,
+                 account_ids: list[int] | None = None,
+                 requested_by: str | None = None) -> BillRunResult:
+    """Bill every account of the period's cycle (or just ``account_ids``) that has no issued bill for
+    the period. ``progress(done, total)`` is called after each chunk of accounts."""
     conn.autocommit = True
     locked = conn.execute("select pg_try_advisory_lock(%s, %s)", (_BILL_RUN_LOCK, billing_period_id)).fetchone()[0]
     if not locked:
         raise BillRunBusy(f"another bill run holds billing period {billing_period_id}")
     try:
-        return _run(conn, billing_period_id, tariffs, clock, metrics or BillRunMetrics(), progress)
+        return _run(conn, billing_period_id, tariffs, clock, metrics or BillRunMetrics(), progress,
+                    entities or load_entities(), account_ids, requested_by)
     finally:
         conn.execute("select pg_advisory_unlock(%s, %s)", (_BILL_RUN_LOCK, billing_period_id))
 
 
-def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progress) -> BillRunResult:
+def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progress, entities, only_accounts,
+         requested_by) -> BillRunResult:
     period = conn.execute("select billing_cycle_id from billing_periods where id = %s",
                           (billing_period_id,)).fetchone()
     if period is None:
         raise UnknownPeriod(f"no billing period {billing_period_id}")
-    run_id = conn.execute("insert into bill_runs (billing_period_id, status) values (%s, 'running') returning id",
-                          (billing_period_id,)).fetchone()[0]
+    # we hold the period's lock: a run still marked running was killed
+    conn.execute("update bill_runs set status = 'interrupted', finished_at = now() "
+                 "where billing_period_id = %s and status = 'running'", (billing_period_id,))
+    run_id = conn.execute("insert into bill_runs (billing_period_id, status, requested_by) "
+                          "values (%s, 'running', coalesce(%s, current_user)) returning id",
+                          (billing_period_id, requested_by)).fetchone()[0]
     result = BillRunResult(run_id, billing_period_id)
     try:
         accounts = conn.execute(
             "select a.id, a.account_no, exists (select 1 from bills b where b.account_id = a.id "
-            "and b.billing_period_id = %s) from accounts a where a.billing_cycle_id = %s order by a.id",
-            (billing_period_id, period[0])).fetchall()
+            "and b.billing_period_id = %s and b.status = 'issued') from accounts a "
+            "where a.billing_cycle_id = %s and (%s::int8[] is null or a.id = any(%s)) order by a.id",
+            (billing_period_id, period[0], only_accounts, only_accounts)).fetchall()
         account_no = {row[0]: row[1] for row in accounts}
         pending = [row[0] for row in accounts if not row[2]]
-        result.accounts_already_billed = len(accounts) - len(pending)
+        already = [row[0] for row in accounts if row[2]]
+        result.accounts_already_billed = len(already)
+        _record(conn, run_id, [(a, "already_billed", None, None) for a in already])
         metrics.accounts.labels("already_billed").inc(result.accounts_already_billed)
         started = time.monotonic()
         for chunk_start in range(0, len(pending), CHUNK_ACCOUNTS):
             chunk_started = time.monotonic()
             chunk = pending[chunk_start:chunk_start + CHUNK_ACCOUNTS]
-            usages = usage_for(conn, [(account_id, billing_period_id) for account_id in chunk])
-            by_account: dict[int, list[AgreementUsage]] = defaultdict(list)
-            for usage in usages:
-                by_account[usage.account_id].append(usage)
-            intervals = _intervals_needed(conn, usages, tariffs)
-            histories = _histories(conn, usages, tariffs)
-            blocked = blocking_exceptions(conn, chunk, billing_period_id)
-            bills = []
-            for account_id in chunk:
-                if account_id in blocked:
-                    result.accounts_held[account_no[account_id]] = f"blocking_exceptions:{blocked[account_id]}"
-                    continue
-                bill = build_account_bill(account_id, by_account.get(account_id, []), tariffs, intervals, histories)
-                if bill.hold_reason:
-                    result.accounts_held[account_no[account_id]] = bill.hold_reason
+            outcomes = _bill_chunk(conn, run_id, billing_period_id, chunk, tariffs, entities, clock)
+            _record(conn, run_id, outcomes)
+            billed = 0
+            for account_id, status, reason, bill_id, _ in outcomes:
+                if status == "billed":
+                    billed += 1
+                    result.bill_ids.append(bill_id)
+                elif status == "already_billed":
+                    result.accounts_already_billed += 1
+                elif status == "failed":
+                    result.accounts_failed[account_no[account_id]] = reason
                 else:
-                    bills.append(bill)
-            held_before = len(result.accounts_held)
-            billed, total = _write_bills(conn, run_id, billing_period_id, bills, clock())
+                    result.accounts_held[account_no[account_id]] = reason
+            total = sum(o[4] for o in outcomes if o[1] == "billed")
             result.accounts_billed += billed
             result.total_minor += total
             metrics.accounts.labels("billed").inc(billed)
-            metrics.accounts.labels("held").inc(len(result.accounts_held) - held_before)
+            metrics.accounts.labels("held").inc(sum(1 for o in outcomes if o[1] == "held"))
+            metrics.accounts.labels("failed").inc(sum(1 for o in outcomes if o[1] == "failed"))
             metrics.billed_minor.inc(max(total, 0))
             metrics.chunk_seconds.observe(time.monotonic() - chunk_started)
             done = chunk_start + len(chunk)
@@ -119,21 +134,69 @@ def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progr
             if progress:
                 progress(done, len(pending))
         with conn.transaction():
-            if not result.accounts_held:
+            if not result.accounts_held and not result.accounts_failed and only_accounts is None:
                 conn.execute("update billing_periods set closed_at = coalesce(closed_at, now()) where id = %s",
                              (billing_period_id,))
             elapsed = time.monotonic() - started
             metrics.bills_per_second.set(result.accounts_billed / elapsed if elapsed > 0 else 0)
             metrics.last_success.set(time.time())
             conn.execute("update bill_runs set status = 'finished', finished_at = now(), accounts_billed = %s, "
-                         "accounts_skipped = %s, total_minor = %s where id = %s",
-                         (result.accounts_billed, len(result.accounts_held), result.total_minor, run_id))
+                         "accounts_skipped = %s, accounts_failed = %s, total_minor = %s where id = %s",
+                         (result.accounts_billed, len(result.accounts_held), len(result.accounts_failed),
+                          result.total_minor, run_id))
     except Exception as error:
         metrics.failures.inc()
         conn.execute("update bill_runs set status = 'failed', finished_at = now(), error = %s where id = %s",
                      (str(error)[:2000], run_id))
         raise
     return result
+
+
+def _bill_chunk(conn, run_id: int, billing_period_id: int, chunk: list[int], tariffs, entities, clock) -> list[tuple]:
+    """Rate and write one chunk; returns (account_id, status, reason, bill_id, amount) per account."""
+    usages = usage_for(conn, [(account_id, billing_period_id) for account_id in chunk])
+    by_account: dict[int, list[AgreementUsage]] = defaultdict(list)
+    for usage in usages:
+        by_account[usage.account_id].append(usage)
+    intervals = _intervals_needed(conn, usages, tariffs)
+    histories = _histories(conn, usages, tariffs)
+    blocked = blocking_exceptions(conn, chunk, billing_period_id)
+    terms = account_terms(conn, chunk, billing_period_id)
+    outcomes: dict[int, tuple] = {}
+    bills = []
+    for account_id in chunk:
+        if account_id in blocked:
+            outcomes[account_id] = (account_id, "held", f"blocking_exceptions:{blocked[account_id]}", None, 0)
+            continue
+        entity = entity_for(entities, terms[account_id].billing_entity)
+        try:
+            bill = build_account_bill(account_id, by_account.get(account_id, []), tariffs, intervals, histories,
+                                      allow_estimated=entity.allow_estimated_bills)
+        except Exception as error:  # one account's defect must not stop the cycle: it is reported
+            log.exception("account %s could not be billed", account_id)
+            outcomes[account_id] = (account_id, "failed", f"{type(error).__name__}: {error}"[:500], None, 0)
+            continue
+        if bill.hold_reason:
+            outcomes[account_id] = (account_id, "held", bill.hold_reason, None, 0)
+        else:
+            bills.append(bill)
+    written = write_bills(conn, run_id, billing_period_id, bills, terms, entities, clock())
+    for bill in bills:
+        if bill.account_id in written:
+            bill_id, amount = written[bill.account_id]
+            outcomes[bill.account_id] = (bill.account_id, "billed", None, bill_id, amount)
+        else:
+            outcomes[bill.account_id] = (bill.account_id, "already_billed", "billed by another run", None, 0)
+    return [outcomes[a] for a in chunk]
+
+
+def _record(conn: psycopg.Connection, run_id: int, outcomes) -> None:
+    if not outcomes:
+        return
+    with conn.cursor().copy("copy bill_run_accounts (bill_run_id, account_id, status, reason, bill_id) "
+                            "from stdin") as copy:
+        for account_id, status, reason, bill_id, *_ in outcomes:
+            copy.write_row((run_id, account_id, status, reason, bill_id))
 
 
 def blocking_exceptions(conn: psycopg.Connection, account_ids: list[int], billing_period_id: int) -> dict[int, int]:
@@ -195,42 +258,3 @@ def _histories(conn: psycopg.Connection, usages: list[AgreementUsage],
             previous = histories.get(usage.service_agreement_id, History())
             histories[usage.service_agreement_id] = History(previous.peak_demands, average)
     return histories
-
-
-def _write_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, bills: list[AccountBill],
-                 issued_at: datetime) -> tuple[int, int]:
-    """One transaction per chunk; bills that exist already (a concurrent or earlier run) are skipped
-    with their lines and ledger entries."""
-    if not bills:
-        return 0, 0
-    with conn.transaction():
-        rows = conn.execute(
-            "insert into bills (account_id, billing_period_id, bill_run_id, period_start, period_end, zone, "
-            "currency, total_minor, issued_at) "
-            "select t.account_id, %s, %s, p.period_start, p.period_end, a.zone, a.currency, t.total, %s "
-            "from unnest(%s::int8[], %s::int8[]) as t(account_id, total) "
-            "join accounts a on a.id = t.account_id join billing_periods p on p.id = %s "
-            "on conflict (account_id, billing_period_id) do nothing returning id, account_id",
-            (billing_period_id, run_id, issued_at, [b.account_id for b in bills], [b.total_minor for b in bills],
-             billing_period_id)).fetchall()
-        bill_id = {account_id: bill_id for bill_id, account_id in rows}
-        written = [b for b in bills if b.account_id in bill_id]
-        lines = [(bill_id[b.account_id], number, *line) for b in written
-                 for number, line in enumerate(b.line_rows(), start=1)]
-        with conn.cursor().copy(
-                "copy bill_lines (bill_id, line_no, service_agreement_id, service, code, description, quantity, "
-                "unit, price, amount_precise, amount_minor, tariff_version, tariff_revision_id) from stdin") as copy:
-            for line in lines:
-                copy.write_row(line)
-        transaction_ids = conn.execute("select nextval('ledger_transaction_ids') from generate_series(1, %s)",
-                                       (len(written),)).fetchall()
-        entries = []
-        for (transaction_id,), bill in zip(transaction_ids, written):
-            for ledger_account, amount in bill.ledger_postings():
-                entries.append((transaction_id, bill.account_id, ledger_account, amount, "bill",
-                                bill_id[bill.account_id], issued_at))
-        with conn.cursor().copy("copy ledger_entries (transaction_id, account_id, ledger_account, amount_minor, "
-                                "entry_type, bill_id, posted_at) from stdin") as copy:
-            for entry in entries:
-                copy.write_row(entry)
-    return len(written), sum(b.total_minor for b in written)

@@ -2,8 +2,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
+from billing.ledger import RECEIVABLE, balanced, revenue
 from rating.charges import History
 from rating.errors import RatingError
 from rating.pricing import PricedLine, UsageInput, rate
@@ -12,8 +15,6 @@ from storage.tariffs import PublishedTariff
 from rating.usage import IntervalData
 from storage.usage import AgreementIntervals, AgreementUsage
 
-RECEIVABLE = "receivable"
-
 
 @dataclass
 class ServiceCharges:
@@ -21,6 +22,7 @@ class ServiceCharges:
     service: str
     tariff_revision_id: int
     lines: tuple[PricedLine, ...]
+    usage: AgreementUsage | None = None
 
 
 @dataclass
@@ -28,6 +30,17 @@ class AccountBill:
     account_id: int
     services: list[ServiceCharges] = field(default_factory=list)
     hold_reason: str | None = None
+
+    @property
+    def estimated(self) -> bool:
+        """Some of the usage priced was estimated by VEE."""
+        return any(s.usage is not None and s.usage.estimated_count > 0 for s in self.services)
+
+    def usage_rows(self) -> list[tuple]:
+        """(service_agreement_id, service, quantity, unit, power_of_ten, read_count, estimated_count,
+        first_day, end_day) per service: the usage each service's lines priced."""
+        return [(s.service_agreement_id, s.service, u.quantity, u.unit, u.power_of_ten, u.read_count,
+                 u.estimated_count, *active_days(u)) for s in self.services if (u := s.usage) is not None]
 
     @property
     def total_minor(self) -> int:
@@ -44,21 +57,47 @@ class AccountBill:
         """Debit the receivable, credit revenue per service: the postings sum to zero."""
         postings = [(RECEIVABLE, self.total_minor)]
         for service in self.services:
-            postings.append((f"revenue:{service.service}", -sum(line.amount_minor for line in service.lines)))
-        return postings
+            postings.append((revenue(service.service), -sum(line.amount_minor for line in service.lines)))
+        return balanced(postings)
+
+
+def active_days(usage: AgreementUsage) -> tuple[date, date]:
+    """The local days [first, end) of the period the agreement was in service."""
+    first = max(usage.period.start, usage.service_from)
+    end = min(usage.period.end, usage.service_to) if usage.service_to else usage.period.end
+    return first, max(first, end)
+
+
+def expected_reads(usage: AgreementUsage) -> int:
+    """Intervals in the agreement's days of service, counted in its zone (DST days are 23 or 25 h)."""
+    if not usage.interval_s:
+        return 0
+    first, end = active_days(usage)
+    zone = ZoneInfo(usage.zone)
+    seconds = (datetime.combine(end, time(), zone).timestamp() - datetime.combine(first, time(), zone).timestamp())
+    return int(seconds) // usage.interval_s
 
 
 def build_account_bill(account_id: int, usages: list[AgreementUsage], tariffs: dict[str, PublishedTariff],
                        intervals: dict[int, AgreementIntervals] | None = None,
-                       histories: dict[int, History] | None = None) -> AccountBill:
+                       histories: dict[int, History] | None = None,
+                       allow_estimated: bool = True) -> AccountBill:
     """Price every agreement of the account for the whole period; an account that cannot be priced
-    in full is held with the reason, never billed in part. ``intervals`` holds the stored intervals
-    of agreements whose tariff prices time of use, demand or export."""
+    in full is held with the reason, never billed in part: a tariff missing, reads missing after
+    estimation, or estimated reads where the billing entity does not bill estimates. ``intervals``
+    holds the stored intervals of agreements whose tariff prices time of use, demand or export."""
     bill = AccountBill(account_id)
     if not usages:
         bill.hold_reason = "no_service_agreements"
         return bill
     for usage in usages:
+        missing = expected_reads(usage) - usage.read_count
+        if missing > 0:
+            bill.hold_reason = f"missing_reads:{usage.service}:{missing}"
+            return bill
+        if usage.estimated_count and not allow_estimated:
+            bill.hold_reason = f"estimated_reads:{usage.service}:{usage.estimated_count}"
+            return bill
         published = tariffs.get(usage.tariff_code or "")
         if published is None:
             bill.hold_reason = f"no_tariff:{usage.service}:{usage.tariff_code}"
@@ -80,5 +119,5 @@ def build_account_bill(account_id: int, usages: list[AgreementUsage], tariffs: d
             bill.hold_reason = f"{error.code}:{usage.service}"
             return bill
         bill.services.append(ServiceCharges(usage.service_agreement_id, usage.service, published.revision_id,
-                                            quote.lines))
+                                            quote.lines, usage))
     return bill

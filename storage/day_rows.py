@@ -122,6 +122,14 @@ def hourly_buckets(values: np.ndarray, present: np.ndarray, hours: np.ndarray) -
     return total, peak
 
 
+ESTIMATED_QUALITY = (201, 299)  # quality codes of reads VEE estimated (the code names the method)
+
+
+def estimated_count(quality: np.ndarray, present: np.ndarray) -> int:
+    low, high = ESTIMATED_QUALITY
+    return int(np.count_nonzero(present & (quality >= low) & (quality <= high)))
+
+
 @dataclass
 class StoredRow:
     values: np.ndarray  # int64 per slot (0 where absent)
@@ -138,7 +146,8 @@ class MergedRow:
     read_count: int
     delta_total: int  # change against the stored row: what rollups must add
     delta_count: int
-    changed: bool  # differs from the stored row (a new row always does)
+    changed: bool
+    delta_estimated: int = 0  # change in the number of estimated reads  # differs from the stored row (a new row always does)
 
 
 def merge_rows(rows: DayRows, stored: dict[int, StoredRow]) -> list[MergedRow]:
@@ -159,10 +168,11 @@ def merge_rows(rows: DayRows, stored: dict[int, StoredRow]) -> list[MergedRow]:
             values = np.zeros(slots, np.int64)
             present = np.zeros(slots, bool)
             quality = np.zeros(slots, np.int16)
-            old_total = old_count = 0
+            old_total = old_count = old_estimated = 0
         else:
             values, present, quality = previous.values.copy(), previous.present.copy(), previous.quality.copy()
             old_total, old_count = int(previous.values[previous.present].sum()), int(previous.present.sum())
+            old_estimated = estimated_count(previous.quality, previous.present)
         values[slot_index] = rows.values[take]
         quality[slot_index] = rows.quality[take]
         present[slot_index] = True
@@ -172,5 +182,5 @@ def merge_rows(rows: DayRows, stored: dict[int, StoredRow]) -> list[MergedRow]:
                                            and np.array_equal(present, previous.present)
                                            and np.array_equal(quality, previous.quality))
         merged.append(MergedRow(values, present, quality, total, count, total - old_total, count - old_count,
-                                changed))
+                                changed, estimated_count(quality, present) - old_estimated))
     return merged

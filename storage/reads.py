@@ -134,23 +134,25 @@ def _move_rollups(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.
                   merged: list) -> int:
     deltas: dict[tuple[int, int, date], list[int]] = {}
     for row, merged_row in enumerate(merged):
-        if merged_row.delta_total == 0 and merged_row.delta_count == 0:
+        if merged_row.delta_total == 0 and merged_row.delta_count == 0 and merged_row.delta_estimated == 0:
             continue
         key = (int(agreement_of_row[row]), int(rows.channel[row]), days[row])
-        total = deltas.setdefault(key, [0, 0])
+        total = deltas.setdefault(key, [0, 0, 0])
         total[0] += merged_row.delta_total
         total[1] += merged_row.delta_count
+        total[2] += merged_row.delta_estimated
     if not deltas:
         return 0
     keys = list(deltas)
     conn.execute(
-        "insert into usage_daily (service_agreement_id, channel, local_day, quantity, read_count) "
-        "select * from unnest(%s::int8[], %s::int2[], %s::date[], %s::int8[], %s::int4[]) "
+        "insert into usage_daily (service_agreement_id, channel, local_day, quantity, read_count, estimated_count) "
+        "select * from unnest(%s::int8[], %s::int2[], %s::date[], %s::int8[], %s::int4[], %s::int4[]) "
         "on conflict (service_agreement_id, channel, local_day) do update "
         "set quantity = usage_daily.quantity + excluded.quantity, "
-        "read_count = usage_daily.read_count + excluded.read_count",
+        "read_count = usage_daily.read_count + excluded.read_count, "
+        "estimated_count = usage_daily.estimated_count + excluded.estimated_count",
         ([k[0] for k in keys], [k[1] for k in keys], [k[2] for k in keys],
-         [deltas[k][0] for k in keys], [deltas[k][1] for k in keys]))
+         [deltas[k][0] for k in keys], [deltas[k][1] for k in keys], [deltas[k][2] for k in keys]))
     return sum(d[1] for d in deltas.values())
 
 

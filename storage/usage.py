@@ -40,6 +40,8 @@ class AgreementUsage:
     attributes: dict
     service_from: date
     service_to: date | None
+    interval_s: int = 0  # the meter's interval length
+    estimated_count: int = 0  # reads in the period that VEE estimated (quality 201..299)
 
 
 _USAGE_SQL = """
@@ -48,15 +50,17 @@ select t.account_id, t.period_id, p.period_start, p.period_end, sa.id, sa.servic
          where ta.service_agreement_id = sa.id and ta.effective_from < p.period_end
          order by ta.effective_from desc limit 1),
        coalesce(u.quantity, 0), coalesce(u.read_count, 0), u.last_day,
-       m.unit, m.power_of_ten, a.zone, a.currency, sa.attributes, sa.start_date, sa.end_date
+       m.unit, m.power_of_ten, a.zone, a.currency, sa.attributes, sa.start_date, sa.end_date, m.interval_s,
+       coalesce(u.estimated_count, 0)
 from unnest(%s::int8[], %s::int8[]) as t(account_id, period_id)
 join billing_periods p on p.id = t.period_id
 join accounts a on a.id = t.account_id
 join service_agreements sa on sa.account_id = t.account_id
      and sa.start_date < p.period_end and (sa.end_date is null or sa.end_date > p.period_start)
-join lateral (select unit, power_of_ten from meters where service_agreement_id = sa.id order by id limit 1) m on true
+join lateral (select unit, power_of_ten, interval_s from meters where service_agreement_id = sa.id order by id limit 1) m on true
 left join lateral (
-    select sum(quantity) as quantity, sum(read_count) as read_count, max(local_day) as last_day
+    select sum(quantity) as quantity, sum(read_count) as read_count, max(local_day) as last_day,
+           sum(estimated_count) as estimated_count
     from usage_daily d
     where d.service_agreement_id = sa.id and d.channel = %s
       and d.local_day >= p.period_start and d.local_day < p.period_end) u on true
@@ -203,7 +207,7 @@ def billed_demands(conn: psycopg.Connection, agreement_ids: list[int], codes: li
     first, from bills whose periods ended on or before ``before`` within ``months``: a ratchet's history."""
     rows = conn.execute(
         "select l.service_agreement_id, max(l.quantity) from bill_lines l join bills b on b.id = l.bill_id "
-        "where l.service_agreement_id = any(%s) and l.code = any(%s) and b.period_end <= %s "
+        "where l.service_agreement_id = any(%s) and l.code = any(%s) and b.period_end <= %s and b.status = 'issued' "
         "  and b.period_end > %s - make_interval(months => %s) "
         "group by l.service_agreement_id, b.period_end order by l.service_agreement_id, b.period_end desc",
         (agreement_ids, codes, before, before, months)).fetchall()

@@ -1,6 +1,9 @@
 """The Faust application: topics and settings. Agents live in :mod:`streams.agents`."""
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import faust
 
 from meter2cash.settings import Settings
@@ -11,6 +14,8 @@ def create_app(settings: Settings) -> faust.App:
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
+        # nothing durable lives there (tables are in memory); keep it out of the working directory
+        datadir=str(Path(tempfile.gettempdir()) / "meter2cash-streams" / settings.app_id),
         value_serializer="raw",
         key_serializer="raw",
         topic_partitions=settings.topic_partitions,

@@ -2,7 +2,8 @@ from datetime import date
 from decimal import Decimal
 from importlib import resources
 
-from billing.invoice import RECEIVABLE, build_account_bill
+from billing.invoice import build_account_bill
+from billing.ledger import RECEIVABLE
 from rating.tariff import parse_tariff
 from storage.tariffs import PublishedTariff
 from storage.usage import AgreementUsage, Period
