@@ -1,6 +1,9 @@
 # The meter2cash image: the `m2c` command with every package of the project.
 FROM python:3.11-slim
 WORKDIR /app
+# the Unicode font bills are printed to PDF with
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
 COPY meter2cash meter2cash
 COPY streams streams

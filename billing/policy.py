@@ -4,7 +4,6 @@ A file with mistakes raises :class:`PolicyError` listing every one of them with 
 """
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -117,13 +116,13 @@ def parse_entities(text: str, templates: set[str] | None = None) -> dict[str, En
 
 
 def template_names() -> set[str]:
-    folder = resources.files("billing.templates")
+    folder = resources.files("billing").joinpath("templates")
     return {p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("_")}
 
 
 def load_entities(path: str | None = None) -> dict[str, Entity]:
-    """The file at ``path`` (or $M2C_BILLING_ENTITIES), else the packaged ``billing/entities.toml``."""
-    path = path or os.environ.get("M2C_BILLING_ENTITIES")
+    """The file at ``path`` (Settings.billing_entities, from $M2C_BILLING_ENTITIES), else the packaged
+    ``billing/entities.toml``."""
     if path:
         text = Path(path).read_text()
     else:

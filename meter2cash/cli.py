@@ -8,7 +8,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from meter2cash import exceptions_cli, rating_cli
+from meter2cash import billing_cli, exceptions_cli, rating_cli
 from meter2cash.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -120,13 +120,17 @@ def cmd_bill_run(args, settings: Settings) -> int:
             estimated = fill_period(conn, period_id)
             if any(estimated.values()):
                 print("estimated missing reads: " + ", ".join(f"{n} {m}" for m, n in estimated.items() if n))
-        result = run_bill_run(conn, period_id, current_tariffs(conn), metrics=metrics, progress=bar.update)
+        result = run_bill_run(conn, period_id, current_tariffs(conn), metrics=metrics, progress=bar.update,
+                              entities=settings.entities())
     bar.close()
     print(f"bill run {result.bill_run_id}: period {period_id}: {result.accounts_billed} bills, "
           f"total {format_minor(result.total_minor, settings.currency)} {settings.currency}; "
-          f"{result.accounts_already_billed} already billed; {len(result.accounts_held)} held")
+          f"{result.accounts_already_billed} already billed; {len(result.accounts_held)} held; "
+          f"{len(result.accounts_failed)} failed")
     for account_no, reason in sorted(result.accounts_held.items())[:20]:
         print(f"  held {account_no}: {reason}")
+    for account_no, reason in sorted(result.accounts_failed.items())[:20]:
+        print(f"  failed {account_no}: {reason}")
     return 0
 
 
@@ -174,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rating_cli.register(sub)
     exceptions_cli.register(sub)
+    billing_cli.register(sub)
 
     p = sub.add_parser("seed", help="load a simulated utility's accounts, meters and tariffs")
     p.add_argument("--meters", type=int, default=1000)

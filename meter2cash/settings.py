@@ -21,6 +21,11 @@ class Settings:
     batch_within_seconds: float = 0.25
     future_tolerance_seconds: int = 300
     metrics_address: str = "127.0.0.1"
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_from: str = "billing@meter2cash.invalid"
+    output_dir: str = ".m2c/output"  # print batches and manifests
+    billing_entities: str = ""  # a TOML file of billing entities (default: the packaged one)
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes :meth:`from_env` return these settings (for child processes)."""
@@ -32,6 +37,8 @@ class Settings:
             "M2C_APP_ID": self.app_id, "M2C_BATCH_MAX": str(self.batch_max_messages),
             "M2C_BATCH_WITHIN": str(self.batch_within_seconds),
             "M2C_METRICS_ADDRESS": self.metrics_address,
+            "M2C_SMTP_HOST": self.smtp_host, "M2C_SMTP_PORT": str(self.smtp_port), "M2C_SMTP_FROM": self.smtp_from,
+            "M2C_OUTPUT_DIR": self.output_dir, "M2C_BILLING_ENTITIES": self.billing_entities,
         }
 
     @classmethod
@@ -52,4 +59,21 @@ class Settings:
             batch_max_messages=int(env.get("M2C_BATCH_MAX", defaults.batch_max_messages)),
             batch_within_seconds=float(env.get("M2C_BATCH_WITHIN", defaults.batch_within_seconds)),
             metrics_address=env.get("M2C_METRICS_ADDRESS", defaults.metrics_address),
+            smtp_host=env.get("M2C_SMTP_HOST", defaults.smtp_host),
+            smtp_port=int(env.get("M2C_SMTP_PORT", defaults.smtp_port)),
+            smtp_from=env.get("M2C_SMTP_FROM", defaults.smtp_from),
+            output_dir=env.get("M2C_OUTPUT_DIR", defaults.output_dir),
+            billing_entities=env.get("M2C_BILLING_ENTITIES", defaults.billing_entities),
         )
+
+    def entities(self):
+        from billing.policy import load_entities
+
+        return load_entities(self.billing_entities or None)
+
+    def delivery(self):
+        from pathlib import Path
+
+        from billing.delivery import DeliveryConfig
+
+        return DeliveryConfig(Path(self.output_dir), self.smtp_host, self.smtp_port, self.smtp_from)

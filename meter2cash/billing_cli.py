@@ -1,0 +1,352 @@
+"""``m2c account|bills|payments|ledger|collections|arrangements ...``: the billing cycle and accounts
+receivable for billing staff."""
+from __future__ import annotations
+
+import getpass
+import sys
+from datetime import date, datetime, timezone
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from meter2cash.settings import Settings
+
+
+def _connect(settings: Settings):
+    import psycopg
+
+    return psycopg.connect(settings.database_url, autocommit=True)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _money(minor: int, currency: str) -> str:
+    from rating.money import format_minor
+
+    return f"{format_minor(minor, currency)} {currency}"
+
+
+def _account_id(conn, reference: str) -> int:
+    from billing.postings import account_id_of
+
+    return account_id_of(conn, reference)
+
+
+def _fail(message: str, status: int = 1) -> int:
+    print(message, file=sys.stderr)
+    return status
+
+
+def cmd_account(args, settings: Settings) -> int:
+    from billing.postings import account_receivable
+
+    with _connect(settings) as conn:
+        row = conn.execute("select a.id, a.account_no, a.customer_name, a.currency, a.billing_entity, "
+                           "a.delivery_channel, a.email, c.code, a.budget_amount_minor from accounts a "
+                           "join billing_cycles c on c.id = a.billing_cycle_id where a.account_no = %s",
+                           (args.account,)).fetchone()
+        if row is None:
+            return _fail(f"no account {args.account}")
+        account_id, account_no, name, currency, entity, channel, email, cycle, budget = row
+        receivable = account_receivable(conn, account_id)
+        print(f"account {account_no}: {name}; cycle {cycle}; entity {entity}; delivery {channel}"
+              f"{' to ' + email if email else ''}{'; budget ' + _money(budget, currency) if budget else ''}")
+        print(f"balance {_money(receivable.balance_minor, currency)}"
+              f"{'; credit ' + _money(receivable.credit_minor, currency) if receivable.credit_minor else ''}")
+        print("services:")
+        for service, address, tariff, meters in conn.execute(
+                "select sa.service, p.address, (select tariff_code from tariff_assignments ta where "
+                "ta.service_agreement_id = sa.id order by effective_from desc limit 1), "
+                "(select string_agg(meter_no, ' ') from meters m where m.service_agreement_id = sa.id) "
+                "from service_agreements sa join premises p on p.id = sa.premise_id where sa.account_id = %s "
+                "order by sa.id", (account_id,)):
+            print(f"  {service:<9} {tariff or '-':<8} meters {meters or '-':<12} at {address}")
+        print("bills:")
+        for bill in conn.execute(
+                "select id, period_start, period_end, status, kind, total_minor, total_due_minor, due_date, "
+                "delivered_at, delivery_channel, estimated from bills where account_id = %s order by id",
+                (account_id,)):
+            (bill_id, start, end, status, kind, charges, due, due_date, delivered, via, estimated) = bill
+            print(f"  {bill_id:>7} {start}..{end} {status:<9} {kind:<7} charges {_money(charges, currency):>14} "
+                  f"due {_money(due, currency):>14} by {due_date or '-'}"
+                  f"{' delivered ' + f'{delivered:%Y-%m-%d} by {via}' if delivered else ' not delivered'}"
+                  f"{' ESTIMATED' if estimated else ''}")
+        print("open items:")
+        for item in receivable.open_items():
+            print(f"  {item.entry_type:<15} {('bill ' + str(item.bill_id)) if item.bill_id else '':<12} "
+                  f"{_money(item.amount_minor, currency):>14} open {_money(item.open_minor, currency):>14}")
+        print("payments:")
+        for payment in conn.execute("select id, received_on, amount_minor, method, reference, status, return_reason "
+                                    "from payments where account_id = %s order by id", (account_id,)):
+            pid, received, amount, method, reference, status, returned = payment
+            print(f"  {pid:>7} {received} {_money(amount, currency):>14} {method:<6} {reference:<20} {status}"
+                  f"{' (' + returned + ')' if returned else ''}")
+        print("notices:")
+        for notice in conn.execute("select id, created_at, kind, subject, delivered_at from notices "
+                                   "where account_id = %s order by id", (account_id,)):
+            nid, created, kind, subject, delivered = notice
+            print(f"  {nid:>7} {created:%Y-%m-%d} {kind:<20} {subject}{'' if delivered else ' (not delivered)'}")
+        arrangement = conn.execute("select id, status, total_minor, starts_on from payment_arrangements "
+                                   "where account_id = %s order by id desc limit 1", (account_id,)).fetchone()
+        if arrangement:
+            print(f"payment arrangement {arrangement[0]}: {arrangement[1]}, {_money(arrangement[2], currency)} "
+                  f"from {arrangement[3]}")
+    return 0
+
+
+def cmd_bills(args, settings: Settings) -> int:
+    from billing.errors import BillingError
+
+    with _connect(settings) as conn:
+        try:
+            if args.action == "show":
+                return _show_bill(conn, settings, args)
+            if args.action == "deliver":
+                from billing.delivery import deliver_pending
+
+                summary = deliver_pending(conn, settings.entities(), settings.delivery(), _now())
+                print(f"delivered: {summary.printed} printed, {summary.emailed} emailed, {summary.portal} to the "
+                      f"portal; {summary.failed} failed")
+                if summary.print_batch:
+                    print(f"print batch {summary.print_batch} (manifest {summary.manifest})")
+                for error in summary.errors[:20]:
+                    print(f"  {error}")
+                return 0 if not summary.failed else 1
+            actor = args.by or getpass.getuser()
+            if not args.why:
+                return _fail("say why with --why", 2)
+            if args.action == "cancel":
+                from billing.corrections import cancel_bill
+
+                cancel_bill(conn, args.bill, actor, args.why, _now())
+                print(f"bill {args.bill} cancelled; its reversal is posted")
+                return 0
+            if args.action == "rebill":
+                from billing.bill_run import run_bill_run
+                from billing.corrections import cancel_bill, period_of
+                from storage.tariffs import current_tariffs
+
+                status = conn.execute("select status from bills where id = %s", (args.bill,)).fetchone()
+                if status and status[0] == "issued":
+                    cancel_bill(conn, args.bill, actor, args.why, _now())
+                period_id, account_id = period_of(conn, args.bill)
+                result = run_bill_run(conn, period_id, current_tariffs(conn), entities=settings.entities(),
+                                      account_ids=[account_id], requested_by=actor)
+                if not result.bill_ids:
+                    held = {**result.accounts_held, **result.accounts_failed}
+                    return _fail(f"bill {args.bill} cancelled; the rebill was not issued: {held}")
+                print(f"bill {args.bill} cancelled; rebill {result.bill_ids[0]} issued")
+                return 0
+        except BillingError as error:
+            return _fail(f"{error.code}: {error}")
+    return 2
+
+
+def _show_bill(conn, settings: Settings, args) -> int:
+    from billing.render import bill_document, render_html, render_pdf
+
+    document = bill_document(conn, args.bill, settings.entities())
+    bill = document.context["bill"]
+    currency = bill["currency"]
+    print(f"bill {bill['id']} ({bill['kind']}, {bill['status']}) account {document.account_no} "
+          f"{document.customer_name}; period {bill['period_start']}..{bill['period_last_day']} {bill['zone']}; "
+          f"entity {document.entity.code}{'; ESTIMATED' if bill['estimated'] else ''}")
+    for service in document.context["services"]:
+        print(f"  {service['service']} on {service['tariff_version']}: usage {service['usage_text']}")
+        for line in service["lines"]:
+            print(f"    {line['description']:<44} {line['quantity']:>14} {line['unit']:<6} "
+                  f"{_money(line['amount_minor'], currency):>14}")
+    for label, key in (("previous balance", "previous_balance_minor"), ("payments", "payments_minor"),
+                       ("adjustments", "adjustments_minor"), ("fees", "fees_minor"),
+                       ("current charges", "total_minor"), ("budget billing", "budget_minor"),
+                       ("total due", "total_due_minor")):
+        print(f"  {label:<20} {_money(bill[key], currency):>16}")
+    print(f"  due date {bill['due_date'] or '(set at delivery)'}; delivered "
+          f"{bill['delivered_at'] or 'not yet'}")
+    if args.html:
+        Path(args.html).write_text(render_html(document))
+        print(f"wrote {args.html}")
+    if args.pdf:
+        Path(args.pdf).write_bytes(render_pdf(document))
+        print(f"wrote {args.pdf}")
+    return 0
+
+
+def _amount(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except InvalidOperation:
+        raise SystemExit(f"not an amount: {text!r}")
+
+
+def cmd_payments(args, settings: Settings) -> int:
+    from billing.errors import BillingError
+    from billing.payments import PaymentIn, match_payment, receive_payment, return_payment
+
+    with _connect(settings) as conn:
+        try:
+            if args.action == "post":
+                outcome = receive_payment(conn, PaymentIn(
+                    "cli", args.reference, _amount(args.amount), date.fromisoformat(args.date) if args.date
+                    else date.today(), args.account, args.invoice, args.method, settings.currency), _now())
+                print(f"payment {outcome.payment_id}: {outcome.status}"
+                      f"{' (' + outcome.reason + ')' if outcome.reason else ''}")
+                return 0
+            if args.action == "import":
+                return _import(conn, args.file)
+            if args.action == "exceptions":
+                rows = conn.execute("select id, received_on, amount_minor, currency, channel, reference, account_ref, "
+                                    "invoice_ref, exception_reason from payments where status = 'unmatched' "
+                                    "order by id").fetchall()
+                for pid, received, amount, currency, channel, reference, account, invoice, reason in rows:
+                    print(f"{pid:>7} {received} {_money(amount, currency):>14} {channel:<8} {reference:<20} "
+                          f"account {account or '-':<10} invoice {invoice or '-':<8} {reason}")
+                print(f"{len(rows)} unmatched payments")
+                return 0
+            actor = args.by or getpass.getuser()
+            if not args.why:
+                return _fail("say why with --why", 2)
+            if args.action == "match":
+                match_payment(conn, args.payment, _account_id(conn, args.account), actor, args.why, _now())
+                print(f"payment {args.payment} applied to account {args.account}")
+                return 0
+            if args.action == "return":
+                fee = return_payment(conn, args.payment, actor, args.why, _now(), settings.entities())
+                print(f"payment {args.payment} returned; fee {_money(fee, settings.currency)}")
+                return 0
+        except BillingError as error:
+            return _fail(f"{error.code}: {error}")
+    return 2
+
+
+def _import(conn, file: str) -> int:
+    from billing.lockbox import import_lockbox
+    from meter2cash.progress import ProgressBar
+
+    bar = ProgressBar("payments")
+    summary = import_lockbox(conn, Path(file).read_text(), Path(file).name, _now(), progress=bar.update)
+    bar.close()
+    print(f"{file}: {summary.lines} payments read; {summary.applied} applied "
+          f"({_money(summary.applied_minor, 'USD')}), {summary.unmatched} to the payment-exception queue, "
+          f"{summary.duplicates} taken before; {len(summary.errors)} lines rejected")
+    for line, message in summary.errors:
+        print(f"  line {line}: {message}")
+    return 0 if not summary.errors else 1
+
+
+def cmd_ledger(args, settings: Settings) -> int:
+    from billing.postings import adjust, trial_balance, unbalanced_transactions
+
+    with _connect(settings) as conn:
+        if args.action == "adjust":
+            from billing.errors import BillingError
+            from billing.postings import to_minor_exact
+
+            if not args.why:
+                return _fail("say why with --why", 2)
+            try:
+                adjust(conn, _account_id(conn, args.account), to_minor_exact(_amount(args.amount), settings.currency),
+                       args.why, args.by or getpass.getuser(), _now())
+            except BillingError as error:
+                return _fail(f"{error.code}: {error}")
+            print(f"adjusted account {args.account} by {args.amount}")
+            return 0
+        rows = trial_balance(conn)
+        print(f"{'ledger account':<24} {'debits':>18} {'credits':>18} {'balance':>18}")
+        for account, debits, credits in rows:
+            print(f"{account:<24} {_money(debits, settings.currency):>18} {_money(credits, settings.currency):>18} "
+                  f"{_money(debits - credits, settings.currency):>18}")
+        total_debits, total_credits = sum(r[1] for r in rows), sum(r[2] for r in rows)
+        print(f"{'total':<24} {_money(total_debits, settings.currency):>18} "
+              f"{_money(total_credits, settings.currency):>18}")
+        unbalanced = unbalanced_transactions(conn)
+        if total_debits != total_credits or unbalanced:
+            print(f"OUT OF BALANCE: {len(unbalanced)} transactions do not sum to zero: {unbalanced[:20]}")
+            return 1
+        print("debits equal credits; every transaction sums to zero")
+    return 0
+
+
+def cmd_collections(args, settings: Settings) -> int:
+    from billing.collections import run_collections
+
+    today = date.fromisoformat(args.date) if args.date else date.today()
+    with _connect(settings) as conn:
+        summary = run_collections(conn, settings.entities(), today, _now())
+    print(f"collections on {today}: {summary.accounts_checked} accounts checked; {summary.late_fees} late fees "
+          f"({_money(summary.late_fees_minor, settings.currency)}), {summary.reminders} reminders, "
+          f"{summary.final_notices} final notices, {summary.disconnect_eligible} disconnect-eligible services; "
+          f"{summary.paused_by_arrangement} paused by arrangements ({summary.arrangements_broken} broken, "
+          f"{summary.arrangements_completed} completed)")
+    return 0
+
+
+def cmd_arrangements(args, settings: Settings) -> int:
+    from billing.collections import create_arrangement
+    from billing.errors import BillingError
+
+    if not args.why:
+        return _fail("say why with --why", 2)
+    with _connect(settings) as conn:
+        try:
+            arrangement_id = create_arrangement(conn, _account_id(conn, args.account), args.installments,
+                                                date.fromisoformat(args.first_due), args.every_days,
+                                                args.by or getpass.getuser(), args.why, _now())
+        except BillingError as error:
+            return _fail(f"{error.code}: {error}")
+    print(f"payment arrangement {arrangement_id} for {args.account}: {args.installments} installments")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("account", help="an account: services, balance, bills, payments, notices")
+    p.add_argument("action", choices=["show"])
+    p.add_argument("account", help="account number")
+    p.set_defaults(func=cmd_account)
+
+    p = sub.add_parser("bills", help="show, deliver, cancel or rebill bills")
+    p.add_argument("action", choices=["show", "deliver", "cancel", "rebill"])
+    p.add_argument("bill", type=int, nargs="?", help="bill number")
+    p.add_argument("--html", help="write the bill as HTML to this file")
+    p.add_argument("--pdf", help="write the bill as PDF to this file")
+    p.add_argument("--by", help="who (default: your login)")
+    p.add_argument("--why", help="why (required for cancel and rebill)")
+    p.set_defaults(func=cmd_bills)
+
+    p = sub.add_parser("payments", help="post, import, match or return payments; list payment exceptions")
+    p.add_argument("action", choices=["post", "import", "exceptions", "match", "return"])
+    p.add_argument("file", nargs="?", help="lockbox file (import)")
+    p.add_argument("--payment", type=int, help="payment id (match, return)")
+    p.add_argument("--account", help="account number")
+    p.add_argument("--invoice", help="bill number the payment is for")
+    p.add_argument("--amount", help="amount in the currency's major unit, e.g. 120.50")
+    p.add_argument("--reference", help="the payment's unique reference")
+    p.add_argument("--method", default="check")
+    p.add_argument("--date", help="received on (YYYY-MM-DD, default today)")
+    p.add_argument("--by")
+    p.add_argument("--why")
+    p.set_defaults(func=cmd_payments)
+
+    p = sub.add_parser("ledger", help="the AR ledger: trial balance, manual adjustments")
+    p.add_argument("action", choices=["trial-balance", "adjust"])
+    p.add_argument("account", nargs="?")
+    p.add_argument("amount", nargs="?", help="positive charges, negative credits")
+    p.add_argument("--by")
+    p.add_argument("--why")
+    p.set_defaults(func=cmd_ledger)
+
+    p = sub.add_parser("collections", help="late fees, reminders, final notices, disconnect eligibility")
+    p.add_argument("action", choices=["run"])
+    p.add_argument("--date", help="business date (default today)")
+    p.set_defaults(func=cmd_collections)
+
+    p = sub.add_parser("arrangements", help="payment arrangements (installments) that pause collections")
+    p.add_argument("action", choices=["create"])
+    p.add_argument("account")
+    p.add_argument("--installments", type=int, required=True)
+    p.add_argument("--first-due", required=True)
+    p.add_argument("--every-days", type=int, default=30)
+    p.add_argument("--by")
+    p.add_argument("--why")
+    p.set_defaults(func=cmd_arrangements)
