@@ -44,8 +44,54 @@ def cmd_topics(args, settings: Settings) -> int:
 def cmd_worker(args, settings: Settings) -> int:
     from streams.worker import run_worker
 
+    if args.close_cycles_every > 0:
+        from meter2cash.cycle_close import CycleScheduler
+
+        CycleScheduler(settings, args.close_cycles_every).start()
     sys.argv = [sys.argv[0]]  # the Faust worker reads its own command line
     run_worker(settings, metrics_port=args.metrics_port, loglevel=args.loglevel)
+    return 0
+
+
+def cmd_cycles(args, settings: Settings) -> int:
+    from billing.cycles import create_cycles, due_periods
+
+    with _connect(settings) as conn:
+        if args.action == "create":
+            codes = create_cycles(conn, args.count, settings.utility_zone, args.close_after_days)
+            print(f"cycles: {', '.join(codes)}")
+            return 0
+        if args.action == "list":
+            for code, start_day, close_after, accounts, open_periods in conn.execute(
+                    "select c.code, c.period_start_day, c.close_after_days, "
+                    "(select count(*) from accounts a where a.billing_cycle_id = c.id), "
+                    "(select string_agg(p.period_start || '..' || p.period_end, ' ' order by p.period_start) "
+                    " from billing_periods p where p.billing_cycle_id = c.id and p.closed_at is null) "
+                    "from billing_cycles c order by c.code"):
+                print(f"{code:<8} starts day {start_day:>2}, bills {close_after} day(s) after the end; "
+                      f"{accounts:>7} accounts; open periods {open_periods or '-'}")
+            today = date.fromisoformat(args.date) if args.date else date.today()
+            due = due_periods(conn, today)
+            print(f"due on {today}: " + (", ".join(f"{d.cycle_code} {d.period_start}" for d in due) or "none"))
+            return 0
+    from datetime import datetime, time, timezone
+    from zoneinfo import ZoneInfo
+
+    from meter2cash.cycle_close import close_due_cycles
+
+    now = (datetime.combine(date.fromisoformat(args.date), time(6), ZoneInfo(settings.utility_zone))
+           if args.date else datetime.now(timezone.utc))
+    report = close_due_cycles(settings, now)
+    if not report.ran:
+        print("another process is closing cycles now", file=sys.stderr)
+        return 1
+    for result in report.bill_runs:
+        print(f"bill run {result.bill_run_id}: period {result.billing_period_id}: {result.accounts_billed} bills, "
+              f"{len(result.accounts_held)} held, {len(result.accounts_failed)} failed")
+    delivery = report.delivery
+    print(f"{report.estimated_reads} reads estimated; delivered {delivery.printed} printed, {delivery.emailed} "
+          f"emailed, {delivery.portal} to the portal, {delivery.failed} failed; collections: "
+          f"{report.collections.late_fees} late fees, {report.collections.final_notices} final notices")
     return 0
 
 
@@ -174,7 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run a streams worker (Faust)")
     p.add_argument("--metrics-port", type=int, default=9308)
     p.add_argument("--loglevel", default="warning")
+    p.add_argument("--close-cycles-every", type=float, default=300.0, metavar="SECONDS",
+                   help="close due billing cycles (bill run, delivery, collections) this often; 0: never")
     p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("cycles", help="billing cycles: create, list, close the due ones now")
+    p.add_argument("action", choices=["create", "list", "close-due"])
+    p.add_argument("--count", type=int, default=20, help="cycles to create (one per start day)")
+    p.add_argument("--close-after-days", type=int, default=1)
+    p.add_argument("--date", help="business date (default today)")
+    p.set_defaults(func=cmd_cycles)
 
     rating_cli.register(sub)
     exceptions_cli.register(sub)

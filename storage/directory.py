@@ -13,8 +13,9 @@ def load_directory(conn: psycopg.Connection, utility) -> dict[str, int]:
     interval_s/expected_high_per_hour/tariff_code). Existing records (same numbers) are left as they are."""
     with conn.transaction():
         cycle_id = conn.execute(
-            "insert into billing_cycles (code, zone) values (%s, %s) on conflict (code) do update "
-            "set zone = excluded.zone returning id", (utility.cycle_code, utility.zone)).fetchone()[0]
+            "insert into billing_cycles (code, zone, period_start_day) values (%s, %s, %s) on conflict (code) do update "
+            "set zone = excluded.zone returning id",
+            (utility.cycle_code, utility.zone, min(utility.period_start.day, 28))).fetchone()[0]
         period_id = ensure_period(conn, cycle_id, utility.period_start, utility.period_end)
         accounts = utility.accounts
         conn.execute(

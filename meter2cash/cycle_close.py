@@ -1,0 +1,90 @@
+"""Closing billing cycles on schedule: for every period due, estimate its missing reads (VEE), run
+its bill run, then deliver what is waiting and run collections for the day. The streams worker
+runs this every few minutes in a thread (``m2c worker``); ``m2c cycles close-due`` runs it once.
+
+One process at a time does it (an advisory lock); each step is itself safe to repeat.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from meter2cash.settings import Settings
+
+log = logging.getLogger(__name__)
+_SCHEDULER_LOCK = 7_431_003
+
+
+@dataclass
+class CycleCloseReport:
+    ran: bool = True  # False: another process holds the scheduler lock
+    periods_added: int = 0
+    bill_runs: list = field(default_factory=list)  # BillRunResult per due period
+    estimated_reads: int = 0
+    delivery: object | None = None
+    collections: object | None = None
+
+
+def close_due_cycles(settings: Settings, now: datetime | None = None,
+                     progress: Callable[[int, int], None] | None = None) -> CycleCloseReport:
+    from billing.bill_run import run_bill_run
+    from billing.collections import run_collections
+    from billing.cycles import due_periods, ensure_periods
+    from billing.delivery import deliver_pending
+    from storage.tariffs import current_tariffs
+    from streams.gap_fill import fill_period
+
+    now = now or datetime.now(timezone.utc)
+    today = now.astimezone(ZoneInfo(settings.utility_zone)).date()
+    report = CycleCloseReport()
+    entities = settings.entities()
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        if not conn.execute("select pg_try_advisory_lock(%s)", (_SCHEDULER_LOCK,)).fetchone()[0]:
+            report.ran = False
+            return report
+        try:
+            report.periods_added = ensure_periods(conn, today)
+            due = due_periods(conn, today)
+            tariffs = current_tariffs(conn) if due else {}
+            for period in due:
+                report.estimated_reads += sum(fill_period(conn, period.billing_period_id).values())
+                report.bill_runs.append(run_bill_run(conn, period.billing_period_id, tariffs, clock=lambda: now,
+                                                     entities=entities, progress=progress,
+                                                     requested_by="scheduler"))
+            report.delivery = deliver_pending(conn, entities, settings.delivery(), now)
+            report.collections = run_collections(conn, entities, today, now)
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (_SCHEDULER_LOCK,))
+    return report
+
+
+class CycleScheduler(threading.Thread):
+    """Runs :func:`close_due_cycles` every ``interval_s`` until stopped; a failure is logged and retried
+    at the next tick (every step is safe to repeat)."""
+
+    def __init__(self, settings: Settings, interval_s: float = 300.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+        super().__init__(name="cycle-scheduler", daemon=True)
+        self.settings, self.interval_s, self.clock = settings, interval_s, clock
+        self.stopping = threading.Event()
+        self.last_report: CycleCloseReport | None = None
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.last_report = close_due_cycles(self.settings, self.clock())
+                for result in self.last_report.bill_runs:
+                    log.warning("scheduled bill run %s: %s bills, %s held", result.bill_run_id,
+                                result.accounts_billed, len(result.accounts_held))
+            except Exception:
+                log.exception("closing due billing cycles failed; retrying at the next tick")
+            self.stopping.wait(self.interval_s)
+
+    def stop(self) -> None:
+        self.stopping.set()
