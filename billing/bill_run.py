@@ -11,9 +11,10 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from decimal import Decimal
 from typing import Callable
 
 import psycopg
@@ -23,14 +24,14 @@ from billing.metrics import BillRunMetrics
 from billing.bill_writer import account_terms, write_bills
 from billing.invoice import build_account_bill
 from billing.policy import Entity, entity_for, load_entities
+from billing.pricing_inputs import histories as histories_for, intervals_needed
+from billing.true_up import add_true_ups
 from storage.tariffs import PublishedTariff
-from rating.charges import History
-from rating.units import unit_factor
-from storage.usage import AgreementUsage, billed_demands, intervals_for, usage_for, winter_totals
+from storage.usage import AgreementUsage, usage_for
 
 log = logging.getLogger(__name__)
 _BILL_RUN_LOCK = 7_431_002
-CHUNK_ACCOUNTS = 500
+CHUNK_ACCOUNTS = 1000
 
 
 @dataclass
@@ -105,22 +106,18 @@ def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progr
         _record(conn, run_id, [(a, "already_billed", None, None) for a in already])
         metrics.accounts.labels("already_billed").inc(result.accounts_already_billed)
         started = time.monotonic()
-        for chunk_start in range(0, len(pending), CHUNK_ACCOUNTS):
-            chunk_started = time.monotonic()
-            chunk = pending[chunk_start:chunk_start + CHUNK_ACCOUNTS]
-            outcomes = _bill_chunk(conn, run_id, billing_period_id, chunk, tariffs, entities, clock)
-            _record(conn, run_id, outcomes)
-            billed = 0
+
+        def tally(chunk_started: float, done: int, outcomes: list[tuple]) -> None:
             for account_id, status, reason, bill_id, _ in outcomes:
                 if status == "billed":
-                    billed += 1
                     result.bill_ids.append(bill_id)
                 elif status == "already_billed":
                     result.accounts_already_billed += 1
                 elif status == "failed":
                     result.accounts_failed[account_no[account_id]] = reason
-                else:
+                elif status == "held":
                     result.accounts_held[account_no[account_id]] = reason
+            billed = sum(1 for o in outcomes if o[1] == "billed")
             total = sum(o[4] for o in outcomes if o[1] == "billed")
             result.accounts_billed += billed
             result.total_minor += total
@@ -129,10 +126,23 @@ def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progr
             metrics.accounts.labels("failed").inc(sum(1 for o in outcomes if o[1] == "failed"))
             metrics.billed_minor.inc(max(total, 0))
             metrics.chunk_seconds.observe(time.monotonic() - chunk_started)
-            done = chunk_start + len(chunk)
             metrics.progress.set(done / len(pending))
             if progress:
                 progress(done, len(pending))
+
+        # rating a chunk (Python) overlaps writing the one before (PostgreSQL) on a second connection
+        with _writer_connection(conn) as writer, ThreadPoolExecutor(1, thread_name_prefix="bill-writer") as pool:
+            in_flight = None
+            for chunk_start in range(0, len(pending), CHUNK_ACCOUNTS):
+                chunk_started = time.monotonic()
+                chunk = pending[chunk_start:chunk_start + CHUNK_ACCOUNTS]
+                rated = _rate_chunk(conn, billing_period_id, chunk, tariffs, entities)
+                if in_flight is not None:
+                    tally(*in_flight[0], in_flight[1].result())
+                future = pool.submit(_write_chunk, writer, run_id, billing_period_id, chunk, rated, entities, clock)
+                in_flight = ((chunk_started, chunk_start + len(chunk)), future)
+            if in_flight is not None:
+                tally(*in_flight[0], in_flight[1].result())
         with conn.transaction():
             if not result.accounts_held and not result.accounts_failed and only_accounts is None:
                 conn.execute("update billing_periods set closed_at = coalesce(closed_at, now()) where id = %s",
@@ -152,14 +162,21 @@ def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progr
     return result
 
 
-def _bill_chunk(conn, run_id: int, billing_period_id: int, chunk: list[int], tariffs, entities, clock) -> list[tuple]:
-    """Rate and write one chunk; returns (account_id, status, reason, bill_id, amount) per account."""
+@dataclass
+class RatedChunk:
+    outcomes: dict[int, tuple]  # account_id -> (account_id, status, reason, bill_id, amount) decided already
+    bills: list
+    terms: dict
+
+
+def _rate_chunk(conn, billing_period_id: int, chunk: list[int], tariffs, entities) -> RatedChunk:
+    """Read the chunk's usage and price every account (nothing written)."""
     usages = usage_for(conn, [(account_id, billing_period_id) for account_id in chunk])
     by_account: dict[int, list[AgreementUsage]] = defaultdict(list)
     for usage in usages:
         by_account[usage.account_id].append(usage)
-    intervals = _intervals_needed(conn, usages, tariffs)
-    histories = _histories(conn, usages, tariffs)
+    intervals = intervals_needed(conn, usages, tariffs)
+    histories = histories_for(conn, usages, tariffs)
     blocked = blocking_exceptions(conn, chunk, billing_period_id)
     terms = account_terms(conn, chunk, billing_period_id)
     outcomes: dict[int, tuple] = {}
@@ -180,14 +197,33 @@ def _bill_chunk(conn, run_id: int, billing_period_id: int, chunk: list[int], tar
             outcomes[account_id] = (account_id, "held", bill.hold_reason, None, 0)
         else:
             bills.append(bill)
-    written = write_bills(conn, run_id, billing_period_id, bills, terms, entities, clock())
-    for bill in bills:
+    add_true_ups(conn, bills, billing_period_id, tariffs)
+    return RatedChunk(outcomes, bills, terms)
+
+
+def _write_chunk(conn, run_id: int, billing_period_id: int, chunk: list[int], rated: RatedChunk, entities,
+                 clock) -> list[tuple]:
+    """Write the chunk's bills and every account's outcome; returns the outcomes in chunk order."""
+    outcomes = dict(rated.outcomes)
+    written = write_bills(conn, run_id, billing_period_id, rated.bills, rated.terms, entities, clock())
+    for bill in rated.bills:
         if bill.account_id in written:
             bill_id, amount = written[bill.account_id]
             outcomes[bill.account_id] = (bill.account_id, "billed", None, bill_id, amount)
         else:
             outcomes[bill.account_id] = (bill.account_id, "already_billed", "billed by another run", None, 0)
-    return [outcomes[a] for a in chunk]
+    ordered = [outcomes[a] for a in chunk]
+    _record(conn, run_id, ordered)
+    return ordered
+
+
+@contextmanager
+def _writer_connection(conn: psycopg.Connection):
+    writer = psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True)
+    try:
+        yield writer
+    finally:
+        writer.close()
 
 
 def _record(conn: psycopg.Connection, run_id: int, outcomes) -> None:
@@ -211,50 +247,3 @@ def blocking_exceptions(conn: psycopg.Connection, account_ids: list[int], billin
         "      > (p.period_start::timestamp at time zone a.zone) "
         "group by sa.account_id", (billing_period_id, account_ids)).fetchall()
     return dict(rows)
-
-
-def _intervals_needed(conn: psycopg.Connection, usages: list[AgreementUsage],
-                      tariffs: dict[str, PublishedTariff]) -> dict:
-    """Stored intervals of the agreements whose tariff prices time of use, demand or export."""
-    wanted = [u for u in usages if u.tariff_code in tariffs and tariffs[u.tariff_code].tariff.needs_intervals]
-    if not wanted:
-        return {}
-    period = wanted[0].period
-    return {i.service_agreement_id: i for i in intervals_for(conn, [u.service_agreement_id for u in wanted],
-                                                             period.start, period.end)}
-
-
-def _histories(conn: psycopg.Connection, usages: list[AgreementUsage],
-               tariffs: dict[str, PublishedTariff]) -> dict[int, History]:
-    """What look-back charges need: billed demands of earlier bills (ratchets), last winter's average
-    use per period (sewer on winter average)."""
-    ratchet_codes: dict[int, list[str]] = {}
-    winter: list[AgreementUsage] = []
-    for usage in usages:
-        published = tariffs.get(usage.tariff_code or "")
-        if published is None:
-            continue
-        rules = [rule for version in published.tariff.versions for rule in version.rules]
-        codes = [r.charge.code for r in rules if getattr(r.charge, "ratchet_percent", None) is not None]
-        if codes:
-            ratchet_codes[usage.service_agreement_id] = codes
-        if any(getattr(r.charge, "basis", None) == "winter_average" for r in rules):
-            winter.append(usage)
-    histories: dict[int, History] = {}
-    if ratchet_codes:
-        period = usages[0].period
-        codes = sorted({c for cs in ratchet_codes.values() for c in cs})
-        for agreement_id, demands in billed_demands(conn, list(ratchet_codes), codes, period.start).items():
-            histories[agreement_id] = History(peak_demands=tuple(demands))
-    if winter:
-        totals = winter_totals(conn, [u.service_agreement_id for u in winter], winter[0].period.start)
-        for usage in winter:
-            quantity, days = totals.get(usage.service_agreement_id, (0, 0))
-            if not days:
-                continue
-            tariff = tariffs[usage.tariff_code].tariff
-            factor, _ = unit_factor(usage.power_of_ten, usage.unit, tariff.billing_unit)
-            average = Decimal(quantity) * factor * usage.period.days / days
-            previous = histories.get(usage.service_agreement_id, History())
-            histories[usage.service_agreement_id] = History(previous.peak_demands, average)
-    return histories

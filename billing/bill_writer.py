@@ -65,7 +65,7 @@ def write_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, b
             return {}
         with conn.cursor().copy(
                 "copy bill_lines (bill_id, line_no, service_agreement_id, service, code, description, quantity, "
-                "unit, price, amount_precise, amount_minor, tariff_version, tariff_revision_id) from stdin") as copy:
+                "unit, price, amount_precise, amount_minor, tariff_version, tariff_revision_id, kind) from stdin") as copy:
             for bill in written:
                 for number, line in enumerate(bill.line_rows(), start=1):
                     copy.write_row((bill_id[bill.account_id], number, *line))
@@ -96,6 +96,11 @@ def write_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, b
                      "from unnest(%s::int8[], %s::int8[]) as t(bill_id, transaction_id) where b.id = t.bill_id",
                      ([bill_id[b.account_id] for b in written], transaction_ids))
         write_statements(conn, [bill_id[b.account_id] for b in written])
+        trued_up = [(old, bill_id[b.account_id]) for b in written for old in b.trued_up()]
+        if trued_up:
+            conn.execute("update bills b set trued_up_by = t.new from unnest(%s::int8[], %s::int8[]) as t(old, new) "
+                         "where b.id = t.old and b.trued_up_by is null",
+                         ([t[0] for t in trued_up], [t[1] for t in trued_up]))
     return {b.account_id: (bill_id[b.account_id], b.total_minor) for b in written}
 
 

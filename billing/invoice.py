@@ -23,6 +23,8 @@ class ServiceCharges:
     tariff_revision_id: int
     lines: tuple[PricedLine, ...]
     usage: AgreementUsage | None = None
+    kind: str = "charge"  # or "true_up": the difference an earlier estimated bill owes now its reads are actual
+    trues_up: int | None = None  # the estimated bill a true-up settles
 
 
 @dataclass
@@ -48,10 +50,13 @@ class AccountBill:
 
     def line_rows(self) -> list[tuple]:
         """(service_agreement_id, service, code, description, quantity, unit, price, amount, amount_minor,
-        tariff_version, tariff_revision_id) per line, in bill order."""
+        tariff_version, tariff_revision_id, kind) per line, in bill order."""
         return [(s.service_agreement_id, s.service, line.code, line.description, line.quantity, line.unit,
-                 line.price, line.amount, line.amount_minor, line.tariff_version, s.tariff_revision_id)
+                 line.price, line.amount, line.amount_minor, line.tariff_version, s.tariff_revision_id, s.kind)
                 for s in self.services for line in s.lines]
+
+    def trued_up(self) -> list[int]:
+        return sorted({s.trues_up for s in self.services if s.trues_up is not None})
 
     def ledger_postings(self) -> list[tuple[str, int]]:
         """Debit the receivable, credit revenue per service: the postings sum to zero."""

@@ -44,10 +44,11 @@ def cmd_topics(args, settings: Settings) -> int:
 def cmd_worker(args, settings: Settings) -> int:
     from streams.worker import run_worker
 
-    if args.close_cycles_every > 0:
+    every = settings.close_cycles_every_s if args.close_cycles_every is None else args.close_cycles_every
+    if every > 0:
         from meter2cash.cycle_close import CycleScheduler
 
-        CycleScheduler(settings, args.close_cycles_every).start()
+        CycleScheduler(settings, every).start()
     sys.argv = [sys.argv[0]]  # the Faust worker reads its own command line
     run_worker(settings, metrics_port=args.metrics_port, loglevel=args.loglevel)
     return 0
@@ -220,8 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("worker", help="run a streams worker (Faust)")
     p.add_argument("--metrics-port", type=int, default=9308)
     p.add_argument("--loglevel", default="warning")
-    p.add_argument("--close-cycles-every", type=float, default=300.0, metavar="SECONDS",
-                   help="close due billing cycles (bill run, delivery, collections) this often; 0: never")
+    p.add_argument("--close-cycles-every", type=float, metavar="SECONDS",
+                   help="close due billing cycles (bill run, delivery, collections) this often; 0: never "
+                        "(default: M2C_CLOSE_CYCLES_EVERY, 300)")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("cycles", help="billing cycles: create, list, close the due ones now")

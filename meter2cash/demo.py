@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import psycopg
 
 from billing.bill_run import run_bill_run
+from meter2cash.demo_receivables import run_receivables
 from meter2cash.scenario import Scenario
 from meter2cash.settings import Settings
 from rating.money import format_minor
@@ -47,18 +49,22 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
         filled = fill_period(conn, period_id)
         rebuild_estimates(conn, EstimateCache.from_url(settings.redis_url), tariffs)
         estimated_accounts, bill_to_date, projected = scenario.estimates_total()
-        first = run_bill_run(conn, period_id, tariffs)
+        entities = settings.entities()
+        first = run_bill_run(conn, period_id, tariffs, entities=entities)
         # a billing clerk reviews the blocking exceptions that held accounts and releases them: those
         # accounts are billed on the reads that passed validation
         blocking = [row[0] for row in conn.execute(
             "select id from vee_exceptions where status = 'open' and severity = 'blocks_billing'")]
         released = act(conn, blocking, "release", "demo billing clerk", "reviewed: bill on the reads that passed")
-        second = run_bill_run(conn, period_id, tariffs)
-        again = run_bill_run(conn, period_id, tariffs)
+        second = run_bill_run(conn, period_id, tariffs, entities=entities)
+        again = run_bill_run(conn, period_id, tariffs, entities=entities)
         bills = conn.execute("select count(*), coalesce(sum(total_minor), 0) from bills").fetchone()
         ledger = conn.execute("select coalesce(sum(amount_minor), 0), count(*) from ledger_entries").fetchone()
         rules = conn.execute("select rule, count(*) from vee_exceptions, unnest(rules) rule group by 1 order by 1")
         rules = ", ".join(f"{rule} {count}" for rule, count in rules)
+        output_dir = Path(settings.output_dir).resolve() / name
+        output_dir.mkdir(parents=True, exist_ok=True)
+        receivables = run_receivables(settings, conn, output_dir, seed)
     truth, currency = scenario.truth, settings.currency
     print()
     print(f"reads published        {truth.reads:>12,}   ({truth.messages:,} messages, {truth.dlq_messages} undecodable)")
@@ -77,6 +83,7 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
     print(f"final bills            {bills[0]:>12,}   total {format_minor(bills[1], currency)} {currency} "
           f"(re-run {again.bill_run_id} billed {again.accounts_billed})")
     print(f"ledger                 {ledger[1]:>12,} entries, debits - credits = {ledger[0]}")
+    print("\n".join(receivables.lines))
     accounted = progress.stored_reads + progress.flagged_reads == truth.reads
     matches = bill_to_date == bills[1]
     print(f"every read stored or flagged: {'yes' if accounted else 'NO'}; "
@@ -84,7 +91,11 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
     print()
     print("where to look next:")
     print(f"  psql {settings.database_url} -c 'select * from bills limit 5'")
+    print(f"  M2C_DATABASE_URL={settings.database_url} m2c account show {utility.accounts[0].account_no}")
+    print(f"  M2C_DATABASE_URL={settings.database_url} m2c ledger trial-balance")
+    print(f"  print batch and lockbox file in {output_dir}")
     print(f"  M2C_DATABASE_URL={settings.database_url} m2c exceptions list --status all")
     print(f"  redis-cli -u {settings.redis_url} hget m2c:estimate:account:1 body")
     print(f"  Kafka topics {settings.topic_raw}, {settings.topic_exceptions}, {settings.topic_dlq}")
-    return 0 if accounted and matches and again.accounts_billed == 0 and ledger[0] == 0 else 1
+    return 0 if (accounted and matches and again.accounts_billed == 0 and ledger[0] == 0
+                 and receivables.consistent) else 1

@@ -32,10 +32,13 @@ class Progress:
     dlq_messages: int
 
 
-def start_worker(settings: Settings, metrics_port: int, log_path: str) -> subprocess.Popen:
-    """A streams worker in its own process (and process group), configured by ``settings``."""
+def start_worker(settings: Settings, metrics_port: int, log_path: str,
+                 close_cycles_every: float = 0) -> subprocess.Popen:
+    """A streams worker in its own process (and process group), configured by ``settings``. Scenarios
+    close their cycle themselves, step by step, so the worker's cycle scheduler is off unless asked."""
     return subprocess.Popen(
-        [sys.executable, "-m", "meter2cash.cli", "worker", "--metrics-port", str(metrics_port)],
+        [sys.executable, "-m", "meter2cash.cli", "worker", "--metrics-port", str(metrics_port),
+         "--close-cycles-every", str(close_cycles_every)],
         env={**os.environ, **settings.to_env()}, stdout=subprocess.DEVNULL, stderr=open(log_path, "w"),
         start_new_session=True)
 

@@ -26,6 +26,7 @@ class Settings:
     smtp_from: str = "billing@meter2cash.invalid"
     output_dir: str = ".m2c/output"  # print batches and manifests
     billing_entities: str = ""  # a TOML file of billing entities (default: the packaged one)
+    close_cycles_every_s: float = 300.0  # how often a streams worker closes due billing cycles; 0: never
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes :meth:`from_env` return these settings (for child processes)."""
@@ -39,6 +40,7 @@ class Settings:
             "M2C_METRICS_ADDRESS": self.metrics_address,
             "M2C_SMTP_HOST": self.smtp_host, "M2C_SMTP_PORT": str(self.smtp_port), "M2C_SMTP_FROM": self.smtp_from,
             "M2C_OUTPUT_DIR": self.output_dir, "M2C_BILLING_ENTITIES": self.billing_entities,
+            "M2C_CLOSE_CYCLES_EVERY": str(self.close_cycles_every_s),
         }
 
     @classmethod
@@ -64,6 +66,7 @@ class Settings:
             smtp_from=env.get("M2C_SMTP_FROM", defaults.smtp_from),
             output_dir=env.get("M2C_OUTPUT_DIR", defaults.output_dir),
             billing_entities=env.get("M2C_BILLING_ENTITIES", defaults.billing_entities),
+            close_cycles_every_s=float(env.get("M2C_CLOSE_CYCLES_EVERY", defaults.close_cycles_every_s)),
         )
 
     def entities(self):

@@ -47,7 +47,18 @@ class TouCalendar:
 
     def labels(self, starts: np.ndarray, zone: str) -> np.ndarray:
         """Period number of each interval starting at ``starts`` (epoch seconds), by its local wall-clock
-        start in ``zone``: on DST days the repeated hour is labelled twice and the skipped one never."""
+        start in ``zone``: on DST days the repeated hour is labelled twice and the skipped one never.
+        The agreements of a bill run share one interval grid, so the labels of a grid are kept (read-only)."""
+        key = (self, zone, np.ascontiguousarray(starts, dtype=np.int64).tobytes())
+        found = _LABELS.get(key)
+        if found is None:
+            if len(_LABELS) >= 64:
+                _LABELS.pop(next(iter(_LABELS)))
+            found = _LABELS[key] = self._labels(starts, zone)
+            found.flags.writeable = False
+        return found
+
+    def _labels(self, starts: np.ndarray, zone: str) -> np.ndarray:
         wall = starts + utc_offsets(zone, starts)
         days = wall // 86400
         hour = (wall % 86400) // 3600
@@ -57,6 +68,9 @@ class TouCalendar:
             holiday_days = np.array([d.toordinal() - _EPOCH_ORDINAL for d in self.holidays], dtype=np.int64)
             weekend |= np.isin(days, holiday_days)
         return np.where(weekend, self.weekend[month, hour], self.weekday[month, hour]).astype(np.int8)
+
+
+_LABELS: dict = {}  # (calendar, zone, grid bytes) -> labels, oldest dropped first
 
 
 @lru_cache(maxsize=4096)

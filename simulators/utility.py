@@ -42,6 +42,14 @@ class Account:
     customer_name: str
     address: str
     services: tuple[str, ...]
+    delivery_channel: str = "print"
+    email: str | None = None
+    billing_entity: str = "default"
+
+
+# how accounts take their bills, and which billing entity (service area) bills them
+DELIVERY_MIX = (("print", 0.6), ("email", 0.25), ("portal", 0.15))
+NORTH_SHARE = 0.2
 
 
 @dataclass
@@ -67,7 +75,11 @@ def make_utility(meters: int = 1000, seed: int = 7, zone: str = "America/Chicago
         services = mixes[rng.choice(len(mixes), p=weights / weights.sum())]
         services = services[: meters - len(utility.meters)]
         account_no = f"A{number:07d}"
-        utility.accounts.append(Account(account_no, f"Customer {number}", f"{100 + number} Main St", services))
+        channel = DELIVERY_MIX[rng.choice(len(DELIVERY_MIX), p=[w for _, w in DELIVERY_MIX])][0]
+        email = f"customer{number}@example.test" if channel != "print" else None
+        entity = "north" if rng.random() < NORTH_SHARE else "default"
+        utility.accounts.append(Account(account_no, f"Customer {number}", f"{100 + number} Main St", services,
+                                        channel, email, entity))
         for service in services:
             kind = METER_KINDS[service]
             interval = kind["interval_s"]

@@ -9,7 +9,7 @@ import psycopg
 
 def load_directory(conn: psycopg.Connection, utility) -> dict[str, int]:
     """Insert a utility described by ``utility`` (zone, cycle_code, period_start, period_end, accounts with
-    account_no/customer_name/address, meters with meter_no/account_no/service/unit/power_of_ten/
+    account_no/customer_name/address/delivery_channel/email/billing_entity, meters with meter_no/account_no/service/unit/power_of_ten/
     interval_s/expected_high_per_hour/tariff_code). Existing records (same numbers) are left as they are."""
     with conn.transaction():
         cycle_id = conn.execute(
@@ -19,9 +19,13 @@ def load_directory(conn: psycopg.Connection, utility) -> dict[str, int]:
         period_id = ensure_period(conn, cycle_id, utility.period_start, utility.period_end)
         accounts = utility.accounts
         conn.execute(
-            "insert into accounts (account_no, customer_name, billing_cycle_id, zone) "
-            "select a, n, %s, %s from unnest(%s::text[], %s::text[]) as t(a, n) on conflict (account_no) do nothing",
-            (cycle_id, utility.zone, [a.account_no for a in accounts], [a.customer_name for a in accounts]))
+            "insert into accounts (account_no, customer_name, billing_cycle_id, zone, delivery_channel, email, "
+            "billing_entity) select a, n, %s, %s, c, e, b "
+            "from unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::text[]) as t(a, n, c, e, b) "
+            "on conflict (account_no) do nothing",
+            (cycle_id, utility.zone, [a.account_no for a in accounts], [a.customer_name for a in accounts],
+             [a.delivery_channel for a in accounts], [a.email for a in accounts],
+             [a.billing_entity for a in accounts]))
         meters = utility.meters
         conn.execute("create temp table new_meters (meter_no text, account_no text, service text, unit text, "
                      "power_of_ten smallint, interval_s int, high bigint, tariff_code text, address text) "

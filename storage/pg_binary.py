@@ -84,3 +84,21 @@ def field_bytes(data: bytes) -> bytes:
 
 def copy_row(fields: list[bytes]) -> bytes:
     return struct.pack(">h", len(fields)) + b"".join(fields)
+
+
+def parse_arrays(datas: list[bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Many ``array_send`` int8[] at once: (values, presence) of all of them end to end, and each one's
+    length. Arrays without NULLs (the usual case) are decoded in one NumPy pass."""
+    counts = np.zeros(len(datas), np.int64)
+    fast = []
+    for number, data in enumerate(datas):
+        ndim, has_null, oid = struct.unpack_from(">iii", data)
+        counts[number] = struct.unpack_from(">i", data, 12)[0] if ndim else 0
+        fast.append(ndim == 1 and not has_null and oid == 20)
+    if all(fast):
+        body = np.frombuffer(b"".join(data[20:] for data in datas), dtype=[("length", ">i4"), ("value", ">i8")])
+        return body["value"].astype(np.int64), np.ones(len(body), bool), counts
+    parts = [parse_array(data) for data in datas]
+    if not parts:
+        return np.zeros(0, np.int64), np.zeros(0, bool), counts
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), counts

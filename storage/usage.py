@@ -116,7 +116,7 @@ def intervals_for(conn: psycopg.Connection, agreement_ids: list[int], first_day:
                   end_day: date) -> list[AgreementIntervals]:
     """Stored intervals of each agreement over local days [first_day, end_day): delivered (channel 1)
     and, where the meter also measures it, received (channel 2, e.g. solar export) on the same grid."""
-    from storage.pg_binary import parse_array
+    from storage.pg_binary import parse_arrays
 
     rows = conn.execute(
         "select m.service_agreement_id, a.account_no, m.unit, m.power_of_ten, m.interval_s, b.channel, "
@@ -125,41 +125,53 @@ def intervals_for(conn: psycopg.Connection, agreement_ids: list[int], first_day:
         "join accounts a on a.id = sa.account_id "
         "join interval_blocks b on b.meter_id = m.id and b.channel in (%s, %s, %s) "
         " and b.local_day >= %s and b.local_day < %s "
-        "where m.service_agreement_id = any(%s) order by m.service_agreement_id, b.local_day",
+        "where m.service_agreement_id = any(%s) order by m.service_agreement_id, b.channel, b.local_day",
         (CONSUMPTION_CHANNEL, EXPORT_CHANNEL, REACTIVE_CHANNEL, first_day, end_day, agreement_ids)).fetchall()
-    grouped: dict[int, list] = {}
-    for row in rows:
-        grouped.setdefault(row[0], []).append(row)
+    if not rows:
+        return []
+    # every day row's slots, end to end: their moments from the row's day start and interval length
+    values, present, counts = parse_arrays([r[7] for r in rows])
+    day_start = np.array([r[6] for r in rows], np.int64)
+    interval = np.array([r[4] for r in rows], np.int64)
+    row_offset = np.cumsum(counts) - counts
+    row_of_slot = np.repeat(np.arange(len(rows)), counts)
+    moments = day_start[row_of_slot] + (np.arange(len(values)) - row_offset[row_of_slot]) * interval[row_of_slot]
     result = []
-    for agreement_id, days in grouped.items():
-        channels = (CONSUMPTION_CHANNEL, EXPORT_CHANNEL, REACTIVE_CHANNEL)
-        starts = {channel: [] for channel in channels}
-        values = {channel: [] for channel in channels}
-        for _, _, _, _, interval_s, channel, day_start, data in days:
-            day_values, present = parse_array(data)
-            slots = np.arange(len(day_values), dtype=np.int64)[present]
-            starts[channel].append(day_start + slots * interval_s)
-            values[channel].append(day_values[present])
-        first = days[0]
-
-        def joined(parts):
-            return np.concatenate(parts) if parts else np.zeros(0, np.int64)
-        moments = {channel: joined(starts[channel]) for channel in channels}
-        grid = moments[CONSUMPTION_CHANNEL]
-        if len(moments[EXPORT_CHANNEL]) or len(moments[REACTIVE_CHANNEL]):
-            grid = np.union1d(np.union1d(grid, moments[EXPORT_CHANNEL]), moments[REACTIVE_CHANNEL])
+    first_row = 0
+    while first_row < len(rows):
+        agreement_id = rows[first_row][0]
+        end_row = first_row
+        by_channel: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        while end_row < len(rows) and rows[end_row][0] == agreement_id:
+            channel = rows[end_row][5]
+            channel_end = end_row
+            while channel_end < len(rows) and rows[channel_end][0] == agreement_id and rows[channel_end][5] == channel:
+                channel_end += 1
+            low, high = row_offset[end_row], row_offset[channel_end - 1] + counts[channel_end - 1]
+            keep = present[low:high]
+            by_channel[channel] = (moments[low:high][keep], values[low:high][keep])
+            end_row = channel_end
+        first = rows[first_row]
+        grid = by_channel.get(CONSUMPTION_CHANNEL, (np.zeros(0, np.int64),))[0]
+        if len(by_channel) > 1 or CONSUMPTION_CHANNEL not in by_channel:
+            for moments_of_channel, _ in by_channel.values():
+                grid = np.union1d(grid, moments_of_channel)
 
         def on_grid(channel: int):
             """The channel's values on the common grid (a moment it lacks reads as zero)."""
-            if not len(moments[channel]):
+            if channel not in by_channel:
                 return None
+            channel_moments, channel_values = by_channel[channel]
+            if channel_moments is grid or len(channel_moments) == len(grid):
+                return channel_values
             placed = np.zeros(len(grid), np.int64)
-            placed[np.searchsorted(grid, moments[channel])] = joined(values[channel])
+            placed[np.searchsorted(grid, channel_moments)] = channel_values
             return placed
         delivered = on_grid(CONSUMPTION_CHANNEL)
         result.append(AgreementIntervals(agreement_id, first[1], first[2], first[3], first[4], grid,
                                          delivered if delivered is not None else np.zeros(len(grid), np.int64),
                                          on_grid(EXPORT_CHANNEL), on_grid(REACTIVE_CHANNEL)))
+        first_row = end_row
     return result
 
 

@@ -10,12 +10,14 @@ from meter2cash.settings import Settings
 
 
 def create_app(settings: Settings) -> faust.App:
+    datadir = Path(tempfile.gettempdir()) / "meter2cash-streams" / settings.app_id
+    datadir.parent.mkdir(parents=True, exist_ok=True)
     app = faust.App(
         settings.app_id,
         broker=f"kafka://{settings.kafka_bootstrap}",
         store="memory://",
         # nothing durable lives there (tables are in memory); keep it out of the working directory
-        datadir=str(Path(tempfile.gettempdir()) / "meter2cash-streams" / settings.app_id),
+        datadir=str(datadir),
         value_serializer="raw",
         key_serializer="raw",
         topic_partitions=settings.topic_partitions,

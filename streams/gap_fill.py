@@ -14,6 +14,7 @@ import numpy as np
 import psycopg
 
 from storage.day_rows import local_midnight
+from rating.calendar import utc_offsets
 from storage.exceptions import ExceptionActionRefused, act, edit_reads, get_exception
 from storage.pg_binary import parse_array
 from streams.estimation import METHODS, fill_gaps, like_day_average
@@ -24,6 +25,32 @@ LIKE_WEEKS = 4
 
 def _weekend(day: date, holidays: frozenset[date]) -> bool:
     return day.weekday() >= 5 or day in holidays
+
+
+def _like_days(stored: dict, meter_id: int, day: date, holidays: frozenset[date], zone: str, start: int,
+               slots: int, interval_s: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Up to LIKE_WEEKS earlier days of the same day type, on the target day's slots. On a DST day
+    (92 or 100 slots) ordinary days are read by wall-clock time: the repeated hour takes the same
+    hour of the like day twice, the skipped hour is not there."""
+    normal = 86_400 // interval_s
+    wall_slot = None
+    if slots != normal:
+        moments = start + np.arange(slots, dtype=np.int64) * interval_s
+        offsets = utc_offsets(zone, moments)
+        wall_slot = np.minimum((moments + offsets - (start + offsets[0])) // interval_s, normal - 1)
+    found = []
+    for back in range(1, 7 * LIKE_WEEKS + 1):
+        other = day - timedelta(days=back)
+        if (meter_id, other) not in stored or _weekend(other, holidays) != _weekend(day, holidays):
+            continue
+        values, present = stored[(meter_id, other)]
+        if len(values) == slots:
+            found.append((values, present))
+        elif wall_slot is not None and len(values) == normal:
+            found.append((values[wall_slot], present[wall_slot]))
+        if len(found) == LIKE_WEEKS:
+            break
+    return found
 
 
 def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day: date, end_day: date,
@@ -51,11 +78,7 @@ def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day
             slots = (local_midnight(zone, ordinal + 1) - start) // interval_s
             values, present = stored.get((meter_id, day), (np.zeros(slots, np.int64), np.zeros(slots, bool)))
             if not present.all():
-                history = [stored[(meter_id, day - timedelta(days=back))]
-                           for back in range(1, 7 * LIKE_WEEKS + 1)
-                           if (meter_id, day - timedelta(days=back)) in stored
-                           and _weekend(day - timedelta(days=back), holidays) == _weekend(day, holidays)
-                           and len(stored[(meter_id, day - timedelta(days=back))][0]) == slots][:LIKE_WEEKS]
+                history = _like_days(stored, meter_id, day, holidays, zone, start, slots, interval_s)
                 if history:
                     like, like_present = like_day_average(np.array([h[0] for h in history]),
                                                           np.array([h[1] for h in history]))

@@ -67,32 +67,13 @@ def settings(base_settings: Settings):
         admin_client.delete_topics(mine)
 
 
-class MailSink:
-    """A real SMTP server (aiosmtpd) on a free local port that keeps what it receives."""
-
-    def __init__(self):
-        self.messages: list = []
-
-    async def handle_DATA(self, server, session, envelope):
-        import email
-        from email import policy
-
-        self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
 
 @pytest.fixture
 def smtp_server():
-    import socket
+    """A real SMTP server on a free local port that keeps what it receives."""
+    from meter2cash.mailsink import MailSink
 
-    from aiosmtpd.controller import Controller
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
     sink = MailSink()
-    controller = Controller(sink, hostname="127.0.0.1", port=port)
-    controller.start()
-    sink.port = port
+    sink.start()
     yield sink
-    controller.stop()
+    sink.stop()

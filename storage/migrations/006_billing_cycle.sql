@@ -188,3 +188,7 @@ create table arrangement_installments (
 alter table bills add column ledger_transaction_id bigint;
 create index bills_account_transaction on bills (account_id, ledger_transaction_id);
 create index ledger_entries_account_transaction on ledger_entries (account_id, transaction_id);
+
+-- an estimated bill is trued up on the next bill once its period's reads are actual
+alter table bills add column trued_up_by bigint references bills (id);
+create index bills_to_true_up on bills (account_id) where estimated and trued_up_by is null and status = 'issued';

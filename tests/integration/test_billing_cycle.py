@@ -2,9 +2,10 @@
 statements, delivery (print batch, email, portal) setting due dates, payments (lockbox, partial,
 over, unmatched, duplicate file, returned), collections, arrangements and cancel/rebill."""
 from dataclasses import replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from io import BytesIO
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
@@ -15,6 +16,7 @@ from billing.bill_run import find_period, run_bill_run
 from billing.collections import create_arrangement, run_collections
 from billing.corrections import cancel_bill
 from billing.delivery import DeliveryConfig, deliver_pending
+from billing.invoice import build_account_bill
 from billing.lockbox import import_lockbox
 from billing.payments import return_payment
 from billing.policy import load_entities
@@ -24,6 +26,8 @@ from simulators.utility import make_utility
 from storage.directory import load_directory
 from storage.tariffs import current_tariffs
 from streams.codec import Block, encode_binary
+from storage.usage import usage_for
+from streams.gap_fill import fill_period
 from streams.pipeline import BatchProcessor, RawMessage
 
 pytestmark = pytest.mark.integration
@@ -81,6 +85,7 @@ def test_a_billing_cycle_from_bill_run_to_collections(utility_two_periods, smtp_
     entities = load_entities()
     accounts = [a.account_no for a in utility.accounts]
     email_account, portal_account, partial_account, overpaid_account, arranged_account = accounts[:5]
+    conn.execute("update accounts set delivery_channel = 'print', email = null, billing_entity = 'default'")
     conn.execute("update accounts set delivery_channel = 'email', email = 'c1@example.test' where account_no = %s",
                  (email_account,))
     conn.execute("update accounts set delivery_channel = 'portal' where account_no = %s", (portal_account,))
@@ -170,8 +175,11 @@ def test_a_billing_cycle_from_bill_run_to_collections(utility_two_periods, smtp_
     cut = run_collections(conn, entities, cut_day, at(cut_day))
     services = {a.account_no: set(a.services) for a in utility.accounts}
     eligible = {(s[0], s[3]) for s in cut.steps}
+
+    def past_due_bills(account_no):  # fees are not counted towards disconnection
+        return sum(i.open_minor for i in account_receivable(conn, ids[account_no]).open_items() if i.entry_type == "bill")
     expected = {(a, svc) for a in unpaid for svc in services[a]
-                if account_receivable(conn, ids[a]).balance_minor >= entities["default"].disconnect_minimum_minor}
+                if past_due_bills(a) >= entities["default"].disconnect_minimum_minor}
     assert eligible == expected and expected
 
     # a returned payment is reversed with a fee
@@ -202,9 +210,12 @@ def test_cancel_and_rebill_uses_corrected_reads(utility_two_periods, settings):
     run_bill_run(conn, period_id, tariffs, clock=lambda: at(P1[1]), entities=entities)
     meter = next(m for m in utility.meters if m.service == "water")
     bill_id, current, total_due, *_ = bill_of(conn, meter.account_no, P1[0])
-    # a corrected read arrives: 400 gallons in one interval
-    start = int(at(date(2026, 10, 1), 12).timestamp())
-    block = Block(meter.meter_no, 1, start, meter.interval_s, np.array([4_000]), np.zeros(1, np.uint8))
+    # a corrected read arrives: 30 gallons more in one interval
+    start = at(date(2026, 10, 1), 12)
+    original = conn.execute("select value from interval_reads r join meters m on m.id = r.meter_id "
+                            "where m.meter_no = %s and r.interval_start = %s", (meter.meter_no, start)).fetchone()[0]
+    block = Block(meter.meter_no, 1, int(start.timestamp()), meter.interval_s, np.array([original + 300]),
+                  np.zeros(1, np.uint8))
     outcome = BatchProcessor(settings, conn, cache=None).process([RawMessage(encode_binary(block))])
     assert outcome.reads_stored == 1
     cancel_bill(conn, bill_id, "clerk", "meter re-read", at(date(2026, 10, 30)))
@@ -238,6 +249,7 @@ def test_accounts_with_missing_reads_are_held_and_estimates_follow_the_entity(ut
                  (estimated_meter.meter_no,))
     conn.execute("update accounts set billing_entity = 'north' where account_no = %s", (estimated_meter.account_no,))
     entities = load_entities()
+    entities = {**entities, "north": replace(entities["north"], allow_estimated_bills=False)}
     result = run_bill_run(conn, find_period(conn, utility.cycle_code, P2[0]), tariffs, entities=entities)
     assert result.accounts_held[held_meter.account_no].startswith(f"missing_reads:{held_meter.service}:")
     assert result.accounts_held[estimated_meter.account_no] == f"estimated_reads:{estimated_meter.service}:3"
@@ -250,3 +262,51 @@ def test_accounts_with_missing_reads_are_held_and_estimates_follow_the_entity(ut
     held = conn.execute("select count(*) from bill_run_accounts where bill_run_id = %s and status = 'held'",
                         (again.bill_run_id,)).fetchone()[0]
     assert held == 1
+
+
+def test_an_estimated_bill_is_trued_up_on_the_next_bill_once_reads_are_actual(utility_two_periods, settings):
+    conn, utility = utility_two_periods
+    entities = load_entities()
+    tariffs = current_tariffs(conn)
+    meter = next(m for m in utility.meters if m.service == "water")
+    meter_id, agreement_id = conn.execute("select id, service_agreement_id from meters where meter_no = %s",
+                                          (meter.meter_no,)).fetchone()
+    # the head-end lost a day; VEE estimates it at cycle close and the bill is estimated
+    day = date(2026, 10, 5)
+    quantity, reads = conn.execute("select total, read_count from interval_blocks where meter_id = %s and "
+                                   "local_day = %s", (meter_id, day)).fetchone()
+    conn.execute("delete from interval_blocks where meter_id = %s and local_day = %s", (meter_id, day))
+    conn.execute("update usage_daily set quantity = quantity - %s, read_count = read_count - %s "
+                 "where service_agreement_id = %s and local_day = %s and channel = 1",
+                 (quantity, reads, agreement_id, day))
+    p1 = find_period(conn, utility.cycle_code, P1[0])
+    assert sum(fill_period(conn, p1).values()) == reads
+    run_bill_run(conn, p1, tariffs, clock=lambda: at(P1[1]), entities=entities)
+    old_id, old_charges, *_ = bill_of(conn, meter.account_no, P1[0])
+    assert conn.execute("select estimated from bills where id = %s", (old_id,)).fetchone() == (True,)
+    # the actual reads arrive late and replace the estimates
+    zone = ZoneInfo(settings.utility_zone)
+    late = [RawMessage(m.value) for m in generate(utility_for(settings, P1), datetime.combine(day, time(), zone),
+                                                  datetime.combine(day + timedelta(days=1), time(), zone),
+                                                  block_hours=24) if m.key == meter.meter_no.encode()]
+    BatchProcessor(settings, conn, cache=None).process(late)
+    assert conn.execute("select sum(estimated_count) from usage_daily where service_agreement_id = %s",
+                        (agreement_id,)).fetchone()[0] == 0
+    repriced = build_account_bill(*account_usage(conn, meter.account_no, p1), tariffs)
+    expected = repriced.total_minor - old_charges
+    run_bill_run(conn, find_period(conn, utility.cycle_code, P2[0]), tariffs, clock=lambda: at(P2[1]), entities=entities)
+    new_id, *_ = bill_of(conn, meter.account_no, P2[0])
+    true_up = conn.execute("select sum(amount_minor), count(*) from bill_lines where bill_id = %s and kind = 'true_up'",
+                           (new_id,)).fetchone()
+    assert true_up == (expected, len(repriced.services))
+    assert conn.execute("select trued_up_by from bills where id = %s", (old_id,)).fetchone() == (new_id,)
+    assert_ledger_consistent(conn)
+
+
+def utility_for(settings, period):
+    return make_utility(meters=24, seed=5, zone=settings.utility_zone, period_start=period[0], period_end=period[1])
+
+
+def account_usage(conn, account_no, period_id):
+    account_id = conn.execute("select id from accounts where account_no = %s", (account_no,)).fetchone()[0]
+    return account_id, usage_for(conn, [(account_id, period_id)])

@@ -39,6 +39,7 @@ def test_the_scheduler_bills_a_due_period_once_and_delivers_it(settings, tmp_pat
         load_directory(conn, utility)
         processor = BatchProcessor(settings, conn, cache=None)
         processor.process([RawMessage(m.value) for m in generate(utility, block_hours=24)])
+        conn.execute("update accounts set delivery_channel = 'print', email = null")
         conn.execute("update accounts set delivery_channel = 'email', email = 'a@example.test' "
                      "where account_no = %s", (utility.accounts[0].account_no,))
     zone = ZoneInfo(settings.utility_zone)

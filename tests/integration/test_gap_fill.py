@@ -66,3 +66,25 @@ def test_gaps_are_estimated_traced_and_replaced_by_late_actuals(settings):
     assert conn.execute("select old_value, new_value, actor from read_edits order by id desc limit 1").fetchone() == \
         (int(shape[41]), 500, "head-end")  # the estimate it replaced is on record
     conn.close()
+
+
+def test_a_gap_on_the_dst_day_is_estimated_from_like_days_by_wall_clock_time(settings):
+    zone = settings.utility_zone
+    meter = Meter("E9100002", "A9100002", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
+    utility = Utility(zone, "C-DST", date(2026, 10, 20), date(2026, 11, 19),
+                      [Account(meter.account_no, "Customer", "9 Dst Rd", ("electric",))], [meter])
+    conn = psycopg.connect(settings.database_url, autocommit=True)
+    load_directory(conn, utility)
+    conn.execute("update service_agreements set start_date = '2026-09-20'")
+    shape = np.arange(96, dtype=np.int64) + 100  # value = wall-clock quarter hour + 100
+    days = [date(2026, 10, 1) + timedelta(days=d) for d in range(49)]
+    messages = [block(meter, zone, day, 0, shape) for day in days if day != date(2026, 11, 1)]
+    # Sunday 2026-11-01 has 100 slots: 01:00-02:00 comes twice; slots 40-63 (09:00-15:00) never arrive
+    dst_shape = np.concatenate([shape[:8], shape[4:]])
+    messages += [block(meter, zone, date(2026, 11, 1), 0, dst_shape[:40]),
+                 block(meter, zone, date(2026, 11, 1), 64, dst_shape[64:])]
+    BatchProcessor(settings, conn, cache=None).process(messages)
+    period_id = conn.execute("select id from billing_periods").fetchone()[0]
+    assert fill_period(conn, period_id) == {"linear": 0, "like_day": 24, "flat": 0}
+    values = conn.execute("select values from interval_blocks where local_day = '2026-11-01'").fetchone()[0]
+    assert values == dst_shape.tolist()  # the like Sundays' 09:00-15:00, placed by wall-clock time
