@@ -26,6 +26,7 @@ from billing.invoice import build_account_bill
 from billing.policy import Entity, entity_for, load_entities
 from billing.pricing_inputs import histories as histories_for, intervals_needed
 from billing.true_up import add_true_ups
+from storage.copy_text import copy_rows
 from storage.tariffs import PublishedTariff
 from storage.usage import AgreementUsage, usage_for
 
@@ -130,17 +131,26 @@ def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progr
             if progress:
                 progress(done, len(pending))
 
-        # rating a chunk (Python) overlaps writing the one before (PostgreSQL) on a second connection
-        with _writer_connection(conn) as writer, ThreadPoolExecutor(1, thread_name_prefix="bill-writer") as pool:
+        # three stages on three connections: reading the next chunk's usage, rating this one (Python)
+        # and writing the one before overlap
+        chunks = [pending[start:start + CHUNK_ACCOUNTS] for start in range(0, len(pending), CHUNK_ACCOUNTS)]
+        with _second_connection(conn) as reader, _second_connection(conn) as writer, \
+                ThreadPoolExecutor(1, thread_name_prefix="bill-reader") as reading, \
+                ThreadPoolExecutor(1, thread_name_prefix="bill-writer") as writing:
+            next_inputs = reading.submit(_read_chunk, reader, billing_period_id, chunks[0], tariffs) if chunks else None
             in_flight = None
-            for chunk_start in range(0, len(pending), CHUNK_ACCOUNTS):
+            done = 0
+            for number, chunk in enumerate(chunks):
                 chunk_started = time.monotonic()
-                chunk = pending[chunk_start:chunk_start + CHUNK_ACCOUNTS]
-                rated = _rate_chunk(conn, billing_period_id, chunk, tariffs, entities)
+                inputs = next_inputs.result()
+                if number + 1 < len(chunks):
+                    next_inputs = reading.submit(_read_chunk, reader, billing_period_id, chunks[number + 1], tariffs)
+                rated = _rate_chunk(conn, billing_period_id, chunk, inputs, tariffs, entities)
                 if in_flight is not None:
                     tally(*in_flight[0], in_flight[1].result())
-                future = pool.submit(_write_chunk, writer, run_id, billing_period_id, chunk, rated, entities, clock)
-                in_flight = ((chunk_started, chunk_start + len(chunk)), future)
+                done += len(chunk)
+                future = writing.submit(_write_chunk, writer, run_id, billing_period_id, chunk, rated, entities, clock)
+                in_flight = ((chunk_started, done), future)
             if in_flight is not None:
                 tally(*in_flight[0], in_flight[1].result())
         with conn.transaction():
@@ -169,16 +179,31 @@ class RatedChunk:
     terms: dict
 
 
-def _rate_chunk(conn, billing_period_id: int, chunk: list[int], tariffs, entities) -> RatedChunk:
-    """Read the chunk's usage and price every account (nothing written)."""
+@dataclass
+class ChunkInputs:
+    by_account: dict[int, list[AgreementUsage]]
+    intervals: dict
+    histories: dict
+    blocked: dict[int, int]
+    terms: dict
+
+
+def _read_chunk(conn, billing_period_id: int, chunk: list[int], tariffs) -> ChunkInputs:
+    """Everything pricing the chunk needs from the database."""
     usages = usage_for(conn, [(account_id, billing_period_id) for account_id in chunk])
     by_account: dict[int, list[AgreementUsage]] = defaultdict(list)
     for usage in usages:
         by_account[usage.account_id].append(usage)
-    intervals = intervals_needed(conn, usages, tariffs)
-    histories = histories_for(conn, usages, tariffs)
-    blocked = blocking_exceptions(conn, chunk, billing_period_id)
-    terms = account_terms(conn, chunk, billing_period_id)
+    return ChunkInputs(by_account, intervals_needed(conn, usages, tariffs), histories_for(conn, usages, tariffs),
+                       blocking_exceptions(conn, chunk, billing_period_id),
+                       account_terms(conn, chunk, billing_period_id))
+
+
+def _rate_chunk(conn, billing_period_id: int, chunk: list[int], inputs: ChunkInputs, tariffs,
+                entities) -> RatedChunk:
+    """Price every account of the chunk (nothing written)."""
+    by_account, intervals, histories = inputs.by_account, inputs.intervals, inputs.histories
+    blocked, terms = inputs.blocked, inputs.terms
     outcomes: dict[int, tuple] = {}
     bills = []
     for account_id in chunk:
@@ -218,21 +243,19 @@ def _write_chunk(conn, run_id: int, billing_period_id: int, chunk: list[int], ra
 
 
 @contextmanager
-def _writer_connection(conn: psycopg.Connection):
-    writer = psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True)
+def _second_connection(conn: psycopg.Connection):
+    other = psycopg.connect(conn.info.dsn, password=conn.info.password, autocommit=True)
     try:
-        yield writer
+        yield other
     finally:
-        writer.close()
+        other.close()
 
 
 def _record(conn: psycopg.Connection, run_id: int, outcomes) -> None:
     if not outcomes:
         return
-    with conn.cursor().copy("copy bill_run_accounts (bill_run_id, account_id, status, reason, bill_id) "
-                            "from stdin") as copy:
-        for account_id, status, reason, bill_id, *_ in outcomes:
-            copy.write_row((run_id, account_id, status, reason, bill_id))
+    copy_rows(conn, "copy bill_run_accounts (bill_run_id, account_id, status, reason, bill_id) from stdin",
+              ((run_id, account_id, status, reason, bill_id) for account_id, status, reason, bill_id, *_ in outcomes))
 
 
 def blocking_exceptions(conn: psycopg.Connection, account_ids: list[int], billing_period_id: int) -> dict[int, int]:

@@ -16,6 +16,7 @@ import psycopg
 from billing.invoice import AccountBill
 from billing.ledger import BUDGET_DEFERRED, RECEIVABLE, balanced
 from billing.policy import Entity, entity_for
+from storage.copy_text import copy_rows
 
 
 @dataclass(frozen=True)
@@ -63,35 +64,30 @@ def write_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, b
         written = [b for b in bills if b.account_id in bill_id]
         if not written:
             return {}
-        with conn.cursor().copy(
-                "copy bill_lines (bill_id, line_no, service_agreement_id, service, code, description, quantity, "
-                "unit, price, amount_precise, amount_minor, tariff_version, tariff_revision_id, kind) from stdin") as copy:
-            for bill in written:
-                for number, line in enumerate(bill.line_rows(), start=1):
-                    copy.write_row((bill_id[bill.account_id], number, *line))
-        with conn.cursor().copy(
-                "copy bill_usage (bill_id, service_agreement_id, service, quantity, unit, power_of_ten, read_count, "
-                "estimated_count, first_day, end_day) from stdin") as copy:
-            for bill in written:
-                for row in bill.usage_rows():
-                    copy.write_row((bill_id[bill.account_id], *row))
+        copy_rows(conn, "copy bill_lines (bill_id, line_no, service_agreement_id, service, code, description, "
+                  "quantity, unit, price, amount_precise, amount_minor, tariff_version, tariff_revision_id, kind) "
+                  "from stdin",
+                  ((bill_id[bill.account_id], number, *line) for bill in written
+                   for number, line in enumerate(bill.line_rows(), start=1)))
+        copy_rows(conn, "copy bill_usage (bill_id, service_agreement_id, service, quantity, unit, power_of_ten, "
+                  "read_count, estimated_count, first_day, end_day) from stdin",
+                  ((bill_id[bill.account_id], *row) for bill in written for row in bill.usage_rows()))
         budget = _budget_state(conn, [b.account_id for b in written if terms[b.account_id].budget_amount_minor])
         transaction_ids = [r[0] for r in conn.execute(
             "select nextval('ledger_transaction_ids') from generate_series(1, %s)", (len(written),)).fetchall()]
-        with conn.cursor().copy("copy ledger_entries (transaction_id, account_id, ledger_account, amount_minor, "
-                                "entry_type, bill_id, posted_at) from stdin") as copy:
-            for transaction_id, bill in zip(transaction_ids, written):
-                account_terms_ = terms[bill.account_id]
-                postings = [(account, amount, "bill") for account, amount in bill.ledger_postings()]
-                if account_terms_.budget_amount_minor:
-                    entity = entity_for(entities, account_terms_.billing_entity)
-                    postings += budget_postings(bill.total_minor, account_terms_.budget_amount_minor,
-                                                *budget.get(bill.account_id, (0, 0)), entity.budget_true_up_periods)
-                balanced((account, amount) for account, amount, _ in postings)
-                for ledger_account, amount, entry_type in postings:
-                    if amount:
-                        copy.write_row((transaction_id, bill.account_id, ledger_account, amount, entry_type,
-                                        bill_id[bill.account_id], issued_at))
+        entries = []
+        for transaction_id, bill in zip(transaction_ids, written):
+            account_terms_ = terms[bill.account_id]
+            postings = [(account, amount, "bill") for account, amount in bill.ledger_postings()]
+            if account_terms_.budget_amount_minor:
+                entity = entity_for(entities, account_terms_.billing_entity)
+                postings += budget_postings(bill.total_minor, account_terms_.budget_amount_minor,
+                                            *budget.get(bill.account_id, (0, 0)), entity.budget_true_up_periods)
+            balanced((account, amount) for account, amount, _ in postings)
+            entries += [(transaction_id, bill.account_id, ledger_account, amount, entry_type, bill_id[bill.account_id],
+                         issued_at) for ledger_account, amount, entry_type in postings if amount]
+        copy_rows(conn, "copy ledger_entries (transaction_id, account_id, ledger_account, amount_minor, entry_type, "
+                  "bill_id, posted_at) from stdin", entries)
         conn.execute("update bills b set ledger_transaction_id = t.transaction_id "
                      "from unnest(%s::int8[], %s::int8[]) as t(bill_id, transaction_id) where b.id = t.bill_id",
                      ([bill_id[b.account_id] for b in written], transaction_ids))

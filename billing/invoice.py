@@ -46,7 +46,7 @@ class AccountBill:
 
     @property
     def total_minor(self) -> int:
-        return sum(line.amount_minor for s in self.services for line in s.lines)
+        return sum(line.amount_minor for s in self.services for line in s.lines)  # a few lines: cheap
 
     def line_rows(self) -> list[tuple]:
         """(service_agreement_id, service, code, description, quantity, unit, price, amount, amount_minor,

@@ -101,3 +101,20 @@ def test_ledger_entries_are_immutable(billed_period):
     run_bill_run(conn, period_id, current_tariffs(conn))
     with pytest.raises(psycopg.errors.RaiseException):
         conn.execute("update ledger_entries set amount_minor = 0")
+    with pytest.raises(psycopg.errors.RaiseException):
+        conn.execute("delete from bills")
+
+
+def test_a_bill_run_records_every_account_and_a_killed_run_is_marked_interrupted(billed_period):
+    conn, period_id, utility = billed_period
+    # a run that died while running (its process killed) leaves its row 'running'
+    dead = conn.execute("insert into bill_runs (billing_period_id, status) values (%s, 'running') returning id",
+                        (period_id,)).fetchone()[0]
+    result = run_bill_run(conn, period_id, current_tariffs(conn))
+    assert conn.execute("select status from bill_runs where id = %s", (dead,)).fetchone() == ("interrupted",)
+    recorded = conn.execute("select count(*), count(bill_id) from bill_run_accounts where bill_run_id = %s",
+                            (result.bill_run_id,)).fetchone()
+    assert recorded == (len(utility.accounts), result.accounts_billed)
+    again = run_bill_run(conn, period_id, current_tariffs(conn))
+    assert conn.execute("select status, count(*) from bill_run_accounts where bill_run_id = %s group by 1",
+                        (again.bill_run_id,)).fetchall() == [("already_billed", len(utility.accounts))]
