@@ -3,9 +3,10 @@
 The utility is the simulator's mix (45 % electric only, 25 % electric + water, 15 % electric + gas,
 15 % all three; a quarter of electric on time of use priced from stored 15-minute intervals, the
 rest tiered; water and gas tiered). Usage is written straight into PostgreSQL (``usage_daily`` for
-every agreement and day, ``interval_blocks`` for time-of-use meters, DST day included) so the
-figure is the bill run's own: read usage and intervals, rate, write bills, lines, usage and
-ledger entries, record each account's outcome.
+every agreement and day; ``interval_blocks`` day rows, with their hourly sums and peaks as the
+worker stores them, for time-of-use meters, DST day included) so the figure is the bill run's own:
+read usage and hourly sums, rate, write bills, lines, usage and ledger entries, record each
+account's outcome.
 
 Then the same cycle is billed again on a copy of the database with the bill run killed (SIGKILL)
 mid-way and restarted; the totals per account must equal the uninterrupted run's.
@@ -23,6 +24,9 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from datetime import date
+
+import numpy as np
 import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,7 +35,10 @@ from benchmarks.machine import describe, save  # noqa: E402
 from meter2cash.cli import publish_builtin_tariffs  # noqa: E402
 from meter2cash.settings import Settings  # noqa: E402
 from simulators.utility import SERVICE_MIX, make_utility  # noqa: E402
+from storage.day_rows import hourly_buckets, local_midnight, wall_clock_hours  # noqa: E402
 from storage.directory import load_directory  # noqa: E402
+from storage.pg_binary import (COPY_HEADER, COPY_TRAILER, array_bytes, copy_row, field_bytes, field_date,  # noqa: E402
+                               field_int2, field_int4, field_int8, field_timestamptz)
 from storage.schema import PartitionManager, migrate  # noqa: E402
 
 TEMPLATE = "m2c_bench_bills"
@@ -59,20 +66,35 @@ join tariff_assignments ta on ta.service_agreement_id = m.service_agreement_id
 cross join generate_series(%(first)s::date, %(last)s::date, interval '1 day') d
 """
 
-TOU_BLOCKS_SQL = """
-insert into interval_blocks (meter_id, channel, local_day, day_start, interval_s, values, quality, total, read_count)
-select m.id, 1, d.day, d.day::timestamp at time zone %(zone)s, 900, s.values, s.quality, s.total, s.slots
-from meters m
-join tariff_assignments ta on ta.service_agreement_id = m.service_agreement_id and ta.tariff_code = 'E-TOU'
-cross join (select day::date as day,
-                   (extract(epoch from ((day::date + 1)::timestamp at time zone %(zone)s
-                                        - day::date::timestamp at time zone %(zone)s)) / 900)::int as slots
-            from generate_series(%(first)s::date, %(last)s::date, interval '1 day') day) d
-join lateral (select array_agg(v order by slot) as values, array_agg(0::smallint) as quality, sum(v) as total,
-                     count(*)::int as slots
-              from (select slot, (150 + 250 * sin(slot / 16.0) ^ 2 + (m.id %% 50))::bigint as v
-                    from generate_series(1, d.slots) slot) x) s on true
-"""
+def write_time_of_use_days(conn: psycopg.Connection, zone: str, first, last) -> None:
+    """Day rows of every time-of-use meter, as the streams worker stores them (values, quality, totals,
+    hourly sums and peaks), written by binary COPY."""
+    meters = [r[0] for r in conn.execute(
+        "select m.id from meters m join tariff_assignments ta on ta.service_agreement_id = m.service_agreement_id "
+        "and ta.tariff_code = 'E-TOU' order by m.id")]
+    days = [first.fromordinal(o) for o in range(first.toordinal(), last.toordinal() + 1)]
+    layouts = []
+    for day in days:
+        ordinal = (day - date(1970, 1, 1)).days
+        start = local_midnight(zone, ordinal)
+        slots = (local_midnight(zone, ordinal + 1) - start) // 900
+        hours = wall_clock_hours(zone, start, 900, slots)
+        shape = (150 + 250 * np.sin(np.arange(slots) / 16.0) ** 2).astype(np.int64)
+        layouts.append((ordinal, start, slots, hours, shape))
+    quality = {slots: array_bytes(np.zeros(slots, np.int16)) for _, _, slots, _, _ in layouts}
+    parts = [COPY_HEADER]
+    for meter_id in meters:
+        for ordinal, start, slots, hours, shape in layouts:
+            values = shape + meter_id % 50
+            total, peak = hourly_buckets(values, np.ones(slots, bool), hours)
+            parts.append(copy_row([
+                field_int8(meter_id), field_int2(1), field_date(ordinal), field_timestamptz(start), field_int4(900),
+                field_bytes(array_bytes(values)), field_bytes(quality[slots]), field_int8(int(values.sum())),
+                field_int4(slots), field_bytes(array_bytes(total)), field_bytes(array_bytes(peak))]))
+    parts.append(COPY_TRAILER)
+    with conn.cursor().copy("copy interval_blocks (meter_id, channel, local_day, day_start, interval_s, values, "
+                            "quality, total, read_count, hourly_total, hourly_peak) from stdin (format binary)") as copy:
+        copy.write(b"".join(parts))
 
 
 def build_template(settings: Settings, accounts: int) -> dict:
@@ -92,7 +114,7 @@ def build_template(settings: Settings, accounts: int) -> dict:
         conn.execute(USAGE_SQL, params)
         days = {first.fromordinal(o) for o in range(first.toordinal(), last.toordinal() + 1)}
         PartitionManager(conn).ensure(conn, days)
-        conn.execute(TOU_BLOCKS_SQL, params)
+        write_time_of_use_days(conn, settings.utility_zone, first, last)
         conn.execute("update usage_daily u set quantity = b.total from interval_blocks b join meters m on m.id = b.meter_id "
                      "where u.service_agreement_id = m.service_agreement_id "
                      "and u.local_day = b.local_day and u.channel = 1")

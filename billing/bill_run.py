@@ -24,7 +24,7 @@ from billing.metrics import BillRunMetrics
 from billing.bill_writer import account_terms, write_bills
 from billing.invoice import build_account_bill
 from billing.policy import Entity, entity_for, load_entities
-from billing.pricing_inputs import histories as histories_for, intervals_needed
+from billing.pricing_inputs import histories as histories_for, interval_inputs
 from billing.true_up import add_true_ups
 from storage.copy_text import copy_rows
 from storage.tariffs import PublishedTariff
@@ -182,6 +182,7 @@ class RatedChunk:
 @dataclass
 class ChunkInputs:
     by_account: dict[int, list[AgreementUsage]]
+    summaries: dict
     intervals: dict
     histories: dict
     blocked: dict[int, int]
@@ -194,7 +195,8 @@ def _read_chunk(conn, billing_period_id: int, chunk: list[int], tariffs) -> Chun
     by_account: dict[int, list[AgreementUsage]] = defaultdict(list)
     for usage in usages:
         by_account[usage.account_id].append(usage)
-    return ChunkInputs(by_account, intervals_needed(conn, usages, tariffs), histories_for(conn, usages, tariffs),
+    summaries, intervals = interval_inputs(conn, usages, tariffs)
+    return ChunkInputs(by_account, summaries, intervals, histories_for(conn, usages, tariffs),
                        blocking_exceptions(conn, chunk, billing_period_id),
                        account_terms(conn, chunk, billing_period_id))
 
@@ -213,7 +215,7 @@ def _rate_chunk(conn, billing_period_id: int, chunk: list[int], inputs: ChunkInp
         entity = entity_for(entities, terms[account_id].billing_entity)
         try:
             bill = build_account_bill(account_id, by_account.get(account_id, []), tariffs, intervals, histories,
-                                      allow_estimated=entity.allow_estimated_bills)
+                                      allow_estimated=entity.allow_estimated_bills, summaries=inputs.summaries)
         except Exception as error:  # one account's defect must not stop the cycle: it is reported
             log.exception("account %s could not be billed", account_id)
             outcomes[account_id] = (account_id, "failed", f"{type(error).__name__}: {error}"[:500], None, 0)

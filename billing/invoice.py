@@ -12,7 +12,7 @@ from rating.errors import RatingError
 from rating.pricing import PricedLine, UsageInput, rate
 from rating.units import unit_factor
 from storage.tariffs import PublishedTariff
-from rating.usage import IntervalData
+from rating.usage import IntervalData, UsageSummary
 from storage.usage import AgreementIntervals, AgreementUsage
 
 
@@ -86,11 +86,13 @@ def expected_reads(usage: AgreementUsage) -> int:
 def build_account_bill(account_id: int, usages: list[AgreementUsage], tariffs: dict[str, PublishedTariff],
                        intervals: dict[int, AgreementIntervals] | None = None,
                        histories: dict[int, History] | None = None,
-                       allow_estimated: bool = True) -> AccountBill:
+                       allow_estimated: bool = True,
+                       summaries: dict[int, UsageSummary] | None = None) -> AccountBill:
     """Price every agreement of the account for the whole period; an account that cannot be priced
     in full is held with the reason, never billed in part: a tariff missing, reads missing after
     estimation, or estimated reads where the billing entity does not bill estimates. ``intervals``
-    holds the stored intervals of agreements whose tariff prices time of use, demand or export."""
+    holds the stored intervals of agreements whose tariff prices time of use, demand or export, unless
+    ``summaries`` has their period's summary already (from the day rows' hourly sums)."""
     bill = AccountBill(account_id)
     if not usages:
         bill.hold_reason = "no_service_agreements"
@@ -111,7 +113,10 @@ def build_account_bill(account_id: int, usages: list[AgreementUsage], tariffs: d
         try:
             factor, in_ccf = unit_factor(usage.power_of_ten, usage.unit, tariff.billing_unit)
             stored = (intervals or {}).get(usage.service_agreement_id)
-            if stored is not None:
+            summary = (summaries or {}).get(usage.service_agreement_id)
+            if summary is not None:
+                priced = UsageInput(Decimal(usage.quantity) * factor, summary=summary, in_ccf=in_ccf)
+            elif stored is not None:
                 data = IntervalData(stored.starts, stored.interval_s, stored.values, stored.exported, stored.reactive)
                 priced = UsageInput(intervals=data, factor=factor, in_ccf=in_ccf)
             else:

@@ -9,7 +9,7 @@ from decimal import Decimal
 import psycopg
 
 from billing.invoice import AccountBill, ServiceCharges, build_account_bill
-from billing.pricing_inputs import histories, intervals_needed
+from billing.pricing_inputs import histories, interval_inputs
 from rating.money import MINOR_UNITS
 from rating.pricing import PricedLine
 from storage.usage import usage_for
@@ -29,8 +29,9 @@ def add_true_ups(conn: psycopg.Connection, bills: list[AccountBill], billing_per
         usages = usage_for(conn, [(account_id, period_id)])
         if not usages or any(u.estimated_count for u in usages):
             continue  # still (partly) estimated: wait for the actual reads
-        repriced = build_account_bill(account_id, usages, tariffs, intervals_needed(conn, usages, tariffs),
-                                      histories(conn, usages, tariffs))
+        summaries, intervals = interval_inputs(conn, usages, tariffs)
+        repriced = build_account_bill(account_id, usages, tariffs, intervals, histories(conn, usages, tariffs),
+                                      summaries=summaries)
         if repriced.hold_reason:
             continue
         billed = dict(conn.execute(

@@ -6,11 +6,14 @@ import pytest
 
 from billing.bill_run import _BILL_RUN_LOCK, find_period, run_bill_run
 from billing.errors import BillRunBusy
+from billing.invoice import build_account_bill
 from billing.metrics import BillRunMetrics
+from billing.pricing_inputs import interval_inputs, intervals_needed
 from simulators.headend import generate
 from simulators.utility import make_utility
 from storage.directory import load_directory
 from storage.tariffs import current_tariffs
+from storage.usage import usage_for
 from streams.pipeline import BatchProcessor, RawMessage
 
 pytestmark = pytest.mark.integration
@@ -118,3 +121,20 @@ def test_a_bill_run_records_every_account_and_a_killed_run_is_marked_interrupted
     again = run_bill_run(conn, period_id, current_tariffs(conn))
     assert conn.execute("select status, count(*) from bill_run_accounts where bill_run_id = %s group by 1",
                         (again.bill_run_id,)).fetchall() == [("already_billed", len(utility.accounts))]
+
+
+def test_time_of_use_bills_from_hourly_sums_equal_bills_from_every_interval(billed_period):
+    conn, period_id, utility = billed_period
+    tariffs = current_tariffs(conn)
+    accounts = [r[0] for r in conn.execute("select id from accounts order by id")]
+    usages = usage_for(conn, [(a, period_id) for a in accounts])
+    summaries, intervals = interval_inputs(conn, usages, tariffs)
+    time_of_use = {u.service_agreement_id for u in usages if u.tariff_code == "E-TOU"}
+    assert time_of_use and set(summaries) == time_of_use and not intervals
+    every_interval = intervals_needed(conn, usages, tariffs)
+    assert set(every_interval) == time_of_use
+    for account_id in accounts:
+        mine = [u for u in usages if u.account_id == account_id]
+        hourly = build_account_bill(account_id, mine, tariffs, summaries=summaries)
+        exact = build_account_bill(account_id, mine, tariffs, every_interval)
+        assert hourly.line_rows() == exact.line_rows()
