@@ -16,7 +16,7 @@ import psycopg
 from billing.invoice import AccountBill
 from billing.ledger import BUDGET_DEFERRED, RECEIVABLE, balanced
 from billing.policy import Entity, entity_for
-from storage.copy_text import copy_rows
+from storage.copy_text import NULL, copy_rows, escaper
 
 
 @dataclass(frozen=True)
@@ -48,56 +48,83 @@ def write_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, b
     with conn.transaction():
         account_ids = sorted(b.account_id for b in bills)
         conn.execute("select id from accounts where id = any(%s) order by id for update", (account_ids,))
+        basis = _statement_basis(conn, account_ids)
+        budget = _budget_state(conn, [b.account_id for b in bills if terms[b.account_id].budget_started_on])
+        transaction_ids = [r[0] for r in conn.execute(
+            "select nextval('ledger_transaction_ids') from generate_series(1, %s)", (len(bills),)).fetchall()]
+        postings_of, statements = {}, []
+        for transaction_id, bill in zip(transaction_ids, bills):
+            postings = _postings(bill, terms[bill.account_id], budget.get(bill.account_id, (0, 0)), entities)
+            postings_of[bill.account_id] = (transaction_id, postings)
+            previous, payments, adjustments, fees = basis[bill.account_id]
+            budget_minor = sum(amount for account, amount, kind in postings
+                               if account == RECEIVABLE and kind != "bill")
+            statements.append((previous, payments, adjustments, fees, budget_minor,
+                               previous + payments + adjustments + fees + bill.total_minor + budget_minor))
         rows = conn.execute(
             "insert into bills (account_id, billing_period_id, bill_run_id, period_start, period_end, zone, "
-            "currency, total_minor, issued_at, estimated, billing_entity, kind, rebill_of) "
+            "currency, total_minor, issued_at, estimated, billing_entity, kind, rebill_of, ledger_transaction_id, "
+            "previous_balance_minor, payments_minor, adjustments_minor, fees_minor, budget_minor, total_due_minor) "
             "select t.account_id, %s, %s, p.period_start, p.period_end, a.zone, a.currency, t.total, %s, t.estimated, "
-            "       a.billing_entity, case when t.rebill_of is null then 'regular' else 'rebill' end, t.rebill_of "
-            "from unnest(%s::int8[], %s::int8[], %s::bool[], %s::int8[]) as t(account_id, total, estimated, rebill_of) "
+            "       a.billing_entity, case when t.rebill_of is null then 'regular' else 'rebill' end, t.rebill_of, "
+            "       t.transaction_id, t.previous, t.payments, t.adjustments, t.fees, t.budget, t.total_due "
+            "from unnest(%s::int8[], %s::int8[], %s::bool[], %s::int8[], %s::int8[], %s::int8[], %s::int8[], "
+            "            %s::int8[], %s::int8[], %s::int8[], %s::int8[]) "
+            "  as t(account_id, total, estimated, rebill_of, transaction_id, previous, payments, adjustments, fees, "
+            "       budget, total_due) "
             "join accounts a on a.id = t.account_id join billing_periods p on p.id = %s "
             "on conflict (account_id, billing_period_id) where status = 'issued' do nothing "
             "returning id, account_id",
             (billing_period_id, run_id, issued_at, [b.account_id for b in bills], [b.total_minor for b in bills],
-             [b.estimated for b in bills], [terms[b.account_id].rebill_of for b in bills],
-             billing_period_id)).fetchall()
+             [b.estimated for b in bills], [terms[b.account_id].rebill_of for b in bills], transaction_ids,
+             *([s[column] for s in statements] for column in range(6)), billing_period_id)).fetchall()
         bill_id = {account_id: bill_id for bill_id, account_id in rows}
         written = [b for b in bills if b.account_id in bill_id]
         if not written:
             return {}
+        escape = escaper()
         copy_rows(conn, "copy bill_lines (bill_id, line_no, service_agreement_id, service, code, description, "
                   "quantity, unit, price, amount_precise, amount_minor, tariff_version, tariff_revision_id, kind) "
-                  "from stdin",
-                  ((bill_id[bill.account_id], number, *line) for bill in written
-                   for number, line in enumerate(bill.line_rows(), start=1)))
+                  "from stdin", data="".join([
+                      f"{bill_id[bill.account_id]}\t{number}\t{agreement}\t{service}\t{escape(code)}\t"
+                      f"{escape(description)}\t{quantity}\t{escape(unit)}\t{NULL if price is None else price}\t"
+                      f"{amount}\t{minor}\t{escape(version)}\t{revision}\t{kind}\n"
+                      for bill in written for number, (agreement, service, code, description, quantity, unit, price,
+                                                       amount, minor, version, revision, kind)
+                      in enumerate(bill.line_rows(), start=1)]).encode())
         copy_rows(conn, "copy bill_usage (bill_id, service_agreement_id, service, quantity, unit, power_of_ten, "
-                  "read_count, estimated_count, first_day, end_day) from stdin",
-                  ((bill_id[bill.account_id], *row) for bill in written for row in bill.usage_rows()))
-        budget = _budget_state(conn, [b.account_id for b in written if terms[b.account_id].budget_amount_minor])
-        transaction_ids = [r[0] for r in conn.execute(
-            "select nextval('ledger_transaction_ids') from generate_series(1, %s)", (len(written),)).fetchall()]
-        entries = []
-        for transaction_id, bill in zip(transaction_ids, written):
-            account_terms_ = terms[bill.account_id]
-            postings = [(account, amount, "bill") for account, amount in bill.ledger_postings()]
-            if account_terms_.budget_amount_minor:
-                entity = entity_for(entities, account_terms_.billing_entity)
-                postings += budget_postings(bill.total_minor, account_terms_.budget_amount_minor,
-                                            *budget.get(bill.account_id, (0, 0)), entity.budget_true_up_periods)
-            balanced((account, amount) for account, amount, _ in postings)
-            entries += [(transaction_id, bill.account_id, ledger_account, amount, entry_type, bill_id[bill.account_id],
-                         issued_at) for ledger_account, amount, entry_type in postings if amount]
+                  "read_count, estimated_count, first_day, end_day) from stdin", data="".join([
+                      f"{bill_id[bill.account_id]}\t{agreement}\t{service}\t{quantity}\t{escape(unit)}\t{power}\t"
+                      f"{reads}\t{estimated}\t{first}\t{end}\n"
+                      for bill in written for agreement, service, quantity, unit, power, reads, estimated, first, end
+                      in bill.usage_rows()]).encode())
+        posted = issued_at.isoformat()
         copy_rows(conn, "copy ledger_entries (transaction_id, account_id, ledger_account, amount_minor, entry_type, "
-                  "bill_id, posted_at) from stdin", entries)
-        conn.execute("update bills b set ledger_transaction_id = t.transaction_id "
-                     "from unnest(%s::int8[], %s::int8[]) as t(bill_id, transaction_id) where b.id = t.bill_id",
-                     ([bill_id[b.account_id] for b in written], transaction_ids))
-        write_statements(conn, [bill_id[b.account_id] for b in written])
+                  "bill_id, posted_at) from stdin", data="".join([
+                      f"{postings_of[b.account_id][0]}\t{b.account_id}\t{escape(account)}\t{amount}\t{kind}\t"
+                      f"{bill_id[b.account_id]}\t{posted}\n"
+                      for b in written for account, amount, kind in postings_of[b.account_id][1] if amount]).encode())
         trued_up = [(old, bill_id[b.account_id]) for b in written for old in b.trued_up()]
         if trued_up:
             conn.execute("update bills b set trued_up_by = t.new from unnest(%s::int8[], %s::int8[]) as t(old, new) "
                          "where b.id = t.old and b.trued_up_by is null",
                          ([t[0] for t in trued_up], [t[1] for t in trued_up]))
     return {b.account_id: (bill_id[b.account_id], b.total_minor) for b in written}
+
+
+def _postings(bill: AccountBill, terms: AccountTerms, budget: tuple[int, int],
+              entities: dict[str, Entity]) -> list[tuple[str, int, str]]:
+    """The bill's ledger postings: its charges, and the levelized-billing deferral or true-up."""
+    postings = [(account, amount, "bill") for account, amount in bill.ledger_postings()]
+    deferred, bills_on_budget = budget
+    if terms.budget_amount_minor:
+        entity = entity_for(entities, terms.billing_entity)
+        postings += budget_postings(bill.total_minor, terms.budget_amount_minor, deferred, bills_on_budget,
+                                    entity.budget_true_up_periods)
+    elif deferred:  # levelized billing ended: what is still deferred is due now
+        postings += [(RECEIVABLE, deferred, "budget_true_up"), (BUDGET_DEFERRED, -deferred, "budget_true_up")]
+    balanced((account, amount) for account, amount, _ in postings)
+    return postings
 
 
 def budget_postings(charges_minor: int, budget_minor: int, deferred_minor: int, bills_on_budget: int,
@@ -125,34 +152,23 @@ def _budget_state(conn: psycopg.Connection, account_ids: list[int]) -> dict[int,
     return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
 
-_STATEMENT_SQL = """
-update bills b set previous_balance_minor = s.previous, payments_minor = s.payments,
-       adjustments_minor = s.adjustments, fees_minor = s.fees, budget_minor = s.budget, total_due_minor = s.total_due
-from (
-  select b.id,
-    coalesce(sum(e.amount_minor) filter (where e.transaction_id <= l.last), 0) as previous,
-    coalesce(sum(e.amount_minor) filter (where e.transaction_id > l.last and e.transaction_id < b.ledger_transaction_id
-                                         and e.entry_type in ('payment', 'payment_return')), 0) as payments,
-    coalesce(sum(e.amount_minor) filter (where e.transaction_id > l.last and e.transaction_id < b.ledger_transaction_id
-                                         and e.entry_type = 'fee'), 0) as fees,
-    coalesce(sum(e.amount_minor) filter (where e.transaction_id > l.last and e.transaction_id < b.ledger_transaction_id
-                                         and e.entry_type not in ('payment', 'payment_return', 'fee')), 0) as adjustments,
-    coalesce(sum(e.amount_minor) filter (where e.transaction_id = b.ledger_transaction_id
-                                         and e.entry_type in ('budget_deferral', 'budget_true_up')), 0) as budget,
-    coalesce(sum(e.amount_minor), 0) as total_due
-  from bills b
-  cross join lateral (select coalesce(max(p.ledger_transaction_id), 0) as last from bills p
-                      where p.account_id = b.account_id and p.ledger_transaction_id < b.ledger_transaction_id) l
-  join ledger_entries e on e.account_id = b.account_id and e.ledger_account = 'receivable'
-       and e.transaction_id <= b.ledger_transaction_id
-  where b.id = any(%s)
-  group by b.id
-) s where s.id = b.id
+_STATEMENT_BASIS = """
+select l.account_id,
+  coalesce(sum(e.amount_minor) filter (where e.transaction_id <= l.last), 0),
+  coalesce(sum(e.amount_minor) filter (where e.transaction_id > l.last and e.entry_type in ('payment', 'payment_return')), 0),
+  coalesce(sum(e.amount_minor) filter (where e.transaction_id > l.last
+                                       and e.entry_type not in ('payment', 'payment_return', 'fee')), 0),
+  coalesce(sum(e.amount_minor) filter (where e.transaction_id > l.last and e.entry_type = 'fee'), 0)
+from (select t.account_id, coalesce((select max(b.ledger_transaction_id) from bills b where b.account_id = t.account_id),
+                                    0) as last
+      from unnest(%s::int8[]) as t(account_id)) l
+left join ledger_entries e on e.account_id = l.account_id and e.ledger_account = 'receivable'
+group by l.account_id
 """
 
 
-def write_statements(conn: psycopg.Connection, bill_ids: list[int]) -> None:
-    """Each bill's statement from the ledger alone: previous balance (everything up to the previous
-    bill), payments, fees and adjustments since, the budget deferral, and the total due; they add up
-    to the total due by construction (current charges are the bill's own ``bill`` postings)."""
-    conn.execute(_STATEMENT_SQL, (bill_ids,))
+def _statement_basis(conn: psycopg.Connection, account_ids: list[int]) -> dict[int, tuple[int, int, int, int]]:
+    """Per account (locked): the receivable up to its previous bill, and the payments, adjustments and fees
+    posted since. A bill's statement adds its own postings: previous balance + payments + adjustments +
+    fees + current charges + budget billing = total due, the balance right after the bill."""
+    return {r[0]: tuple(int(v) for v in r[1:]) for r in conn.execute(_STATEMENT_BASIS, (account_ids,)).fetchall()}

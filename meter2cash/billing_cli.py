@@ -41,6 +41,8 @@ def _fail(message: str, status: int = 1) -> int:
 def cmd_account(args, settings: Settings) -> int:
     from billing.postings import account_receivable
 
+    if args.action == "budget":
+        return _budget(args, settings)
     with _connect(settings) as conn:
         row = conn.execute("select a.id, a.account_no, a.customer_name, a.currency, a.billing_entity, "
                            "a.delivery_channel, a.email, c.code, a.budget_amount_minor from accounts a "
@@ -92,6 +94,30 @@ def cmd_account(args, settings: Settings) -> int:
         if arrangement:
             print(f"payment arrangement {arrangement[0]}: {arrangement[1]}, {_money(arrangement[2], currency)} "
                   f"from {arrangement[3]}")
+    return 0
+
+
+def _budget(args, settings: Settings) -> int:
+    """Levelized billing on (a monthly amount from a date) or off; a change is trued up by the next bills."""
+    from billing.postings import to_minor_exact
+
+    with _connect(settings) as conn:
+        if args.off:
+            # budget_started_on stays: the next bill trues up what is still deferred
+            changed = conn.execute("update accounts set budget_amount_minor = null where account_no = %s",
+                                   (args.account,)).rowcount
+        else:
+            if not args.amount or not args.start:
+                return _fail("give --amount and --from (or --off)", 2)
+            amount = to_minor_exact(_amount(args.amount), settings.currency)
+            if amount <= 0:
+                return _fail("a budget amount is positive", 2)
+            changed = conn.execute("update accounts set budget_amount_minor = %s, budget_started_on = %s "
+                                   "where account_no = %s", (amount, date.fromisoformat(args.start),
+                                                             args.account)).rowcount
+    if not changed:
+        return _fail(f"no account {args.account}")
+    print(f"account {args.account}: budget billing " + ("off" if args.off else f"{args.amount} from {args.start}"))
     return 0
 
 
@@ -300,9 +326,12 @@ def cmd_arrangements(args, settings: Settings) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("account", help="an account: services, balance, bills, payments, notices")
-    p.add_argument("action", choices=["show"])
+    p = sub.add_parser("account", help="an account: services, balance, bills, payments, notices; budget billing")
+    p.add_argument("action", choices=["show", "budget"])
     p.add_argument("account", help="account number")
+    p.add_argument("--amount", help="budget: the levelized amount billed each period, e.g. 120.00")
+    p.add_argument("--from", dest="start", help="budget: first period start it applies to (YYYY-MM-DD)")
+    p.add_argument("--off", action="store_true", help="budget: back to billing actual charges")
     p.set_defaults(func=cmd_account)
 
     p = sub.add_parser("bills", help="show, deliver, cancel or rebill bills")

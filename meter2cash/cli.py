@@ -49,8 +49,14 @@ def cmd_worker(args, settings: Settings) -> int:
         from meter2cash.cycle_close import CycleScheduler
 
         CycleScheduler(settings, every).start()
+    from billing.receivables_metrics import ReceivablesCollector
+
+    import psycopg
+
+    receivables = ReceivablesCollector(lambda: psycopg.connect(settings.database_url, autocommit=True,
+                                                               connect_timeout=5))
     sys.argv = [sys.argv[0]]  # the Faust worker reads its own command line
-    run_worker(settings, metrics_port=args.metrics_port, loglevel=args.loglevel)
+    run_worker(settings, metrics_port=args.metrics_port, loglevel=args.loglevel, collectors=[receivables])
     return 0
 
 

@@ -1,6 +1,7 @@
 """Usage of service agreements over billing periods, from the usage_daily rollup (authoritative)."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 
@@ -50,7 +51,8 @@ select t.account_id, t.period_id, p.period_start, p.period_end, sa.id, sa.servic
          where ta.service_agreement_id = sa.id and ta.effective_from < p.period_end
          order by ta.effective_from desc limit 1),
        coalesce(u.quantity, 0), coalesce(u.read_count, 0), u.last_day,
-       m.unit, m.power_of_ten, a.zone, a.currency, sa.attributes, sa.start_date, sa.end_date, m.interval_s,
+       m.unit, m.power_of_ten, a.zone, a.currency, nullif(sa.attributes, '{}'::jsonb)::text, sa.start_date,
+       sa.end_date, m.interval_s,
        coalesce(u.estimated_count, 0)
 from unnest(%s::int8[], %s::int8[]) as t(account_id, period_id)
 join billing_periods p on p.id = t.period_id
@@ -73,7 +75,15 @@ def usage_for(conn: psycopg.Connection, targets: list[tuple[int, int]]) -> list[
     if not targets:
         return []
     rows = conn.execute(_USAGE_SQL, ([t[0] for t in targets], [t[1] for t in targets], CONSUMPTION_CHANNEL))
-    return [AgreementUsage(r[0], Period(r[1], r[2], r[3]), *r[4:]) for r in rows]
+    periods: dict[int, Period] = {}
+    found = []
+    for r in rows:
+        period = periods.get(r[1])
+        if period is None:
+            period = periods[r[1]] = Period(r[1], r[2], r[3])
+        attributes = json.loads(r[14]) if r[14] is not None else {}  # most agreements have none
+        found.append(AgreementUsage(r[0], period, *r[4:14], attributes, *r[15:]))
+    return found
 
 
 def open_periods_touched(conn: psycopg.Connection, touched: set[tuple[int, date]]) -> list[tuple[int, int]]:

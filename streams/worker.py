@@ -14,10 +14,14 @@ from streams.metrics import StreamMetrics
 from streams.topics import ensure_topics
 
 
-def run_worker(settings: Settings, metrics_port: int | None = None, loglevel: str = "warning") -> None:
+def run_worker(settings: Settings, metrics_port: int | None = None, loglevel: str = "warning",
+               collectors: list | None = None) -> None:
+    """``collectors``: more Prometheus collectors served on the worker's /metrics."""
     logging.basicConfig(level=getattr(logging, loglevel.upper(), logging.WARNING))
     ensure_topics(settings)
     metrics = StreamMetrics()
+    for collector in collectors or []:
+        metrics.registry.register(collector)
     if metrics_port:
         start_http_server(metrics_port, addr=settings.metrics_address, registry=metrics.registry)
     LagReporter(settings, metrics).start()

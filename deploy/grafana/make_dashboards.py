@@ -48,6 +48,19 @@ DASHBOARDS = {
         ("Chunk seconds p99", "histogram_quantile(0.99, sum by (le) (rate(m2c_bill_run_chunk_seconds_bucket[5m])))",
          "s"),
     ]),
+    "receivables": ("meter2cash - receivables", [
+        ("Payments per hour by channel", "sum by (channel) (increase(m2c_payments_total[1h]))", "short"),
+        ("Payments received per hour (minor units)", "sum(increase(m2c_payments_received_minor_units_total[1h]))",
+         "short"),
+        ("Payment exceptions waiting", "max(m2c_payment_exceptions_open)", "short"),
+        ("Returned payments per day", "sum(increase(m2c_payments_returned_total[1d]))", "short"),
+        ("Bills not delivered yet", "max(m2c_bills_undelivered)", "short"),
+        ("Deliveries per hour by channel and status",
+         "sum by (channel, status) (increase(m2c_deliveries_total[1h]))", "short"),
+        ("Collection steps per day by step", "sum by (step) (increase(m2c_collection_steps_total[1d]))", "short"),
+        ("Receivable balance (minor units)", "max(m2c_receivable_balance_minor_units)", "short"),
+        ("Active payment arrangements", "max(m2c_payment_arrangements_active)", "short"),
+    ]),
 }
 
 

@@ -17,3 +17,8 @@ begin
     raise exception 'bills are never deleted: cancel the bill instead';
 end $$;
 create trigger bills_no_delete before delete on bills for each row execute function bills_never_deleted();
+
+-- indexes another one already covers: (account_id, ledger_transaction_id) serves account lookups of
+-- bills, (account_id, transaction_id) those of ledger entries
+drop index bills_account;
+drop index ledger_entries_account;

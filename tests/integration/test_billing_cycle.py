@@ -20,6 +20,7 @@ from billing.invoice import build_account_bill
 from billing.lockbox import import_lockbox
 from billing.payments import return_payment
 from billing.policy import load_entities
+from billing.receivables_metrics import ReceivablesCollector
 from billing.postings import account_receivable, balances, trial_balance, unbalanced_transactions
 from simulators.headend import generate
 from simulators.utility import make_utility
@@ -201,6 +202,18 @@ def test_a_billing_cycle_from_bill_run_to_collections(utility_two_periods, smtp_
     assert total_due == current - 1234  # the credit carried
     assert_ledger_consistent(conn)
 
+    # operators see the same figures on /metrics
+    figures = {}
+    for family in ReceivablesCollector(lambda: psycopg.connect(conn.info.dsn)).collect():
+        for sample in family.samples:
+            figures[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    assert figures[("m2c_payments_total", (("channel", "lockbox"),))] == 5
+    assert figures[("m2c_payment_exceptions_open", ())] == 2
+    assert figures[("m2c_payments_returned_total", ())] == 1
+    assert figures[("m2c_collection_steps_total", (("step", "late_fee"),))] == len(unpaid) + 1
+    assert figures[("m2c_deliveries_total", (("channel", "email"), ("status", "sent")))] == 1
+    assert figures[("m2c_receivable_balance_minor_units", ())] == sum(balances(conn).values())
+
 
 def test_cancel_and_rebill_uses_corrected_reads(utility_two_periods, settings):
     conn, utility = utility_two_periods
@@ -310,3 +323,27 @@ def utility_for(settings, period):
 def account_usage(conn, account_no, period_id):
     account_id = conn.execute("select id from accounts where account_no = %s", (account_no,)).fetchone()[0]
     return account_id, usage_for(conn, [(account_id, period_id)])
+
+
+def test_levelized_billing_bills_the_budget_and_trues_up_when_it_ends(utility_two_periods):
+    conn, utility = utility_two_periods
+    entities = load_entities()
+    tariffs = current_tariffs(conn)
+    account = utility.accounts[0].account_no
+    conn.execute("update accounts set budget_amount_minor = 5000, budget_started_on = %s, billing_entity = 'default' "
+                 "where account_no = %s", (P1[0], account))
+    run_bill_run(conn, find_period(conn, utility.cycle_code, P1[0]), tariffs, clock=lambda: at(P1[1]), entities=entities)
+    _, charges, total_due, previous, payments, adjustments, fees, budget, _ = bill_of(conn, account, P1[0])
+    assert total_due == 5000 and budget == 5000 - charges  # the customer owes the budget amount
+    account_id = conn.execute("select id from accounts where account_no = %s", (account,)).fetchone()[0]
+    deferred = conn.execute("select sum(amount_minor) from ledger_entries where account_id = %s and "
+                            "ledger_account = 'budget_deferred'", (account_id,)).fetchone()[0]
+    assert deferred == charges - 5000
+    # budget billing ends: the next bill brings the deferred difference back
+    conn.execute("update accounts set budget_amount_minor = null where account_no = %s", (account,))
+    run_bill_run(conn, find_period(conn, utility.cycle_code, P2[0]), tariffs, clock=lambda: at(P2[1]), entities=entities)
+    _, charges2, total_due2, previous2, _, _, _, budget2, _ = bill_of(conn, account, P2[0])
+    assert previous2 == 5000 and budget2 == deferred and total_due2 == 5000 + charges2 + deferred
+    assert conn.execute("select sum(amount_minor) from ledger_entries where account_id = %s and "
+                        "ledger_account = 'budget_deferred'", (account_id,)).fetchone()[0] == 0
+    assert_ledger_consistent(conn)

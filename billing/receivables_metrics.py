@@ -1,0 +1,66 @@
+"""Receivables as Prometheus metrics, read from PostgreSQL when scraped: payments, the payment-exception
+queue, deliveries, collections and the receivable balance. Payments and deliveries happen in many
+processes (CLI imports, the portal, the scheduler); the database is where they all meet, so a
+long-running process (the streams worker) serves these figures from there."""
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import psycopg
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+log = logging.getLogger(__name__)
+
+_QUERY = """
+select
+  (select coalesce(json_object_agg(channel, n), '{}') from (select channel, count(*) n from payments group by 1) p),
+  (select coalesce(sum(amount_minor), 0) from payments),
+  (select count(*) from payments where status = 'returned'),
+  (select count(*) from payments where status = 'unmatched'),
+  (select coalesce(json_object_agg(k, n), '{}') from (select channel || '/' || status k, count(*) n from deliveries
+     group by 1) d),
+  (select count(*) from bills where delivered_at is null and status = 'issued'),
+  (select coalesce(json_object_agg(step, n), '{}') from (select step, count(*) n from collection_steps group by 1) c),
+  (select coalesce(sum(amount_minor), 0) from ledger_entries where ledger_account = 'receivable'),
+  (select count(*) from payment_arrangements where status = 'active')
+"""
+
+
+class ReceivablesCollector:
+    def __init__(self, connect: Callable[[], psycopg.Connection]):
+        self._connect = connect
+
+    def collect(self):
+        try:
+            with self._connect() as conn:
+                (payments, received, returned, unmatched, deliveries, undelivered, steps, balance,
+                 arrangements) = conn.execute(_QUERY).fetchone()
+        except psycopg.Error as error:  # a scrape never fails the worker; the figures are just absent
+            log.warning("receivables metrics unavailable: %s", error)
+            return
+        family = CounterMetricFamily("m2c_payments", "Payments taken, by channel", labels=["channel"])
+        for channel, count in payments.items():
+            family.add_metric([channel], count)
+        yield family
+        yield CounterMetricFamily("m2c_payments_received_minor_units", "Amount of payments taken, minor units",
+                                  value=int(received))
+        yield CounterMetricFamily("m2c_payments_returned", "Payments returned by the bank (NSF)", value=returned)
+        yield GaugeMetricFamily("m2c_payment_exceptions_open", "Payments waiting in the payment-exception queue",
+                                value=unmatched)
+        family = CounterMetricFamily("m2c_deliveries", "Bill and notice deliveries, by channel and status",
+                                     labels=["channel", "status"])
+        for key, count in deliveries.items():
+            family.add_metric(key.split("/"), count)
+        yield family
+        yield GaugeMetricFamily("m2c_bills_undelivered", "Issued bills not delivered yet", value=undelivered)
+        family = CounterMetricFamily("m2c_collection_steps", "Delinquency steps taken, by step", labels=["step"])
+        for step, count in steps.items():
+            family.add_metric([step], count)
+        yield family
+        yield GaugeMetricFamily("m2c_receivable_balance_minor_units", "Sum of every account's balance, minor units",
+                                value=int(balance))
+        yield GaugeMetricFamily("m2c_payment_arrangements_active", "Active payment arrangements", value=arrangements)
+
+    def describe(self):
+        return []  # collected on scrape only
