@@ -155,9 +155,10 @@ def _budget_state(conn: psycopg.Connection, account_ids: list[int]) -> dict[int,
 _STATEMENT_BASIS = """
 select l.account_id,
   coalesce(sum(e.amount_minor) filter (where e.transaction_id <= l.last), 0),
-  coalesce(sum(e.amount_minor) filter (where e.transaction_id > l.last and e.entry_type in ('payment', 'payment_return')), 0),
   coalesce(sum(e.amount_minor) filter (where e.transaction_id > l.last
-                                       and e.entry_type not in ('payment', 'payment_return', 'fee')), 0),
+                                       and e.entry_type in ('payment', 'payment_return', 'refund')), 0),
+  coalesce(sum(e.amount_minor) filter (where e.transaction_id > l.last
+                                       and e.entry_type not in ('payment', 'payment_return', 'refund', 'fee')), 0),
   coalesce(sum(e.amount_minor) filter (where e.transaction_id > l.last and e.entry_type = 'fee'), 0)
 from (select t.account_id, coalesce((select max(b.ledger_transaction_id) from bills b where b.account_id = t.account_id),
                                     0) as last

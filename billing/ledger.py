@@ -22,14 +22,6 @@ ADJUSTMENTS = "adjustments"
 BUDGET_DEFERRED = "budget_deferred"
 OPENING_BALANCE = "opening_balance"
 
-# entry types, and how a statement groups them
-ENTRY_TYPES = {
-    "bill": "current", "bill_reversal": "adjustments", "payment": "payments", "payment_return": "payments",
-    "fee": "fees", "adjustment": "adjustments", "budget_deferral": "budget", "budget_true_up": "budget",
-    "opening_balance": "adjustments",
-}
-
-
 def revenue(service: str) -> str:
     return f"revenue:{service}"
 

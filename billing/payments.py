@@ -155,6 +155,23 @@ def return_payment(conn: psycopg.Connection, payment_id: int, actor: str, reason
     return fee
 
 
+def refund(conn: psycopg.Connection, account_id: int, amount_minor: int, actor: str, reason: str,
+           posted_at: datetime) -> int:
+    """Pay a credit balance back to the customer (cash out): at most the account's credit."""
+    from billing.postings import account_receivable
+
+    _who_and_why(actor, reason)
+    if amount_minor <= 0:
+        raise PaymentError("bad_amount", "a refund is a positive amount")
+    with conn.transaction():
+        lock_account(conn, account_id)
+        credit = -account_receivable(conn, account_id).balance_minor
+        if amount_minor > credit:
+            raise PaymentError("more_than_credit", f"the account's credit is {max(credit, 0)} minor units")
+        return post(conn, account_id, [(RECEIVABLE, amount_minor, "refund"), (CASH, -amount_minor, "refund")],
+                    posted_at, memo=f"refund: {reason}", created_by=actor)
+
+
 def _who_and_why(actor: str, reason: str) -> None:
     if not (actor or "").strip() or not (reason or "").strip():
         raise LedgerError("who_and_why", "staff actions on payments need who and why")

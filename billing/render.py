@@ -76,12 +76,12 @@ def bill_document(conn: psycopg.Connection, bill_id: int, entities: dict[str, En
         entry = services.setdefault(agreement_id, {"service": service, "tariff_version": tariff_version, "lines": [],
                                                    "total_minor": 0, "usage_text": "", "estimated_count": 0})
         entry["lines"].append({"description": description, "quantity": _plain(quantity), "unit": unit,
-                               "price": _plain(price) if price is not None else None, "amount_minor": amount_minor})
+                               "price": str(price) if price is not None else None, "amount_minor": amount_minor})
         entry["total_minor"] += amount_minor
     for agreement_id, entry in services.items():
         if agreement_id in usage:
             quantity, unit, power, reads, estimated = usage[agreement_id]
-            entry["usage_text"] = f"{_plain(Decimal(quantity).scaleb(power))} {unit} from {reads:,} reads"
+            entry["usage_text"] = f"{format(Decimal(quantity).scaleb(power).normalize(), ',f')} {unit} from {reads:,} reads"
             entry["estimated_count"] = estimated
     context = {"bill": bill, "services": list(services.values()), "entity": entity,
                "account": {"account_no": account_no, "customer_name": customer_name, "address": address},

@@ -208,7 +208,7 @@ def _amount(text: str) -> Decimal:
 
 def cmd_payments(args, settings: Settings) -> int:
     from billing.errors import BillingError
-    from billing.payments import PaymentIn, match_payment, receive_payment, return_payment
+    from billing.payments import PaymentIn, match_payment, receive_payment, refund, return_payment
 
     with _connect(settings) as conn:
         try:
@@ -236,6 +236,13 @@ def cmd_payments(args, settings: Settings) -> int:
             if args.action == "match":
                 match_payment(conn, args.payment, _account_id(conn, args.account), actor, args.why, _now())
                 print(f"payment {args.payment} applied to account {args.account}")
+                return 0
+            if args.action == "refund":
+                from billing.postings import to_minor_exact
+
+                refund(conn, _account_id(conn, args.account), to_minor_exact(_amount(args.amount), settings.currency),
+                       actor, args.why, _now())
+                print(f"refunded {args.amount} to account {args.account}")
                 return 0
             if args.action == "return":
                 fee = return_payment(conn, args.payment, actor, args.why, _now(), settings.entities())
@@ -343,8 +350,8 @@ def register(sub) -> None:
     p.add_argument("--why", help="why (required for cancel and rebill)")
     p.set_defaults(func=cmd_bills)
 
-    p = sub.add_parser("payments", help="post, import, match or return payments; list payment exceptions")
-    p.add_argument("action", choices=["post", "import", "exceptions", "match", "return"])
+    p = sub.add_parser("payments", help="post, import, match, return or refund payments; list payment exceptions")
+    p.add_argument("action", choices=["post", "import", "exceptions", "match", "return", "refund"])
     p.add_argument("file", nargs="?", help="lockbox file (import)")
     p.add_argument("--payment", type=int, help="payment id (match, return)")
     p.add_argument("--account", help="account number")

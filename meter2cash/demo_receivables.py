@@ -80,7 +80,7 @@ def run_receivables(settings: Settings, conn: psycopg.Connection, output_dir: Pa
         f"payments imported      {first.applied:>12,}   applied ({format_minor(first.applied_minor, currency)} {currency}; "
         f"{counts['paid']} in full, {counts['partial']} in part, {counts['overpaid']} over), {first.unmatched} to the "
         f"payment-exception queue; the same file again: {second.duplicates} taken before, {second.applied} applied",
-        f"collections on {collections_day}  {collected.late_fees:>5,}   late fees "
+        f"collections            {collected.late_fees:>12,}   late fees on {collections_day} "
         f"({format_minor(collected.late_fees_minor, currency)} {currency}) and reminders for {unpaid} accounts "
         f"not paid in full",
         f"trial balance          debits {format_minor(debits, currency)} = credits {format_minor(credits, currency)} "

@@ -29,7 +29,7 @@ def _weekend(day: date, holidays: frozenset[date]) -> bool:
 
 def _like_days(stored: dict, meter_id: int, day: date, holidays: frozenset[date], zone: str, start: int,
                slots: int, interval_s: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Up to LIKE_WEEKS earlier days of the same day type, on the target day's slots. On a DST day
+    """Up to LIKE_WEEKS other days of the same day type (earlier ones first), on the target day's slots. On a DST day
     (92 or 100 slots) ordinary days are read by wall-clock time: the repeated hour takes the same
     hour of the like day twice, the skipped hour is not there."""
     normal = 86_400 // interval_s
@@ -39,8 +39,11 @@ def _like_days(stored: dict, meter_id: int, day: date, holidays: frozenset[date]
         offsets = utc_offsets(zone, moments)
         wall_slot = np.minimum((moments + offsets - (start + offsets[0])) // interval_s, normal - 1)
     found = []
-    for back in range(1, 7 * LIKE_WEEKS + 1):
-        other = day - timedelta(days=back)
+    # the weeks before first; at the start of the data (a new meter, the first days of a period) the
+    # days after, which cycle-close estimation has too
+    offsets = [-back for back in range(1, 7 * LIKE_WEEKS + 1)] + list(range(1, 7 * LIKE_WEEKS + 1))
+    for offset in offsets:
+        other = day + timedelta(days=offset)
         if (meter_id, other) not in stored or _weekend(other, holidays) != _weekend(day, holidays):
             continue
         values, present = stored[(meter_id, other)]
@@ -64,7 +67,7 @@ def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day
     rows = conn.execute(
         "select meter_id, local_day, array_send(values) from interval_blocks where meter_id = any(%s) "
         "and channel = 1 and local_day >= %s and local_day < %s",
-        (meter_ids, first_day - timedelta(days=7 * LIKE_WEEKS), end_day)).fetchall()
+        (meter_ids, first_day - timedelta(days=7 * LIKE_WEEKS), end_day + timedelta(days=7 * LIKE_WEEKS))).fetchall()
     stored: dict[tuple[int, date], tuple[np.ndarray, np.ndarray]] = {}
     for meter_id, day, data in rows:
         stored[(meter_id, day)] = parse_array(data)

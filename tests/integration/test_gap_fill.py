@@ -88,3 +88,24 @@ def test_a_gap_on_the_dst_day_is_estimated_from_like_days_by_wall_clock_time(set
     assert fill_period(conn, period_id) == {"linear": 0, "like_day": 24, "flat": 0}
     values = conn.execute("select values from interval_blocks where local_day = '2026-11-01'").fetchone()[0]
     assert values == dst_shape.tolist()  # the like Sundays' 09:00-15:00, placed by wall-clock time
+
+
+def test_a_gap_on_the_first_day_of_data_is_estimated_from_the_like_days_after_it(settings):
+    zone = settings.utility_zone
+    meter = Meter("E9100003", "A9100003", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
+    utility = Utility(zone, "C-NEW", date(2026, 10, 20), date(2026, 11, 19),
+                      [Account(meter.account_no, "Customer", "9 New Rd", ("electric",))], [meter])
+    conn = psycopg.connect(settings.database_url, autocommit=True)
+    load_directory(conn, utility)
+    shape = np.arange(96, dtype=np.int64) + 100
+    days = [date(2026, 10, 20) + timedelta(days=d) for d in range(30)]
+    # the meter's first day (a Tuesday) lost 06:00-12:00; no earlier day exists
+    messages = [block(meter, zone, day, 0, shape) for day in days[1:]]
+    messages += [block(meter, zone, days[0], 0, shape[:24]), block(meter, zone, days[0], 48, shape[48:])]
+    BatchProcessor(settings, conn, cache=None).process(messages)
+    period_id = conn.execute("select id from billing_periods").fetchone()[0]
+    estimated = fill_period(conn, period_id)
+    # 24 on the first day, and the 4 intervals of the DST day's extra hour that 96-value blocks leave out
+    assert estimated["like_day"] == 24 + 4
+    values = conn.execute("select values from interval_blocks where local_day = '2026-10-20'").fetchone()[0]
+    assert values == shape.tolist()
