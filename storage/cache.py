@@ -11,6 +11,7 @@ import json
 import redis
 
 PREFIX = "m2c:estimate"
+WARM_KEY = f"{PREFIX}:warm"  # set once every estimate was rebuilt from PostgreSQL; gone if Redis lost its data
 
 _SET_IF_NEWER = """
 local current = redis.call('HGET', KEYS[1], 'version')
@@ -45,6 +46,14 @@ class EstimateCache:
     def read(self, key: str) -> dict | None:
         body = self._client.hget(key, "body")
         return None if body is None else json.loads(body)
+
+    def is_warm(self) -> bool:
+        """False after Redis was flushed or restarted (it keeps nothing on disk): estimates are missing
+        until rebuilt, and a reader should say so ("updating") rather than show a stale figure."""
+        return bool(self._client.exists(WARM_KEY))
+
+    def mark_warm(self) -> None:
+        self._client.set(WARM_KEY, "1")
 
     def clear(self) -> None:
         for key in self._client.scan_iter(f"{PREFIX}:*", count=1000):

@@ -123,4 +123,5 @@ def rebuild_estimates(conn: psycopg.Connection, cache: EstimateCache, tariffs: d
         cache.write(estimate_bodies(usages, tariffs, as_of or datetime.now(timezone.utc),
                                     hourly_summaries(conn, usages, tariffs)))
         written += len(chunk)
+    cache.mark_warm()
     return written

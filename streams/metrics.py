@@ -27,6 +27,9 @@ class StreamMetrics:
                                     registry=r)
         self.db_retries = Counter("m2c_db_retries_total", "Batch transactions retried after a database error",
                                   registry=r)
+        self.estimate_rebuilds = Counter("m2c_estimate_rebuilds_total",
+                                         "Full rebuilds of the estimates cache after Redis lost data or refreshes failed",
+                                         registry=r)
         self.estimate_failures = Counter("m2c_estimate_failures_total", "Estimate refreshes that failed",
                                          registry=r)
         self.accounts_estimated = Counter("m2c_accounts_estimated_total", "Account estimates written to Redis",

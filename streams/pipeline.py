@@ -25,7 +25,7 @@ from storage.schema import PartitionManager
 from storage.tariffs import current_tariffs
 from streams import vee
 from streams.codec import BlockBatch, DecodeError, decode
-from streams.estimate import refresh_estimates
+from streams.estimate import rebuild_estimates, refresh_estimates
 from streams.metrics import StreamMetrics
 from streams.vee_day import MAX_SLOTS, check_days
 from streams.vee_rules import (CONTINUOUS_FLOW, SPIKE, SPIKE_FLOOR_SHARE, SPIKE_RATIO, SPIKE_SERVICES, ZERO_RUN,
@@ -111,6 +111,7 @@ class Estimator:
         self.clock = clock
         self._tariffs = current_tariffs(conn)
         self._tariffs_loaded = clock()
+        self._stale = False  # a refresh failed: some estimates may be behind until a rebuild
 
     def refresh(self, touched: set) -> int:
         """Returns accounts written. Any failure but a lost database connection is counted and logged,
@@ -122,10 +123,19 @@ class Estimator:
             if self.clock() - self._tariffs_loaded > TARIFF_RELOAD_SECONDS:
                 self._tariffs = current_tariffs(self.conn)
                 self._tariffs_loaded = self.clock()
+            if self._stale or not self.cache.is_warm():
+                # Redis lost its data (flushed, restarted) or missed refreshes: rebuild every open
+                # period's estimate from PostgreSQL before going on
+                log.warning("estimates cache is cold or behind: rebuilding it from PostgreSQL")
+                rebuilt = rebuild_estimates(self.conn, self.cache, self._tariffs)
+                self.metrics.estimate_rebuilds.inc()
+                self._stale = False
+                log.warning("rebuilt %s account estimates", rebuilt)
             written = refresh_estimates(self.conn, self.cache, self._tariffs, touched)
         except psycopg.OperationalError:
             raise  # the database is away: the caller retries on a new connection
         except Exception:
+            self._stale = True
             self.metrics.estimate_failures.inc()
             log.exception("estimate refresh failed")
             return 0

@@ -40,13 +40,12 @@ def base_settings() -> Settings:
     return settings
 
 
-@pytest.fixture
-def settings(base_settings: Settings):
-    """A fresh database (migrated, tariffs published), unique topics and an empty Redis database."""
-    name = f"m2c_test_{uuid.uuid4().hex[:10]}"
+def fresh_settings(base_settings: Settings, prefix: str = "test") -> Settings:
+    """Settings on a database of their own (migrated, tariffs published), unique topics, Redis db 3."""
+    name = f"m2c_{prefix}_{uuid.uuid4().hex[:10]}"
     with psycopg.connect(base_settings.database_url, autocommit=True) as admin:
         admin.execute(f'create database "{name}"')
-    run = f"test.{uuid.uuid4().hex[:10]}"
+    run = f"{prefix}.{uuid.uuid4().hex[:10]}"
     settings = replace(
         base_settings,
         database_url=urlunsplit(urlsplit(base_settings.database_url)._replace(path=f"/{name}")),
@@ -58,14 +57,26 @@ def settings(base_settings: Settings):
         conn.autocommit = True
         publish_builtin_tariffs(conn)
     redis.Redis.from_url(settings.redis_url).flushdb()
-    yield settings
+    return settings
+
+
+def drop_fresh(base_settings: Settings, settings: Settings) -> None:
+    name = urlsplit(settings.database_url).path.lstrip("/")
     with psycopg.connect(base_settings.database_url, autocommit=True) as admin:
         admin.execute(f'drop database if exists "{name}" with (force)')
     admin_client = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    run = settings.topic_raw.rsplit(".ami.reads.raw", 1)[0]
     mine = [t for t in admin_client.list_topics(timeout=10).topics if t.startswith(run)]
     if mine:
         admin_client.delete_topics(mine)
 
+
+@pytest.fixture
+def settings(base_settings: Settings):
+    """A fresh database (migrated, tariffs published), unique topics and an empty Redis database."""
+    settings = fresh_settings(base_settings)
+    yield settings
+    drop_fresh(base_settings, settings)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ DASHBOARDS = {
         ("Database retries", "sum(rate(m2c_db_retries_total[5m]))", "ops"),
         ("Account estimates written per second", "sum(rate(m2c_accounts_estimated_total[1m]))", "ops"),
         ("Estimate failures", "sum(rate(m2c_estimate_failures_total[5m]))", "ops"),
+        ("Estimate cache rebuilds (Redis lost data)", "sum(increase(m2c_estimate_rebuilds_total[1h]))", "short"),
     ]),
     "vee": ("meter2cash - validation", [
         ("Share of reads flagged",
