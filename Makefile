@@ -3,7 +3,7 @@
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup services services-down demo lint test test-unit test-integration bench-ingest compose-check clean
+.PHONY: setup services services-down demo lint test test-faults test-unit test-integration bench-ingest bench-bill-run compose-check clean
 
 setup:
 	bash scripts/setup.sh
@@ -21,7 +21,12 @@ lint: setup
 	$(BIN)/python -m pyflakes meter2cash rating storage streams billing simulators benchmarks tests deploy scripts
 
 test: services lint
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -m "not faults"
+
+# the fault-injection suite: kills, outages, replays and hostile input against a clean run of one load;
+# writes benchmarks/results/faults.json
+test-faults: services
+	$(BIN)/pytest -q -m faults tests/faults
 
 test-unit: setup
 	$(BIN)/pytest -q tests/unit
@@ -31,6 +36,9 @@ test-integration: services
 
 bench-ingest: services
 	$(BIN)/python benchmarks/ingest.py
+
+bench-bill-run: services
+	$(BIN)/python benchmarks/bill_run.py
 
 compose-check:
 	docker-compose -f docker-compose.yml config -q

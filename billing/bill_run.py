@@ -67,7 +67,7 @@ def run_bill_run(conn: psycopg.Connection, billing_period_id: int, tariffs: dict
                  progress: Callable[[int, int], None] | None = None,
                  entities: dict[str, Entity] | None = None,
                  account_ids: list[int] | None = None,
-                 requested_by: str | None = None) -> BillRunResult:
+                 requested_by: str | None = None, chunk_accounts: int = CHUNK_ACCOUNTS) -> BillRunResult:
     """Bill every account of the period's cycle (or just ``account_ids``) that has no issued bill for
     the period. ``progress(done, total)`` is called after each chunk of accounts."""
     conn.autocommit = True
@@ -76,13 +76,13 @@ def run_bill_run(conn: psycopg.Connection, billing_period_id: int, tariffs: dict
         raise BillRunBusy(f"another bill run holds billing period {billing_period_id}")
     try:
         return _run(conn, billing_period_id, tariffs, clock, metrics or BillRunMetrics(), progress,
-                    entities or load_entities(), account_ids, requested_by)
+                    entities or load_entities(), account_ids, requested_by, chunk_accounts)
     finally:
         conn.execute("select pg_advisory_unlock(%s, %s)", (_BILL_RUN_LOCK, billing_period_id))
 
 
 def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progress, entities, only_accounts,
-         requested_by) -> BillRunResult:
+         requested_by, chunk_accounts) -> BillRunResult:
     period = conn.execute("select billing_cycle_id from billing_periods where id = %s",
                           (billing_period_id,)).fetchone()
     if period is None:
@@ -133,7 +133,7 @@ def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progr
 
         # three stages on three connections: reading the next chunk's usage, rating this one (Python)
         # and writing the one before overlap
-        chunks = [pending[start:start + CHUNK_ACCOUNTS] for start in range(0, len(pending), CHUNK_ACCOUNTS)]
+        chunks = [pending[start:start + chunk_accounts] for start in range(0, len(pending), chunk_accounts)]
         with _second_connection(conn) as reader, _second_connection(conn) as writer, \
                 ThreadPoolExecutor(1, thread_name_prefix="bill-reader") as reading, \
                 ThreadPoolExecutor(1, thread_name_prefix="bill-writer") as writing:

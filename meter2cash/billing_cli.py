@@ -128,6 +128,18 @@ def cmd_bills(args, settings: Settings) -> int:
         try:
             if args.action == "show":
                 return _show_bill(conn, settings, args)
+            if args.action == "corrections":
+                from billing.corrections import raise_corrections
+
+                raised = raise_corrections(conn)
+                rows = conn.execute("select c.bill_id, a.account_no, c.billed_quantity, c.current_quantity, "
+                                    "c.billed_reads, c.current_reads, c.detected_at from bill_corrections c "
+                                    "join accounts a on a.id = c.account_id where c.status = 'open' order by c.id").fetchall()
+                for bill_id, account_no, billed, now, billed_reads, now_reads, detected in rows:
+                    print(f"bill {bill_id:>7} account {account_no}: billed {billed} from {billed_reads} reads, now {now} "
+                          f"from {now_reads} reads (since {detected:%Y-%m-%d}): cancel/rebill")
+                print(f"{len(rows)} open corrections ({raised} new)")
+                return 0
             if args.action == "deliver":
                 from billing.delivery import deliver_pending
 
@@ -341,8 +353,8 @@ def register(sub) -> None:
     p.add_argument("--off", action="store_true", help="budget: back to billing actual charges")
     p.set_defaults(func=cmd_account)
 
-    p = sub.add_parser("bills", help="show, deliver, cancel or rebill bills")
-    p.add_argument("action", choices=["show", "deliver", "cancel", "rebill"])
+    p = sub.add_parser("bills", help="show, deliver, cancel or rebill bills; corrections raised by late reads")
+    p.add_argument("action", choices=["show", "deliver", "cancel", "rebill", "corrections"])
     p.add_argument("bill", type=int, nargs="?", help="bill number")
     p.add_argument("--html", help="write the bill as HTML to this file")
     p.add_argument("--pdf", help="write the bill as PDF to this file")

@@ -153,6 +153,7 @@ def cmd_simulate(args, settings: Settings) -> int:
 
 def cmd_bill_run(args, settings: Settings) -> int:
     from billing.bill_run import find_period, run_bill_run
+    from billing.errors import BillRunBusy
     from rating.money import format_minor
     from storage.tariffs import current_tariffs
 
@@ -173,8 +174,13 @@ def cmd_bill_run(args, settings: Settings) -> int:
             estimated = fill_period(conn, period_id)
             if any(estimated.values()):
                 print("estimated missing reads: " + ", ".join(f"{n} {m}" for m, n in estimated.items() if n))
-        result = run_bill_run(conn, period_id, current_tariffs(conn), metrics=metrics, progress=bar.update,
-                              entities=settings.entities())
+        try:
+            result = run_bill_run(conn, period_id, current_tariffs(conn), metrics=metrics, progress=bar.update,
+                                  entities=settings.entities(), chunk_accounts=args.chunk)
+        except BillRunBusy as error:
+            bar.close()
+            print(f"{error.code}: {error}", file=sys.stderr)
+            return 3
     bar.close()
     print(f"bill run {result.bill_run_id}: period {period_id}: {result.accounts_billed} bills, "
           f"total {format_minor(result.total_minor, settings.currency)} {settings.currency}; "
@@ -262,6 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-port", type=int, default=9309, help="serve /metrics while running (0: off)")
     p.add_argument("--estimate", action=argparse.BooleanOptionalAction, default=True,
                    help="estimate missing reads of the period first (VEE estimation)")
+    p.add_argument("--chunk", type=int, default=1000, help="accounts priced and written per transaction")
     p.set_defaults(func=cmd_bill_run)
 
     p = sub.add_parser("estimates", help="rebuild the Redis estimates from PostgreSQL")

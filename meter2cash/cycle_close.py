@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -19,6 +19,7 @@ from meter2cash.settings import Settings
 
 log = logging.getLogger(__name__)
 _SCHEDULER_LOCK = 7_431_003
+CORRECTION_LOOKBACK_DAYS = 120  # late reads are looked for in the bills of periods ended this recently
 
 
 @dataclass
@@ -27,6 +28,7 @@ class CycleCloseReport:
     periods_added: int = 0
     bill_runs: list = field(default_factory=list)  # BillRunResult per due period
     estimated_reads: int = 0
+    corrections: int = 0  # bills whose usage changed after billing, raised for cancel/rebill
     delivery: object | None = None
     collections: object | None = None
 
@@ -34,6 +36,7 @@ class CycleCloseReport:
 def close_due_cycles(settings: Settings, now: datetime | None = None,
                      progress: Callable[[int, int], None] | None = None) -> CycleCloseReport:
     from billing.bill_run import run_bill_run
+    from billing.corrections import raise_corrections
     from billing.collections import run_collections
     from billing.cycles import due_periods, ensure_periods
     from billing.delivery import deliver_pending
@@ -57,6 +60,7 @@ def close_due_cycles(settings: Settings, now: datetime | None = None,
                 report.bill_runs.append(run_bill_run(conn, period.billing_period_id, tariffs, clock=lambda: now,
                                                      entities=entities, progress=progress,
                                                      requested_by="scheduler"))
+            report.corrections = raise_corrections(conn, today - timedelta(days=CORRECTION_LOOKBACK_DAYS))
             report.delivery = deliver_pending(conn, entities, settings.delivery(), now)
             report.collections = run_collections(conn, entities, today, now)
         finally:
