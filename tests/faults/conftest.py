@@ -41,12 +41,7 @@ def figures():
     yield collected
     if collected.scenarios:
         result = {"benchmark": "faults", "machine": describe(), "scenarios": collected.scenarios,
-                  "scenarios_run": len(collected.scenarios),
-                  "faults_injected": sum(sum(v for v in s["faults"].values() if isinstance(v, int))
-                                         for s in collected.scenarios),
-                  "reads_compared": sum(s["reads_compared"] for s in collected.scenarios),
-                  "differences_found": sum(s["differences_total"] for s in collected.scenarios),
-                  "seconds": round(time.monotonic() - started, 1)}
+                  **collected.summary(), "seconds": round(time.monotonic() - started, 1)}
         path = save("faults", result)
         print(f"\nfault-injection figures: {path}\n" + json.dumps({k: v for k, v in result.items()
                                                                   if k not in ("machine", "scenarios")}))

@@ -163,7 +163,15 @@ def m2c(settings: Settings, *args: str) -> subprocess.Popen:
 class Figures:
     scenarios: list = field(default_factory=list)
 
-    def add(self, name: str, faults: dict, reads_compared: int, diffs: dict[str, int], seconds: float) -> None:
-        self.scenarios.append({"scenario": name, "faults": faults, "reads_compared": reads_compared,
-                               "differences": diffs, "differences_total": sum(diffs.values()),
-                               "seconds": round(seconds, 1)})
+    def add(self, name: str, faults: dict[str, int], reads_compared: int, diffs: dict[str, int], seconds: float,
+            observed: dict | None = None) -> None:
+        """``faults``: what was injected (counts); ``observed``: what was measured beside the comparison."""
+        self.scenarios.append({"scenario": name, "faults": faults, "observed": observed or {},
+                               "reads_compared": reads_compared, "differences": diffs,
+                               "differences_total": sum(diffs.values()), "seconds": round(seconds, 1)})
+
+    def summary(self) -> dict:
+        return {"scenarios_run": len(self.scenarios),
+                "faults_injected": sum(sum(s["faults"].values()) for s in self.scenarios),
+                "reads_compared": sum(s["reads_compared"] for s in self.scenarios),
+                "differences_found": sum(s["differences_total"] for s in self.scenarios)}

@@ -112,12 +112,13 @@ def test_a_hundred_thousand_hostile_messages(base_settings, load, figures, tmp_p
     reasons = dead_letter_reasons(run.settings)
     figures.add("100,000 hostile raw messages (random bytes, truncated blocks, a billion-value header, wrong types, "
                 "NaN/inf, absurd timestamps, huge arrays, unknown meters, future reads)",
-                {"hostile_messages": HOSTILE, "undecodable": undecodable, "worker_crashes": 0,
-                 "peak_worker_rss_mib": peak_kib // 1024},
+                {"hostile_messages": HOSTILE},
                 decodable_reads, {"reads_lost_or_doubled": progress.stored_reads + progress.flagged_reads - decodable_reads,
                                   "dead_letters_missing": undecodable - progress.dlq_messages,
                                   "dead_letters_without_reason": reasons.get("missing", 0)},
-                time.monotonic() - started)
+                time.monotonic() - started,
+                {"undecodable": undecodable, "dead_letter_reasons": reasons, "worker_crashes": 0,
+                 "peak_worker_rss_mib": peak_kib // 1024})
     assert progress.stored_reads + progress.flagged_reads == decodable_reads
     assert progress.dlq_messages == undecodable and sum(reasons.values()) == undecodable
     assert "missing" not in reasons

@@ -20,10 +20,11 @@ def finish(run: FaultRun, workers: list) -> None:
     run.close_and_bill()
 
 
-def compare(run: FaultRun, clean: dict, figures, name: str, faults: dict, started: float) -> None:
+def compare(run: FaultRun, clean: dict, figures, name: str, faults: dict, started: float,
+            observed: dict | None = None) -> None:
     got = end_state(run.settings)
     diffs = differences(clean, got)
-    figures.add(name, faults, run.load.reads, diffs, time.monotonic() - started)
+    figures.add(name, faults, run.load.reads, diffs, time.monotonic() - started, observed)
     assert diffs == {part: 0 for part in diffs}, diffs
 
 
@@ -78,7 +79,7 @@ def test_postgresql_stopped_for_30_seconds_mid_ingest(base_settings, load, clean
     finish(run, [worker])
     assert retries > 0  # the outage shows on /metrics
     compare(run, clean, figures, "PostgreSQL stopped for 30 s at 30% and restarted",
-            {"database_outages": 1, "outage_seconds": 30}, started)
+            {"database_outages": 1}, started, {"outage_seconds": 30, "database_retries_on_metrics": int(retries)})
 
 
 def test_redis_flushed_then_restarted_mid_ingest(base_settings, load, clean, figures, tmp_path):
@@ -97,4 +98,4 @@ def test_redis_flushed_then_restarted_mid_ingest(base_settings, load, clean, fig
     finish(run, [worker])
     assert rebuilds >= 2  # once after the flush, once after the restart
     compare(run, clean, figures, "Redis flushed at 30%, restarted (data lost) at 60%",
-            {"redis_flushes": 1, "redis_restarts": 1}, started)
+            {"redis_flushes": 1, "redis_restarts": 1}, started, {"estimate_rebuilds_on_metrics": int(rebuilds)})

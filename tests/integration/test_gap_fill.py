@@ -23,14 +23,22 @@ def block(meter, zone, day, first_slot, values):
                                           np.zeros(len(values), np.uint8))))
 
 
-def test_gaps_are_estimated_traced_and_replaced_by_late_actuals(settings):
-    zone = settings.utility_zone
-    meter = Meter("E9100001", "A9100001", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
-    utility = Utility(zone, "C-GAP", date(2026, 10, 1), date(2026, 11, 1),
-                      [Account(meter.account_no, "Customer", "9 Gap Rd", ("electric",))], [meter])
+def one_meter(settings, number: int, cycle: str, period_start: date, period_end: date,
+              service_from: date | None = None):
+    """An electric 15-minute meter alone on its account and cycle; returns (meter, connection)."""
+    meter = Meter(f"E91{number:05d}", f"A91{number:05d}", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
+    utility = Utility(settings.utility_zone, cycle, period_start, period_end,
+                      [Account(meter.account_no, "Customer", f"{number} Gap Rd", ("electric",))], [meter])
     conn = psycopg.connect(settings.database_url, autocommit=True)
     load_directory(conn, utility)
-    conn.execute("update service_agreements set start_date = '2026-09-01'")
+    if service_from:
+        conn.execute("update service_agreements set start_date = %s", (service_from,))
+    return meter, conn
+
+
+def test_gaps_are_estimated_traced_and_replaced_by_late_actuals(settings):
+    zone = settings.utility_zone
+    meter, conn = one_meter(settings, 1, "C-GAP", date(2026, 10, 1), date(2026, 11, 1), date(2026, 9, 1))
     processor = BatchProcessor(settings, conn, cache=None)
     shape = np.arange(96, dtype=np.int64) * 2 + 100  # the same every day
     messages = [block(meter, zone, date(2026, 9, 1) + timedelta(days=d), 0, shape) for d in range(61)
@@ -70,12 +78,7 @@ def test_gaps_are_estimated_traced_and_replaced_by_late_actuals(settings):
 
 def test_a_gap_on_the_dst_day_is_estimated_from_like_days_by_wall_clock_time(settings):
     zone = settings.utility_zone
-    meter = Meter("E9100002", "A9100002", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
-    utility = Utility(zone, "C-DST", date(2026, 10, 20), date(2026, 11, 19),
-                      [Account(meter.account_no, "Customer", "9 Dst Rd", ("electric",))], [meter])
-    conn = psycopg.connect(settings.database_url, autocommit=True)
-    load_directory(conn, utility)
-    conn.execute("update service_agreements set start_date = '2026-09-20'")
+    meter, conn = one_meter(settings, 2, "C-DST", date(2026, 10, 20), date(2026, 11, 19), date(2026, 9, 20))
     shape = np.arange(96, dtype=np.int64) + 100  # value = wall-clock quarter hour + 100
     days = [date(2026, 10, 1) + timedelta(days=d) for d in range(49)]
     messages = [block(meter, zone, day, 0, shape) for day in days if day != date(2026, 11, 1)]
@@ -92,11 +95,7 @@ def test_a_gap_on_the_dst_day_is_estimated_from_like_days_by_wall_clock_time(set
 
 def test_a_gap_on_the_first_day_of_data_is_estimated_from_the_like_days_after_it(settings):
     zone = settings.utility_zone
-    meter = Meter("E9100003", "A9100003", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
-    utility = Utility(zone, "C-NEW", date(2026, 10, 20), date(2026, 11, 19),
-                      [Account(meter.account_no, "Customer", "9 New Rd", ("electric",))], [meter])
-    conn = psycopg.connect(settings.database_url, autocommit=True)
-    load_directory(conn, utility)
+    meter, conn = one_meter(settings, 3, "C-NEW", date(2026, 10, 20), date(2026, 11, 19))
     shape = np.arange(96, dtype=np.int64) + 100
     days = [date(2026, 10, 20) + timedelta(days=d) for d in range(30)]
     # the meter's first day (a Tuesday) lost 06:00-12:00; no earlier day exists
