@@ -60,7 +60,8 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
         again = run_bill_run(conn, period_id, tariffs, entities=entities)
         bills = conn.execute("select count(*), coalesce(sum(total_minor), 0) from bills").fetchone()
         ledger = conn.execute("select coalesce(sum(amount_minor), 0), count(*) from ledger_entries").fetchone()
-        rules = conn.execute("select rule, count(*) from vee_exceptions, unnest(rules) rule group by 1 order by 1")
+        rules = conn.execute("select rule, count(*) from vee_exceptions, unnest(rules) rule "
+                             "where flagged_count > 0 group by 1 order by 1")  # the rules that held reads back
         rules = ", ".join(f"{rule} {count}" for rule, count in rules)
         output_dir = Path(settings.output_dir).resolve() / name
         output_dir.mkdir(parents=True, exist_ok=True)

@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 
-from storage.day_rows import local_midnight
 from rating.calendar import utc_offsets
+from storage.day_rows import local_midnight
 from storage.exceptions import ExceptionActionRefused, act, edit_reads, get_exception
 from storage.pg_binary import parse_array
+from storage.reads import ExceptionRecord, record_day_exceptions
 from streams.estimation import METHODS, fill_gaps, like_day_average
+from streams.vee_rules import GAP, GAP_RULE, severity
 
 _EPOCH = date(1970, 1, 1)
 LIKE_WEEKS = 4
@@ -120,7 +122,25 @@ def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day
         edit_reads(conn, meter_id, agreement_id, zone, 1, np.array(moments, np.int64), interval_s,
                    np.array(new_values, np.int64), "vee:estimation", "missing reads estimated before billing",
                    quality=codes_array)
+        if only is None:
+            _record_gaps(conn, meter_id, interval_s, targets, filled, quality)
     return done
+
+
+def _record_gaps(conn: psycopg.Connection, meter_id: int, interval_s: int, targets: list, filled: np.ndarray,
+                 quality: np.ndarray) -> None:
+    """A gap is an exception of its own (information: estimated, the bill goes out), one per meter-day,
+    with the estimated values and the method's quality code as evidence; recorded once."""
+    meter_no = conn.execute("select meter_no from meters where id = %s", (meter_id,)).fetchone()[0]
+    records = []
+    for number, (day, start, slots, _, _) in enumerate(targets):
+        estimated = quality[number, :slots] > 0
+        if not estimated.any():
+            continue
+        records.append(ExceptionRecord(meter_no, meter_id, 1, start, interval_s, [GAP_RULE], severity([GAP_RULE]), 0,
+                                       [int(v) if e else 0 for v, e in zip(filled[number, :slots], estimated)],
+                                       [GAP if e else 0 for e in estimated]))
+    record_day_exceptions(conn, records, [GAP_RULE] * len(records))
 
 
 def fill_period(conn: psycopg.Connection, billing_period_id: int, max_linear: int = 8) -> dict[str, int]:

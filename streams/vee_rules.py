@@ -12,6 +12,8 @@ UNKNOWN_METER = 128
 SPIKE = 256  # day rule
 CONTINUOUS_FLOW = 512  # day rule (water)
 ZERO_RUN = 1024  # day rule: no consumption for hours at an occupied premise
+GAP = 2048  # cycle close: intervals that never arrived, estimated
+GAP_RULE = "gap"
 
 RULE_CODES = {
     NEGATIVE: "negative",
@@ -25,6 +27,7 @@ RULE_CODES = {
     SPIKE: "spike",
     CONTINUOUS_FLOW: "continuous_flow",
     ZERO_RUN: "zero_consumption",
+    GAP: GAP_RULE,
 }
 
 # what a flagged read means for billing: blocking exceptions hold the account's bill until staff act
@@ -35,6 +38,7 @@ SEVERITY = {
     "future": BLOCKS_BILLING, "unknown_meter": ISSUE,  # no agreement to hold: staff map or discard the meter
     "spike": BLOCKS_BILLING, "continuous_flow": INFORMATION,  # a possible leak: told to the customer
     "zero_consumption": ISSUE,  # a stopped meter or a vacant premise: staff look, the bill goes out
+    "gap": INFORMATION,  # estimated at cycle close (the reads say how); a late actual read replaces them
 }
 # the day rules' thresholds; spikes are checked on electric interval data (water use is bursty, gas use
 # within a day too even to tell a spike by a ratio)

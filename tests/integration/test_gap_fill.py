@@ -62,6 +62,11 @@ def test_gaps_are_estimated_traced_and_replaced_by_late_actuals(settings):
                              (shape.tolist(),)).fetchone()
     assert whole_day == (LIKE_DAY, True)
     assert conn.execute("select count(*), min(actor) from read_edits").fetchone() == (99, "vee:estimation")
+    # each gap is an exception of its own, for staff to see: information, the estimates as evidence
+    gaps = conn.execute("select block_start, severity, status, (select count(*) from unnest(flags) f where f > 0) "
+                        "from vee_exceptions where day_rule = 'gap' order by block_start").fetchall()
+    assert [(g[0].astimezone(ZoneInfo(zone)).date(), g[1], g[2], g[3]) for g in gaps] == [
+        (date(2026, 10, 14), "information", "open", 96), (date(2026, 10, 20), "information", "open", 3)]
     assert fill_missing_reads(conn, [conn.execute("select id from meters").fetchone()[0]], date(2026, 10, 1),
                               date(2026, 11, 1)) == {"linear": 0, "like_day": 0, "flat": 0}  # nothing left
 
