@@ -46,10 +46,9 @@ def run_collections(conn: psycopg.Connection, entities: dict[str, Entity], today
     summary = CollectionSummary()
     smallest_grace = min(e.grace_days for e in entities.values())
     candidates = conn.execute(
-        "select distinct account_id from bills where status = 'issued' and due_date is not null "
-        "and due_date + %s < %s order by 1", (smallest_grace, today)).fetchall()
-    candidates += [r for r in conn.execute("select account_id from payment_arrangements where status = 'active'")
-                   if r not in candidates]
+        "select account_id from bills where status = 'issued' and due_date is not null and due_date + %s < %s "
+        "union select account_id from payment_arrangements where status = 'active' order by 1",
+        (smallest_grace, today)).fetchall()
     for (account_id,) in candidates:
         with conn.transaction():
             _collect_account(conn, account_id, entities, today, now, summary)

@@ -95,8 +95,8 @@ class ImportSummary:
 
 
 def import_lockbox(conn: psycopg.Connection, text: str, source: str, posted_at: datetime,
-                   progress: Callable[[int, int], None] | None = None) -> ImportSummary:
-    parsed = parse_lockbox(text, source)
+                   progress: Callable[[int, int], None] | None = None, currency: str = "USD") -> ImportSummary:
+    parsed = parse_lockbox(text, source, currency)
     summary = ImportSummary(lines=len(parsed.payments), errors=list(parsed.errors))
     for number, payment in enumerate(parsed.payments, start=1):
         try:

@@ -14,7 +14,7 @@ from billing.errors import LedgerError, PaymentError
 from billing.ledger import CASH, FEES, RECEIVABLE
 from billing.notices import create_notice
 from billing.policy import Entity, entity_for
-from billing.postings import lock_account, post, to_minor_exact
+from billing.postings import account_receivable, lock_account, post, to_minor_exact
 
 
 @dataclass(frozen=True)
@@ -158,8 +158,6 @@ def return_payment(conn: psycopg.Connection, payment_id: int, actor: str, reason
 def refund(conn: psycopg.Connection, account_id: int, amount_minor: int, actor: str, reason: str,
            posted_at: datetime) -> int:
     """Pay a credit balance back to the customer (cash out): at most the account's credit."""
-    from billing.postings import account_receivable
-
     _who_and_why(actor, reason)
     if amount_minor <= 0:
         raise PaymentError("bad_amount", "a refund is a positive amount")

@@ -232,7 +232,7 @@ def cmd_payments(args, settings: Settings) -> int:
                       f"{' (' + outcome.reason + ')' if outcome.reason else ''}")
                 return 0
             if args.action == "import":
-                return _import(conn, args.file)
+                return _import(conn, args.file, settings.currency)
             if args.action == "exceptions":
                 rows = conn.execute("select id, received_on, amount_minor, currency, channel, reference, account_ref, "
                                     "invoice_ref, exception_reason from payments where status = 'unmatched' "
@@ -265,15 +265,16 @@ def cmd_payments(args, settings: Settings) -> int:
     return 2
 
 
-def _import(conn, file: str) -> int:
+def _import(conn, file: str, currency: str) -> int:
     from billing.lockbox import import_lockbox
     from meter2cash.progress import ProgressBar
 
     bar = ProgressBar("payments")
-    summary = import_lockbox(conn, Path(file).read_text(), Path(file).name, _now(), progress=bar.update)
+    summary = import_lockbox(conn, Path(file).read_text(), Path(file).name, _now(), progress=bar.update,
+                             currency=currency)
     bar.close()
     print(f"{file}: {summary.lines} payments read; {summary.applied} applied "
-          f"({_money(summary.applied_minor, 'USD')}), {summary.unmatched} to the payment-exception queue, "
+          f"({_money(summary.applied_minor, currency)}), {summary.unmatched} to the payment-exception queue, "
           f"{summary.duplicates} taken before; {len(summary.errors)} lines rejected")
     for line, message in summary.errors:
         print(f"  line {line}: {message}")

@@ -62,8 +62,8 @@ def run_receivables(settings: Settings, conn: psycopg.Connection, output_dir: Pa
     text, fate = lockbox_for(bills, seed)
     lockbox = output_dir / "lockbox.csv"
     lockbox.write_text(text)
-    first = import_lockbox(conn, text, lockbox.name, now)
-    second = import_lockbox(conn, text, lockbox.name, now)
+    first = import_lockbox(conn, text, lockbox.name, now, currency=currency)
+    second = import_lockbox(conn, text, lockbox.name, now, currency=currency)
     latest_due = conn.execute("select max(due_date) from bills").fetchone()[0]
     grace = max(e.grace_days for e in entities.values())
     collections_day = latest_due + timedelta(days=grace + 1)
