@@ -8,7 +8,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from meter2cash import billing_cli, exceptions_cli, rating_cli
+from meter2cash import billing_cli, exceptions_cli, import_cli, rating_cli
 from meter2cash.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,7 +129,7 @@ def cmd_seed(args, settings: Settings) -> int:
 
 def cmd_simulate(args, settings: Settings) -> int:
     from simulators.headend import FaultPlan, Truth, generate
-    from simulators.publish import publish
+    from streams.producer import publish
     from simulators.utility import make_utility
     from streams.topics import ensure_topics
 
@@ -248,6 +248,8 @@ def build_parser() -> argparse.ArgumentParser:
     rating_cli.register(sub)
     exceptions_cli.register(sub)
     billing_cli.register(sub)
+    import_cli.register(sub)
+    import_cli.register_push(sub)
 
     p = sub.add_parser("seed", help="load a simulated utility's accounts, meters and tariffs")
     p.add_argument("--meters", type=int, default=1000)

@@ -20,7 +20,7 @@ from confluent_kafka.admin import AdminClient
 
 from meter2cash.settings import Settings
 from simulators.headend import FaultPlan, Truth, generate
-from simulators.publish import publish
+from streams.producer import publish
 from simulators.utility import Utility, make_utility
 from streams.topics import ensure_topics
 

@@ -27,6 +27,7 @@ class Settings:
     output_dir: str = ".m2c/output"  # print batches and manifests
     billing_entities: str = ""  # a TOML file of billing entities (default: the packaged one)
     close_cycles_every_s: float = 300.0  # how often a streams worker closes due billing cycles; 0: never
+    push_tokens: str = ""  # head-ends allowed to push blocks over HTTP: NAME:SHA256HEX,...
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes :meth:`from_env` return these settings (for child processes)."""
@@ -40,7 +41,7 @@ class Settings:
             "M2C_METRICS_ADDRESS": self.metrics_address,
             "M2C_SMTP_HOST": self.smtp_host, "M2C_SMTP_PORT": str(self.smtp_port), "M2C_SMTP_FROM": self.smtp_from,
             "M2C_OUTPUT_DIR": self.output_dir, "M2C_BILLING_ENTITIES": self.billing_entities,
-            "M2C_CLOSE_CYCLES_EVERY": str(self.close_cycles_every_s),
+            "M2C_CLOSE_CYCLES_EVERY": str(self.close_cycles_every_s), "M2C_PUSH_TOKENS": self.push_tokens,
         }
 
     @classmethod
@@ -67,6 +68,7 @@ class Settings:
             output_dir=env.get("M2C_OUTPUT_DIR", defaults.output_dir),
             billing_entities=env.get("M2C_BILLING_ENTITIES", defaults.billing_entities),
             close_cycles_every_s=float(env.get("M2C_CLOSE_CYCLES_EVERY", defaults.close_cycles_every_s)),
+            push_tokens=env.get("M2C_PUSH_TOKENS", defaults.push_tokens),
         )
 
     def entities(self):

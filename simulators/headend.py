@@ -2,7 +2,7 @@
 messages, with faults injected at known rates so that tests can count what must be flagged.
 
 Generation, publishing and checking are separate steps: :func:`generate` yields messages and keeps a
-:class:`Truth` of what it produced; :mod:`simulators.publish` sends them to Kafka.
+:class:`Truth` of what it produced; :mod:`streams.producer` sends them to Kafka.
 """
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from simulators.utility import Meter, Utility
-from streams.codec import Block, encode_binary, encode_json
+from streams.codec import Block, Message, encode_binary, encode_json
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,6 @@ class Truth:
     def count(self, fault: str) -> None:
         self.faults[fault] = self.faults.get(fault, 0) + 1
 
-
-@dataclass(frozen=True)
-class Message:
-    key: bytes
-    value: bytes
 
 
 def _local_hours(moments: np.ndarray, zone: str) -> np.ndarray:

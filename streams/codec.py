@@ -63,6 +63,14 @@ class Block:
         return self.start + self.interval_s * len(self.values)
 
 
+@dataclass(frozen=True)
+class Message:
+    """A Kafka message as a producer sends it: key = meter number, value = an encoded block."""
+
+    key: bytes
+    value: bytes
+
+
 @dataclass
 class BlockBatch:
     """Blocks as columns. Block ``b`` owns ``values[offsets[b]:offsets[b + 1]]``."""
@@ -189,6 +197,11 @@ def _decode_json(message: bytes) -> Block:
         document = json.loads(message)
     except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
         raise DecodeError("bad_json", str(error)[:200]) from None
+    return decode_object(document)
+
+
+def decode_object(document: object) -> Block:
+    """A block from a parsed JSON document (e.g. one item of an HTTP push request)."""
     if not isinstance(document, dict):
         raise DecodeError("bad_json", "top level is not an object")
     missing = [name for name in ("meter_id", "channel", "start", "interval_s", "values") if name not in document]

@@ -23,7 +23,7 @@ from billing.bill_run import find_period, run_bill_run
 from meter2cash.scenario import Scenario
 from meter2cash.settings import Settings
 from simulators.headend import generate
-from simulators.publish import publish
+from streams.producer import publish
 from storage.cache import EstimateCache, account_key
 from storage.tariffs import current_tariffs
 from streams.codec import decode

@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from meter2cash.scenario import start_worker, stop_worker
-from simulators.headend import Message
+from streams.codec import Message
 from streams.codec import DecodeError, decode
 from tests.faults.harness import FaultRun, rss_kib, worker_children
 

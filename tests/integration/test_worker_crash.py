@@ -9,7 +9,7 @@ import redis
 
 from meter2cash.scenario import start_worker, stop_worker
 from simulators.headend import generate
-from simulators.publish import publish
+from streams.producer import publish
 from simulators.utility import make_utility
 from storage.directory import load_directory
 from streams.codec import decode

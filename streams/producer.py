@@ -1,11 +1,11 @@
-"""Publish head-end messages to Kafka (confluent-kafka), idempotent producer, all acknowledged."""
+"""Publish messages to Kafka (confluent-kafka), idempotent producer, all acknowledged."""
 from __future__ import annotations
 
 from typing import Iterable
 
 from confluent_kafka import KafkaException, Producer
 
-from simulators.headend import Message
+from streams.codec import Message
 
 
 def publish(bootstrap: str, topic: str, messages: Iterable[Message], on_progress=None) -> int:

@@ -1,0 +1,139 @@
+"""``m2c import cmep|greenbutton|csv FILE``: parse a head-end file, match its meters, publish its
+interval reads to ``ami.reads.raw`` (everything downstream is the streaming pipeline) and store its
+register reads. Nothing is dropped silently: what is not imported is in the summary with its line."""
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+
+from storage import registers
+from streams.codec import Message, encode_binary
+from streams.formats import cmep, csv_reads, espi
+from streams.formats.scaling import MeterUnit, Register, to_blocks, to_register
+from streams.formats.series import Parsed, Rejected
+from streams.producer import publish
+
+FORMATS = ("cmep", "greenbutton", "csv")
+
+
+@dataclass
+class ImportSummary:
+    file: str
+    format: str
+    records: int = 0
+    reads: int = 0
+    blocks: int = 0
+    registers: int = 0
+    registers_changed: int = 0
+    snapped: int = 0
+    meters: set[str] = field(default_factory=set)
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def reasons(self) -> dict[str, int]:
+        return dict(Counter(r.reason for r in self.rejected))
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "format": self.format, "records": self.records, "reads": self.reads,
+                "blocks": self.blocks, "meters": len(self.meters), "registers": self.registers,
+                "registers_changed": self.registers_changed, "snapped": self.snapped, "rejected": len(self.rejected),
+                "rejected_by_reason": self.reasons(),
+                "rejections": [{"line": r.line, "reason": r.reason, "detail": r.detail} for r in self.rejected[:1000]]}
+
+    def text(self) -> str:
+        lines = [f"{self.file} ({self.format}): {self.records:,} records, {self.reads:,} interval reads in "
+                 f"{self.blocks:,} blocks for {len(self.meters):,} meters, {self.registers:,} register reads "
+                 f"({self.registers_changed:,} new or changed), {len(self.rejected):,} rejected"]
+        if self.snapped:
+            lines.append(f"  {self.snapped:,} interval starts moved onto the interval grid (--snap-seconds)")
+        for reason, count in sorted(self.reasons().items()):
+            lines.append(f"  rejected {reason}: {count:,}")
+        for r in self.rejected[:20]:
+            lines.append(f"  line {r.line}: {r.reason}: {r.detail}")
+        if len(self.rejected) > 20:
+            lines.append(f"  … {len(self.rejected) - 20:,} more (--json for up to 1,000)")
+        return "\n".join(lines)
+
+
+def read_meter_map(path: str) -> dict[str, str]:
+    """A CSV of ``source_id,meter_id``: the head-end's name of a meter (CMEP meter id, Green Button
+    UsagePoint id, CSV meter_id) to the meter number registered here."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    if not rows or [c.strip().lower() for c in rows[0][:2]] != ["source_id", "meter_id"]:
+        raise ValueError(f"{path}: the first row must be the header source_id,meter_id")
+    mapping: dict[str, str] = {}
+    for number, row in enumerate(rows[1:], start=2):
+        if len(row) < 2 or not row[0].strip() or not row[1].strip():
+            raise ValueError(f"{path}:{number}: a row is source_id,meter_id")
+        mapping[row[0].strip()] = row[1].strip()
+    return mapping
+
+
+def parse_file(kind: str, path: str, meter_field: str = "meter") -> Parsed:
+    if kind == "greenbutton":
+        return espi.parse(path)
+    with open(path, newline="", encoding="utf-8-sig", errors="strict") as handle:
+        try:
+            return cmep.parse(handle, meter_field) if kind == "cmep" else csv_reads.parse(handle)
+        except UnicodeDecodeError as error:
+            return Parsed(rejected=[Rejected(0, "bad_encoding", f"not UTF-8 text: {error}")])
+
+
+def import_file(conn: psycopg.Connection, bootstrap: str, topic: str, kind: str, path: str,
+                meter_map: dict[str, str] | None = None, meter: str | None = None, meter_field: str = "meter",
+                snap_seconds: int = 0, dry_run: bool = False, on_progress=None) -> ImportSummary:
+    if kind not in FORMATS:
+        raise ValueError(f"format {kind!r} is not one of {FORMATS}")
+    parsed = parse_file(kind, path, meter_field)
+    summary = ImportSummary(Path(path).name, kind, records=parsed.records, rejected=list(parsed.rejected))
+
+    def target(source_id: str) -> str:
+        return meter or (meter_map or {}).get(source_id, source_id)
+
+    wanted = sorted({target(s.source_id) for s in parsed.series} | {target(r.source_id) for r in parsed.registers})
+    facts = registers.meter_units(conn, wanted)
+    known = {number: MeterUnit(number, *row[1:]) for number, row in facts.items()}
+    ids = {number: row[0] for number, row in facts.items()}
+    messages: list[Message] = []
+    for series in parsed.series:
+        number = target(series.source_id)
+        if number not in known:
+            summary.rejected.append(Rejected(series.line, "unknown_meter",
+                                             f"{series.source_id} -> {number}: no such meter ({len(series.values)} reads)"))
+            continue
+        converted = to_blocks(series, known[number], snap_seconds)
+        summary.rejected.extend(converted.rejected)
+        summary.snapped += converted.snapped
+        if converted.blocks:
+            summary.meters.add(number)
+        summary.reads += converted.reads
+        summary.blocks += len(converted.blocks)
+        messages.extend(Message(b.meter_id.encode(), encode_binary(b)) for b in converted.blocks)
+    stored: list[tuple] = []
+    for read in parsed.registers:
+        number = target(read.source_id)
+        if number not in known:
+            summary.rejected.append(Rejected(read.line, "unknown_meter", f"{read.source_id} -> {number}: no such meter"))
+            continue
+        result = to_register(read, known[number])
+        if isinstance(result, Register):
+            stored.append((ids[number], result.channel, result.read_at, result.value, result.quality))
+            summary.meters.add(number)
+        else:
+            summary.rejected.append(result)
+    summary.registers = len(stored)
+    summary.rejected.sort(key=lambda r: r.line)
+    if dry_run:
+        return summary
+    if messages:
+        total = len(messages)
+        publish(bootstrap, topic, messages, on_progress=(lambda done: on_progress(done, total)) if on_progress else None)
+        if on_progress:
+            on_progress(total, total)
+    with conn.transaction():
+        summary.registers_changed = registers.store(conn, stored, f"{kind}:{summary.file}")
+    return summary

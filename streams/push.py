@@ -1,0 +1,171 @@
+"""HTTP push endpoint for head-ends that post blocks: ``POST /v1/blocks``.
+
+A request carries one block in the binary wire format (``application/octet-stream``), or JSON: one
+block object or an array of them (docs/wire-format.md). It must bear a token (``Authorization:
+Bearer …``) whose SHA-256 is configured (``M2C_PUSH_TOKENS``). Every block of a request is decoded
+first; one bad block refuses the whole request (400, with its index and reason) so the head-end can
+resend it whole. The answer (202) comes only after Kafka acknowledged every block (acks=all);
+if Kafka does not, the answer is 503 and the head-end resends.
+"""
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import secrets
+import threading
+
+from aiohttp import web
+from confluent_kafka import KafkaException, Producer
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+
+from streams.codec import DecodeError, decode, decode_object, encode_binary
+
+MAX_BODY = 1_048_576  # bytes per request
+MAX_BLOCKS = 500  # blocks per request
+DELIVERY_TIMEOUT = 30.0
+
+
+def new_token() -> tuple[str, str]:
+    """(token to give the head-end, its SHA-256 to configure)."""
+    token = secrets.token_urlsafe(32)
+    return token, hashlib.sha256(token.encode()).hexdigest()
+
+
+def parse_tokens(text: str) -> dict[str, str]:
+    """``name:sha256hex,name:sha256hex`` -> {digest: name}."""
+    tokens = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, _, digest = item.rpartition(":")
+        if len(digest) != 64 or not name:
+            raise ValueError(f"push token {item[:20]!r}…: expected NAME:SHA256HEX")
+        tokens[digest.lower()] = name
+    return tokens
+
+
+class KafkaSender:
+    """A producer whose deliveries resolve asyncio futures; a thread serves its callbacks."""
+
+    def __init__(self, bootstrap: str, topic: str):
+        self.topic = topic
+        self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
+                                  "linger.ms": 5, "message.timeout.ms": int(DELIVERY_TIMEOUT * 1000),
+                                  "log_level": 3})
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, name="push-producer", daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while self.running:
+            self.producer.poll(0.05)
+
+    async def send(self, messages: list[tuple[bytes, bytes]]) -> None:
+        loop = asyncio.get_running_loop()
+        futures = []
+        for key, value in messages:
+            future = loop.create_future()
+
+            def delivered(error, _message, future=future):
+                outcome = KafkaException(error) if error is not None else None
+                loop.call_soon_threadsafe(_settle, future, outcome)
+
+            while True:
+                try:
+                    self.producer.produce(self.topic, value=value, key=key, on_delivery=delivered)
+                    break
+                except BufferError:
+                    await asyncio.sleep(0.01)
+            futures.append(future)
+        await asyncio.wait_for(asyncio.gather(*futures), DELIVERY_TIMEOUT + 5)
+
+    def close(self) -> None:
+        self.producer.flush(10)
+        self.running = False
+        self.thread.join(5)
+
+
+def _settle(future: asyncio.Future, error: Exception | None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+def decode_request(content_type: str, body: bytes) -> list:
+    """The blocks of a request body; raises DecodeError (with the block's index in the detail)."""
+    if content_type == "application/octet-stream":
+        return [decode(body)]
+    if content_type != "application/json":
+        raise DecodeError("bad_content_type", "send application/json or application/octet-stream")
+    try:
+        document = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+        raise DecodeError("bad_json", str(error)[:200]) from None
+    items = document if isinstance(document, list) else [document]
+    if not items or len(items) > MAX_BLOCKS:
+        raise DecodeError("bad_request", f"1 to {MAX_BLOCKS} blocks per request")
+    blocks = []
+    for index, item in enumerate(items):
+        try:
+            blocks.append(decode_object(item))
+        except DecodeError as error:
+            raise DecodeError(error.reason, f"block {index}: {error.detail}") from None
+    return blocks
+
+
+def make_app(sender: KafkaSender, tokens: dict[str, str], registry: CollectorRegistry | None = None) -> web.Application:
+    registry = registry or CollectorRegistry()
+    requests = Counter("m2c_push_requests_total", "Push requests by answer", ["status"], registry=registry)
+    accepted = Counter("m2c_push_blocks_total", "Blocks accepted and acknowledged by Kafka", ["head_end"],
+                       registry=registry)
+
+    def answer(status: int, **body) -> web.Response:
+        requests.labels(str(status)).inc()
+        return web.json_response(body, status=status)
+
+    async def blocks(request: web.Request) -> web.Response:
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header.startswith("Bearer ") else ""
+        digest = hashlib.sha256(token.encode()).hexdigest()
+        head_end = next((name for known, name in tokens.items() if hmac.compare_digest(known, digest)), None)
+        if not token or head_end is None:
+            return answer(401, error="unauthorized", detail="a valid bearer token is required")
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return answer(413, error="too_large", detail=f"at most {MAX_BODY} bytes per request")
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return answer(413, error="too_large", detail=f"at most {MAX_BODY} bytes per request")
+        try:
+            decoded = decode_request(request.content_type, body)
+        except DecodeError as error:
+            return answer(400, error=error.reason, detail=error.detail)
+        try:
+            await sender.send([(b.meter_id.encode(), encode_binary(b)) for b in decoded])
+        except (KafkaException, asyncio.TimeoutError) as error:
+            return answer(503, error="kafka_unavailable", detail=str(error)[:200])
+        accepted.labels(head_end).inc(len(decoded))
+        return answer(202, accepted=len(decoded), reads=sum(len(b.values) for b in decoded))
+
+    async def health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def metrics(_request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(registry), content_type="text/plain")
+
+    app = web.Application(client_max_size=MAX_BODY)
+    app.router.add_post("/v1/blocks", blocks)
+    app.router.add_get("/healthz", health)
+    app.router.add_get("/metrics", metrics)
+    return app
+
+
+def serve(bootstrap: str, topic: str, tokens: dict[str, str], host: str, port: int) -> None:
+    sender = KafkaSender(bootstrap, topic)
+    try:
+        web.run_app(make_app(sender, tokens), host=host, port=port, print=None, handle_signals=True)
+    finally:
+        sender.close()
