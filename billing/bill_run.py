@@ -228,6 +228,12 @@ def _rate_chunk(conn, billing_period_id: int, chunk: list[int], inputs: ChunkInp
     return RatedChunk(outcomes, bills, terms)
 
 
+def price_accounts(conn, billing_period_id: int, account_ids: list[int], tariffs, entities) -> RatedChunk:
+    """Price the accounts for the period as a bill run would, writing nothing (a parallel run)."""
+    inputs = _read_chunk(conn, billing_period_id, account_ids, tariffs)
+    return _rate_chunk(conn, billing_period_id, account_ids, inputs, tariffs, entities)
+
+
 def _write_chunk(conn, run_id: int, billing_period_id: int, chunk: list[int], rated: RatedChunk, entities,
                  clock) -> list[tuple]:
     """Write the chunk's bills and every account's outcome; returns the outcomes in chunk order."""

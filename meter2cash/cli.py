@@ -8,7 +8,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from meter2cash import billing_cli, exceptions_cli, import_cli, rating_cli
+from meter2cash import billing_cli, exceptions_cli, import_cli, migrate_cli, rating_cli
 from meter2cash.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,15 +22,6 @@ def _connect(settings: Settings, autocommit: bool = True):
 
 def cmd_services(args, settings: Settings) -> int:
     return subprocess.call(["bash", str(ROOT / "scripts" / "services.sh"), args.action, *args.names])
-
-
-def cmd_migrate(args, settings: Settings) -> int:
-    from storage.schema import migrate
-
-    with _connect(settings, autocommit=False) as conn:
-        applied = migrate(conn)
-    print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
-    return 0
 
 
 def cmd_topics(args, settings: Settings) -> int:
@@ -227,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", help="kafka, postgres, redis (default: all)")
     p.set_defaults(func=cmd_services)
 
-    sub.add_parser("migrate", help="apply database migrations").set_defaults(func=cmd_migrate)
+    migrate_cli.register(sub)
     sub.add_parser("topics", help="create the Kafka topics").set_defaults(func=cmd_topics)
 
     p = sub.add_parser("worker", help="run a streams worker (Faust)")

@@ -130,6 +130,8 @@ def _stamp(text: str, previous: datetime | None, step: int, k: int) -> datetime:
             raise _RecordError("bad_timestamp", "the first triple has no date-time")
         return previous + timedelta(seconds=step)
     try:
-        return datetime.strptime(text, "%Y%m%d%H%M")
+        if len(text) != 12 or not text.isdigit():
+            raise ValueError(text)
+        return datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:]))
     except ValueError:
         raise _RecordError("bad_timestamp", f"triple {k + 1}: {text[:20]!r} is not YYYYMMDDHHMM") from None

@@ -13,7 +13,7 @@ import csv
 from datetime import datetime
 
 from streams.formats.series import (ACTUAL, EDITED_AT_SOURCE, ESTIMATED_AT_SOURCE, Parsed, RegisterRead, Rejected,
-                                    SourceSeries, exact_decimal)
+                                    SourceSeries, common_scale, exact_decimal)
 
 REQUIRED = ("meter_id", "start", "value")
 OPTIONAL = ("channel", "interval_s", "kind", "quality", "unit")
@@ -32,6 +32,7 @@ def parse(lines) -> Parsed:
         out.rejected.append(Rejected(1, "bad_header", detail))
         return out
     runs: dict[tuple, SourceSeries] = {}
+    powers: dict[int, list[int]] = {}
     for number, row in enumerate(reader, start=2):
         if not any(cell.strip() for cell in row):
             continue
@@ -41,9 +42,11 @@ def parse(lines) -> Parsed:
             continue
         record = {name: cell.strip() for name, cell in zip(header, row)}
         try:
-            _row(record, number, runs, out)
+            _row(record, number, runs, powers, out)
         except ValueError as error:
             out.rejected.append(Rejected(number, getattr(error, "reason", "bad_row"), str(error)))
+    for series in out.series:  # decimals of a series brought to one power of ten, exactly
+        series.values, series.power_of_ten = common_scale(list(zip(series.values, powers[id(series)])))
     return out
 
 
@@ -53,7 +56,7 @@ class _RowError(ValueError):
         self.reason = reason
 
 
-def _row(record: dict, number: int, runs: dict, out: Parsed) -> None:
+def _row(record: dict, number: int, runs: dict, powers: dict, out: Parsed) -> None:
     meter = record["meter_id"]
     if not meter:
         raise _RowError("no_meter", "meter_id is empty")
@@ -77,11 +80,13 @@ def _row(record: dict, number: int, runs: dict, out: Parsed) -> None:
     if kind == "register":
         out.registers.append(RegisterRead(meter, channel, unit, power, value, at, local, QUALITY[quality], number))
         return
-    key = (meter, channel, interval_s, unit, power, at is None)
+    key = (meter, channel, interval_s, unit, at is None)
     series = runs.get(key)
     if series is None:
-        series = runs[key] = SourceSeries(meter, channel, unit, interval_s, number, power)
+        series = runs[key] = SourceSeries(meter, channel, unit, interval_s, number)
         out.series.append(series)
+        powers[id(series)] = []
+    powers[id(series)].append(power)
     if at is None:
         series.local_times.append(local)
     else:

@@ -8,6 +8,7 @@ every feed seen so far writes them in). Readings are taken in any order and sort
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -92,54 +93,71 @@ def _entry(element, order: int) -> _Entry | None:
     return entry
 
 
+_TIME_PERIOD, _START, _DURATION, _VALUE, _READING_QUALITY, _QUALITY = (
+    f"{{{ESPI}}}{name}" for name in ("timePeriod", "start", "duration", "value", "ReadingQuality", "quality"))
+
+
 def _reading(reading) -> tuple:
     start = duration = value = quality = None
     for child in reading:
-        name = _local(child.tag)
-        if name == "timePeriod":
+        tag = child.tag
+        if tag == _TIME_PERIOD:
             for part in child:
-                if _local(part.tag) == "start":
-                    start = (part.text or "").strip()
-                elif _local(part.tag) == "duration":
-                    duration = (part.text or "").strip()
-        elif name == "value":
-            value = (child.text or "").strip()
-        elif name == "ReadingQuality":
-            code = child.find(f"{{{ESPI}}}quality")
-            quality = (code.text or "").strip() if code is not None else None
+                if part.tag == _START:
+                    start = part.text
+                elif part.tag == _DURATION:
+                    duration = part.text
+        elif tag == _VALUE:
+            value = child.text
+        elif tag == _READING_QUALITY:
+            for part in child:
+                if part.tag == _QUALITY:
+                    quality = part.text
     return start, duration, value, quality, reading.sourceline or 0
 
 
-def _pick(entries: list[_Entry], kind: str, href: str, before: int) -> _Entry | None:
-    """The entry of ``kind`` whose self link is ``href`` when exactly one is; else the nearest one
-    before position ``before``."""
-    named = [e for e in entries if e.kind == kind and href and e.self_href == href]
-    if len(named) == 1:
-        return named[0]
-    earlier = [e for e in entries if e.kind == kind and e.order < before]
-    if earlier:
-        return earlier[-1]
-    anywhere = [e for e in entries if e.kind == kind]
-    return anywhere[0] if len(anywhere) == 1 else None
+class _Index:
+    """Entries by kind and by self link, for resolving links without a scan per block."""
+
+    def __init__(self, entries: list[_Entry]):
+        self.by_kind: dict[str, list[_Entry]] = {}
+        self.by_href: dict[tuple[str, str], list[_Entry]] = {}
+        for entry in entries:
+            self.by_kind.setdefault(entry.kind, []).append(entry)
+            self.by_href.setdefault((entry.kind, entry.self_href), []).append(entry)
+        self.orders = {kind: [e.order for e in found] for kind, found in self.by_kind.items()}
+
+    def pick(self, kind: str, href: str, before: int) -> _Entry | None:
+        """The entry of ``kind`` whose self link is ``href`` when exactly one is; else the nearest one
+        before position ``before``."""
+        named = self.by_href.get((kind, href), []) if href else []
+        if len(named) == 1:
+            return named[0]
+        entries = self.by_kind.get(kind, [])
+        at = bisect.bisect_left(self.orders[kind], before) if entries else 0
+        if at:
+            return entries[at - 1]
+        return entries[0] if len(entries) == 1 else None
 
 
 def _resolve(entries: list[_Entry], out: Parsed) -> None:
-    blocks = [e for e in entries if e.kind == "IntervalBlock"]
-    for block in blocks:
+    index = _Index(entries)
+    _pick = index.pick
+    for block in index.by_kind.get("IntervalBlock", []):
         out.records += 1
         reading_href = block.up[: -len("/IntervalBlock")] if block.up.endswith("/IntervalBlock") else block.up
-        meter_reading = _pick(entries, "MeterReading", reading_href, block.order)
+        meter_reading = _pick("MeterReading", reading_href, block.order)
         if meter_reading is None:
             out.rejected.append(Rejected(block.line, "no_meter_reading", "no MeterReading entry for this IntervalBlock"))
             continue
         type_href = next((h for h in meter_reading.related if "ReadingType" in h), "")
-        reading_type = _pick(entries, "ReadingType", type_href, meter_reading.order)
+        reading_type = _pick("ReadingType", type_href, meter_reading.order)
         if reading_type is None:
             out.rejected.append(Rejected(block.line, "no_reading_type",
                                          f"no ReadingType for the MeterReading at line {meter_reading.line}"))
             continue
         point_href = meter_reading.up[: -len("/MeterReading")] if meter_reading.up.endswith("/MeterReading") else ""
-        point = _pick(entries, "UsagePoint", point_href, meter_reading.order)
+        point = _pick("UsagePoint", point_href, meter_reading.order)
         source_id = (point.self_href if point else point_href).rstrip("/").rsplit("/", 1)[-1] or "UsagePoint"
         try:
             _block(block, reading_type, source_id, out)
@@ -168,11 +186,11 @@ def _block(block: _Entry, reading_type: _Entry, source_id: str, out: Parsed) -> 
     register = _int(fields, "accumulationBehaviour", 4) in REGISTER_ACCUMULATION
     runs: dict[int, SourceSeries] = {}
     for start, duration, value, quality, line in block.readings:
-        if value in (None, ""):
+        if value is None or not value.strip():
             continue
         try:
             at, length, amount = int(start), int(duration or default_length), int(value)
-            code = int(quality if quality not in (None, "") else (default_quality or 0))
+            code = int(quality if quality is not None and quality.strip() else (default_quality or 0))
         except (TypeError, ValueError):
             out.rejected.append(Rejected(line, "bad_reading", f"start {start!r}, duration {duration!r}, value {value!r}"))
             continue

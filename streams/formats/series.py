@@ -74,6 +74,10 @@ class Parsed:
 
 def exact_decimal(text: str) -> tuple[int, int]:
     """'12.50' -> (1250, -2): the digits as an integer and the power of ten, nothing rounded."""
+    whole, point, fraction = text.strip().partition(".")
+    digits = whole.lstrip("-")
+    if digits.isascii() and digits.isdigit() and (not point or (fraction.isascii() and fraction.isdigit())) and len(whole) - len(digits) <= 1:
+        return int(whole + fraction), -len(fraction)
     try:
         number = Decimal(text.strip())
     except InvalidOperation:

@@ -1,0 +1,155 @@
+"""Head-end file imports and the legacy migration: how fast each runs on this machine.
+
+- **import**: CMEP, Green Button (ESPI) and CSV files of a simulated utility (the simulator's meter mix,
+  15-minute electric, hourly or 15-minute water, hourly gas), each imported with ``m2c import``'s code
+  path: parse, match the meters in PostgreSQL, scale exactly, encode and publish to Kafka with every
+  block acknowledged. Reported as reads/s, with the parse-and-scale part alone beside it.
+- **migration**: a synthetic legacy extract (``m2c migrate make-extract``) loaded (validation, records,
+  opening balances, bill history, read history through the stream's VEE and merge), then the parallel
+  billing run over its last three periods, reported as accounts x periods per second.
+
+Each part runs on a database of its own and unique topics; figures go to benchmarks/results/importers.json.
+
+    python benchmarks/importers.py [--meters 1000] [--days 30] [--migration-meters 1000]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.machine import describe, save  # noqa: E402
+from billing.cycles import create_cycles  # noqa: E402
+from meter2cash.cli import publish_builtin_tariffs  # noqa: E402
+from meter2cash.migration.load import load  # noqa: E402
+from meter2cash.migration.parallel_run import parallel_run  # noqa: E402
+from meter2cash.migration.synthetic import make_extract  # noqa: E402
+from meter2cash.settings import Settings  # noqa: E402
+from simulators.files import day_blocks, write_cmep, write_csv, write_espi  # noqa: E402
+from simulators.utility import make_utility  # noqa: E402
+from storage.directory import load_directory  # noqa: E402
+from storage.schema import migrate  # noqa: E402
+from storage.tariffs import current_tariffs  # noqa: E402
+from streams.file_import import import_file, parse_file  # noqa: E402
+from streams.formats.scaling import MeterUnit, to_blocks  # noqa: E402
+from streams.topics import ensure_topics  # noqa: E402
+
+WRITERS = {"cmep": write_cmep, "greenbutton": write_espi, "csv": write_csv}
+
+
+def own_settings(base: Settings, name: str) -> Settings:
+    with psycopg.connect(base.database_url, autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+        admin.execute(f'create database "{name}"')
+    run = f"bench.{uuid.uuid4().hex[:8]}"
+    settings = replace(base, database_url=urlunsplit(urlsplit(base.database_url)._replace(path=f"/{name}")),
+                       topic_raw=f"{run}.ami.reads.raw", topic_exceptions=f"{run}.ami.reads.exceptions",
+                       topic_dlq=f"{run}.ami.reads.dlq", app_id=f"{run}.streams")
+    with psycopg.connect(settings.database_url) as conn:
+        migrate(conn)
+        conn.autocommit = True
+        publish_builtin_tariffs(conn)
+        create_cycles(conn, 20, settings.utility_zone)
+    return settings
+
+
+def drop(base: Settings, settings: Settings) -> None:
+    name = urlsplit(settings.database_url).path.lstrip("/")
+    with psycopg.connect(base.database_url, autocommit=True) as admin:
+        admin.execute(f'drop database if exists "{name}" with (force)')
+    from confluent_kafka.admin import AdminClient
+
+    admin_client = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
+    mine = [t for t in admin_client.list_topics(timeout=10).topics if t.startswith(settings.topic_raw.split(".ami")[0])]
+    if mine:
+        admin_client.delete_topics(mine)
+
+
+def bench_imports(base: Settings, meters: int, days: int, folder: Path) -> dict:
+    settings = own_settings(base, "m2c_bench_import")
+    try:
+        utility = make_utility(meters=meters, seed=5, zone=settings.utility_zone)
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            load_directory(conn, utility)
+        ensure_topics(settings)
+        blocks = list(day_blocks(utility, date(2026, 10, 20), days))
+        reads = sum(len(b.values) for _, b in blocks)
+        units = {m.meter_no: MeterUnit(m.meter_no, m.unit, m.power_of_ten, m.interval_s, utility.zone)
+                 for m in utility.meters}
+        results = {}
+        for kind, writer in WRITERS.items():
+            path = folder / f"reads.{kind}"
+            writer(str(path), utility, blocks)
+            started = time.perf_counter()
+            parsed = parse_file(kind, str(path))
+            converted = sum(to_blocks(s, units[s.source_id]).reads for s in parsed.series)
+            parse_seconds = time.perf_counter() - started
+            with psycopg.connect(settings.database_url, autocommit=True) as conn:
+                started = time.perf_counter()
+                summary = import_file(conn, settings.kafka_bootstrap, settings.topic_raw, kind, str(path))
+                seconds = time.perf_counter() - started
+            assert converted == reads and summary.reads == reads and not summary.rejected, (kind, summary.text())
+            results[kind] = {"file_mb": round(path.stat().st_size / 1e6, 1), "reads": reads,
+                             "blocks": summary.blocks, "parse_scale_seconds": round(parse_seconds, 2),
+                             "parse_scale_reads_per_s": round(reads / parse_seconds),
+                             "import_seconds": round(seconds, 2), "import_reads_per_s": round(reads / seconds)}
+            print(f"{kind:12} {reads:>10,} reads  {path.stat().st_size / 1e6:7.1f} MB  parse+scale "
+                  f"{reads / parse_seconds:>10,.0f} reads/s  import to Kafka {reads / seconds:>10,.0f} reads/s")
+            path.unlink()
+        return {"meters": meters, "days": days, "formats": results}
+    finally:
+        drop(base, settings)
+
+
+def bench_migration(base: Settings, meters: int, folder: Path) -> dict:
+    settings = own_settings(base, "m2c_bench_migration")
+    try:
+        planted = make_extract(str(folder / "extract"), meters=meters, zone=settings.utility_zone)
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            started = time.perf_counter()
+            result = load(conn, settings, folder / "extract")
+            load_seconds = time.perf_counter() - started
+            run = parallel_run(conn, 3, current_tariffs(conn), settings.entities())
+        compared = len(run.bills)
+        expected_mismatches = sum(len(p) for p in planted.discrepancies.values())
+        assert compared == planted.bills and compared - run.matched == expected_mismatches
+        reads = result.counts["reads"]["reads"]
+        figures = {"meters": meters, "accounts": run.accounts(), "periods": 3, "bills_compared": compared,
+                   "matched": run.matched, "mismatched_by_cause": run.causes(), "reads_loaded": reads,
+                   "load_seconds": round(load_seconds, 2), "load_reads_per_s": round(reads / load_seconds),
+                   "parallel_run_seconds": round(run.seconds, 2),
+                   "account_periods_per_s": round(compared / run.seconds)}
+        print(f"migration: {run.accounts():,} accounts, {reads:,} reads loaded in {load_seconds:.1f} s "
+              f"({reads / load_seconds:,.0f} reads/s); parallel run of {compared:,} account-periods in "
+              f"{run.seconds:.2f} s ({compared / run.seconds:,.0f}/s), {run.matched:,} matched, {run.causes()}")
+        return figures
+    finally:
+        drop(base, settings)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--meters", type=int, default=1000)
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--migration-meters", type=int, default=1000)
+    args = parser.parse_args()
+    base = Settings.from_env()
+    with tempfile.TemporaryDirectory() as scratch:
+        imports = bench_imports(base, args.meters, args.days, Path(scratch))
+        migration = bench_migration(base, args.migration_meters, Path(scratch))
+    save("importers", {"machine": describe(), "import": imports, "migration": migration})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
