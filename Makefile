@@ -3,7 +3,7 @@
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup services services-down demo lint test test-faults test-unit test-integration bench-ingest bench-bill-run compose-check clean
+.PHONY: setup services services-down demo lint test test-faults test-unit test-integration bench-ingest bench-bill-run bench-importers compose-check clean
 
 setup:
 	bash scripts/setup.sh
@@ -39,6 +39,9 @@ bench-ingest: services
 
 bench-bill-run: services
 	$(BIN)/python benchmarks/bill_run.py
+
+bench-importers: services
+	$(BIN)/python benchmarks/importers.py
 
 compose-check:
 	docker-compose -f docker-compose.yml config -q

@@ -10,7 +10,7 @@
 
 Each part runs on a database of its own and unique topics; figures go to benchmarks/results/importers.json.
 
-    python benchmarks/importers.py [--meters 1000] [--days 30] [--migration-meters 1000]
+    python benchmarks/importers.py [--meters 1000] [--days 30] [--migration-meters 500]
 """
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meters", type=int, default=1000)
     parser.add_argument("--days", type=int, default=30)
-    parser.add_argument("--migration-meters", type=int, default=1000)
+    parser.add_argument("--migration-meters", type=int, default=500)
     args = parser.parse_args()
     base = Settings.from_env()
     with tempfile.TemporaryDirectory() as scratch:

@@ -20,13 +20,19 @@ def cmd_import(args, settings: Settings) -> int:
     except (OSError, ValueError) as error:
         print(f"m2c import: {error}", file=sys.stderr)
         return 1
-    bar = ProgressBar(f"publishing {args.file}")
+    reading = ProgressBar(f"reading {args.file} (bytes)")
+    bar = ProgressBar(f"publishing {args.file} (blocks)")
+
+    def read_progress(done: int, total: int) -> None:
+        reading.update(done, total)
+        if done >= total:
+            reading.close()
     try:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             summary = import_file(conn, settings.kafka_bootstrap, settings.topic_raw, args.format, args.file,
                                   meter_map=meter_map, meter=args.meter, meter_field=args.meter_field,
                                   snap_seconds=args.snap_seconds,
-                                  dry_run=args.dry_run, on_progress=bar.update)
+                                  dry_run=args.dry_run, on_progress=bar.update, on_bytes=read_progress)
     except OSError as error:
         print(f"m2c import: {error}", file=sys.stderr)
         return 1

@@ -12,9 +12,10 @@ class ProgressBar:
         self.width = width
         self.started = time.monotonic()
         self.shown = False
+        self.closed = False
 
     def update(self, done: int, total: int) -> None:
-        if not self.stream.isatty() or total <= 0:
+        if self.closed or not self.stream.isatty() or total <= 0:
             return
         share = min(done / total, 1.0)
         filled = int(share * self.width)
@@ -25,6 +26,8 @@ class ProgressBar:
         self.shown = True
 
     def close(self) -> None:
+        self.closed = True
         if self.shown:
+            self.shown = False
             self.stream.write("\n")
             self.stream.flush()

@@ -4,6 +4,8 @@ register reads. Nothing is dropped silently: what is not imported is in the summ
 from __future__ import annotations
 
 import csv
+import io
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,10 +75,36 @@ def read_meter_map(path: str) -> dict[str, str]:
     return mapping
 
 
-def parse_file(kind: str, path: str, meter_field: str = "meter") -> Parsed:
-    if kind == "greenbutton":
-        return espi.parse(path)
-    with open(path, newline="", encoding="utf-8-sig", errors="strict") as handle:
+class _Counted(io.RawIOBase):
+    """A binary file that reports how far it has been read."""
+
+    def __init__(self, path: str, on_bytes):
+        self.handle = open(path, "rb")
+        self.total = os.fstat(self.handle.fileno()).st_size
+        self.done = 0
+        self.on_bytes = on_bytes
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        count = self.handle.readinto(buffer)
+        self.done += count
+        if self.on_bytes:
+            self.on_bytes(self.done, self.total)
+        return count
+
+    def close(self) -> None:
+        self.handle.close()
+        super().close()
+
+
+def parse_file(kind: str, path: str, meter_field: str = "meter", on_bytes=None) -> Parsed:
+    """The file's records; ``on_bytes(done, total)`` follows the reading."""
+    with _Counted(path, on_bytes) as raw:
+        if kind == "greenbutton":
+            return espi.parse(raw)
+        handle = io.TextIOWrapper(io.BufferedReader(raw, 1 << 20), encoding="utf-8-sig", newline="")
         try:
             return cmep.parse(handle, meter_field) if kind == "cmep" else csv_reads.parse(handle)
         except UnicodeDecodeError as error:
@@ -85,10 +113,10 @@ def parse_file(kind: str, path: str, meter_field: str = "meter") -> Parsed:
 
 def import_file(conn: psycopg.Connection, bootstrap: str, topic: str, kind: str, path: str,
                 meter_map: dict[str, str] | None = None, meter: str | None = None, meter_field: str = "meter",
-                snap_seconds: int = 0, dry_run: bool = False, on_progress=None) -> ImportSummary:
+                snap_seconds: int = 0, dry_run: bool = False, on_progress=None, on_bytes=None) -> ImportSummary:
     if kind not in FORMATS:
         raise ValueError(f"format {kind!r} is not one of {FORMATS}")
-    parsed = parse_file(kind, path, meter_field)
+    parsed = parse_file(kind, path, meter_field, on_bytes)
     summary = ImportSummary(Path(path).name, kind, records=parsed.records, rejected=list(parsed.rejected))
 
     def target(source_id: str) -> str:
