@@ -27,3 +27,9 @@ def meter_units(conn: psycopg.Connection, meter_numbers: list[str]) -> dict[str,
     rows = conn.execute("select meter_no, id, unit, power_of_ten, interval_s, zone from meters where meter_no = any(%s)",
                         (meter_numbers,)).fetchall()
     return {row[0]: row[1:] for row in rows}
+
+
+def last_before(conn: psycopg.Connection, meter_id: int, channel: int, moment: datetime) -> tuple | None:
+    """(read at, value, quality) of the meter channel's last register read before ``moment``."""
+    return conn.execute("select read_at, value, quality from register_reads where meter_id = %s and channel = %s "
+                        "and read_at < %s order by read_at desc limit 1", (meter_id, channel, moment)).fetchone()

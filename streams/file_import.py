@@ -15,6 +15,7 @@ import psycopg
 from storage import registers
 from streams.codec import Message, encode_binary
 from streams.formats import cmep, csv_reads, espi
+from streams.formats.registers import DAY, spread
 from streams.formats.scaling import MeterUnit, Register, to_blocks, to_register
 from streams.formats.series import Parsed, Rejected
 from streams.producer import publish
@@ -32,6 +33,7 @@ class ImportSummary:
     registers: int = 0
     registers_changed: int = 0
     snapped: int = 0
+    spread_reads: int = 0  # daily consumption of hand-read meters, from their register reads
     meters: set[str] = field(default_factory=set)
     rejected: list[Rejected] = field(default_factory=list)
 
@@ -41,7 +43,8 @@ class ImportSummary:
     def as_dict(self) -> dict:
         return {"file": self.file, "format": self.format, "records": self.records, "reads": self.reads,
                 "blocks": self.blocks, "meters": len(self.meters), "registers": self.registers,
-                "registers_changed": self.registers_changed, "snapped": self.snapped, "rejected": len(self.rejected),
+                "registers_changed": self.registers_changed, "snapped": self.snapped,
+                "daily_reads_from_registers": self.spread_reads, "rejected": len(self.rejected),
                 "rejected_by_reason": self.reasons(),
                 "rejections": [{"line": r.line, "reason": r.reason, "detail": r.detail} for r in self.rejected[:1000]]}
 
@@ -49,6 +52,8 @@ class ImportSummary:
         lines = [f"{self.file} ({self.format}): {self.records:,} records, {self.reads:,} interval reads in "
                  f"{self.blocks:,} blocks for {len(self.meters):,} meters, {self.registers:,} register reads "
                  f"({self.registers_changed:,} new or changed), {len(self.rejected):,} rejected"]
+        if self.spread_reads:
+            lines.append(f"  {self.spread_reads:,} daily reads of hand-read meters from their register reads")
         if self.snapped:
             lines.append(f"  {self.snapped:,} interval starts moved onto the interval grid (--snap-seconds)")
         for reason, count in sorted(self.reasons().items()):
@@ -142,6 +147,7 @@ def import_file(conn: psycopg.Connection, bootstrap: str, topic: str, kind: str,
         summary.blocks += len(converted.blocks)
         messages.extend(Message(b.meter_id.encode(), encode_binary(b)) for b in converted.blocks)
     stored: list[tuple] = []
+    daily: dict[tuple[str, int], list[tuple[Register, int]]] = {}
     for read in parsed.registers:
         number = target(read.source_id)
         if number not in known:
@@ -151,9 +157,20 @@ def import_file(conn: psycopg.Connection, bootstrap: str, topic: str, kind: str,
         if isinstance(result, Register):
             stored.append((ids[number], result.channel, result.read_at, result.value, result.quality))
             summary.meters.add(number)
+            if known[number].interval_s == DAY:  # a meter read by hand or on a route: bill from its register
+                daily.setdefault((number, result.channel), []).append((result, read.line))
         else:
             summary.rejected.append(result)
     summary.registers = len(stored)
+    for (number, channel), reads in daily.items():
+        first = min(r.read_at for r, _ in reads)
+        before = registers.last_before(conn, ids[number], channel, first)
+        previous = Register(number, channel, before[0], before[1], before[2]) if before else None
+        blocks, problems = spread(previous, reads, known[number].zone)
+        summary.rejected.extend(problems)
+        summary.spread_reads += len(blocks)
+        summary.blocks += len(blocks)
+        messages.extend(Message(b.meter_id.encode(), encode_binary(b)) for b in blocks)
     summary.rejected.sort(key=lambda r: r.line)
     if dry_run:
         return summary

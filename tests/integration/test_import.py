@@ -78,6 +78,35 @@ def test_cmep_greenbutton_and_csv_files_reach_usage_exactly_once(settings, tmp_p
         stop_worker(worker)
 
 
+def test_hand_read_meter_is_billed_from_its_register_reads(settings, tmp_path):
+    utility = make_utility(meters=3, seed=4, zone=settings.utility_zone)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        load_directory(conn, utility)
+        meter = utility.meters[0].meter_no
+        # a meter on a reading route: registered with one value a day
+        conn.execute("update meters set interval_s = 86400, unit = 'gal', power_of_ten = 0, "
+                     "expected_high_per_hour = 1000 where meter_no = %s", (meter,))
+    ensure_topics(settings)
+    route = tmp_path / "route.csv"
+    route.write_text("meter_id,start,value,kind\n"
+                     f"{meter},2026-10-20 09:12,48210,register\n"
+                     f"{meter},2026-11-19 10:40,51930,register\n"
+                     f"{meter},2026-11-25 10:40,51000,register\n")
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        summary = import_file(conn, settings.kafka_bootstrap, settings.topic_raw, "csv", str(route))
+        assert [(r.line, r.reason) for r in summary.rejected] == [(4, "register_backwards")]
+        assert (summary.registers, summary.spread_reads) == (3, 30)
+    worker = start_worker(settings, METRICS_PORT, str(tmp_path / "worker.log"))
+    try:
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            wait_for(lambda: stored(conn)[0] >= 30, timeout=120, what="daily reads stored")
+            # the period Oct 20 - Nov 19: every gallon between the two route reads, one value per day
+            assert stored(conn) == (30, 51930 - 48210)
+            assert conn.execute("select count(*) from vee_exceptions").fetchone()[0] == 0
+    finally:
+        stop_worker(worker)
+
+
 def _consumed(settings) -> bool:
     from confluent_kafka import Consumer, TopicPartition
 

@@ -235,3 +235,29 @@ def test_scaling_units_gaps_and_snap():
     assert to_blocks(big, MeterUnit("W1", "gal", -1, 3600, ZONE)).rejected[0].reason in ("resolution",
                                                                                           "value_out_of_range")
     assert np.int64  # numpy columns are what the blocks carry
+
+
+def test_register_reads_of_a_hand_read_meter_spread_over_days_exactly():
+    from streams.formats.registers import spread
+    from streams.formats.scaling import Register
+
+    zone = ZoneInfo(ZONE)
+
+    def read(day, hour, value):
+        return Register("W1", 1, datetime(2026, 10, day, hour, tzinfo=zone).astimezone(timezone.utc), value, 0)
+
+    previous = read(28, 9, 1000)
+    reads = [(read(31, 15, 1000 + 10), 5), (read(31, 18, 1015), 6), (read(30, 8, 1003), 4),
+             (read(30, 20, 900), 7)]
+    # the Nov 3 read spans the fall-back day
+    reads.append((Register("W1", 1, datetime(2026, 11, 3, 10, tzinfo=zone).astimezone(timezone.utc), 1022, 0), 8))
+    blocks, rejected = spread(previous, reads, ZONE)
+    assert [(r.line, r.reason) for r in rejected] == [(7, "register_backwards")]
+    days = [(datetime.fromtimestamp(b.start, zone).date().isoformat(), int(b.values[0])) for b in blocks]
+    # 28th -> 30th: 3 over 2 days; 30th -> 31st: 7 (the 31st's second read waits for the day to end);
+    # 31st -> Nov 3: 12 over 3 days
+    assert days == [("2026-10-28", 2), ("2026-10-29", 1), ("2026-10-30", 7), ("2026-10-31", 4),
+                    ("2026-11-01", 4), ("2026-11-02", 4)]
+    assert sum(v for _, v in days) == 1022 - 1000  # every unit of the register once
+    assert all(datetime.fromtimestamp(b.start, zone).hour == 0 and b.interval_s == 86400 for b in blocks)
+    assert {int(b.quality[0]) for b in blocks} == {4}
