@@ -74,7 +74,7 @@ def cmd_push(args, settings: Settings) -> int:
         print("m2c push: no head-end tokens configured (M2C_PUSH_TOKENS); create one with `m2c push token`",
               file=sys.stderr)
         return 1
-    serve(settings.kafka_bootstrap, settings.topic_raw, tokens, args.host, args.port)
+    serve(settings.kafka_bootstrap, settings.topic_raw, tokens, args.host, args.port, args.delivery_timeout)
     return 0
 
 
@@ -84,4 +84,6 @@ def register_push(sub) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8088)
     p.add_argument("--name", default="head-end", help="token: the head-end's name (metrics label)")
+    p.add_argument("--delivery-timeout", type=float, default=30.0, metavar="SECONDS",
+                   help="serve: answer 503 when Kafka has not acknowledged a request's blocks by then")
     p.set_defaults(func=cmd_push)

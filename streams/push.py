@@ -5,7 +5,7 @@ block object or an array of them (docs/wire-format.md). It must bear a token (``
 Bearer …``) whose SHA-256 is configured (``M2C_PUSH_TOKENS``). Every block of a request is decoded
 first; one bad block refuses the whole request (400, with its index and reason) so the head-end can
 resend it whole. The answer (202) comes only after Kafka acknowledged every block (acks=all);
-if Kafka does not, the answer is 503 and the head-end resends.
+if Kafka does not within the delivery timeout, the answer is 503 and the head-end resends.
 """
 from __future__ import annotations
 
@@ -47,11 +47,11 @@ def parse_tokens(text: str) -> dict[str, str]:
 class KafkaSender:
     """A producer whose deliveries resolve asyncio futures; a thread serves its callbacks."""
 
-    def __init__(self, bootstrap: str, topic: str):
+    def __init__(self, bootstrap: str, topic: str, timeout: float = DELIVERY_TIMEOUT):
         self.topic = topic
+        self.timeout = timeout
         self.producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all",
-                                  "linger.ms": 5, "message.timeout.ms": int(DELIVERY_TIMEOUT * 1000),
-                                  "log_level": 3})
+                                  "linger.ms": 5, "message.timeout.ms": int(timeout * 1000), "log_level": 0})
         self.running = True
         self.thread = threading.Thread(target=self._serve, name="push-producer", daemon=True)
         self.thread.start()
@@ -77,7 +77,7 @@ class KafkaSender:
                 except BufferError:
                     await asyncio.sleep(0.01)
             futures.append(future)
-        await asyncio.wait_for(asyncio.gather(*futures), DELIVERY_TIMEOUT + 5)
+        await asyncio.wait_for(asyncio.gather(*futures), self.timeout + 5)
 
     def close(self) -> None:
         self.producer.flush(10)
@@ -163,8 +163,9 @@ def make_app(sender: KafkaSender, tokens: dict[str, str], registry: CollectorReg
     return app
 
 
-def serve(bootstrap: str, topic: str, tokens: dict[str, str], host: str, port: int) -> None:
-    sender = KafkaSender(bootstrap, topic)
+def serve(bootstrap: str, topic: str, tokens: dict[str, str], host: str, port: int,
+          delivery_timeout: float = DELIVERY_TIMEOUT) -> None:
+    sender = KafkaSender(bootstrap, topic, delivery_timeout)
     try:
         web.run_app(make_app(sender, tokens), host=host, port=port, print=None, handle_signals=True)
     finally:

@@ -32,12 +32,10 @@ def post(body: bytes, content_type: str, token: str | None) -> tuple[int, dict]:
         return error.code, json.loads(error.read())
 
 
-@pytest.fixture
-def server(settings, tmp_path):
+def start_server(settings, tmp_path, *extra):
     token, digest = new_token()
     configured = replace(settings, push_tokens=f"headend-a:{digest}")
-    ensure_topics(configured)
-    process = subprocess.Popen([sys.executable, "-m", "meter2cash.cli", "push", "serve", "--port", str(PORT)],
+    process = subprocess.Popen([sys.executable, "-m", "meter2cash.cli", "push", "serve", "--port", str(PORT), *extra],
                                env={**os.environ, **configured.to_env()}, stderr=open(tmp_path / "push.log", "w"))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -46,6 +44,13 @@ def server(settings, tmp_path):
             break
         except OSError:
             time.sleep(0.2)
+    return process, token
+
+
+@pytest.fixture
+def server(settings, tmp_path):
+    ensure_topics(settings)
+    process, token = start_server(settings, tmp_path)
     yield token
     process.terminate()
     process.wait(10)
@@ -86,3 +91,18 @@ def test_push_refuses_to_start_without_tokens(settings):
                          env={**os.environ, **replace(settings, push_tokens="").to_env()}, capture_output=True,
                          text=True, timeout=30)
     assert run.returncode == 1 and "no head-end tokens" in run.stderr
+
+
+def test_push_answers_503_when_kafka_does_not_acknowledge(settings, tmp_path):
+    nowhere = replace(settings, kafka_bootstrap="127.0.0.1:1")  # nothing listens there
+    process, token = start_server(nowhere, tmp_path, "--delivery-timeout", "2")
+    try:
+        block = {"meter_id": "E0000001", "channel": 1, "start": "2026-11-02T06:00:00Z", "interval_s": 900,
+                 "values": [1]}
+        started = time.monotonic()
+        status, body = post(json.dumps(block).encode(), "application/json", token)
+        assert (status, body["error"]) == (503, "kafka_unavailable")
+        assert time.monotonic() - started >= 2
+    finally:
+        process.terminate()
+        process.wait(10)
