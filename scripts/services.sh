@@ -50,8 +50,9 @@ apt_install() {
 install_all() {
   # prometheus: its promtool checks the alert rules in the tests (no server is started)
   # fonts-dejavu-core: the Unicode font bills are printed to PDF with
+  # chromium, chromium-driver: the tests drive the portal's pages in a real headless browser
   apt_install postgresql redis-server openjdk-17-jre-headless maven docker-compose python3 prometheus \
-    fonts-dejavu-core
+    fonts-dejavu-core chromium chromium-driver
   # the Debian packages start their own default instances; the project runs its own
   if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
     as_root systemctl disable --now redis-server >/dev/null 2>&1 || true

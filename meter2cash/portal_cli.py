@@ -1,0 +1,86 @@
+"""``m2c portal serve|user``: the portal server, wired to the streams' re-estimation and the cycle
+close, and its users."""
+from __future__ import annotations
+
+import getpass
+import sys
+
+from meter2cash.settings import Settings
+
+
+def services(settings: Settings):
+    """The portal's collaborators from the other packages (this is where they meet)."""
+    import psycopg
+
+    from portal.app import Services
+
+    def reestimate(conn, exception_id: int, actor: str, why: str) -> dict:
+        from streams.gap_fill import reestimate_exception
+
+        return reestimate_exception(conn, exception_id, actor, why)
+
+    def close_period(period_id: int, actor: str) -> None:
+        from billing.bill_run import run_bill_run
+        from storage.tariffs import current_tariffs
+        from streams.gap_fill import fill_period
+
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            fill_period(conn, period_id)
+            run_bill_run(conn, period_id, current_tariffs(conn), entities=settings.entities())
+
+    return Services(reestimate=reestimate, close_period=close_period)
+
+
+def make_app():
+    """The application for uvicorn (``factory=True``), configured from the environment."""
+    import os
+
+    from portal.app import create_app
+
+    settings = Settings.from_env()
+    return create_app(settings, services(settings), production=os.environ.get("M2C_PORTAL_PRODUCTION") == "1")
+
+
+def cmd_portal(args, settings: Settings) -> int:
+    if args.action == "serve":
+        import os
+
+        import uvicorn
+
+        if args.production:
+            os.environ["M2C_PORTAL_PRODUCTION"] = "1"
+        uvicorn.run("meter2cash.portal_cli:make_app", factory=True, host=args.host, port=args.port,
+                    workers=args.workers, log_level=args.loglevel, access_log=False, proxy_headers=args.production)
+        return 0
+    import psycopg
+
+    from portal.auth import PasswordPolicy, create_user
+
+    if not args.username:
+        print("m2c portal user: give the user name", file=sys.stderr)
+        return 1
+    password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
+    try:
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            user_id = create_user(conn, args.username, password, args.role, args.account or [])
+    except (PasswordPolicy, ValueError, psycopg.errors.UniqueViolation) as error:
+        print(f"m2c portal user: {error}", file=sys.stderr)
+        return 1
+    print(f"user {args.username} ({args.role}) created: id {user_id}")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("portal", help="the customer portal and staff API (serve), or add a user")
+    p.add_argument("action", choices=["serve", "user"])
+    p.add_argument("username", nargs="?")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--loglevel", default="warning")
+    p.add_argument("--production", action="store_true",
+                   help="secure cookies, proxy headers; no demo users exist unless created")
+    p.add_argument("--role", choices=["customer", "clerk", "supervisor", "admin"], default="customer")
+    p.add_argument("--account", action="append", help="user: an account the customer sees (repeat)")
+    p.add_argument("--password-stdin", action="store_true", help="user: read the password from standard input")
+    p.set_defaults(func=cmd_portal)

@@ -1,0 +1,157 @@
+"""The portal application: ``create_app(settings)`` wires the routes, the database pool, the estimate
+cache, the payment gateway and what the composition root injects (re-estimation, bill runs), and
+adds metrics, security headers and input limits."""
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+import redis.asyncio as aioredis
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from psycopg_pool import ConnectionPool
+
+from portal import customer_api, pages, staff_api
+from portal.gateway import PaymentGateway, TestGateway
+
+log = logging.getLogger(__name__)
+MAX_BODY = 1_048_576
+TARIFF_SECONDS = 60.0
+
+
+@dataclass
+class Services:
+    """What the portal calls but does not own; ``meter2cash`` passes the real ones."""
+
+    reestimate: Callable | None = None  # (conn, exception id, actor, why) -> {method: reads}
+    close_period: Callable | None = None  # (billing period id, actor) -> None: estimate gaps, bill
+    gateway: PaymentGateway = field(default_factory=TestGateway)
+
+
+class BillRuns:
+    """Bill runs started from the API, each in a thread of its own; their progress is in PostgreSQL."""
+
+    def __init__(self, run: Callable[[int, str], None]):
+        self.run = run
+        self.threads: list[threading.Thread] = []
+
+    def start(self, period_id: int, actor: str) -> None:
+        def target() -> None:
+            try:
+                self.run(period_id, actor)
+            except Exception:  # recorded on the bill run itself; the thread must not take the server down
+                log.exception("bill run of period %s failed", period_id)
+
+        thread = threading.Thread(target=target, name=f"bill-run-{period_id}", daemon=True)
+        thread.start()
+        self.threads.append(thread)
+
+
+class Tariffs:
+    """The published tariffs, re-read at most once a minute (or at once after a publish here)."""
+
+    def __init__(self):
+        self.loaded_at = 0.0
+        self.tariffs: dict = {}
+        self.lock = threading.Lock()
+
+    def __call__(self, conn) -> dict:
+        from storage.tariffs import current_tariffs
+
+        with self.lock:
+            if time.monotonic() - self.loaded_at > TARIFF_SECONDS:
+                self.tariffs = current_tariffs(conn)
+                self.loaded_at = time.monotonic()
+            return self.tariffs
+
+    def forget(self) -> None:
+        self.loaded_at = 0.0
+
+
+def create_app(settings, services: Services | None = None, production: bool = False,
+               pool_size: int = 10) -> FastAPI:
+    services = services or Services()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.pool.open(wait=True, timeout=30)
+        yield
+        app.state.pool.close()
+        await app.state.redis.aclose()
+
+    app = FastAPI(title="meter2cash portal", version="1", description="Customer self-service and staff API",
+                  docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None, lifespan=lifespan,
+                  swagger_ui_oauth2_redirect_url=None)
+    app.state.settings = settings
+    app.state.production = production
+    app.state.pool = ConnectionPool(settings.database_url, min_size=1, max_size=pool_size, open=False,
+                                    kwargs={"autocommit": True})
+    app.state.redis = aioredis.Redis.from_url(settings.redis_url)
+    app.state.tariffs = Tariffs()
+    app.state.forget_tariffs = app.state.tariffs.forget
+    app.state.entities = settings.entities()
+    app.state.gateway = services.gateway
+    app.state.reestimate = services.reestimate or _no_reestimate
+    app.state.bill_runs = BillRuns(services.close_period or _bill_run_only(app))
+
+    registry = CollectorRegistry()
+    requests = Counter("m2c_portal_requests_total", "Portal requests by route and status", ["route", "status"],
+                       registry=registry)
+    latency = Histogram("m2c_portal_request_seconds", "Portal request latency", ["route"], registry=registry,
+                        buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
+    app.state.registry = registry
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next) -> Response:
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            response: Response = JSONResponse({"detail": f"at most {MAX_BODY} bytes"}, status_code=413)
+        else:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        name = getattr(route, "path", "unmatched")
+        requests.labels(name, str(response.status_code)).inc()
+        latency.labels(name).observe(time.perf_counter() - started)
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        response.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:")
+        response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def health() -> dict:
+        with app.state.pool.connection() as conn:
+            conn.execute("select 1")
+        return {"status": "ok"}
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return Response(generate_latest(registry), media_type="text/plain")
+
+    app.include_router(customer_api.router)
+    app.include_router(staff_api.router)
+    app.include_router(pages.router)
+    return app
+
+
+def _no_reestimate(conn, exception_id: int, actor: str, why: str):
+    from fastapi import HTTPException
+
+    raise HTTPException(501, "re-estimation is not available in this server")
+
+
+def _bill_run_only(app: FastAPI) -> Callable[[int, str], None]:
+    def run(period_id: int, actor: str) -> None:
+        from billing.bill_run import run_bill_run
+
+        with app.state.pool.connection() as conn:
+            run_bill_run(conn, period_id, app.state.tariffs(conn), entities=app.state.entities)
+    return run

@@ -1,0 +1,78 @@
+"""What every route needs: the database pool, the caller (from a bearer token or the session cookie),
+and the checks that the caller may act on an account or holds a staff role."""
+from __future__ import annotations
+
+import re
+
+from fastapi import Depends, HTTPException, Path, Request
+from starlette.concurrency import run_in_threadpool
+
+from portal.auth import SESSIONS, Principal, principal_for
+
+COOKIE = "m2c_session"
+ACCOUNT_NO = r"^[A-Za-z0-9_.:\-]{1,32}$"
+_ACCOUNT = re.compile(ACCOUNT_NO)
+
+
+def token_of(request: Request) -> str | None:
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None
+    return request.cookies.get(COOKIE)
+
+
+def _lookup(pool, token: str) -> Principal | None:
+    with pool.connection() as conn:
+        return principal_for(conn, token)
+
+
+async def optional_principal(request: Request) -> Principal | None:
+    token = token_of(request)
+    if not token or len(token) > 200:
+        return None
+    found = SESSIONS.get(token)
+    if found is None:
+        found = await run_in_threadpool(_lookup, request.app.state.pool, token)
+        if found is not None:
+            SESSIONS.put(token, found)
+    return found
+
+
+async def principal(who: Principal | None = Depends(optional_principal)) -> Principal:
+    if who is None:
+        raise HTTPException(401, "sign in: a valid bearer token or session cookie is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+    return who
+
+
+def staff(role: str):
+    async def check(who: Principal = Depends(principal)) -> Principal:
+        if not who.is_staff or not who.at_least(role):
+            raise HTTPException(403, f"needs the {role} role or above")
+        return who
+    return check
+
+
+async def account(request: Request, account_no: str = Path(pattern=ACCOUNT_NO, max_length=32),
+                  who: Principal = Depends(principal)) -> tuple[int, str]:
+    """(account id, number) the caller may see; a customer asking for another's account gets the same
+    404 as for an account that does not exist."""
+    if not who.is_staff:
+        found = who.account_id(account_no)
+        if found is None:
+            raise HTTPException(404, "no such account")
+        return found, account_no
+    found = await run_in_threadpool(_account_id, request.app.state.pool, account_no)
+    if found is None:
+        raise HTTPException(404, "no such account")
+    return found, account_no
+
+
+def _account_id(pool, account_no: str) -> int | None:
+    with pool.connection() as conn:
+        row = conn.execute("select id from accounts where account_no = %s", (account_no,)).fetchone()
+    return row[0] if row else None
+
+
+def valid_account_no(text: str) -> bool:
+    return bool(_ACCOUNT.match(text))

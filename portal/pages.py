@@ -1,0 +1,162 @@
+"""Server-rendered pages: sign-in, a customer's account (estimate, usage chart, bills, payments, pay,
+Green Button download), a bill, and the staff pages (search, exception queue, bill runs, account view).
+Forms post with the session cookie (HttpOnly, SameSite=Strict); a form posted from another origin is
+refused."""
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path as FilePath
+
+from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+
+from portal import customer_api, staff_api
+from portal.auth import SESSION_HOURS, Principal, login, logout
+from portal.deps import ACCOUNT_NO, COOKIE, account, optional_principal, token_of
+from rating.money import format_minor
+
+router = APIRouter(include_in_schema=False)
+templates = Jinja2Templates(directory=str(FilePath(__file__).parent / "templates"))
+
+
+def _same_origin(request: Request) -> None:
+    origin = request.headers.get("origin")
+    if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
+        raise HTTPException(403, "form posted from another site")
+
+
+def _page(request: Request, name: str, who: Principal | None, status: int = 200, **context) -> HTMLResponse:
+    currency = request.app.state.settings.currency
+    return templates.TemplateResponse(request, name, {"who": who, "money": lambda m: format_minor(m, currency),
+                                                      **context}, status_code=status)
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> HTMLResponse:
+    return _page(request, "login.html", None, title="Sign in")
+
+
+@router.post("/login")
+def login_form(request: Request, username: str = Form(max_length=64), password: str = Form(max_length=256)):
+    _same_origin(request)
+    with request.app.state.pool.connection() as conn:
+        token = login(conn, username, password)
+    if token is None:
+        return _page(request, "login.html", None, status=401, title="Sign in",
+                     error="That user name and password do not match.")
+    response = RedirectResponse("/", status_code=303)
+    response.set_cookie(COOKIE, token, max_age=SESSION_HOURS * 3600, httponly=True, samesite="strict",
+                        secure=request.app.state.production)
+    return response
+
+
+@router.post("/logout")
+def logout_form(request: Request):
+    _same_origin(request)
+    token = token_of(request)
+    if token:
+        with request.app.state.pool.connection() as conn:
+            logout(conn, token)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(COOKIE)
+    return response
+
+
+@router.get("/")
+def home(who: Principal | None = Depends(optional_principal)):
+    if who is None:
+        return RedirectResponse("/login", status_code=303)
+    if who.is_staff:
+        return RedirectResponse("/staff", status_code=303)
+    if not who.accounts:
+        raise HTTPException(404, "no account is linked to this user")
+    return RedirectResponse(f"/accounts/{who.accounts[0][0]}", status_code=303)
+
+
+def _signed_in(who: Principal | None) -> Principal:
+    if who is None:
+        raise HTTPException(401, "sign in")
+    return who
+
+
+def _charts(usage: list[dict]) -> list[dict]:
+    by_service: dict[str, list[dict]] = {}
+    for row in usage:
+        by_service.setdefault(row["service"], []).append(row)
+    charts = []
+    for service, rows in by_service.items():
+        top = max((Decimal(r["quantity"]) for r in rows), default=Decimal(0)) or Decimal(1)
+        width, step = max(len(rows) * 14, 100), 14
+        bars = [{"x": n * step, "w": step - 2, "h": int(Decimal(r["quantity"]) / top * 120),
+                 "y": 125 - int(Decimal(r["quantity"]) / top * 120), "day": r["day"], "quantity": r["quantity"]}
+                for n, r in enumerate(rows)]
+        charts.append({"service": service, "unit": rows[0]["unit"], "width": width, "bars": bars})
+    return charts
+
+
+@router.get("/accounts/{account_no}", response_class=HTMLResponse)
+async def account_page(request: Request, target: tuple[int, str] = Depends(account),
+                       who: Principal | None = Depends(optional_principal), message: str | None = None):
+    who = _signed_in(who)
+    summary = await run_in_threadpool(customer_api.account_summary, request, target)
+    estimate = await customer_api.estimate(request, target)
+    usage = await run_in_threadpool(customer_api.usage, request, target, "day", "cycle", None, None, None) \
+        if estimate.status_code == 200 else {"usage": []}
+    bills = await run_in_threadpool(customer_api.bills, request, target, 24)
+    payments = await run_in_threadpool(customer_api.payments, request, target, 20)
+    today = date.today()
+    return _page(request, "account.html", who, title=f"Account {target[1]}", account=summary,
+                 estimate=json.loads(estimate.body), charts=_charts(usage["usage"]), bills=bills["bills"],
+                 payments=payments["payments"], idempotency_key=secrets.token_urlsafe(16),
+                 gb_start=(today - timedelta(days=30)).isoformat(), gb_end=today.isoformat(),
+                 message=message if message in ("Payment received.",) else None)
+
+
+@router.post("/accounts/{account_no}/pay")
+def pay_form(request: Request, amount: str = Form(max_length=13), token: str = Form(max_length=64),
+             idempotency_key: str = Form(max_length=64), target: tuple[int, str] = Depends(account),
+             who: Principal | None = Depends(optional_principal)):
+    _same_origin(request)
+    who = _signed_in(who)
+    try:
+        payment = customer_api.PaymentRequest(amount=amount, token=token, idempotency_key=idempotency_key)
+    except ValueError:
+        raise HTTPException(422, "an amount like 42.10 and a payment token") from None
+    customer_api.pay(request, payment, target, who)
+    return RedirectResponse(f"/accounts/{target[1]}?message=Payment+received.", status_code=303)
+
+
+@router.get("/accounts/{account_no}/bills/{bill_id}", response_class=HTMLResponse)
+def bill_page(request: Request, bill_id: int = Path(ge=1, le=2**62), target: tuple[int, str] = Depends(account)):
+    return customer_api.bill(request, bill_id, target, "html")
+
+
+@router.get("/staff", response_class=HTMLResponse)
+async def staff_page(request: Request, q: str | None = None, who: Principal | None = Depends(optional_principal)):
+    who = _signed_in(who)
+    if not who.is_staff:
+        raise HTTPException(403, "staff only")
+    found = None
+    if q and 2 <= len(q) <= 64:
+        found = (await run_in_threadpool(staff_api.search, request, q, 20, who))["accounts"]
+    exceptions = await run_in_threadpool(staff_api.exceptions, request, who, "open", None, None, None, None, 100)
+    payments = await run_in_threadpool(staff_api.payment_exceptions, request, who, 1000)
+    runs = await run_in_threadpool(staff_api.bill_runs, request, who, 10)
+    return _page(request, "staff.html", who, title="Staff", q=q, found=found, exceptions=exceptions["exceptions"],
+                 payment_exceptions=len(payments["payments"]), runs=runs["bill_runs"])
+
+
+@router.get("/staff/accounts/{account_no}", response_class=HTMLResponse)
+def staff_account_page(request: Request, account_no: str = Path(pattern=ACCOUNT_NO),
+                       who: Principal | None = Depends(optional_principal)) -> Response:
+    who = _signed_in(who)
+    if not who.is_staff:
+        raise HTTPException(403, "staff only")
+    view = staff_api.account_view(request, account_no, who)
+    return _page(request, "staff_account.html", who, title=f"Account {account_no}", view=view)
+

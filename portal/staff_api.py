@@ -1,0 +1,317 @@
+"""Staff API (``/api/v1/staff/...``), by role: clerks search accounts, work the VEE and payment
+exception queues and validate tariffs; supervisors also release and edit reads, publish tariffs and
+start bill runs; admins read the audit log. Every change is in the audit log."""
+from __future__ import annotations
+
+import difflib
+from datetime import date, datetime, timezone
+from typing import Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from portal.audit import record
+from portal.auth import Principal
+from portal.deps import ACCOUNT_NO, staff
+
+router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
+WHY = Field(min_length=3, max_length=500, description="why: kept with the action")
+
+
+@router.get("/accounts")
+def search(request: Request, q: str = Query(min_length=2, max_length=64), limit: int = Query(20, ge=1, le=100),
+           who: Principal = Depends(staff("clerk"))) -> dict:
+    """Accounts by number, customer name, meter number or e-mail."""
+    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    with request.app.state.pool.connection() as conn:
+        rows = conn.execute(
+            "select distinct a.account_no, a.customer_name, a.email from accounts a "
+            "left join service_agreements sa on sa.account_id = a.id left join meters m on m.service_agreement_id = sa.id "
+            "where a.account_no ilike %s or a.customer_name ilike %s or m.meter_no ilike %s or a.email ilike %s "
+            "order by a.account_no limit %s", (pattern, pattern, pattern, pattern, limit)).fetchall()
+    return {"accounts": [{"account_no": r[0], "customer_name": r[1], "email": r[2]} for r in rows]}
+
+
+@router.get("/accounts/{account_no}")
+def account_view(request: Request, account_no: str = Path(pattern=ACCOUNT_NO),
+                 who: Principal = Depends(staff("clerk"))) -> dict:
+    """Services, meters and their latest reads, bills, ledger, notices of one account."""
+    with request.app.state.pool.connection() as conn:
+        row = conn.execute("select id, customer_name, email, zone, currency, delivery_channel, billing_entity from "
+                           "accounts where account_no = %s", (account_no,)).fetchone()
+        if row is None:
+            raise HTTPException(404, "no such account")
+        account_id = row[0]
+        meters = conn.execute(
+            "select sa.service, m.meter_no, m.unit, m.power_of_ten, m.interval_s, "
+            "(select max(local_day) from usage_daily d where d.service_agreement_id = sa.id) "
+            "from service_agreements sa join meters m on m.service_agreement_id = sa.id where sa.account_id = %s "
+            "order by m.meter_no", (account_id,)).fetchall()
+        bills = conn.execute("select id, period_start, total_minor, total_due_minor, status, due_date from bills "
+                             "where account_id = %s order by id desc limit 24", (account_id,)).fetchall()
+        ledger = conn.execute("select transaction_id, ledger_account, amount_minor, entry_type, bill_id, payment_id, "
+                              "posted_at, memo from ledger_entries where account_id = %s order by id desc limit 100",
+                              (account_id,)).fetchall()
+        notices = conn.execute("select id, kind, subject, created_at, delivered_at from notices where account_id = %s "
+                               "order by id desc limit 50", (account_id,)).fetchall()
+        exceptions = conn.execute(
+            "select count(*) from vee_exceptions e join meters m on m.id = e.meter_id join service_agreements sa "
+            "on sa.id = m.service_agreement_id where sa.account_id = %s and e.status = 'open'", (account_id,)).fetchone()[0]
+    return {
+        "account_no": account_no, "customer_name": row[1], "email": row[2], "zone": row[3], "currency": row[4],
+        "delivery_channel": row[5], "billing_entity": row[6], "open_exceptions": exceptions,
+        "balance_minor": sum(r[2] for r in ledger if r[1] == "receivable") if len(ledger) < 100 else None,
+        "meters": [{"service": r[0], "meter_no": r[1], "unit": r[2], "power_of_ten": r[3], "interval_s": r[4],
+                    "last_read_day": r[5].isoformat() if r[5] else None} for r in meters],
+        "bills": [{"id": r[0], "period_start": r[1].isoformat(), "current_charges_minor": r[2], "total_due_minor": r[3],
+                   "status": r[4], "due_date": r[5].isoformat() if r[5] else None} for r in bills],
+        "ledger": [{"transaction_id": r[0], "ledger_account": r[1], "amount_minor": r[2], "entry_type": r[3],
+                    "bill_id": r[4], "payment_id": r[5], "posted_at": r[6].isoformat(), "memo": r[7]} for r in ledger],
+        "notices": [{"id": r[0], "kind": r[1], "subject": r[2], "created_at": r[3].isoformat(),
+                     "delivered_at": r[4].isoformat() if r[4] else None} for r in notices]}
+
+
+def _exception(row) -> dict:
+    return {"id": row.id, "meter_no": row.meter_no, "account_no": row.account_no, "channel": row.channel,
+            "block_start": row.block_start.isoformat(), "interval_s": row.interval_s, "rules": row.rules,
+            "severity": row.severity, "flagged_count": row.flagged_count, "status": row.status}
+
+
+@router.get("/exceptions")
+def exceptions(request: Request, who: Principal = Depends(staff("clerk")),
+               status: Literal["open", "accepted", "released", "overridden", "estimated", "all"] = "open",
+               rule: str | None = Query(None, max_length=40, pattern=r"^[a-z_]+$"),
+               severity: Literal["information", "issue", "blocks_billing"] | None = None,
+               account_no: str | None = Query(None, pattern=ACCOUNT_NO),
+               meter_no: str | None = Query(None, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$"),
+               limit: int = Query(50, ge=1, le=500)) -> dict:
+    from storage import exceptions as queue
+
+    with request.app.state.pool.connection() as conn:
+        rows = queue.list_exceptions(conn, None if status == "all" else status, rule, severity, account_no, meter_no,
+                                     limit)
+    return {"exceptions": [_exception(r) for r in rows]}
+
+
+@router.get("/exceptions/{exception_id}")
+def exception(request: Request, exception_id: int = Path(ge=1, le=2**62), who: Principal = Depends(staff("clerk"))) -> dict:
+    """One exception with its evidence: the block's values and per-interval rule flags, and its history."""
+    from storage import exceptions as queue
+
+    with request.app.state.pool.connection() as conn:
+        row = queue.get_exception(conn, exception_id)
+        if row is None:
+            raise HTTPException(404, "no such exception")
+        history = queue.history(conn, exception_id)
+    body = _exception(row)
+    body["values"], body["flags"] = row.values, row.flags
+    body["history"] = [{"action": a, "actor": b, "reason": c, "details": d, "at": e.isoformat()}
+                       for a, b, c, d, e in history]
+    return body
+
+
+class Action(BaseModel):
+    why: str = WHY
+
+
+class Override(BaseModel):
+    why: str = WHY
+    values: dict[int, int] = Field(min_length=1, max_length=10_000,
+                                   description="interval position -> edited value, in the meter's stored unit")
+
+
+@router.post("/exceptions/{exception_id}/override")
+def override(request: Request, body: Override, exception_id: int = Path(ge=1, le=2**62),
+             who: Principal = Depends(staff("supervisor"))) -> dict:
+    from storage import exceptions as queue
+
+    with request.app.state.pool.connection() as conn:
+        if queue.get_exception(conn, exception_id) is None:
+            raise HTTPException(404, "no such exception")
+        try:
+            written = queue.override(conn, exception_id, body.values, who.username, body.why)
+        except queue.ExceptionActionRefused as error:
+            raise HTTPException(409, str(error)) from None
+        record(conn, who, "exception.override", str(exception_id), {"why": body.why, "values": body.values})
+    return {"written": written}
+
+
+@router.post("/exceptions/{exception_id}/{action}")
+def act(request: Request, action: Literal["accept", "release", "reopen", "reestimate"], body: Action,
+        exception_id: int = Path(ge=1, le=2**62), who: Principal = Depends(staff("clerk"))) -> dict:
+    """accept (clerk), release / reopen / reestimate (supervisor)."""
+    from storage import exceptions as queue
+
+    if action != "accept" and not who.at_least("supervisor"):
+        raise HTTPException(403, f"{action} needs the supervisor role or above")
+    with request.app.state.pool.connection() as conn:
+        if queue.get_exception(conn, exception_id) is None:
+            raise HTTPException(404, "no such exception")
+        try:
+            if action == "reestimate":
+                done = request.app.state.reestimate(conn, exception_id, who.username, body.why)
+                result = {"estimated": done}
+            else:
+                result = {"moved": queue.act(conn, [exception_id], action, who.username, body.why)}
+        except queue.ExceptionActionRefused as error:
+            raise HTTPException(409, str(error)) from None
+        record(conn, who, f"exception.{action}", str(exception_id), {"why": body.why, **result})
+    return result
+
+
+class TariffText(BaseModel):
+    document: str = Field(min_length=10, max_length=200_000, description="the tariff in TOML")
+
+
+def _parse(document: str):
+    from rating.errors import TariffInvalid
+    from rating.tariff import parse_tariff
+
+    try:
+        return parse_tariff(document, "request"), []
+    except TariffInvalid as error:
+        return None, [{"path": p.path, "code": p.code, "message": p.message} for p in error.problems]
+
+
+@router.post("/tariffs/validate")
+def validate_tariff(body: TariffText, who: Principal = Depends(staff("clerk"))) -> dict:
+    tariff, problems = _parse(body.document)
+    return {"valid": tariff is not None, "code": tariff.code if tariff else None,
+            "versions": [v.effective_from.isoformat() for v in tariff.versions] if tariff else [],
+            "problems": problems}
+
+
+@router.post("/tariffs/diff")
+def diff_tariff(request: Request, body: TariffText, who: Principal = Depends(staff("clerk"))) -> dict:
+    """The document against the tariff of the same code as published now."""
+    tariff, problems = _parse(body.document)
+    if tariff is None:
+        raise HTTPException(422, {"problems": problems})
+    with request.app.state.pool.connection() as conn:
+        row = conn.execute("select id, document from tariff_revisions where code = %s order by id desc limit 1",
+                           (tariff.code,)).fetchone()
+    old = row[1] if row else ""
+    lines = list(difflib.unified_diff(old.splitlines(), body.document.splitlines(),
+                                      f"{tariff.code}@{row[0]}" if row else "(none)", "proposed", lineterm=""))
+    return {"code": tariff.code, "published_revision": row[0] if row else None, "diff": "\n".join(lines)}
+
+
+@router.post("/tariffs/publish", status_code=201)
+def publish_tariff(request: Request, body: TariffText, who: Principal = Depends(staff("supervisor"))) -> dict:
+    """Publish a tariff (each version carries its effective date); the same text again is the same revision."""
+    from storage.tariffs import publish
+
+    tariff, problems = _parse(body.document)
+    if tariff is None:
+        raise HTTPException(422, {"problems": problems})
+    with request.app.state.pool.connection() as conn:
+        revision = publish(conn, body.document, "portal", published_by=who.username)
+        record(conn, who, "tariff.publish", tariff.code, {"revision": revision})
+    request.app.state.forget_tariffs()
+    return {"code": tariff.code, "revision": revision}
+
+
+class BillRunRequest(BaseModel):
+    cycle: str = Field(pattern=r"^[A-Za-z0-9_\-]{1,16}$")
+    period_start: date | None = None
+
+
+@router.post("/bill-runs", status_code=202)
+def start_bill_run(request: Request, body: BillRunRequest, who: Principal = Depends(staff("supervisor"))) -> dict:
+    """Start the bill run of a cycle's period (the oldest open one unless given); watch it with GET."""
+    from billing.bill_run import find_period
+    from billing.errors import BillingError
+
+    with request.app.state.pool.connection() as conn:
+        try:
+            period_id = find_period(conn, body.cycle, body.period_start)
+        except (BillingError, LookupError, ValueError) as error:
+            raise HTTPException(404, str(error)) from None
+        record(conn, who, "bill_run.start", body.cycle, {"period_id": period_id})
+    request.app.state.bill_runs.start(period_id, who.username)
+    return {"billing_period_id": period_id, "status": "started"}
+
+
+@router.get("/bill-runs")
+def bill_runs(request: Request, who: Principal = Depends(staff("clerk")), limit: int = Query(20, ge=1, le=200)) -> dict:
+    with request.app.state.pool.connection() as conn:
+        rows = conn.execute(
+            "select r.id, c.code, p.period_start, r.status, r.started_at, r.finished_at, r.accounts_billed, "
+            "r.accounts_skipped, r.accounts_failed, r.total_minor, r.error from bill_runs r join billing_periods p "
+            "on p.id = r.billing_period_id join billing_cycles c on c.id = p.billing_cycle_id order by r.id desc "
+            "limit %s", (limit,)).fetchall()
+    return {"bill_runs": [_run(r) for r in rows]}
+
+
+def _run(r) -> dict:
+    return {"id": r[0], "cycle": r[1], "period_start": r[2].isoformat(), "status": r[3],
+            "started_at": r[4].isoformat(), "finished_at": r[5].isoformat() if r[5] else None,
+            "accounts_billed": r[6], "accounts_skipped": r[7], "accounts_failed": r[8], "total_minor": r[9],
+            "error": r[10]}
+
+
+@router.get("/bill-runs/{run_id}")
+def bill_run(request: Request, run_id: int = Path(ge=1, le=2**62), who: Principal = Depends(staff("clerk"))) -> dict:
+    """Progress (accounts by outcome so far, of the cycle's accounts) and the held accounts with reasons."""
+    with request.app.state.pool.connection() as conn:
+        row = conn.execute(
+            "select r.id, c.code, p.period_start, r.status, r.started_at, r.finished_at, r.accounts_billed, "
+            "r.accounts_skipped, r.accounts_failed, r.total_minor, r.error, p.billing_cycle_id from bill_runs r "
+            "join billing_periods p on p.id = r.billing_period_id join billing_cycles c on c.id = p.billing_cycle_id "
+            "where r.id = %s", (run_id,)).fetchone()
+        if row is None:
+            raise HTTPException(404, "no such bill run")
+        outcomes = dict(conn.execute("select status, count(*) from bill_run_accounts where bill_run_id = %s "
+                                     "group by status", (run_id,)).fetchall())
+        accounts = conn.execute("select count(*) from accounts where billing_cycle_id = %s", (row[11],)).fetchone()[0]
+        held = conn.execute("select a.account_no, b.reason from bill_run_accounts b join accounts a on a.id = b.account_id "
+                            "where b.bill_run_id = %s and b.status in ('held', 'failed') order by a.account_no limit 500",
+                            (run_id,)).fetchall()
+    body = _run(row[:11])
+    body.update({"accounts_in_cycle": accounts, "outcomes": outcomes,
+                 "done_share": round(sum(outcomes.values()) / accounts, 4) if accounts else 1.0,
+                 "held": [{"account_no": a, "reason": r} for a, r in held]})
+    return body
+
+
+@router.get("/payments/exceptions")
+def payment_exceptions(request: Request, who: Principal = Depends(staff("clerk")),
+                       limit: int = Query(100, ge=1, le=1000)) -> dict:
+    with request.app.state.pool.connection() as conn:
+        rows = conn.execute("select id, channel, reference, account_ref, invoice_ref, amount_minor, currency, received_on, "
+                            "exception_reason from payments where status = 'unmatched' order by id limit %s",
+                            (limit,)).fetchall()
+    return {"payments": [{"id": r[0], "channel": r[1], "reference": r[2], "account_ref": r[3], "invoice_ref": r[4],
+                          "amount_minor": r[5], "currency": r[6], "received_on": r[7].isoformat(), "reason": r[8]}
+                         for r in rows]}
+
+
+class Match(BaseModel):
+    account_no: str = Field(pattern=ACCOUNT_NO)
+    why: str = WHY
+
+
+@router.post("/payments/{payment_id}/match")
+def match(request: Request, body: Match, payment_id: int = Path(ge=1, le=2**62), who: Principal = Depends(staff("clerk"))) -> dict:
+    from billing.errors import PaymentError
+    from billing.payments import match_payment
+
+    with request.app.state.pool.connection() as conn:
+        row = conn.execute("select id from accounts where account_no = %s", (body.account_no,)).fetchone()
+        if row is None:
+            raise HTTPException(404, "no such account")
+        try:
+            match_payment(conn, payment_id, row[0], who.username, body.why, datetime.now(timezone.utc))
+        except PaymentError as error:
+            raise HTTPException(409 if error.code != "unknown_payment" else 404, str(error)) from None
+        record(conn, who, "payment.match", str(payment_id), {"account_no": body.account_no, "why": body.why})
+    return {"payment_id": payment_id, "status": "applied", "account_no": body.account_no}
+
+
+@router.get("/audit")
+def audit(request: Request, who: Principal = Depends(staff("admin")), limit: int = Query(100, ge=1, le=1000)) -> dict:
+    with request.app.state.pool.connection() as conn:
+        rows = conn.execute("select id, username, action, target, details, at from portal_audit order by id desc "
+                            "limit %s", (limit,)).fetchall()
+    return {"entries": [{"id": r[0], "username": r[1], "action": r[2], "target": r[3], "details": r[4],
+                         "at": r[5].isoformat()} for r in rows]}

@@ -1,0 +1,241 @@
+"""The portal's API on the real PostgreSQL and Redis: what customers and staff can see and do, and
+what they cannot."""
+import json
+import re
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import redis
+from fastapi.testclient import TestClient
+
+from portal.app import create_app
+from streams.formats import espi
+from tests.integration.portal_fixtures import PASSWORD, bill_the_period, portal_data  # noqa: F401
+
+pytestmark = pytest.mark.integration
+XSD = Path(__file__).resolve().parents[3] / "shared" / "samples" / "schemas" / "espi.xsd"
+PUBLIC = {"/login", "/healthz", "/metrics", "/api/openapi.json", "/api/docs",
+          "/api/v1/sessions", "/"}
+OWN_SESSION = {"/logout", "/api/v1/sessions/current"}  # act on the caller's own session only
+
+
+@pytest.fixture
+def client(portal_data):  # noqa: F811
+    with TestClient(create_app(portal_data.settings)) as client:
+        yield client
+
+
+def routes(found):
+    """Every route, those of included routers too."""
+    for route in found:
+        if hasattr(route, "original_router"):
+            yield from routes(route.original_router.routes)
+        else:
+            yield route
+
+
+def token(client, user):
+    answer = client.post("/api/v1/sessions", json={"username": user, "password": PASSWORD})
+    assert answer.status_code == 201, answer.text
+    return {"Authorization": f"Bearer {answer.json()['token']}"}
+
+
+def test_customer_sees_usage_estimate_bills_and_pays(client, portal_data):  # noqa: F811
+    alice = token(client, "alice")
+    number = portal_data.alice
+    assert client.post("/api/v1/sessions", json={"username": "alice", "password": "wrong password!"}).status_code == 401
+    assert client.get("/api/v1/me", headers=alice).json() == {"username": "alice", "role": "customer",
+                                                               "accounts": [number]}
+    summary = client.get(f"/api/v1/accounts/{number}", headers=alice).json()
+    assert summary["account_no"] == number and summary["services"]
+
+    days = client.get(f"/api/v1/accounts/{number}/usage", headers=alice,
+                      params={"start": "2026-10-20", "end": "2026-11-19"}).json()["usage"]
+    stored = dict(((s, d.isoformat()), q) for s, d, q in portal_data.conn.execute(
+        "select sa.service, d.local_day, d.quantity from usage_daily d join service_agreements sa on sa.id = "
+        "d.service_agreement_id join accounts a on a.id = sa.account_id where a.account_no = %s and d.channel = 1",
+        (number,)).fetchall())
+    power = {m.service: m.power_of_ten for m in portal_data.utility.meters if m.account_no == number}
+    assert {(r["service"], r["day"]): Decimal(r["quantity"]) for r in days} == {
+        k: Decimal(v).scaleb(power[k[0]]) for k, v in stored.items()}
+    intervals = client.get(f"/api/v1/accounts/{number}/usage", headers=alice,
+                           params={"view": "interval", "start": "2026-11-01", "end": "2026-11-02"}).json()["usage"]
+    for service in {r["service"] for r in intervals}:  # the fall-back day: 25 hours of intervals
+        step = next(r["interval_s"] for r in intervals if r["service"] == service)
+        assert sum(1 for r in intervals if r["service"] == service) <= 25 * 3600 // step
+    assert client.get(f"/api/v1/accounts/{number}/usage", headers=alice,
+                      params={"view": "interval", "start": "2026-01-01", "end": "2026-11-02"}).status_code == 422
+
+    # the running estimate from Redis, and the same figures from PostgreSQL when Redis has lost them
+    cached = client.get(f"/api/v1/accounts/{number}/estimate", headers=alice)
+    assert cached.headers["x-m2c-source"] == "cache"
+    redis.Redis.from_url(portal_data.settings.redis_url).flushdb()
+    computed = client.get(f"/api/v1/accounts/{number}/estimate", headers=alice)
+    assert computed.headers["x-m2c-source"] == "database"
+    for key in ("bill_to_date_minor", "projected_minor", "period_start", "days_elapsed"):
+        assert computed.json()[key] == cached.json()[key]
+    assert [s["bill_to_date_lines"] for s in computed.json()["services"]] == \
+        [s["bill_to_date_lines"] for s in cached.json()["services"]]
+
+    bill_the_period(portal_data)
+    bills = client.get(f"/api/v1/accounts/{number}/bills", headers=alice).json()["bills"]
+    assert len(bills) == 1
+    bill = client.get(f"/api/v1/accounts/{number}/bills/{bills[0]['id']}", headers=alice).json()
+    assert sum(line["amount_minor"] for line in bill["lines"]) == bill["current_charges_minor"]
+    pdf = client.get(f"/api/v1/accounts/{number}/bills/{bills[0]['id']}", headers=alice, params={"format": "pdf"})
+    assert pdf.headers["content-type"] == "application/pdf" and pdf.content.startswith(b"%PDF")
+    html = client.get(f"/api/v1/accounts/{number}/bills/{bills[0]['id']}", headers=alice, params={"format": "html"})
+    assert number in html.text
+
+    due = bills[0]["total_due_minor"]
+    payment = {"amount": f"{Decimal(due).scaleb(-2):.2f}", "token": "tok_approved", "idempotency_key": "pay-0001"}
+    paid = client.post(f"/api/v1/accounts/{number}/payments", headers=alice, json=payment)
+    assert paid.status_code == 201 and paid.json()["status"] == "applied"
+    again = client.post(f"/api/v1/accounts/{number}/payments", headers=alice, json=payment)
+    assert again.json()["status"] == "duplicate"  # a retried request does not pay twice
+    declined = client.post(f"/api/v1/accounts/{number}/payments", headers=alice,
+                           json=dict(payment, token="tok_declined", idempotency_key="pay-0002"))
+    assert declined.status_code == 402
+    assert client.get(f"/api/v1/accounts/{number}", headers=alice).json()["balance_minor"] == 0
+    assert [p["amount_minor"] for p in client.get(f"/api/v1/accounts/{number}/payments",
+                                                   headers=alice).json()["payments"]] == [due]
+
+    alerts = {"high_usage": True, "high_usage_amount": "150.00", "leak": True}
+    assert client.put(f"/api/v1/accounts/{number}/alerts", headers=alice, json=alerts).json() == alerts
+    assert client.get(f"/api/v1/accounts/{number}/alerts", headers=alice).json() == alerts
+    assert client.delete("/api/v1/sessions/current", headers=alice).status_code == 204
+    assert client.get("/api/v1/me", headers=alice).status_code == 401
+
+
+def test_green_button_export_validates_and_reads_back(client, portal_data, tmp_path):  # noqa: F811
+    alice = token(client, "alice")
+    answer = client.get(f"/api/v1/accounts/{portal_data.alice}/greenbutton", headers=alice,
+                        params={"start": "2026-10-30", "end": "2026-11-03"})
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/atom+xml")
+    path = tmp_path / "export.xml"
+    path.write_bytes(answer.content)
+    parsed = espi.parse(str(path))
+    assert parsed.rejected == []
+    exported = {(s.source_id, t): v for s in parsed.series for t, v in zip(s.starts, s.values)}
+    stored = {(meter, int(start)): value for meter, start, value in portal_data.conn.execute(
+        "select m.meter_no, extract(epoch from r.interval_start), r.value from interval_reads r join meters m on "
+        "m.id = r.meter_id join service_agreements sa on sa.id = m.service_agreement_id join accounts a on "
+        "a.id = sa.account_id where a.account_no = %s and r.local_day >= '2026-10-30' and r.local_day < '2026-11-03'",
+        (portal_data.alice,)).fetchall()}
+    assert exported == stored and len(stored) > 0
+    if not XSD.exists():
+        pytest.skip("the ESPI schema (shared samples) is not present")
+    from lxml import etree
+
+    class AtomStub(etree.Resolver):
+        def resolve(self, url, public_id, context):
+            if url.endswith("atom.xsd"):
+                return self.resolve_string('<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" '
+                                           'targetNamespace="http://www.w3.org/2005/Atom"/>', context)
+            return None
+
+    parser = etree.XMLParser(no_network=True, resolve_entities=False)
+    parser.resolvers.add(AtomStub())
+    schema = etree.XMLSchema(etree.parse(str(XSD), parser))
+    payloads = etree.parse(str(path)).getroot().iterfind(".//{http://www.w3.org/2005/Atom}content/*")
+    checked = 0
+    for payload in payloads:
+        assert schema.validate(etree.ElementTree(payload)), (payload.tag, schema.error_log.last_error)
+        checked += 1
+    assert checked >= 4
+
+
+def test_every_route_refuses_callers_who_may_not_use_it(client, portal_data):  # noqa: F811
+    alice, bob, clerk = token(client, "alice"), token(client, "bob"), token(client, "clerk")
+    bill_the_period(portal_data)
+    alice_bill = portal_data.conn.execute("select b.id from bills b join accounts a on a.id = b.account_id "
+                                          "where a.account_no = %s", (portal_data.alice,)).fetchone()[0]
+    values = {"account_no": portal_data.alice, "bill_id": alice_bill, "exception_id": 1, "payment_id": 1,
+              "run_id": 1, "action": "accept"}
+    walked = 0
+    for route in routes(client.app.routes):
+        path = getattr(route, "path", "")
+        if path in PUBLIC or not hasattr(route, "methods"):
+            continue
+        url = re.sub(r"{(\w+)}", lambda m: str(values[m.group(1)]), path)
+        for method in route.methods - {"HEAD", "OPTIONS"}:
+            walked += 1
+            anonymous = client.request(method, url, json={}, follow_redirects=False)
+            if path in OWN_SESSION:
+                continue
+            assert anonymous.status_code in (401, 403, 422), (method, path, anonymous.status_code)
+            other = client.request(method, url, headers=bob, json={}, follow_redirects=False)
+            if "{account_no}" in path and not path.startswith("/api/v1/staff") and not path.startswith("/staff"):
+                assert other.status_code in (404, 422), (method, path, other.status_code)  # not bob's account
+            elif path.startswith(("/api/v1/staff", "/staff")):
+                assert other.status_code in (403, 422), (method, path, other.status_code)
+    assert walked >= 30
+    # and the owner, and staff, do get through
+    assert client.get(f"/api/v1/accounts/{portal_data.alice}/bills/{alice_bill}", headers=alice).status_code == 200
+    assert client.get(f"/api/v1/accounts/{portal_data.alice}", headers=clerk).status_code == 200
+    assert client.get(f"/api/v1/accounts/{portal_data.bob}/bills/{alice_bill}", headers=bob).status_code == 404
+
+
+def test_staff_work_queues_tariffs_bill_runs_with_roles_and_audit(client, portal_data):  # noqa: F811
+    clerk, supervisor, admin = token(client, "clerk"), token(client, "supervisor"), token(client, "admin")
+    found = client.get("/api/v1/staff/accounts", headers=clerk, params={"q": portal_data.alice}).json()["accounts"]
+    assert [a["account_no"] for a in found] == [portal_data.alice]
+    view = client.get(f"/api/v1/staff/accounts/{portal_data.alice}", headers=clerk).json()
+    assert view["meters"] and view["account_no"] == portal_data.alice
+
+    queue = client.get("/api/v1/staff/exceptions", headers=clerk, params={"rule": "negative"}).json()["exceptions"]
+    assert queue and all("negative" in e["rules"] for e in queue)
+    first, second = queue[0]["id"], queue[1]["id"]
+    evidence = client.get(f"/api/v1/staff/exceptions/{first}", headers=clerk).json()
+    assert any(v < 0 for v in evidence["values"]) and len(evidence["flags"]) == len(evidence["values"])
+    assert client.post(f"/api/v1/staff/exceptions/{first}/release", headers=clerk, json={"why": "x" * 5}).status_code == 403
+    assert client.post(f"/api/v1/staff/exceptions/{first}/accept", headers=clerk, json={"why": ""}).status_code == 422
+    assert client.post(f"/api/v1/staff/exceptions/{first}/accept", headers=clerk,
+                       json={"why": "confirmed with the meter shop"}).json() == {"moved": 1}
+    position = next(n for n, v in enumerate(evidence["values"]) if v < 0) if False else \
+        next(n for n, f in enumerate(client.get(f"/api/v1/staff/exceptions/{second}", headers=clerk).json()["flags"]) if f)
+    edited = client.post(f"/api/v1/staff/exceptions/{second}/override", headers=supervisor,
+                         json={"why": "read from the register", "values": {str(position): 123}})
+    assert edited.status_code == 200, edited.text
+
+    bad = client.post("/api/v1/staff/tariffs/validate", headers=clerk, json={"document": 'code = "X"\nservice = 5\n'})
+    assert bad.json()["valid"] is False and all(p["path"] for p in bad.json()["problems"])
+    document = (Path(__file__).resolve().parents[2] / "rating" / "tariffs" / "water_residential.toml").read_text()
+    changed = document.replace('"2026-01-01"', '"2026-01-01"', 1) + "\n# reviewed\n"
+    assert "reviewed" in client.post("/api/v1/staff/tariffs/diff", headers=clerk, json={"document": changed}).json()["diff"]
+    assert client.post("/api/v1/staff/tariffs/publish", headers=clerk, json={"document": changed}).status_code == 403
+    published = client.post("/api/v1/staff/tariffs/publish", headers=supervisor, json={"document": changed})
+    assert published.status_code == 201
+
+    assert client.post("/api/v1/staff/bill-runs", headers=clerk, json={"cycle": portal_data.utility.cycle_code}
+                       ).status_code == 403
+    started = client.post("/api/v1/staff/bill-runs", headers=supervisor, json={"cycle": portal_data.utility.cycle_code})
+    assert started.status_code == 202
+    for thread in client.app.state.bill_runs.threads:
+        thread.join(120)
+    runs = client.get("/api/v1/staff/bill-runs", headers=clerk).json()["bill_runs"]
+    progress = client.get(f"/api/v1/staff/bill-runs/{runs[0]['id']}", headers=clerk).json()
+    assert progress["status"] == "finished" and progress["done_share"] == 1.0
+    assert sum(progress["outcomes"].values()) == progress["accounts_in_cycle"]
+    assert {h["reason"].split(":")[0] for h in progress["held"]} <= {"blocking_exceptions", "missing_reads"}
+
+    actions = [e["action"] for e in client.get("/api/v1/staff/audit", headers=admin).json()["entries"]]
+    assert {"exception.accept", "exception.override", "tariff.publish", "bill_run.start"} <= set(actions)
+    assert client.get("/api/v1/staff/audit", headers=supervisor).status_code == 403
+
+
+def test_input_limits(client, portal_data):  # noqa: F811
+    alice = token(client, "alice")
+    assert client.post("/api/v1/sessions", content=b"x" * 2_000_000,
+                       headers={"Content-Type": "application/json"}).status_code == 413
+    assert client.get("/api/v1/accounts/" + "A" * 40, headers=alice).status_code in (404, 422)
+    assert client.get(f"/api/v1/accounts/{portal_data.alice}/bills", headers=alice,
+                      params={"limit": 10_000}).status_code == 422
+    assert client.post(f"/api/v1/accounts/{portal_data.alice}/payments", headers=alice,
+                       json={"amount": "1e9", "token": "tok_approved", "idempotency_key": "k" * 8}).status_code == 422
+    assert client.get("/api/v1/staff/accounts", headers=token(client, "clerk"), params={"q": "%"}).status_code == 422
+    metrics = client.get("/metrics").text
+    assert 'm2c_portal_requests_total{route="unmatched",status="413"}' in metrics
+    assert 'm2c_portal_requests_total{route="/api/v1/accounts/{account_no}/bills",status="422"}' in metrics
+    assert json.loads(client.get("/healthz").text) == {"status": "ok"}
