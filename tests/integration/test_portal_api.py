@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from portal.app import create_app
 from streams.formats import espi
-from tests.integration.portal_fixtures import PASSWORD, bill_the_period, portal_data  # noqa: F401
+from tests.integration.portal_fixtures import PASSWORD, bill_the_period
 
 pytestmark = pytest.mark.integration
 XSD = Path(__file__).resolve().parents[3] / "shared" / "samples" / "schemas" / "espi.xsd"
@@ -21,7 +21,7 @@ OWN_SESSION = {"/logout", "/api/v1/sessions/current"}  # act on the caller's own
 
 
 @pytest.fixture
-def client(portal_data):  # noqa: F811
+def client(portal_data):
     with TestClient(create_app(portal_data.settings)) as client:
         yield client
 
@@ -41,7 +41,7 @@ def token(client, user):
     return {"Authorization": f"Bearer {answer.json()['token']}"}
 
 
-def test_customer_sees_usage_estimate_bills_and_pays(client, portal_data):  # noqa: F811
+def test_customer_sees_usage_estimate_bills_and_pays(client, portal_data):
     alice = token(client, "alice")
     number = portal_data.alice
     assert client.post("/api/v1/sessions", json={"username": "alice", "password": "wrong password!"}).status_code == 401
@@ -108,7 +108,7 @@ def test_customer_sees_usage_estimate_bills_and_pays(client, portal_data):  # no
     assert client.get("/api/v1/me", headers=alice).status_code == 401
 
 
-def test_green_button_export_validates_and_reads_back(client, portal_data, tmp_path):  # noqa: F811
+def test_green_button_export_validates_and_reads_back(client, portal_data, tmp_path):
     alice = token(client, "alice")
     answer = client.get(f"/api/v1/accounts/{portal_data.alice}/greenbutton", headers=alice,
                         params={"start": "2026-10-30", "end": "2026-11-03"})
@@ -146,7 +146,7 @@ def test_green_button_export_validates_and_reads_back(client, portal_data, tmp_p
     assert checked >= 4
 
 
-def test_every_route_refuses_callers_who_may_not_use_it(client, portal_data):  # noqa: F811
+def test_every_route_refuses_callers_who_may_not_use_it(client, portal_data):
     alice, bob, clerk = token(client, "alice"), token(client, "bob"), token(client, "clerk")
     bill_the_period(portal_data)
     alice_bill = portal_data.conn.execute("select b.id from bills b join accounts a on a.id = b.account_id "
@@ -177,7 +177,7 @@ def test_every_route_refuses_callers_who_may_not_use_it(client, portal_data):  #
     assert client.get(f"/api/v1/accounts/{portal_data.bob}/bills/{alice_bill}", headers=bob).status_code == 404
 
 
-def test_staff_work_queues_tariffs_bill_runs_with_roles_and_audit(client, portal_data):  # noqa: F811
+def test_staff_work_queues_tariffs_bill_runs_with_roles_and_audit(client, portal_data):
     clerk, supervisor, admin = token(client, "clerk"), token(client, "supervisor"), token(client, "admin")
     found = client.get("/api/v1/staff/accounts", headers=clerk, params={"q": portal_data.alice}).json()["accounts"]
     assert [a["account_no"] for a in found] == [portal_data.alice]
@@ -225,7 +225,7 @@ def test_staff_work_queues_tariffs_bill_runs_with_roles_and_audit(client, portal
     assert client.get("/api/v1/staff/audit", headers=supervisor).status_code == 403
 
 
-def test_input_limits(client, portal_data):  # noqa: F811
+def test_input_limits(client, portal_data):
     alice = token(client, "alice")
     assert client.post("/api/v1/sessions", content=b"x" * 2_000_000,
                        headers={"Content-Type": "application/json"}).status_code == 413
