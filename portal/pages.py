@@ -104,14 +104,19 @@ async def account_page(request: Request, target: tuple[int, str] = Depends(accou
                        who: Principal | None = Depends(optional_principal), message: str | None = None):
     who = _signed_in(who)
     summary = await run_in_threadpool(customer_api.account_summary, request, target)
-    estimate = await customer_api.estimate(request, target)
-    usage = await run_in_threadpool(customer_api.usage, request, target, "day", "cycle", None, None, None) \
-        if estimate.status_code == 200 else {"usage": []}
+    try:
+        estimate = json.loads((await customer_api.estimate(request, target)).body)
+    except HTTPException:  # no open billing period: no running estimate
+        estimate = None
+    try:
+        usage = await run_in_threadpool(customer_api.usage, request, target, "day", "cycle", None, None, None)
+    except HTTPException:  # between periods: the last 30 days
+        usage = await run_in_threadpool(customer_api.usage, request, target, "day", None, None, None, None)
     bills = await run_in_threadpool(customer_api.bills, request, target, 24)
     payments = await run_in_threadpool(customer_api.payments, request, target, 20)
     today = date.today()
     return _page(request, "account.html", who, title=f"Account {target[1]}", account=summary,
-                 estimate=json.loads(estimate.body), charts=_charts(usage["usage"]), bills=bills["bills"],
+                 estimate=estimate, charts=_charts(usage["usage"]), bills=bills["bills"],
                  payments=payments["payments"], idempotency_key=secrets.token_urlsafe(16),
                  gb_start=(today - timedelta(days=30)).isoformat(), gb_end=today.isoformat(),
                  message=message if message in ("Payment received.",) else None)

@@ -1,0 +1,109 @@
+"""The portal's pages in a real headless browser (Debian's chromium through Selenium), served by a
+real ``m2c portal serve`` process on the real services."""
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+
+from tests.integration.portal_fixtures import PASSWORD, bill_the_period
+
+pytestmark = pytest.mark.integration
+PORT = 9361
+
+
+@pytest.fixture
+def server(portal_data, tmp_path):
+    process = subprocess.Popen([sys.executable, "-m", "meter2cash.cli", "portal", "serve", "--port", str(PORT)],
+                               env={**os.environ, **portal_data.settings.to_env()},
+                               stderr=open(tmp_path / "portal.log", "w"))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.2)
+    yield f"http://127.0.0.1:{PORT}"
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture
+def browser():
+    chromedriver = shutil.which("chromedriver")
+    if chromedriver is None:
+        pytest.fail("chromedriver is not installed (scripts/services.sh install puts chromium-driver in)")
+    options = webdriver.ChromeOptions()
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(flag)
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    driver = webdriver.Chrome(service=Service(chromedriver), options=options)
+    driver.implicitly_wait(5)
+    yield driver
+    driver.quit()
+
+
+def sign_in(browser, base, user):
+    browser.get(f"{base}/login")
+    browser.find_element(By.ID, "username").send_keys(user)
+    browser.find_element(By.ID, "password").send_keys(PASSWORD)
+    browser.find_element(By.ID, "sign-in").click()
+
+
+def test_customer_signs_in_sees_estimate_usage_and_a_bill(server, browser, portal_data):
+    bill_the_period(portal_data)
+    sign_in(browser, server, "alice")
+    assert browser.current_url == f"{server}/accounts/{portal_data.alice}", browser.page_source[:2000]
+    bills = browser.find_elements(By.CSS_SELECTOR, "a.bill-link")
+    assert len(bills) == 1, browser.page_source[:3000]
+    balance = browser.find_element(By.ID, "balance").text
+    due = portal_data.conn.execute("select total_due_minor from bills b join accounts a on a.id = b.account_id "
+                                   "where a.account_no = %s", (portal_data.alice,)).fetchone()[0]
+    assert balance == f"{due / 100:,.2f}"
+    bills[0].click()
+    assert portal_data.alice in browser.page_source and "Total" in browser.page_source
+    browser.back()
+    # pay the balance with the test gateway
+    browser.find_element(By.ID, "amount").send_keys(f"{due / 100:.2f}")
+    browser.find_element(By.ID, "token").send_keys("tok_approved")
+    browser.find_element(By.ID, "pay").click()
+    assert browser.find_element(By.ID, "message").text == "Payment received."
+    assert browser.find_element(By.ID, "balance").text == "0.00"
+    browser.find_element(By.ID, "logout").click()
+    assert browser.current_url == f"{server}/login"
+    browser.get(f"{server}/accounts/{portal_data.bob}")
+    assert "sign in" in browser.page_source.lower()
+
+
+def test_customer_sees_the_running_estimate_and_usage_chart(server, browser, portal_data):
+    sign_in(browser, server, "alice")
+    projected = browser.find_element(By.ID, "projected").text
+    assert projected and projected != "0.00"
+    bars = browser.find_elements(By.CSS_SELECTOR, "#usage svg rect")
+    days = portal_data.conn.execute(
+        "select count(*) from usage_daily d join service_agreements sa on sa.id = d.service_agreement_id "
+        "join accounts a on a.id = sa.account_id where a.account_no = %s and d.channel = 1", (portal_data.alice,)
+    ).fetchone()[0]
+    assert len(bars) == days > 0
+    # another customer's page is not there for her
+    browser.get(f"{server}/accounts/{portal_data.bob}")
+    assert "no such account" in browser.page_source
+
+
+def test_staff_see_the_exception_queue_and_an_account(server, browser, portal_data):
+    sign_in(browser, server, "clerk")
+    assert browser.current_url == f"{server}/staff"
+    rows = browser.find_elements(By.CSS_SELECTOR, "#exceptions tr")
+    open_count = portal_data.conn.execute("select count(*) from vee_exceptions where status = 'open'").fetchone()[0]
+    assert len(rows) - 1 == min(open_count, 100) and open_count > 0
+    browser.find_element(By.ID, "q").send_keys(portal_data.alice[-3:])
+    browser.find_element(By.ID, "q").submit()
+    browser.find_element(By.LINK_TEXT, portal_data.alice).click()
+    assert f"Account {portal_data.alice}" in browser.page_source
