@@ -1,5 +1,5 @@
 """Closing billing cycles on schedule: for every period due, estimate its missing reads (VEE), run
-its bill run, then deliver what is waiting and run collections for the day. The streams worker
+its bill run, then raise customers' alerts, deliver what is waiting and run collections for the day. The streams worker
 runs this every few minutes in a thread (``m2c worker``); ``m2c cycles close-due`` runs it once.
 
 One process at a time does it (an advisory lock); each step is itself safe to repeat.
@@ -29,12 +29,14 @@ class CycleCloseReport:
     bill_runs: list = field(default_factory=list)  # BillRunResult per due period
     estimated_reads: int = 0
     corrections: int = 0  # bills whose usage changed after billing, raised for cancel/rebill
+    alerts: object | None = None  # customers' high-usage and leak alerts raised
     delivery: object | None = None
     collections: object | None = None
 
 
 def close_due_cycles(settings: Settings, now: datetime | None = None,
                      progress: Callable[[int, int], None] | None = None) -> CycleCloseReport:
+    from billing.alerts import run_alerts
     from billing.bill_run import run_bill_run
     from billing.corrections import raise_corrections
     from billing.collections import run_collections
@@ -61,6 +63,7 @@ def close_due_cycles(settings: Settings, now: datetime | None = None,
                                                      entities=entities, progress=progress,
                                                      requested_by="scheduler"))
             report.corrections = raise_corrections(conn, today - timedelta(days=CORRECTION_LOOKBACK_DAYS))
+            report.alerts = run_alerts(conn, lambda: tariffs or current_tariffs(conn), now)
             report.delivery = deliver_pending(conn, entities, settings.delivery(), now)
             report.collections = run_collections(conn, entities, today, now)
         finally:

@@ -239,3 +239,43 @@ def test_input_limits(client, portal_data):
     assert 'm2c_portal_requests_total{route="unmatched",status="413"}' in metrics
     assert 'm2c_portal_requests_total{route="/api/v1/accounts/{account_no}/bills",status="422"}' in metrics
     assert json.loads(client.get("/healthz").text) == {"status": "ok"}
+
+
+def test_alerts_customers_switch_on_become_notices_once(client, portal_data):
+    from datetime import datetime, time as clock
+    from zoneinfo import ZoneInfo
+
+    from billing.alerts import run_alerts
+    from simulators.headend import FaultPlan, generate
+    from storage.tariffs import current_tariffs
+    from streams.pipeline import BatchProcessor, RawMessage
+
+    utility, conn = portal_data.utility, portal_data.conn
+    water = next(a.account_no for a in utility.accounts if "water" in a.services)
+    zone = ZoneInfo(portal_data.settings.utility_zone)
+    day = datetime(2026, 11, 10).date()
+    # a day of water flowing without a stop, through the real pipeline: VEE flags continuous flow
+    leaking = generate(utility, datetime.combine(day, clock(0), zone), datetime.combine(day, clock(0), zone).replace(
+        day=11), block_hours=24, faults=FaultPlan(leak=1.0), seed=5)
+    BatchProcessor(portal_data.settings, conn, cache=None).process([RawMessage(m.value) for m in leaking])
+    supervisor = token(client, "supervisor")
+    alice = token(client, "alice")
+    assert client.put(f"/api/v1/accounts/{water}/alerts", headers=supervisor,
+                      json={"leak": True}).status_code == 200
+    assert client.put(f"/api/v1/accounts/{portal_data.alice}/alerts", headers=alice,
+                      json={"high_usage": True, "high_usage_amount": "1.00"}).status_code == 200
+    assert client.put(f"/api/v1/accounts/{portal_data.alice}/alerts", headers=alice,
+                      json={"high_usage": True}).status_code == 422
+    bob = token(client, "bob")
+    assert client.put(f"/api/v1/accounts/{portal_data.bob}/alerts", headers=bob,
+                      json={"high_usage": True, "high_usage_amount": "999999.00"}).status_code == 200
+    now = datetime(2026, 11, 12, 12, tzinfo=zone)
+    first = run_alerts(conn, lambda: current_tariffs(conn), now)
+    assert (first.high_usage, first.leaks) == (1, sum(1 for m in utility.meters
+                                                      if m.account_no == water and m.service == "water"))
+    again = run_alerts(conn, lambda: current_tariffs(conn), now)
+    assert (again.high_usage, again.leaks) == (0, 0)
+    kinds = dict(conn.execute("select a.account_no, array_agg(n.kind) from notices n join accounts a on a.id = "
+                              "n.account_id group by 1").fetchall())
+    assert kinds[portal_data.alice] == ["high_usage_alert"] and "leak_alert" in kinds[water]
+    assert portal_data.bob not in kinds
