@@ -11,6 +11,8 @@ COPY rating rating
 COPY storage storage
 COPY billing billing
 COPY simulators simulators
-RUN pip install --no-cache-dir .
+COPY portal portal
+COPY constraints.txt .
+RUN pip install --no-cache-dir -c constraints.txt .
 USER nobody
 ENTRYPOINT ["m2c"]

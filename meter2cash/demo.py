@@ -8,6 +8,7 @@ from pathlib import Path
 import psycopg
 
 from billing.bill_run import run_bill_run
+from meter2cash.demo_portal import run_portal
 from meter2cash.demo_receivables import run_receivables
 from meter2cash.scenario import Scenario
 from meter2cash.settings import Settings
@@ -66,6 +67,7 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
         output_dir = Path(settings.output_dir).resolve() / name
         output_dir.mkdir(parents=True, exist_ok=True)
         receivables = run_receivables(settings, conn, output_dir, seed)
+        portal = run_portal(settings, conn)
     truth, currency = scenario.truth, settings.currency
     print()
     print(f"reads published        {truth.reads:>12,}   ({truth.messages:,} messages, {truth.dlq_messages} undecodable)")
@@ -85,6 +87,7 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
           f"(re-run {again.bill_run_id} billed {again.accounts_billed})")
     print(f"ledger                 {ledger[1]:>12,} entries, debits - credits = {ledger[0]}")
     print("\n".join(receivables.lines))
+    print("\n".join(portal.lines))
     accounted = progress.stored_reads + progress.flagged_reads == truth.reads
     matches = bill_to_date == bills[1]
     print(f"every read stored or flagged: {'yes' if accounted else 'NO'}; "
@@ -99,4 +102,4 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
     print(f"  redis-cli -u {settings.redis_url} hget m2c:estimate:account:1 body")
     print(f"  Kafka topics {settings.topic_raw}, {settings.topic_exceptions}, {settings.topic_dlq}")
     return 0 if (accounted and matches and again.accounts_billed == 0 and ledger[0] == 0
-                 and receivables.consistent) else 1
+                 and receivables.consistent and portal.consistent) else 1

@@ -13,11 +13,12 @@ from typing import Callable
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import generate_latest
 from psycopg_pool import ConnectionPool
 
 from portal import customer_api, pages, staff_api
 from portal.gateway import PaymentGateway, TestGateway
+from portal.metrics import PortalMetrics
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1_048_576
@@ -99,12 +100,9 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     app.state.reestimate = services.reestimate or _no_reestimate
     app.state.bill_runs = BillRuns(services.close_period or _bill_run_only(app))
 
-    registry = CollectorRegistry()
-    requests = Counter("m2c_portal_requests_total", "Portal requests by route and status", ["route", "status"],
-                       registry=registry)
-    latency = Histogram("m2c_portal_request_seconds", "Portal request latency", ["route"], registry=registry,
-                        buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5))
-    app.state.registry = registry
+    metrics_ = PortalMetrics()
+    app.state.metrics = metrics_
+    requests, latency, registry = metrics_.requests, metrics_.latency, metrics_.registry
 
     @app.middleware("http")
     async def guard(request: Request, call_next) -> Response:

@@ -143,10 +143,12 @@ async def estimate(request: Request, target: tuple[int, str] = Depends(account))
     account_id, _ = target
     body = await request.app.state.redis.hget(f"m2c:estimate:account:{account_id}", "body")
     if body is not None:
+        request.app.state.metrics.estimates.labels("cache").inc()
         return Response(body, media_type="application/json", headers={"X-M2C-Source": "cache"})
     computed = await run_in_threadpool(_estimate_from_database, request.app.state, account_id)
     if computed is None:
         raise HTTPException(404, "the account has no open billing period")
+    request.app.state.metrics.estimates.labels("database").inc()
     return Response(json.dumps(computed), media_type="application/json", headers={"X-M2C-Source": "database"})
 
 

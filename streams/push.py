@@ -116,11 +116,18 @@ def decode_request(content_type: str, body: bytes) -> list:
     return blocks
 
 
-def make_app(sender: KafkaSender, tokens: dict[str, str], registry: CollectorRegistry | None = None) -> web.Application:
-    registry = registry or CollectorRegistry()
-    requests = Counter("m2c_push_requests_total", "Push requests by answer", ["status"], registry=registry)
-    accepted = Counter("m2c_push_blocks_total", "Blocks accepted and acknowledged by Kafka", ["head_end"],
-                       registry=registry)
+class PushMetrics:
+    def __init__(self, registry: CollectorRegistry | None = None):
+        self.registry = registry or CollectorRegistry()
+        self.requests = Counter("m2c_push_requests_total", "Push requests by answer", ["status"],
+                                registry=self.registry)
+        self.accepted = Counter("m2c_push_blocks_total", "Blocks accepted and acknowledged by Kafka", ["head_end"],
+                                registry=self.registry)
+
+
+def make_app(sender: KafkaSender, tokens: dict[str, str], metrics: PushMetrics | None = None) -> web.Application:
+    metrics = metrics or PushMetrics()
+    requests, accepted, registry = metrics.requests, metrics.accepted, metrics.registry
 
     def answer(status: int, **body) -> web.Response:
         requests.labels(str(status)).inc()

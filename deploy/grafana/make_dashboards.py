@@ -62,6 +62,16 @@ DASHBOARDS = {
         ("Receivable balance (minor units)", "max(m2c_receivable_balance_minor_units)", "short"),
         ("Active payment arrangements", "max(m2c_payment_arrangements_active)", "short"),
     ]),
+    "portal": ("meter2cash - portal and push", [
+        ("Portal requests per second by status", "sum by (status) (rate(m2c_portal_requests_total[5m]))", "reqps"),
+        ("Portal p99 latency by route",
+         "histogram_quantile(0.99, sum by (le, route) (rate(m2c_portal_request_seconds_bucket[5m])))", "s"),
+        ("Portal server errors per second", 'sum(rate(m2c_portal_requests_total{status=~"5.."}[5m]))', "reqps"),
+        ("Estimates served by source (cache hit rate)", "sum by (source) (rate(m2c_portal_estimates_total[5m]))",
+         "reqps"),
+        ("Head-end push requests by answer", "sum by (status) (rate(m2c_push_requests_total[5m]))", "reqps"),
+        ("Pushed blocks per second by head-end", "sum by (head_end) (rate(m2c_push_blocks_total[5m]))", "short"),
+    ]),
 }
 
 

@@ -45,6 +45,7 @@ def test_demo_streams_a_utility_to_bills(base_settings, capsys):
     assert run_demo(base_settings, meters=60, seed=3, name="e2e") == 0
     out = capsys.readouterr().out
     assert "every read stored or flagged: yes; estimates equal final bills: yes" in out
+    assert "signed in over HTTP: 1 bill(s)" in out  # the portal served the customer's bill
 
     settings = Scenario(base_settings, "e2e").settings
     tariffs = {}

@@ -12,7 +12,9 @@ from prometheus_client import CollectorRegistry
 
 from billing.metrics import BillRunMetrics
 from billing.receivables_metrics import ReceivablesCollector
+from portal.metrics import PortalMetrics
 from streams.metrics import StreamMetrics
+from streams.push import PushMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
 METRIC = re.compile(r"\bm2c_[a-z0-9_]+")
@@ -38,7 +40,8 @@ def exported() -> set[str]:
     names = set()
     receivables = CollectorRegistry()
     receivables.register(ReceivablesCollector(CannedConnection))
-    for registry in (StreamMetrics().registry, BillRunMetrics().registry, receivables):
+    for registry in (StreamMetrics().registry, BillRunMetrics().registry, receivables, PortalMetrics().registry,
+                     PushMetrics().registry):
         for family in registry.collect():
             names.add(family.name)
             for suffix in ("_total", "_bucket", "_sum", "_count", "_created"):
@@ -58,7 +61,7 @@ def test_promtool_accepts_the_config_and_rules():
 def test_every_dashboard_panel_queries_an_exported_metric():
     known = exported()
     dashboards = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
-    assert {d.stem for d in dashboards} == {"ingestion", "vee", "billing", "receivables"}
+    assert {d.stem for d in dashboards} == {"ingestion", "vee", "billing", "receivables", "portal"}
     for path in dashboards:
         document = json.loads(path.read_text())
         assert document["panels"], path
