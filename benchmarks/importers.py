@@ -18,11 +18,8 @@ import argparse
 import sys
 import tempfile
 import time
-import uuid
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 
@@ -30,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe, save  # noqa: E402
 from billing.cycles import create_cycles  # noqa: E402
-from meter2cash.cli import publish_builtin_tariffs  # noqa: E402
 from meter2cash.migration.load import load  # noqa: E402
 from meter2cash.migration.parallel_run import parallel_run  # noqa: E402
 from meter2cash.migration.synthetic import make_extract  # noqa: E402
@@ -38,8 +34,8 @@ from meter2cash.settings import Settings  # noqa: E402
 from simulators.files import day_blocks, write_cmep, write_csv, write_espi  # noqa: E402
 from simulators.utility import make_utility  # noqa: E402
 from storage.directory import load_directory  # noqa: E402
-from storage.schema import migrate  # noqa: E402
 from storage.tariffs import current_tariffs  # noqa: E402
+from tests.services import drop_fresh, fresh_settings  # noqa: E402
 from streams.file_import import import_file, parse_file  # noqa: E402
 from streams.formats.scaling import MeterUnit, to_blocks  # noqa: E402
 from streams.topics import ensure_topics  # noqa: E402
@@ -47,36 +43,16 @@ from streams.topics import ensure_topics  # noqa: E402
 WRITERS = {"cmep": write_cmep, "greenbutton": write_espi, "csv": write_csv}
 
 
-def own_settings(base: Settings, name: str) -> Settings:
-    with psycopg.connect(base.database_url, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
-        admin.execute(f'create database "{name}"')
-    run = f"bench.{uuid.uuid4().hex[:8]}"
-    settings = replace(base, database_url=urlunsplit(urlsplit(base.database_url)._replace(path=f"/{name}")),
-                       topic_raw=f"{run}.ami.reads.raw", topic_exceptions=f"{run}.ami.reads.exceptions",
-                       topic_dlq=f"{run}.ami.reads.dlq", app_id=f"{run}.streams")
-    with psycopg.connect(settings.database_url) as conn:
-        migrate(conn)
-        conn.autocommit = True
-        publish_builtin_tariffs(conn)
+def own_settings(base: Settings, prefix: str) -> Settings:
+    """A database of its own (migrated, tariffs published, 20 billing cycles) and unique topics."""
+    settings = fresh_settings(base, prefix)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
         create_cycles(conn, 20, settings.utility_zone)
     return settings
 
 
-def drop(base: Settings, settings: Settings) -> None:
-    name = urlsplit(settings.database_url).path.lstrip("/")
-    with psycopg.connect(base.database_url, autocommit=True) as admin:
-        admin.execute(f'drop database if exists "{name}" with (force)')
-    from confluent_kafka.admin import AdminClient
-
-    admin_client = AdminClient({"bootstrap.servers": settings.kafka_bootstrap})
-    mine = [t for t in admin_client.list_topics(timeout=10).topics if t.startswith(settings.topic_raw.split(".ami")[0])]
-    if mine:
-        admin_client.delete_topics(mine)
-
-
 def bench_imports(base: Settings, meters: int, days: int, folder: Path) -> dict:
-    settings = own_settings(base, "m2c_bench_import")
+    settings = own_settings(base, "bench_import")
     try:
         utility = make_utility(meters=meters, seed=5, zone=settings.utility_zone)
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
@@ -108,11 +84,11 @@ def bench_imports(base: Settings, meters: int, days: int, folder: Path) -> dict:
             path.unlink()
         return {"meters": meters, "days": days, "formats": results}
     finally:
-        drop(base, settings)
+        drop_fresh(base, settings)
 
 
 def bench_migration(base: Settings, meters: int, folder: Path) -> dict:
-    settings = own_settings(base, "m2c_bench_migration")
+    settings = own_settings(base, "bench_migration")
     try:
         planted = make_extract(str(folder / "extract"), meters=meters, zone=settings.utility_zone)
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
@@ -134,7 +110,7 @@ def bench_migration(base: Settings, meters: int, folder: Path) -> dict:
               f"{run.seconds:.2f} s ({compared / run.seconds:,.0f}/s), {run.matched:,} matched, {run.causes()}")
         return figures
     finally:
-        drop(base, settings)
+        drop_fresh(base, settings)
 
 
 def main() -> int:

@@ -8,12 +8,12 @@ import secrets
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from dataclasses import dataclass
 
 import psycopg
 
+from meter2cash.scenario import wait_until_serving
 from meter2cash.settings import Settings
 from portal.auth import create_user
 from rating.money import format_minor
@@ -54,15 +54,7 @@ def run_portal(settings: Settings, conn: psycopg.Connection) -> PortalReport:
                               stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                _call(base, "/healthz")
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
+        wait_until_serving(f"{base}/healthz")
         token = _call(base, "/api/v1/sessions", body={"username": f"customer-{account_no}".lower(),
                                                        "password": password})["token"]
         bills = _call(base, f"/api/v1/accounts/{account_no}/bills", token)["bills"]

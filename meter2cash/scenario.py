@@ -43,6 +43,21 @@ def start_worker(settings: Settings, metrics_port: int, log_path: str,
         start_new_session=True)
 
 
+def wait_until_serving(url: str, timeout: float = 30.0) -> None:
+    """Until ``url`` answers (a server just started); raises TimeoutError if it does not in time."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except OSError as error:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{url} did not answer in {timeout:.0f} s: {error}") from None
+            time.sleep(0.2)
+
+
 def stop_worker(worker: subprocess.Popen, timeout: float = 30.0) -> None:
     if worker.poll() is None:
         worker.send_signal(signal.SIGTERM)

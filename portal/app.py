@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import redis.asyncio as aioredis
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import generate_latest
 from psycopg_pool import ConnectionPool
@@ -102,27 +102,7 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
 
     metrics_ = PortalMetrics()
     app.state.metrics = metrics_
-    requests, latency, registry = metrics_.requests, metrics_.latency, metrics_.registry
-
-    @app.middleware("http")
-    async def guard(request: Request, call_next) -> Response:
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            response: Response = JSONResponse({"detail": f"at most {MAX_BODY} bytes"}, status_code=413)
-        else:
-            response = await call_next(request)
-        route = request.scope.get("route")
-        name = getattr(route, "path", "unmatched")
-        requests.labels(name, str(response.status_code)).inc()
-        latency.labels(name).observe(time.perf_counter() - started)
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        response.headers.setdefault("Content-Security-Policy",
-                                    "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:")
-        response.headers.setdefault("Cache-Control", "no-store")
-        return response
+    registry = metrics_.registry
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict:
@@ -134,10 +114,59 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type="text/plain")
 
+    app.add_middleware(Guard, metrics=metrics_)
     app.include_router(customer_api.router)
     app.include_router(staff_api.router)
     app.include_router(pages.router)
     return app
+
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin"),
+    (b"content-security-policy", b"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"),
+]
+
+
+class Guard:
+    """ASGI middleware: refuses bodies over the limit (and bodies of unknown length), adds the security
+    headers and ``Cache-Control: no-store``, and counts every request by route and status."""
+
+    def __init__(self, app, metrics: PortalMetrics):
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = dict(scope["headers"])
+        length = headers.get(b"content-length")
+        status = 500
+        refusal = None
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            refusal = (413, f"at most {MAX_BODY} bytes")
+        elif length is None and b"transfer-encoding" in headers:
+            refusal = (411, "send the body with a Content-Length")
+
+        async def send_with_headers(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [h for h in SECURITY_HEADERS if h[0] not in present]
+                if b"cache-control" not in present:
+                    extra.append((b"cache-control", b"no-store"))
+                message = {**message, "headers": [*message.get("headers", []), *extra]}
+            await send(message)
+
+        if refusal is None:
+            await self.app(scope, receive, send_with_headers)
+        else:
+            await JSONResponse({"detail": refusal[1]}, status_code=refusal[0])(scope, receive, send_with_headers)
+        route = getattr(scope.get("route"), "path", "unmatched")
+        self.metrics.requests.labels(route, str(status)).inc()
+        self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
 
 def _no_reestimate(conn, exception_id: int, actor: str, why: str):

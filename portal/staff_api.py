@@ -232,14 +232,15 @@ def start_bill_run(request: Request, body: BillRunRequest, who: Principal = Depe
     return {"billing_period_id": period_id, "status": "started"}
 
 
+_RUNS = ("select r.id, c.code, p.period_start, r.status, r.started_at, r.finished_at, r.accounts_billed, "
+         "r.accounts_skipped, r.accounts_failed, r.total_minor, r.error, p.billing_cycle_id from bill_runs r "
+         "join billing_periods p on p.id = r.billing_period_id join billing_cycles c on c.id = p.billing_cycle_id ")
+
+
 @router.get("/bill-runs")
 def bill_runs(request: Request, who: Principal = Depends(staff("clerk")), limit: int = Query(20, ge=1, le=200)) -> dict:
     with request.app.state.pool.connection() as conn:
-        rows = conn.execute(
-            "select r.id, c.code, p.period_start, r.status, r.started_at, r.finished_at, r.accounts_billed, "
-            "r.accounts_skipped, r.accounts_failed, r.total_minor, r.error from bill_runs r join billing_periods p "
-            "on p.id = r.billing_period_id join billing_cycles c on c.id = p.billing_cycle_id order by r.id desc "
-            "limit %s", (limit,)).fetchall()
+        rows = conn.execute(_RUNS + "order by r.id desc limit %s", (limit,)).fetchall()
     return {"bill_runs": [_run(r) for r in rows]}
 
 
@@ -254,11 +255,7 @@ def _run(r) -> dict:
 def bill_run(request: Request, run_id: int = Path(ge=1, le=2**62), who: Principal = Depends(staff("clerk"))) -> dict:
     """Progress (accounts by outcome so far, of the cycle's accounts) and the held accounts with reasons."""
     with request.app.state.pool.connection() as conn:
-        row = conn.execute(
-            "select r.id, c.code, p.period_start, r.status, r.started_at, r.finished_at, r.accounts_billed, "
-            "r.accounts_skipped, r.accounts_failed, r.total_minor, r.error, p.billing_cycle_id from bill_runs r "
-            "join billing_periods p on p.id = r.billing_period_id join billing_cycles c on c.id = p.billing_cycle_id "
-            "where r.id = %s", (run_id,)).fetchone()
+        row = conn.execute(_RUNS + "where r.id = %s", (run_id,)).fetchone()
         if row is None:
             raise HTTPException(404, "no such bill run")
         outcomes = dict(conn.execute("select status, count(*) from bill_run_accounts where bill_run_id = %s "

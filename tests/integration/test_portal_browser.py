@@ -4,14 +4,14 @@ import os
 import shutil
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
 
+from meter2cash.scenario import wait_until_serving
 from tests.integration.portal_fixtures import PASSWORD, bill_the_period
 
 pytestmark = pytest.mark.integration
@@ -23,13 +23,7 @@ def server(portal_data, tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "meter2cash.cli", "portal", "serve", "--port", str(PORT)],
                                env={**os.environ, **portal_data.settings.to_env()},
                                stderr=open(tmp_path / "portal.log", "w"))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.2)
+    wait_until_serving(f"http://127.0.0.1:{PORT}/healthz")
     yield f"http://127.0.0.1:{PORT}"
     process.terminate()
     process.wait(10)
@@ -55,6 +49,12 @@ def sign_in(browser, base, user):
     browser.find_element(By.ID, "username").send_keys(user)
     browser.find_element(By.ID, "password").send_keys(PASSWORD)
     browser.find_element(By.ID, "sign-in").click()
+    arrive(browser, lambda url: "/login" not in url)
+
+
+def arrive(browser, where) -> None:
+    """Wait for the navigation a click started (a click does not wait for the next page)."""
+    WebDriverWait(browser, 15).until(lambda driver: where(driver.current_url))
 
 
 def test_customer_signs_in_sees_estimate_usage_and_a_bill(server, browser, portal_data):
@@ -68,16 +68,19 @@ def test_customer_signs_in_sees_estimate_usage_and_a_bill(server, browser, porta
                                    "where a.account_no = %s", (portal_data.alice,)).fetchone()[0]
     assert balance == f"{due / 100:,.2f}"
     bills[0].click()
+    arrive(browser, lambda url: "/bills/" in url)
     assert portal_data.alice in browser.page_source and "Total" in browser.page_source
     browser.back()
+    arrive(browser, lambda url: url.endswith(portal_data.alice))
     # pay the balance with the test gateway
     browser.find_element(By.ID, "amount").send_keys(f"{due / 100:.2f}")
     browser.find_element(By.ID, "token").send_keys("tok_approved")
     browser.find_element(By.ID, "pay").click()
+    arrive(browser, lambda url: "message=" in url)
     assert browser.find_element(By.ID, "message").text == "Payment received."
     assert browser.find_element(By.ID, "balance").text == "0.00"
     browser.find_element(By.ID, "logout").click()
-    assert browser.current_url == f"{server}/login"
+    arrive(browser, lambda url: url.endswith("/login"))
     browser.get(f"{server}/accounts/{portal_data.bob}")
     assert "sign in" in browser.page_source.lower()
 
@@ -105,5 +108,7 @@ def test_staff_see_the_exception_queue_and_an_account(server, browser, portal_da
     assert len(rows) - 1 == min(open_count, 100) and open_count > 0
     browser.find_element(By.ID, "q").send_keys(portal_data.alice[-3:])
     browser.find_element(By.ID, "q").submit()
+    arrive(browser, lambda url: "q=" in url)
     browser.find_element(By.LINK_TEXT, portal_data.alice).click()
+    arrive(browser, lambda url: "/staff/accounts/" in url)
     assert f"Account {portal_data.alice}" in browser.page_source

@@ -11,6 +11,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from meter2cash.scenario import wait_until_serving
 from streams.codec import Block, decode, encode_binary
 from streams.push import new_token
 from streams.topics import ensure_topics
@@ -37,13 +38,7 @@ def start_server(settings, tmp_path, *extra):
     configured = replace(settings, push_tokens=f"headend-a:{digest}")
     process = subprocess.Popen([sys.executable, "-m", "meter2cash.cli", "push", "serve", "--port", str(PORT), *extra],
                                env={**os.environ, **configured.to_env()}, stderr=open(tmp_path / "push.log", "w"))
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/healthz", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.2)
+    wait_until_serving(f"http://127.0.0.1:{PORT}/healthz")
     return process, token
 
 

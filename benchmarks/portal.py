@@ -1,0 +1,253 @@
+"""Portal throughput and freshness on this machine.
+
+1. **Estimate endpoint under load**: a simulated utility's period is streamed through a real worker
+   so Redis holds every account's running estimate; ``m2c portal serve`` runs with two workers; a
+   load generator in a second process (asyncio + aiohttp, keep-alive; 16, 32 and 64 connections) signs
+   in as 200 customers and calls ``GET /api/v1/accounts/{account}/estimate`` for each of them in turn for
+   20 s per level. Reported: requests/s and p50/p99 latency as the client saw them.
+2. **Read to visible estimate**: while a publisher streams changed reads of the other accounts in the
+   background at a steady rate (20,000 reads/s in day blocks, as the ingest benchmark), a probe
+   publishes one changed interval of a probe account to Kafka and polls the API
+   every 5 ms until that account's estimate shows it; 60 probes, p50/p99 reported.
+
+    python benchmarks/portal.py [--meters 500] [--seconds 20] [--connections 16,32,64]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from datetime import date, datetime, time as clock
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psycopg
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.machine import describe, save  # noqa: E402
+from meter2cash.scenario import Scenario, wait_until_serving  # noqa: E402
+from meter2cash.settings import Settings  # noqa: E402
+from portal.auth import create_user  # noqa: E402
+from simulators.headend import generate  # noqa: E402
+from confluent_kafka import Producer  # noqa: E402
+
+from streams.codec import Block, Message, decode, encode_binary  # noqa: E402
+
+PASSWORD = "benchmark password 1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+# ---------------------------------------------------------------- load generator (second process)
+def _load(base: str, pairs: list[tuple[str, str]], seconds: float, connections: int, out) -> None:
+    import aiohttp
+
+    async def main() -> tuple[int, int, list[float]]:
+        latencies: list[float] = []
+        errors = 0
+        done = 0
+        stop = time.perf_counter() + seconds
+        connector = aiohttp.TCPConnector(limit=connections)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            async def worker(offset: int) -> None:
+                nonlocal errors, done
+                n = offset
+                while time.perf_counter() < stop:
+                    token, account = pairs[n % len(pairs)]
+                    n += connections
+                    started = time.perf_counter()
+                    async with session.get(f"{base}/api/v1/accounts/{account}/estimate",
+                                           headers={"Authorization": f"Bearer {token}"}) as answer:
+                        await answer.read()
+                        if answer.status != 200:
+                            errors += 1
+                    latencies.append(time.perf_counter() - started)
+                    done += 1
+            await asyncio.gather(*(worker(k) for k in range(connections)))
+        return done, errors, latencies
+
+    done, errors, latencies = asyncio.run(main())
+    out.send((done, errors, latencies))
+
+
+def load_test(base: str, pairs, seconds: float, connections: int) -> dict:
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    process = multiprocessing.Process(target=_load, args=(base, pairs, 3.0, connections, sender))
+    process.start()  # warm-up: connections, JIT of nothing, caches
+    receiver.recv()
+    process.join()
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    process = multiprocessing.Process(target=_load, args=(base, pairs, seconds, connections, sender))
+    started = time.perf_counter()
+    process.start()
+    done, errors, latencies = receiver.recv()
+    elapsed = time.perf_counter() - started
+    process.join()
+    return {"requests": done, "errors": errors, "seconds": round(elapsed, 2),
+            "requests_per_s": round(done / seconds), "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
+            "p99_ms": round(percentile(latencies, 0.99) * 1000, 2), "connections": connections}
+
+
+# ---------------------------------------------------------------- read to visible estimate
+def get_json(url: str, token: str) -> dict:
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        return json.loads(answer.read())
+
+
+def freshness(scenario: Scenario, base: str, token: str, account: str, meter, probes: int,
+              background: list[Message], reads_per_s: float) -> dict:
+    settings = scenario.settings
+    zone = ZoneInfo(settings.utility_zone)
+    stop = threading.Event()
+    sent = [0, 0]  # messages, reads
+    reads_per_message = sum(len(decode(m.value).values) for m in background[:200]) / 200
+    batch = 100
+    pause = batch * reads_per_message / reads_per_s
+
+    def stream() -> None:  # changed reads of the other accounts, at a steady rate
+        producer = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 5, "log_level": 3})
+        next_at = time.perf_counter()
+        while not stop.is_set():
+            for start in range(0, len(background), batch):
+                if stop.is_set():
+                    break
+                for message in background[start:start + batch]:
+                    producer.produce(settings.topic_raw, key=message.key, value=message.value)
+                producer.poll(0)
+                sent[0] += batch
+                sent[1] += batch * reads_per_message
+                next_at += pause
+                time.sleep(max(0.0, next_at - time.perf_counter()))
+        producer.flush(30)
+
+    publisher = threading.Thread(target=stream, daemon=True)
+    publisher.start()
+    url = f"{base}/api/v1/accounts/{account}/estimate"
+    probe = Producer({"bootstrap.servers": settings.kafka_bootstrap, "linger.ms": 0, "acks": "all", "log_level": 3})
+    moment = int(datetime.combine(date(2026, 11, 10), clock(12), zone).timestamp())
+    rng = np.random.default_rng(3)
+    delays = []
+    pipeline = []  # publish to the estimate written (its as_of), the rest is the poll
+    try:
+        for number in range(probes):
+            before = json.dumps(get_json(url, token)["services"], sort_keys=True)
+            value = int(rng.integers(1000, 9000)) + number
+            block = Block(meter.meter_no, 1, moment, meter.interval_s, np.array([value], np.int64),
+                          np.zeros(1, np.uint8))
+            started = time.perf_counter()
+            wall = time.time()
+            probe.produce(settings.topic_raw, key=meter.meter_no.encode(), value=encode_binary(block))
+            probe.flush(10)
+            while time.perf_counter() - started < 30:
+                body = get_json(url, token)
+                if json.dumps(body["services"], sort_keys=True) != before:
+                    delays.append(time.perf_counter() - started)
+                    pipeline.append(datetime.fromisoformat(body["as_of"]).timestamp() - wall)
+                    break
+                time.sleep(0.005)
+            else:
+                delays.append(float("inf"))
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        publisher.join(30)
+    finite = [d for d in delays if d != float("inf")]
+    return {"probes": probes, "seen": len(finite), "p50_ms": round(percentile(finite, 0.5) * 1000, 1),
+            "p99_ms": round(percentile(finite, 0.99) * 1000, 1), "max_ms": round(max(finite) * 1000, 1),
+            "mean_ms": round(statistics.mean(finite) * 1000, 1), "background_messages": sent[0],
+            "to_estimate_written_p50_ms": round(percentile(pipeline, 0.5) * 1000, 1),
+            "to_estimate_written_p99_ms": round(percentile(pipeline, 0.99) * 1000, 1),
+            "background_reads_per_s": reads_per_s}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--meters", type=int, default=500)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--connections", default="16,32,64", help="comma-separated: one load run per level")
+    parser.add_argument("--portal-workers", type=int, default=2)
+    parser.add_argument("--probes", type=int, default=60)
+    parser.add_argument("--background-reads-per-s", type=float, default=20_000.0)
+    args = parser.parse_args()
+    scenario = Scenario(Settings.from_env(), "bench_portal", meters=args.meters, redis_db=6)
+    scenario.prepare()
+    settings = scenario.settings
+    utility = scenario.utility
+    probe_account = utility.accounts[0]
+    probe_meter = next(m for m in utility.meters if m.account_no == probe_account.account_no and m.service == "electric")
+    others = {m.meter_no for m in utility.meters if m.account_no != probe_account.account_no}
+    scenario.start_workers(1)
+    portal = None
+    try:
+        print(f"streaming a period of {len(utility.meters)} meters through a worker ...")
+        scenario.publish(block_hours=24)
+        deadline = time.monotonic() + 600
+        while scenario.progress().stored_reads + scenario.progress().flagged_reads < scenario.truth.reads:
+            if time.monotonic() > deadline:
+                raise SystemExit("the worker did not store the period in 10 minutes")
+            time.sleep(1)
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            users = []
+            for account in utility.accounts[:200]:
+                name = f"bench-{account.account_no.lower()}"
+                create_user(conn, name, PASSWORD, "customer", [account.account_no])
+                users.append((name, account.account_no))
+        port = free_port()
+        portal = subprocess.Popen([sys.executable, "-m", "meter2cash.cli", "portal", "serve", "--port", str(port),
+                                   "--workers", str(args.portal_workers)], env={**os.environ, **settings.to_env()},
+                                  stderr=open(f"/tmp/{scenario.run_id}.portal.log", "w"))
+        base = f"http://127.0.0.1:{port}"
+        wait_until_serving(f"{base}/healthz")
+        pairs = []
+        for name, account in users:
+            request = urllib.request.Request(f"{base}/api/v1/sessions", json.dumps(
+                {"username": name, "password": PASSWORD}).encode(), {"Content-Type": "application/json"})
+            pairs.append((json.loads(urllib.request.urlopen(request).read())["token"], account))
+        loads = []
+        for connections in [int(c) for c in args.connections.split(",") if c]:
+            load = load_test(base, pairs, args.seconds, connections)
+            loads.append(load)
+            print(f"estimate endpoint, {connections} connections: {load['requests_per_s']:,} requests/s, "
+                  f"p50 {load['p50_ms']} ms, p99 {load['p99_ms']} ms, {load['errors']} errors")
+        background = [m for m in generate(utility, block_hours=24, seed=99) if m.key.decode() in others]
+        probe_token = next(t for t, a in pairs if a == probe_account.account_no)
+        fresh = freshness(scenario, base, probe_token, probe_account.account_no, probe_meter, args.probes, background,
+                          args.background_reads_per_s)
+        print(f"read to visible estimate under background ingest: p50 {fresh['p50_ms']} ms, p99 {fresh['p99_ms']} ms "
+              f"({fresh['seen']} of {fresh['probes']} probes seen; background {args.background_reads_per_s:,.0f} reads/s); "
+              f"estimate written after p50 {fresh['to_estimate_written_p50_ms']} ms, "
+              f"p99 {fresh['to_estimate_written_p99_ms']} ms")
+    finally:
+        if portal is not None:
+            portal.terminate()
+            portal.wait(10)
+        scenario.stop_workers()
+    save("portal", {"machine": describe(), "meters": len(utility.meters), "accounts": len(utility.accounts),
+                    "portal_workers": args.portal_workers, "seconds": args.seconds, "estimate_endpoint": loads,
+                    "read_to_visible": fresh})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
