@@ -28,7 +28,20 @@ def services(settings: Settings):
             fill_period(conn, period_id)
             run_bill_run(conn, period_id, current_tariffs(conn), entities=settings.entities())
 
-    return Services(reestimate=reestimate, close_period=close_period)
+    def import_green_button(conn, data: bytes, meter_no: str) -> dict:
+        import tempfile
+
+        from streams.file_import import import_file
+
+        with tempfile.NamedTemporaryFile(suffix=".xml") as upload:
+            upload.write(data)
+            upload.flush()
+            summary = import_file(conn, settings.kafka_bootstrap, settings.topic_raw, "greenbutton", upload.name,
+                                  meter=meter_no, snap_seconds=1)
+        summary.file = "upload.xml"
+        return summary.as_dict()
+
+    return Services(reestimate=reestimate, close_period=close_period, import_green_button=import_green_button)
 
 
 def make_app():

@@ -22,6 +22,7 @@ from portal.metrics import PortalMetrics
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1_048_576
+MAX_UPLOAD = 16 * 1_048_576  # a customer's Green Button file: a year of 15-minute data is ~6 MB
 TARIFF_SECONDS = 60.0
 
 
@@ -31,6 +32,7 @@ class Services:
 
     reestimate: Callable | None = None  # (conn, exception id, actor, why) -> {method: reads}
     close_period: Callable | None = None  # (billing period id, actor) -> None: estimate gaps, bill
+    import_green_button: Callable | None = None  # (conn, file bytes, meter number) -> import summary dict
     gateway: PaymentGateway = field(default_factory=TestGateway)
 
 
@@ -98,6 +100,7 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     app.state.entities = settings.entities()
     app.state.gateway = services.gateway
     app.state.reestimate = services.reestimate or _no_reestimate
+    app.state.import_green_button = services.import_green_button
     app.state.bill_runs = BillRuns(services.close_period or _bill_run_only(app))
 
     metrics_ = PortalMetrics()
@@ -128,7 +131,8 @@ SECURITY_HEADERS = [
 
 
 class Guard:
-    """ASGI middleware: refuses bodies over the limit (and bodies of unknown length), adds the security
+    """ASGI middleware: refuses bodies over the limit (1 MiB; 16 MiB for a Green Button upload) and bodies
+    of unknown length, adds the security
     headers and ``Cache-Control: no-store``, and counts every request by route and status."""
 
     def __init__(self, app, metrics: PortalMetrics):
@@ -144,8 +148,9 @@ class Guard:
         length = headers.get(b"content-length")
         status = 500
         refusal = None
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            refusal = (413, f"at most {MAX_BODY} bytes")
+        limit = MAX_UPLOAD if scope["method"] == "POST" and scope["path"].endswith("/greenbutton") else MAX_BODY
+        if length is not None and (not length.isdigit() or int(length) > limit):
+            refusal = (413, f"at most {limit} bytes")
         elif length is None and b"transfer-encoding" in headers:
             refusal = (411, "send the body with a Content-Length")
 

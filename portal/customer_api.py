@@ -275,6 +275,29 @@ def green_button(request: Request, target: tuple[int, str] = Depends(account), s
         "Content-Disposition": f'attachment; filename="greenbutton-{account_no}-{first}-{last}.xml"'})
 
 
+@router.post("/accounts/{account_no}/greenbutton", status_code=202)
+async def green_button_upload(request: Request, meter_no: str = Query(pattern=r"^[A-Za-z0-9_.:\-]{1,64}$"),
+                              target: tuple[int, str] = Depends(account)) -> dict:
+    """Import a Green Button (ESPI XML) file of the customer's own meter into usage: the body is the
+    file. Its reads go through the stream like any head-end's (validated, then stored); the answer
+    is the import's summary, with every rejected reading and why."""
+    if request.app.state.import_green_button is None:
+        raise HTTPException(501, "imports are not available in this server")
+    data = await request.body()
+    if not data:
+        raise HTTPException(422, "the body is the Green Button file")
+    return await run_in_threadpool(_import_green_button, request.app.state, target[0], meter_no, data)
+
+
+def _import_green_button(state, account_id: int, meter_no: str, data: bytes) -> dict:
+    with state.pool.connection() as conn:
+        owned = conn.execute("select 1 from meters m join service_agreements sa on sa.id = m.service_agreement_id "
+                             "where m.meter_no = %s and sa.account_id = %s", (meter_no, account_id)).fetchone()
+        if owned is None:
+            raise HTTPException(404, "no such meter on this account")
+        return state.import_green_button(conn, data, meter_no)
+
+
 class Alerts(BaseModel):
     high_usage: bool = False
     high_usage_amount: str | None = Field(None, pattern=AMOUNT, description="alert when the projected bill passes it")

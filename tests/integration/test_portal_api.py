@@ -279,3 +279,34 @@ def test_alerts_customers_switch_on_become_notices_once(client, portal_data):
                               "n.account_id group by 1").fetchall())
     assert kinds[portal_data.alice] == ["high_usage_alert"] and "leak_alert" in kinds[water]
     assert portal_data.bob not in kinds
+
+
+def test_customer_imports_a_green_button_file_of_their_own_meter(portal_data):
+    from meter2cash.portal_cli import services
+    from streams.topics import ensure_topics
+    from tests.integration.test_kafka_worker import consume_all
+
+    settings = portal_data.settings
+    ensure_topics(settings)
+    with TestClient(create_app(settings, services(settings))) as client:
+        alice, bob = token(client, "alice"), token(client, "bob")
+        feed = client.get(f"/api/v1/accounts/{portal_data.alice}/greenbutton", headers=alice,
+                          params={"start": "2026-11-02", "end": "2026-11-04"}).content
+        meters = [m for m in portal_data.utility.meters if m.account_no == portal_data.alice]
+        electric = next(m for m in meters if m.service == "electric")
+        url = f"/api/v1/accounts/{portal_data.alice}/greenbutton"
+        upload = {"content": feed, "headers": {**alice, "Content-Type": "application/atom+xml"}}
+        answer = client.post(url, params={"meter_no": electric.meter_no}, **upload)
+        assert answer.status_code == 202, answer.text
+        summary = answer.json()
+        stored = portal_data.conn.execute(
+            "select count(*) from interval_reads r join meters m on m.id = r.meter_id where m.meter_no = %s "
+            "and r.local_day >= '2026-11-02' and r.local_day < '2026-11-04'", (electric.meter_no,)).fetchone()[0]
+        assert summary["reads"] == stored > 0
+        # the account's other meters' series are in other units: refused, each with its reason
+        assert summary["rejected_by_reason"] == ({"unit_mismatch": 2 * (len(meters) - 1)} if len(meters) > 1 else {})
+        assert len(consume_all(settings, settings.topic_raw, summary["blocks"], timeout=30)) == summary["blocks"]
+        bob_meter = next(m.meter_no for m in portal_data.utility.meters if m.account_no == portal_data.bob)
+        assert client.post(url, params={"meter_no": bob_meter}, **upload).status_code == 404
+        assert client.post(url, params={"meter_no": electric.meter_no}, content=feed,
+                           headers={**bob, "Content-Type": "application/atom+xml"}).status_code == 404
