@@ -13,6 +13,9 @@ class BillRunMetrics:
         self.billed_minor = Counter("m2c_billed_minor_units_total", "Amount billed, in the currency's minor units",
                                     registry=r)
         self.failures = Counter("m2c_bill_run_failures_total", "Bill runs that stopped with an error", registry=r)
+        self.reads_estimated = Counter("m2c_reads_estimated_total",
+                                       "Missing reads estimated by VEE before the run, by service and method",
+                                       ["service", "method"], registry=r)
         self.progress = Gauge("m2c_bill_run_progress_ratio", "Share of the running bill run's accounts done",
                               registry=r)
         self.bills_per_second = Gauge("m2c_bill_run_bills_per_second", "Bills written per second by the last run",

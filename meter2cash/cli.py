@@ -35,11 +35,14 @@ def cmd_topics(args, settings: Settings) -> int:
 def cmd_worker(args, settings: Settings) -> int:
     from streams.worker import run_worker
 
+    from streams.metrics import reads_estimated_counter
+
+    estimated = reads_estimated_counter()
     every = settings.close_cycles_every_s if args.close_cycles_every is None else args.close_cycles_every
     if every > 0:
         from meter2cash.cycle_close import CycleScheduler
 
-        CycleScheduler(settings, every).start()
+        CycleScheduler(settings, every, tally=lambda s, m, n: estimated.labels(s, m).inc(n)).start()
     from billing.receivables_metrics import ReceivablesCollector
 
     import psycopg
@@ -47,7 +50,7 @@ def cmd_worker(args, settings: Settings) -> int:
     receivables = ReceivablesCollector(lambda: psycopg.connect(settings.database_url, autocommit=True,
                                                                connect_timeout=5))
     sys.argv = [sys.argv[0]]  # the Faust worker reads its own command line
-    run_worker(settings, metrics_port=args.metrics_port, loglevel=args.loglevel, collectors=[receivables])
+    run_worker(settings, metrics_port=args.metrics_port, loglevel=args.loglevel, collectors=[receivables, estimated])
     return 0
 
 
@@ -162,7 +165,7 @@ def cmd_bill_run(args, settings: Settings) -> int:
     with _connect(settings) as conn:
         period_id = find_period(conn, args.cycle, date.fromisoformat(args.period_start) if args.period_start else None)
         if args.estimate:
-            estimated = fill_period(conn, period_id)
+            estimated = fill_period(conn, period_id, tally=lambda s, m, n: metrics.reads_estimated.labels(s, m).inc(n))
             if any(estimated.values()):
                 print("estimated missing reads: " + ", ".join(f"{n} {m}" for m, n in estimated.items() if n))
         try:

@@ -35,7 +35,8 @@ class CycleCloseReport:
 
 
 def close_due_cycles(settings: Settings, now: datetime | None = None,
-                     progress: Callable[[int, int], None] | None = None) -> CycleCloseReport:
+                     progress: Callable[[int, int], None] | None = None,
+                     tally: Callable[[str, str, int], None] | None = None) -> CycleCloseReport:
     from billing.alerts import run_alerts
     from billing.bill_run import run_bill_run
     from billing.corrections import raise_corrections
@@ -58,7 +59,7 @@ def close_due_cycles(settings: Settings, now: datetime | None = None,
             due = due_periods(conn, today)
             tariffs = current_tariffs(conn) if due else {}
             for period in due:
-                report.estimated_reads += sum(fill_period(conn, period.billing_period_id).values())
+                report.estimated_reads += sum(fill_period(conn, period.billing_period_id, tally=tally).values())
                 report.bill_runs.append(run_bill_run(conn, period.billing_period_id, tariffs, clock=lambda: now,
                                                      entities=entities, progress=progress,
                                                      requested_by="scheduler"))
@@ -76,16 +77,17 @@ class CycleScheduler(threading.Thread):
     at the next tick (every step is safe to repeat)."""
 
     def __init__(self, settings: Settings, interval_s: float = 300.0,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)):
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 tally: Callable[[str, str, int], None] | None = None):
         super().__init__(name="cycle-scheduler", daemon=True)
-        self.settings, self.interval_s, self.clock = settings, interval_s, clock
+        self.settings, self.interval_s, self.clock, self.tally = settings, interval_s, clock, tally
         self.stopping = threading.Event()
         self.last_report: CycleCloseReport | None = None
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
-                self.last_report = close_due_cycles(self.settings, self.clock())
+                self.last_report = close_due_cycles(self.settings, self.clock(), tally=self.tally)
                 for result in self.last_report.bill_runs:
                     log.warning("scheduled bill run %s: %s bills, %s held", result.bill_run_id,
                                 result.accounts_billed, len(result.accounts_held))

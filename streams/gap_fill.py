@@ -8,6 +8,7 @@ the difference.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from typing import Callable
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -58,13 +59,16 @@ def _like_days(stored: dict, meter_id: int, day: date, holidays: frozenset[date]
     return found
 
 
+Tally = Callable[[str, str, int], None]
+
+
 def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day: date, end_day: date,
                        max_linear: int = 8, holidays: frozenset[date] = frozenset(),
-                       only: set[int] | None = None) -> dict[str, int]:
+                       only: set[int] | None = None, tally: Tally | None = None) -> dict[str, int]:
     """Estimate missing consumption reads of ``meter_ids`` over local days [first_day, end_day)
     (only the intervals starting at ``only``, epoch seconds, when given); returns reads estimated by
-    method."""
-    meters = conn.execute("select id, service_agreement_id, zone, interval_s from meters where id = any(%s)",
+    method, and tells ``tally`` (service, method, reads) meter by meter (a metrics counter)."""
+    meters = conn.execute("select id, service_agreement_id, zone, interval_s, service from meters where id = any(%s)",
                           (meter_ids,)).fetchall()
     rows = conn.execute(
         "select meter_id, local_day, array_send(values) from interval_blocks where meter_id = any(%s) "
@@ -74,7 +78,7 @@ def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day
     for meter_id, day, data in rows:
         stored[(meter_id, day)] = parse_array(data)
     done = {name: 0 for name in METHODS.values()}
-    for meter_id, agreement_id, zone, interval_s in meters:
+    for meter_id, agreement_id, zone, interval_s, service in meters:
         targets, like_rows, like_masks = [], [], []
         day = first_day
         while day < end_day:
@@ -118,7 +122,10 @@ def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day
             continue
         codes_array = np.array(codes, np.int16)
         for code, name in METHODS.items():
-            done[name] += int((codes_array == code).sum())
+            count = int((codes_array == code).sum())
+            done[name] += count
+            if tally is not None and count:
+                tally(service, name, count)
         edit_reads(conn, meter_id, agreement_id, zone, 1, np.array(moments, np.int64), interval_s,
                    np.array(new_values, np.int64), "vee:estimation", "missing reads estimated before billing",
                    quality=codes_array)
@@ -143,7 +150,8 @@ def _record_gaps(conn: psycopg.Connection, meter_id: int, interval_s: int, targe
     record_day_exceptions(conn, records, [GAP_RULE] * len(records))
 
 
-def fill_period(conn: psycopg.Connection, billing_period_id: int, max_linear: int = 8) -> dict[str, int]:
+def fill_period(conn: psycopg.Connection, billing_period_id: int, max_linear: int = 8,
+                tally: Tally | None = None) -> dict[str, int]:
     """Estimate the missing reads of every meter of the period's billing cycle before it is billed."""
     row = conn.execute("select billing_cycle_id, period_start, period_end from billing_periods where id = %s",
                        (billing_period_id,)).fetchone()
@@ -154,7 +162,7 @@ def fill_period(conn: psycopg.Connection, billing_period_id: int, max_linear: in
         "select m.id from meters m join service_agreements sa on sa.id = m.service_agreement_id "
         "join accounts a on a.id = sa.account_id where a.billing_cycle_id = %s "
         "and sa.start_date < %s and (sa.end_date is null or sa.end_date > %s)", (cycle_id, end_day, first_day))]
-    return fill_missing_reads(conn, meter_ids, first_day, end_day, max_linear) if meter_ids else {}
+    return fill_missing_reads(conn, meter_ids, first_day, end_day, max_linear, tally=tally) if meter_ids else {}
 
 
 def reestimate_exception(conn: psycopg.Connection, exception_id: int, actor: str, reason: str,

@@ -56,3 +56,10 @@ class StreamMetrics:
             self.append_to_estimate.observe(max(0.0, now - first_append))
         if newest_read_end is not None:
             self.read_to_estimate.observe(max(0.0, now - newest_read_end))
+
+
+def reads_estimated_counter(registry: CollectorRegistry | None = None) -> Counter:
+    """Reads estimated by VEE (cycle close, staff re-estimation), by service and method; counted where
+    the estimation runs: the worker's cycle scheduler, a bill run."""
+    return Counter("m2c_reads_estimated_total", "Missing reads estimated by VEE, by service and method",
+                   ["service", "method"], registry=registry)

@@ -37,6 +37,8 @@ DASHBOARDS = {
         ("Exceptions by rule", "sum by (rule) (rate(m2c_vee_exceptions_total[5m]))", "ops"),
         ("Exceptions by severity", "sum by (severity) (rate(m2c_vee_exceptions_total[5m]))", "ops"),
         ("Dead-lettered messages by reason", "sum by (reason) (increase(m2c_dlq_messages_total[15m]))", "short"),
+        ("Reads estimated per hour by service and method",
+         "sum by (service, method) (increase(m2c_reads_estimated_total[1h]))", "short"),
     ]),
     "billing": ("meter2cash - billing", [
         ("Bill run progress", "max(m2c_bill_run_progress_ratio)", "percentunit"),

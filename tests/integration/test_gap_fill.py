@@ -52,8 +52,15 @@ def test_gaps_are_estimated_traced_and_replaced_by_late_actuals(settings):
     before = conn.execute(usage).fetchone()
 
     period_id = conn.execute("select id from billing_periods").fetchone()[0]
-    estimated = fill_period(conn, period_id)
+    from billing.metrics import BillRunMetrics
+
+    metrics = BillRunMetrics()
+    estimated = fill_period(conn, period_id, tally=lambda s, m, n: metrics.reads_estimated.labels(s, m).inc(n))
     assert estimated == {"linear": 3, "like_day": 96, "flat": 0}
+    # the operators' counter moved by exactly what was estimated, under the meter's service
+    assert {(s.labels["service"], s.labels["method"]): s.value for family in metrics.registry.collect()
+            for s in family.samples if s.name == "m2c_reads_estimated_total"} == {
+        (meter.service, "linear"): 3.0, (meter.service, "like_day"): 96.0}
     after = conn.execute(usage).fetchone()
     assert after[1] - before[1] == 99 and after[0] - before[0] == int(shape[40:43].sum() + shape.sum())
     quality = conn.execute("select quality[41:43] from interval_blocks where local_day = %s", (day,)).fetchone()[0]

@@ -235,7 +235,11 @@ def test_input_limits(client, portal_data):
     assert client.post(f"/api/v1/accounts/{portal_data.alice}/payments", headers=alice,
                        json={"amount": "1e9", "token": "tok_approved", "idempotency_key": "k" * 8}).status_code == 422
     assert client.get("/api/v1/staff/accounts", headers=token(client, "clerk"), params={"q": "%"}).status_code == 422
+    for _ in range(3):
+        assert client.get(f"/api/v1/accounts/{portal_data.alice}/estimate", headers=alice).status_code == 200
     metrics = client.get("/metrics").text
+    assert 'm2c_portal_estimates_total{source="cache"} 3.0' in metrics  # the cache hit rate's counter
+    assert 'm2c_portal_requests_total{route="/api/v1/accounts/{account_no}/estimate",status="200"} 3.0' in metrics
     assert 'm2c_portal_requests_total{route="unmatched",status="413"}' in metrics
     assert 'm2c_portal_requests_total{route="/api/v1/accounts/{account_no}/bills",status="422"}' in metrics
     assert json.loads(client.get("/healthz").text) == {"status": "ok"}
