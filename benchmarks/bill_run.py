@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe, save  # noqa: E402
 from meter2cash.cli import publish_builtin_tariffs  # noqa: E402
+from meter2cash.progress import ProgressBar  # noqa: E402
 from meter2cash.settings import Settings  # noqa: E402
 from simulators.utility import SERVICE_MIX, make_utility  # noqa: E402
 from storage.day_rows import hourly_buckets, local_midnight, wall_clock_hours  # noqa: E402
@@ -141,9 +142,11 @@ def bill(url: str) -> dict:
 
     with psycopg.connect(url, autocommit=True) as conn:
         period_id = find_period(conn, "C01")
+        bar = ProgressBar("billing accounts")
         started = time.monotonic()
-        result = run_bill_run(conn, period_id, current_tariffs(conn), entities=load_entities())
+        result = run_bill_run(conn, period_id, current_tariffs(conn), entities=load_entities(), progress=bar.update)
         elapsed = time.monotonic() - started
+        bar.close()
     return {"bill_run_id": result.bill_run_id, "bills": result.accounts_billed, "held": len(result.accounts_held),
             "failed": len(result.accounts_failed), "already_billed": result.accounts_already_billed,
             "seconds": round(elapsed, 2), "total_minor": result.total_minor}

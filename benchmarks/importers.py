@@ -30,6 +30,7 @@ from billing.cycles import create_cycles  # noqa: E402
 from meter2cash.migration.load import load  # noqa: E402
 from meter2cash.migration.parallel_run import parallel_run  # noqa: E402
 from meter2cash.migration.synthetic import make_extract  # noqa: E402
+from meter2cash.progress import ProgressBar  # noqa: E402
 from meter2cash.settings import Settings  # noqa: E402
 from simulators.files import day_blocks, write_cmep, write_csv, write_espi  # noqa: E402
 from simulators.utility import make_utility  # noqa: E402
@@ -71,9 +72,12 @@ def bench_imports(base: Settings, meters: int, days: int, folder: Path) -> dict:
             converted = sum(to_blocks(s, units[s.source_id]).reads for s in parsed.series)
             parse_seconds = time.perf_counter() - started
             with psycopg.connect(settings.database_url, autocommit=True) as conn:
+                bar = ProgressBar(f"importing {kind} (blocks)")
                 started = time.perf_counter()
-                summary = import_file(conn, settings.kafka_bootstrap, settings.topic_raw, kind, str(path))
+                summary = import_file(conn, settings.kafka_bootstrap, settings.topic_raw, kind, str(path),
+                                      on_progress=bar.update)
                 seconds = time.perf_counter() - started
+                bar.close()
             assert converted == reads and summary.reads == reads and not summary.rejected, (kind, summary.text())
             results[kind] = {"file_mb": round(path.stat().st_size / 1e6, 1), "reads": reads,
                              "blocks": summary.blocks, "parse_scale_seconds": round(parse_seconds, 2),
@@ -93,7 +97,9 @@ def bench_migration(base: Settings, meters: int, folder: Path) -> dict:
         planted = make_extract(str(folder / "extract"), meters=meters, zone=settings.utility_zone)
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             started = time.perf_counter()
-            result = load(conn, settings, folder / "extract")
+            bar = ProgressBar("loading the read history (blocks)")
+            result = load(conn, settings, folder / "extract", progress=bar.update)
+            bar.close()
             load_seconds = time.perf_counter() - started
             run = parallel_run(conn, 3, current_tariffs(conn), settings.entities())
         compared = len(run.bills)

@@ -36,6 +36,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe, save  # noqa: E402
+from meter2cash.progress import ProgressBar  # noqa: E402
 from meter2cash.scenario import Scenario, wait_until_serving  # noqa: E402
 from meter2cash.settings import Settings  # noqa: E402
 from portal.auth import create_user  # noqa: E402
@@ -202,11 +203,14 @@ def main() -> int:
     try:
         print(f"streaming a period of {len(utility.meters)} meters through a worker ...")
         scenario.publish(block_hours=24)
+        bar = ProgressBar("reads committed")
         deadline = time.monotonic() + 600
-        while scenario.progress().stored_reads + scenario.progress().flagged_reads < scenario.truth.reads:
+        while (done := scenario.progress().stored_reads + scenario.progress().flagged_reads) < scenario.truth.reads:
+            bar.update(done, scenario.truth.reads)
             if time.monotonic() > deadline:
                 raise SystemExit("the worker did not store the period in 10 minutes")
             time.sleep(1)
+        bar.close()
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             users = []
             for account in utility.accounts[:200]:
