@@ -20,6 +20,7 @@ from storage.exceptions import ExceptionActionRefused, act, edit_reads, get_exce
 from storage.pg_binary import parse_array
 from storage.reads import ExceptionRecord, record_day_exceptions
 from streams.estimation import METHODS, fill_gaps, like_day_average
+from streams.register_check import check_registers
 from streams.vee_rules import GAP, GAP_RULE, severity
 
 _EPOCH = date(1970, 1, 1)
@@ -152,7 +153,8 @@ def _record_gaps(conn: psycopg.Connection, meter_id: int, interval_s: int, targe
 
 def fill_period(conn: psycopg.Connection, billing_period_id: int, max_linear: int = 8,
                 tally: Tally | None = None) -> dict[str, int]:
-    """Estimate the missing reads of every meter of the period's billing cycle before it is billed."""
+    """Check the register reads against the intervals, then estimate the missing reads of every meter of
+    the period's billing cycle before it is billed."""
     row = conn.execute("select billing_cycle_id, period_start, period_end from billing_periods where id = %s",
                        (billing_period_id,)).fetchone()
     if row is None:
@@ -162,7 +164,10 @@ def fill_period(conn: psycopg.Connection, billing_period_id: int, max_linear: in
         "select m.id from meters m join service_agreements sa on sa.id = m.service_agreement_id "
         "join accounts a on a.id = sa.account_id where a.billing_cycle_id = %s "
         "and sa.start_date < %s and (sa.end_date is null or sa.end_date > %s)", (cycle_id, end_day, first_day))]
-    return fill_missing_reads(conn, meter_ids, first_day, end_day, max_linear, tally=tally) if meter_ids else {}
+    if not meter_ids:
+        return {}
+    check_registers(conn, meter_ids, first_day, end_day)  # on the actual reads, before any estimate
+    return fill_missing_reads(conn, meter_ids, first_day, end_day, max_linear, tally=tally)
 
 
 def reestimate_exception(conn: psycopg.Connection, exception_id: int, actor: str, reason: str,

@@ -14,6 +14,8 @@ CONTINUOUS_FLOW = 512  # day rule (water)
 ZERO_RUN = 1024  # day rule: no consumption for hours at an occupied premise
 GAP = 2048  # cycle close: intervals that never arrived, estimated
 GAP_RULE = "gap"
+REGISTER_SUM = 4096  # cycle close: the intervals between two register reads do not add up to the dial's change
+REGISTER_RULE = "register_sum"
 
 RULE_CODES = {
     NEGATIVE: "negative",
@@ -28,6 +30,7 @@ RULE_CODES = {
     CONTINUOUS_FLOW: "continuous_flow",
     ZERO_RUN: "zero_consumption",
     GAP: GAP_RULE,
+    REGISTER_SUM: REGISTER_RULE,
 }
 
 # what a flagged read means for billing: blocking exceptions hold the account's bill until staff act
@@ -39,6 +42,7 @@ SEVERITY = {
     "spike": BLOCKS_BILLING, "continuous_flow": INFORMATION,  # a possible leak: told to the customer
     "zero_consumption": ISSUE,  # a stopped meter or a vacant premise: staff look, the bill goes out
     "gap": INFORMATION,  # estimated at cycle close (the reads say how); a late actual read replaces them
+    "register_sum": ISSUE,  # intervals and dial disagree: a lost or doubled interval, a misread dial
 }
 # the day rules' thresholds; spikes are checked on electric interval data (water use is bursty, gas use
 # within a day too even to tell a spike by a ratio)
@@ -46,6 +50,9 @@ SPIKE_RATIO = 6.0
 SPIKE_SERVICES = ("electric",)
 SPIKE_FLOOR_SHARE = 0.05  # of the meter's high limit per interval: tiny loads never spike
 ZERO_RUN_HOURS = {"electric": 12}  # hours of zero reads that need a look where the last week had use
+# register sum check: |intervals - dial change| may be this share of the change, or this many stored units
+REGISTER_TOLERANCE_SHARE = 0.02
+REGISTER_TOLERANCE_UNITS = 10
 _RANK = {INFORMATION: 0, ISSUE: 1, BLOCKS_BILLING: 2}
 
 
