@@ -8,7 +8,7 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from meter2cash import billing_cli, exceptions_cli, import_cli, migrate_cli, portal_cli, rating_cli
+from meter2cash import billing_cli, exceptions_cli, import_cli, migrate_cli, portal_cli, rating_cli, vee_cli
 from meter2cash.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -245,6 +245,7 @@ def build_parser() -> argparse.ArgumentParser:
     import_cli.register(sub)
     import_cli.register_push(sub)
     portal_cli.register(sub)
+    vee_cli.register(sub)
 
     p = sub.add_parser("seed", help="load a simulated utility's accounts, meters and tariffs")
     p.add_argument("--meters", type=int, default=1000)

@@ -16,6 +16,7 @@ class MeterFacts:
     expected_low_per_hour: int
     expected_high_per_hour: int
     zone: str
+    meter_class: str | None = None
 
 
 class MeterDirectory:
@@ -30,7 +31,7 @@ class MeterDirectory:
         if missing:
             rows = conn.execute(
                 "select meter_no, id, service_agreement_id, service, interval_s, expected_low_per_hour, "
-                "expected_high_per_hour, zone from meters where meter_no = any(%s)", (missing,)).fetchall()
+                "expected_high_per_hour, zone, meter_class from meters where meter_no = any(%s)", (missing,)).fetchall()
             for row in rows:
                 self._known[row[0]] = MeterFacts(*row[1:])
         return self._known

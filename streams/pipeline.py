@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -27,9 +27,10 @@ from streams import vee
 from streams.codec import BlockBatch, DecodeError, decode
 from streams.estimate import rebuild_estimates, refresh_estimates
 from streams.metrics import StreamMetrics
-from streams.vee_day import MAX_SLOTS, check_days
-from streams.vee_rules import (CONTINUOUS_FLOW, SPIKE, SPIKE_FLOOR_SHARE, SPIKE_RATIO, SPIKE_SERVICES, ZERO_RUN,
-                               ZERO_RUN_HOURS, rule_codes, severity)
+from streams.vee_day import MAX_SLOTS, check_days, check_history
+from streams.vee_rules import (CONTINUOUS_FLOW, HIGH_HISTORY, HISTORY_WEEKS, SPIKE, SPIKE_SERVICES, ZERO_RUN,
+                               rule_codes, severity)
+from streams.vee_thresholds import ThresholdSource
 
 log = logging.getLogger(__name__)
 TARIFF_RELOAD_SECONDS = 30.0
@@ -157,6 +158,7 @@ class BatchProcessor:
         self.partitions = PartitionManager(conn)
         self.estimator = Estimator(conn, cache, self.metrics, clock)
         self._zone_cache: dict[str, ZoneInfo] = {}
+        self.thresholds = ThresholdSource(conn)
 
     # ------------------------------------------------------------------ stages
     def decode(self, messages: list[RawMessage], outcome: BatchOutcome) -> tuple[BlockBatch, list[RawMessage]]:
@@ -252,29 +254,46 @@ class BatchProcessor:
         if not complete:
             return [], []
         count = len(complete)
+        thresholds = self.thresholds.get()
         values = np.zeros((count, MAX_SLOTS), np.int64)
         present = np.zeros((count, MAX_SLOTS), bool)
         hourly = np.zeros((count, 24), np.int64)
         water = np.zeros(count, bool)
         candidate = np.zeros(count, bool)
+        ratio = np.zeros(count, np.float64)
         floor = np.zeros(count, np.int64)
         min_zero_run = np.zeros(count, np.int64)
+        history_factor = np.zeros(count, np.float64)
+        history_floor = np.zeros(count, np.float64)
+        slot_hours = []
         for index, row in enumerate(complete):
             merged_row = merged[row]
             slots = len(merged_row.values)
             values[index, :slots] = merged_row.values
             present[index, :slots] = merged_row.present
             _, meter = facts[int(rows.meter_id[row])]
+            day, step = rows.local_day(row), int(rows.interval_s[row])
+
+            def limit(parameter: str) -> float:
+                return thresholds.value(meter.service, meter.meter_class, parameter, day)
+
             water[index] = meter.service == "water"
             candidate[index] = meter.service in SPIKE_SERVICES
-            floor[index] = int(meter.expected_high_per_hour * int(rows.interval_s[row]) / 3600 * SPIKE_FLOOR_SHARE)
-            if meter.service in ZERO_RUN_HOURS:
-                min_zero_run[index] = ZERO_RUN_HOURS[meter.service] * 3600 // int(rows.interval_s[row])
-            if water[index]:
-                hours = wall_clock_hours(rows.zone[row], int(rows.day_start[row]), int(rows.interval_s[row]), slots)
-                hourly[index] = hourly_buckets(merged_row.values, merged_row.present, hours)[0]
-        flags = check_days(values, present, hourly, np.ones(count, bool), water, candidate, SPIKE_RATIO, floor,
+            ratio[index] = limit("spike_ratio")
+            floor[index] = int(meter.expected_high_per_hour * step / 3600 * limit("spike_floor_share"))
+            min_zero_run[index] = int(limit("zero_run_hours") * 3600) // step
+            history_factor[index] = limit("history_high_factor")
+            history_floor[index] = meter.expected_high_per_hour * limit("history_floor_share")
+            hours = wall_clock_hours(rows.zone[row], int(rows.day_start[row]), step, slots)
+            slot_hours.append(hours)
+            hourly[index] = hourly_buckets(merged_row.values, merged_row.present, hours)[0]
+        flags = check_days(values, present, hourly, np.ones(count, bool), water, candidate, ratio, floor,
                            min_zero_run)
+        like_hourly, like_days = self._like_days_hourly([int(rows.meter_id[r]) for r in complete],
+                                                        [int(rows.channel[r]) for r in complete],
+                                                        [rows.local_day(r) for r in complete])
+        history_flags, hot_hours = check_history(hourly, like_hourly, like_days, history_factor, history_floor)
+        flags |= history_flags
         self._keep_zero_runs_of_occupied_premises(flags, [rows.local_day(r) for r in complete],
                                                   [facts[int(rows.meter_id[r])][1].service_agreement_id
                                                    for r in complete])
@@ -283,11 +302,14 @@ class BatchProcessor:
             row = complete[index]
             meter_no, meter = facts[int(rows.meter_id[row])]
             slots = len(merged[row].values)
-            for bit, rule in ((SPIKE, "spike"), (CONTINUOUS_FLOW, "continuous_flow"), (ZERO_RUN, "zero_consumption")):
+            for bit, rule in ((SPIKE, "spike"), (CONTINUOUS_FLOW, "continuous_flow"), (ZERO_RUN, "zero_consumption"),
+                              (HIGH_HISTORY, "high_history")):
                 if not flags[index] & bit:
                     continue
                 marks = np.zeros(slots, np.int16)
-                if bit == SPIKE:
+                if bit == HIGH_HISTORY:
+                    marks[hot_hours[index][slot_hours[index]] & present[index, :slots]] = HIGH_HISTORY
+                elif bit == SPIKE:
                     marks[int(np.argmax(np.where(present[index, :slots], values[index, :slots], -1)))] = SPIKE
                 elif bit == ZERO_RUN:
                     marks[present[index, :slots] & (values[index, :slots] == 0)] = ZERO_RUN
@@ -300,6 +322,26 @@ class BatchProcessor:
                     flags=marks.tolist()))
                 rules.append(rule)
         return records, rules
+
+    def _like_days_hourly(self, meter_ids: list[int], channels: list[int], days: list) -> tuple[np.ndarray, np.ndarray]:
+        """Per row, the hourly sums of the same meter and channel on the same weekday of the weeks before
+        (``HISTORY_WEEKS``), as (rows x weeks x 24) and how many of those days are there."""
+        like = np.zeros((len(days), HISTORY_WEEKS, 24), np.int64)
+        found = np.zeros(len(days), np.int64)
+        wanted = [(m, c, d - timedelta(days=7 * week)) for m, c, d in zip(meter_ids, channels, days)
+                  for week in range(1, HISTORY_WEEKS + 1)]
+        stored = {(r[0], r[1], r[2]): r[3] for r in self.conn.execute(
+            "select b.meter_id, b.channel, b.local_day, b.hourly_total from interval_blocks b "
+            "join unnest(%s::int8[], %s::int2[], %s::date[]) as t(m, c, d) on b.meter_id = t.m and b.channel = t.c "
+            "and b.local_day = t.d where b.hourly_total is not null and b.read_count = array_length(b.values, 1)",
+            ([w[0] for w in wanted], [w[1] for w in wanted], [w[2] for w in wanted]))}
+        for row, key in enumerate(zip(meter_ids, channels, days)):
+            for week in range(1, HISTORY_WEEKS + 1):
+                hours = stored.get((key[0], key[1], key[2] - timedelta(days=7 * week)))
+                if hours is not None and len(hours) == 24:
+                    like[row, found[row]] = hours
+                    found[row] += 1
+        return like, found
 
     def _keep_zero_runs_of_occupied_premises(self, flags: np.ndarray, days: list, agreements: list[int]) -> None:
         """A long run of zero reads matters where the premise had use in the week before (occupied);

@@ -3,7 +3,9 @@
 - spike (Oracle MDM's form): the day's largest interval is more than ``ratio`` times its third largest
   and above a floor; blocks billing until reviewed;
 - continuous flow (water): every hour of the day has use, a possible leak: information for the
-  customer, not blocking the bill.
+  customer, not blocking the bill;
+- high against history: an hour far above the same hour of the meter's like days (same weekday, the
+  weeks before): an issue for staff, the bill goes out.
 
 Rows are passed as a (rows x 100) matrix with a presence mask, so DST days (92 or 100 slots) fit.
 Each kernel has a NumPy reference in :mod:`streams.vee_reference`.
@@ -13,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from streams.vee_rules import CONTINUOUS_FLOW, SPIKE, ZERO_RUN
+from streams.vee_rules import CONTINUOUS_FLOW, HIGH_HISTORY, SPIKE, ZERO_RUN
 
 MAX_SLOTS = 100  # a 15-minute fall-back day; 5-minute data is checked per 100-slot chunk by the caller
 
@@ -23,7 +25,7 @@ def check_day_rows(values, present, hourly_total, complete, water, spike_candida
                    flags):
     """Both day rules, one row at a time.
 
-    Spike: the row's largest value > ratio x its third largest (taken as 0 when negative) and > floor
+    Spike: the row's largest value > ratio[row] x its third largest (taken as 0 when negative) and > floor
     (>= 0). Branch-free in two passes: the largest, then how many values reach largest / ratio: at
     most two means the third largest is below it. Continuous flow: a water day with use in all 24 hours.
     Zero run: at least ``min_zero_run[row]`` consecutive zero reads (0: not checked); whether the
@@ -44,7 +46,7 @@ def check_day_rows(values, present, hourly_total, complete, water, spike_candida
                 count += here
             reaching = 0
             for slot in range(row_values.shape[0]):
-                reaching += row_present[slot] & (max(row_values[slot], 0) * ratio >= largest)
+                reaching += row_present[slot] & (max(row_values[slot], 0) * ratio[row] >= largest)
             if count >= 3 and largest > floor[row] and reaching <= 2:
                 flags[row] |= SPIKE
         if min_zero_run[row] > 0:
@@ -75,5 +77,34 @@ def check_days(values, present, hourly_total, complete, water, spike_candidate, 
     flags = np.zeros(values.shape[0], dtype=np.uint16)
     if min_zero_run is None:
         min_zero_run = np.zeros(values.shape[0], np.int64)
-    return check_day_rows(values, present, hourly_total, complete, water, spike_candidate, np.float64(ratio),
+    ratios = np.broadcast_to(np.asarray(ratio, np.float64), (values.shape[0],)).copy()
+    return check_day_rows(values, present, hourly_total, complete, water, spike_candidate, ratios,
                           floor, min_zero_run, flags)
+
+
+@numba.njit(cache=True, nogil=True)
+def check_history_rows(hourly_total, like_hourly, like_days, factor, floor, hot_hours, flags):
+    """High against the meter's own history: an hour of the row whose use is above factor x the most
+    that hour used on any of its like days (``like_hourly[row, :like_days[row]]``) plus ``floor``; a
+    row needs at least two like days. Marks the hours in ``hot_hours``."""
+    for row in range(hourly_total.shape[0]):
+        if like_days[row] < 2:
+            continue
+        for hour in range(24):
+            most = np.int64(0)
+            for day in range(like_days[row]):
+                most = max(most, like_hourly[row, day, hour])
+            if hourly_total[row, hour] > factor[row] * most + floor[row]:
+                hot_hours[row, hour] = True
+                flags[row] |= HIGH_HISTORY
+    return flags
+
+
+def check_history(hourly_total, like_hourly, like_days, factor, floor):
+    """(flags, hot hours) of the high-against-history rule; see :func:`check_history_rows`."""
+    rows = hourly_total.shape[0]
+    hot = np.zeros((rows, 24), np.bool_)
+    flags = np.zeros(rows, np.uint16)
+    check_history_rows(hourly_total.astype(np.int64), like_hourly.astype(np.int64), like_days.astype(np.int64),
+                       np.asarray(factor, np.float64), np.asarray(floor, np.float64), hot, flags)
+    return flags, hot

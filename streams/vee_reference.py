@@ -67,7 +67,8 @@ def check_days(values, present, hourly_total, complete, water, spike_candidate, 
     for row in range(values.shape[0]):
         if complete[row] and spike_candidate[row]:
             day = np.sort(values[row][present[row]])[::-1]
-            if len(day) >= 3 and day[0] > floor[row] and day[0] > ratio * max(day[2], 0):
+            row_ratio = np.broadcast_to(np.asarray(ratio, np.float64), (values.shape[0],))[row]
+            if len(day) >= 3 and day[0] > floor[row] and day[0] > row_ratio * max(day[2], 0):
                 flags[row] |= SPIKE
         if complete[row] and water[row] and (hourly_total[row] > 0).all():
             flags[row] |= CONTINUOUS_FLOW
@@ -77,3 +78,17 @@ def check_days(values, present, hourly_total, complete, water, spike_candidate, 
             if longest >= min_zero_run[row]:
                 flags[row] |= ZERO_RUN
     return flags
+
+
+def check_history(hourly_total, like_hourly, like_days, factor, floor):
+    """High against history, plainly: per row with two like days or more, the hours above factor x the
+    like days' most for that hour plus the floor."""
+    from streams.vee_rules import HIGH_HISTORY
+
+    rows = hourly_total.shape[0]
+    hot = np.zeros((rows, 24), bool)
+    for row in range(rows):
+        if like_days[row] >= 2:
+            most = like_hourly[row, :like_days[row]].max(axis=0)
+            hot[row] = hourly_total[row] > factor[row] * most + floor[row]
+    return np.where(hot.any(axis=1), HIGH_HISTORY, 0).astype(np.uint16), hot

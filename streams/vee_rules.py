@@ -16,6 +16,7 @@ GAP = 2048  # cycle close: intervals that never arrived, estimated
 GAP_RULE = "gap"
 REGISTER_SUM = 4096  # cycle close: the intervals between two register reads do not add up to the dial's change
 REGISTER_RULE = "register_sum"
+HIGH_HISTORY = 8192  # day rule: an hour far above the same hour of the meter's like days
 
 RULE_CODES = {
     NEGATIVE: "negative",
@@ -31,6 +32,7 @@ RULE_CODES = {
     ZERO_RUN: "zero_consumption",
     GAP: GAP_RULE,
     REGISTER_SUM: REGISTER_RULE,
+    HIGH_HISTORY: "high_history",
 }
 
 # what a flagged read means for billing: blocking exceptions hold the account's bill until staff act
@@ -43,6 +45,7 @@ SEVERITY = {
     "zero_consumption": ISSUE,  # a stopped meter or a vacant premise: staff look, the bill goes out
     "gap": INFORMATION,  # estimated at cycle close (the reads say how); a late actual read replaces them
     "register_sum": ISSUE,  # intervals and dial disagree: a lost or doubled interval, a misread dial
+    "high_history": ISSUE,  # far above the meter's own history: staff look, the bill goes out
 }
 # the day rules' thresholds; spikes are checked on electric interval data (water use is bursty, gas use
 # within a day too even to tell a spike by a ratio)
@@ -50,6 +53,12 @@ SPIKE_RATIO = 6.0
 SPIKE_SERVICES = ("electric",)
 SPIKE_FLOOR_SHARE = 0.05  # of the meter's high limit per interval: tiny loads never spike
 ZERO_RUN_HOURS = {"electric": 12}  # hours of zero reads that need a look where the last week had use
+# high against the meter's own history: an hour above factor x the most that hour used on the like days
+# (same weekday, the weeks before) plus a floor (a share of the meter's hourly hard limit)
+HISTORY_HIGH_FACTOR = 4.0
+HISTORY_FLOOR_SHARE = 0.1
+HISTORY_WEEKS = 4
+HISTORY_MIN_DAYS = 2  # like days with data needed before the rule speaks
 # register sum check: |intervals - dial change| may be this share of the change, or this many stored units
 REGISTER_TOLERANCE_SHARE = 0.02
 REGISTER_TOLERANCE_UNITS = 10

@@ -1,5 +1,5 @@
 """Day rules on simulator output with known injected faults: every spike and leak is flagged by the
-right rule, and clean days raise none."""
+right rule, and clean days raise none; the meter's own history and thresholds set by staff."""
 import numpy as np
 import psycopg
 import pytest
@@ -27,6 +27,14 @@ def test_injected_day_spikes_and_leaks_are_flagged_and_clean_days_are_not(settin
         severities = dict(conn.execute("select day_rule, min(severity) from vee_exceptions "
                                        "where day_rule is not null group by 1").fetchall())
         days = (utility.period_end - utility.period_start).days
+        # the high-against-history rule sees the same injected spikes (once the meter has two like
+        # days of history) and nothing else
+        on_spike_days, history = conn.execute(
+            "select count(*) filter (where exists (select 1 from vee_exceptions s where s.meter_id = h.meter_id "
+            "and s.block_start = h.block_start and s.day_rule = 'spike')), count(*) from vee_exceptions h "
+            "where h.day_rule = 'high_history'").fetchone()
+    assert history == on_spike_days == found.pop("high_history") > 0
+    severities.pop("high_history")
     assert truth.faults["day_spike"] > 5 and truth.faults["leak"] > 5
     assert found == {"spike": truth.faults["day_spike"], "continuous_flow": truth.faults["leak"]}
     assert severities == {"spike": "blocks_billing", "continuous_flow": "information"}
@@ -73,3 +81,40 @@ def test_zero_consumption_is_flagged_only_where_the_premise_was_occupied(setting
                                   day_block(vacant, zone, date(2026, 10, 8), np.zeros(96))])
         found = conn.execute("select meter_no, rules, severity, flagged_count from vee_exceptions").fetchall()
     assert found == [(occupied.meter_no, ["zero_consumption"], "issue", 0)]
+
+
+def test_thresholds_set_by_staff_apply_by_meter_class_from_their_day(settings, monkeypatch):
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from meter2cash.cli import main
+    from simulators.utility import Account, Meter, Utility
+    from tests.integration.test_lookback_charges import day_block
+
+    zone = settings.utility_zone
+    home = Meter("E9300001", "A9300001", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
+    shop = Meter("E9300002", "A9300002", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
+    utility = Utility(zone, "C-THR", date(2026, 10, 1), date(2026, 11, 1),
+                      [Account(m.account_no, "Customer", f"{m.meter_no} Rd", ("electric",)) for m in (home, shop)],
+                      [home, shop])
+    for key, value in settings.to_env().items():
+        monkeypatch.setenv(key, value)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        load_directory(conn, utility)
+        conn.execute("update meters set meter_class = 'commercial' where meter_no = %s", (shop.meter_no,))
+    # commercial meters see bursts: their spikes need 20 x the third largest, from Oct 10
+    assert main(["vee", "thresholds", "set", "electric", "spike_ratio", "20", "--class", "commercial",
+                 "--from", "2026-10-10", "--why", "machines start at 7"]) == 0
+    assert main(["vee", "thresholds", "set", "electric", "spike_ratio", "x", "--from", "2026-10-10",
+                 "--why", "typo"]) == 2
+    burst = np.full(96, 200)
+    burst[30] = 200 * 10  # 10 x the rest: a spike under the default ratio (6), not under 20
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        processor = BatchProcessor(settings, conn, cache=None)
+        processor.process([day_block(m, zone, day, burst) for m in (home, shop)
+                           for day in (date(2026, 10, 5), date(2026, 10, 12))])
+        found = sorted((meter, start.astimezone(ZoneInfo(zone)).date()) for meter, start in conn.execute(
+            "select meter_no, block_start from vee_exceptions where day_rule = 'spike'").fetchall())
+    # the home meter both days; the shop meter only before its class's threshold took effect
+    assert found == [(home.meter_no, date(2026, 10, 5)), (home.meter_no, date(2026, 10, 12)),
+                     (shop.meter_no, date(2026, 10, 5))]

@@ -14,7 +14,11 @@ EXAMPLES = 12
 
 
 def test_generated_requests_get_no_server_error(portal_data):
-    app = create_app(portal_data.settings)
+    from meter2cash.portal_cli import services
+    from streams.topics import ensure_topics
+
+    ensure_topics(portal_data.settings)
+    app = create_app(portal_data.settings, services(portal_data.settings))  # as `m2c portal serve` builds it
     with TestClient(app) as client:
         tokens = {user: client.post("/api/v1/sessions", json={"username": user, "password": PASSWORD}).json()["token"]
                   for user in ("alice", "admin")}
