@@ -20,7 +20,8 @@ def cmd_vee(args, settings: Settings) -> int:
             print(f"{'service':<9} {'class':<12} {'parameter':<22} {'value':>10}  effective from")
             for parameter, defaults in DEFAULTS.items():
                 for service, value in defaults.items():
-                    print(f"{service or '*':<9} {'*':<12} {parameter:<22} {value:>10g}  (default)")
+                    shown = "meter's own" if value is None else f"{value:g}"
+                    print(f"{service or '*':<9} {'*':<12} {parameter:<22} {shown:>10}  (default)")
             for service, meter_class, parameter, value, effective_from in rows(conn):
                 print(f"{service:<9} {meter_class or '*':<12} {parameter:<22} {value:>10}  {effective_from}")
             return 0

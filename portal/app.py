@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import psycopg
 import redis.asyncio as aioredis
 from fastapi import FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -106,6 +107,12 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     metrics_ = PortalMetrics()
     app.state.metrics = metrics_
     registry = metrics_.registry
+
+    @app.exception_handler(psycopg.DataError)
+    async def data_error(request, error: psycopg.DataError) -> JSONResponse:
+        """Input PostgreSQL cannot take as data (a NUL character in a text, a number out of range):
+        the caller's to fix, not a server error."""
+        return JSONResponse({"detail": f"invalid input: {str(error).splitlines()[0][:200]}"}, status_code=422)
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -28,9 +28,9 @@ from streams.codec import BlockBatch, DecodeError, decode
 from streams.estimate import rebuild_estimates, refresh_estimates
 from streams.metrics import StreamMetrics
 from streams.vee_day import MAX_SLOTS, check_days, check_history
-from streams.vee_rules import (CONTINUOUS_FLOW, HIGH_HISTORY, HISTORY_WEEKS, SPIKE, SPIKE_SERVICES, ZERO_RUN,
-                               rule_codes, severity)
-from streams.vee_thresholds import ThresholdSource
+from streams.vee_rules import (CONTINUOUS_FLOW, HIGH_HISTORY, HISTORY_WEEKS, LOW_HISTORY, SPIKE, SPIKE_SERVICES,
+                               ZERO_RUN, rule_codes, severity)
+from streams.vee_thresholds import LIMITS, ThresholdSource
 
 log = logging.getLogger(__name__)
 TARIFF_RELOAD_SECONDS = 30.0
@@ -198,6 +198,7 @@ class BatchProcessor:
         known = self.directory.lookup(self.conn, batch.meter_ids)
         facts = block_facts(batch.meter_ids, batch.interval_s, known, self.settings.utility_zone)
         align = self._align_offsets(batch, facts.zones, facts.zone_index)
+        self._class_limits(batch, facts, known, align)
         flags = vee.validate(batch, facts.meter_index, facts.expected_interval, facts.low, facts.high, align,
                              int(self.clock()), self.settings.future_tolerance_seconds)
         validated = time.perf_counter()
@@ -265,6 +266,7 @@ class BatchProcessor:
         min_zero_run = np.zeros(count, np.int64)
         history_factor = np.zeros(count, np.float64)
         history_floor = np.zeros(count, np.float64)
+        history_low = np.zeros(count, np.float64)
         slot_hours = []
         for index, row in enumerate(complete):
             merged_row = merged[row]
@@ -284,6 +286,7 @@ class BatchProcessor:
             min_zero_run[index] = int(limit("zero_run_hours") * 3600) // step
             history_factor[index] = limit("history_high_factor")
             history_floor[index] = meter.expected_high_per_hour * limit("history_floor_share")
+            history_low[index] = limit("history_low_share")
             hours = wall_clock_hours(rows.zone[row], int(rows.day_start[row]), step, slots)
             slot_hours.append(hours)
             hourly[index] = hourly_buckets(merged_row.values, merged_row.present, hours)[0]
@@ -292,7 +295,8 @@ class BatchProcessor:
         like_hourly, like_days = self._like_days_hourly([int(rows.meter_id[r]) for r in complete],
                                                         [int(rows.channel[r]) for r in complete],
                                                         [rows.local_day(r) for r in complete])
-        history_flags, hot_hours = check_history(hourly, like_hourly, like_days, history_factor, history_floor)
+        history_flags, hot_hours = check_history(hourly, like_hourly, like_days, history_factor, history_floor,
+                                                 history_low)
         flags |= history_flags
         self._keep_zero_runs_of_occupied_premises(flags, [rows.local_day(r) for r in complete],
                                                   [facts[int(rows.meter_id[r])][1].service_agreement_id
@@ -303,7 +307,7 @@ class BatchProcessor:
             meter_no, meter = facts[int(rows.meter_id[row])]
             slots = len(merged[row].values)
             for bit, rule in ((SPIKE, "spike"), (CONTINUOUS_FLOW, "continuous_flow"), (ZERO_RUN, "zero_consumption"),
-                              (HIGH_HISTORY, "high_history")):
+                              (HIGH_HISTORY, "high_history"), (LOW_HISTORY, "low_history")):
                 if not flags[index] & bit:
                     continue
                 marks = np.zeros(slots, np.int16)
@@ -311,6 +315,8 @@ class BatchProcessor:
                     marks[hot_hours[index][slot_hours[index]] & present[index, :slots]] = HIGH_HISTORY
                 elif bit == SPIKE:
                     marks[int(np.argmax(np.where(present[index, :slots], values[index, :slots], -1)))] = SPIKE
+                elif bit == LOW_HISTORY:
+                    marks[present[index, :slots]] = LOW_HISTORY
                 elif bit == ZERO_RUN:
                     marks[present[index, :slots] & (values[index, :slots] == 0)] = ZERO_RUN
                 else:
@@ -322,6 +328,28 @@ class BatchProcessor:
                     flags=marks.tolist()))
                 rules.append(rule)
         return records, rules
+
+    def _class_limits(self, batch, facts, known: dict, align: np.ndarray) -> None:
+        """Hard limits staff set per service and meter class (``high_per_hour``, ``low_per_hour``) replace
+        the meter's own for the blocks of days they are in force; nothing to do when none is set."""
+        thresholds = self.thresholds.get()
+        wanted = [p for p in LIMITS if thresholds.sets(p)]
+        if not wanted:
+            return
+        for block, number in enumerate(batch.meter_ids):
+            meter = known.get(number)
+            if meter is None:
+                continue
+            day = date.fromordinal(date(1970, 1, 1).toordinal() + (int(batch.start[block]) + int(align[block])) // 86400)
+            step = int(batch.interval_s[block])
+            for parameter in wanted:
+                value = thresholds.value(meter.service, meter.meter_class, parameter, day)
+                if value is None:
+                    continue
+                if parameter == "high_per_hour":
+                    facts.high[block] = -(-int(value * step) // 3600)
+                else:
+                    facts.low[block] = int(value * step) // 3600
 
     def _like_days_hourly(self, meter_ids: list[int], channels: list[int], days: list) -> tuple[np.ndarray, np.ndarray]:
         """Per row, the hourly sums of the same meter and channel on the same weekday of the weeks before

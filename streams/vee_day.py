@@ -15,7 +15,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from streams.vee_rules import CONTINUOUS_FLOW, HIGH_HISTORY, SPIKE, ZERO_RUN
+from streams.vee_rules import CONTINUOUS_FLOW, HIGH_HISTORY, LOW_HISTORY, SPIKE, ZERO_RUN
 
 MAX_SLOTS = 100  # a 15-minute fall-back day; 5-minute data is checked per 100-slot chunk by the caller
 
@@ -83,13 +83,25 @@ def check_days(values, present, hourly_total, complete, water, spike_candidate, 
 
 
 @numba.njit(cache=True, nogil=True)
-def check_history_rows(hourly_total, like_hourly, like_days, factor, floor, hot_hours, flags):
-    """High against the meter's own history: an hour of the row whose use is above factor x the most
-    that hour used on any of its like days (``like_hourly[row, :like_days[row]]``) plus ``floor``; a
-    row needs at least two like days. Marks the hours in ``hot_hours``."""
+def check_history_rows(hourly_total, like_hourly, like_days, factor, floor, low_share, hot_hours, flags):
+    """Against the meter's own history (``like_hourly[row, :like_days[row]]``, at least two like days):
+    high, an hour whose use is above factor x the most that hour used on any like day plus ``floor``
+    (the hours marked in ``hot_hours``); low, a day below ``low_share`` x the least any like day used,
+    when every like day used more than 24 floors."""
     for row in range(hourly_total.shape[0]):
         if like_days[row] < 2:
             continue
+        day_total = np.int64(0)
+        least = np.int64(2**62)
+        for day in range(like_days[row]):
+            total = np.int64(0)
+            for hour in range(24):
+                total += like_hourly[row, day, hour]
+            least = min(least, total)
+        for hour in range(24):
+            day_total += hourly_total[row, hour]
+        if least > 24 * floor[row] and day_total < low_share[row] * least:
+            flags[row] |= LOW_HISTORY
         for hour in range(24):
             most = np.int64(0)
             for day in range(like_days[row]):
@@ -100,11 +112,12 @@ def check_history_rows(hourly_total, like_hourly, like_days, factor, floor, hot_
     return flags
 
 
-def check_history(hourly_total, like_hourly, like_days, factor, floor):
-    """(flags, hot hours) of the high-against-history rule; see :func:`check_history_rows`."""
+def check_history(hourly_total, like_hourly, like_days, factor, floor, low_share=None):
+    """(flags, hot hours) of the rules against history; see :func:`check_history_rows`."""
     rows = hourly_total.shape[0]
     hot = np.zeros((rows, 24), np.bool_)
     flags = np.zeros(rows, np.uint16)
+    low = np.zeros(rows) if low_share is None else np.asarray(low_share, np.float64)
     check_history_rows(hourly_total.astype(np.int64), like_hourly.astype(np.int64), like_days.astype(np.int64),
-                       np.asarray(factor, np.float64), np.asarray(floor, np.float64), hot, flags)
+                       np.asarray(factor, np.float64), np.asarray(floor, np.float64), low, hot, flags)
     return flags, hot

@@ -80,15 +80,21 @@ def check_days(values, present, hourly_total, complete, water, spike_candidate, 
     return flags
 
 
-def check_history(hourly_total, like_hourly, like_days, factor, floor):
-    """High against history, plainly: per row with two like days or more, the hours above factor x the
-    like days' most for that hour plus the floor."""
-    from streams.vee_rules import HIGH_HISTORY
+def check_history(hourly_total, like_hourly, like_days, factor, floor, low_share=None):
+    """Against history, plainly: per row with two like days or more, the hours above factor x the like
+    days' most for that hour plus the floor; the day below low_share x the least like day's total."""
+    from streams.vee_rules import HIGH_HISTORY, LOW_HISTORY
 
     rows = hourly_total.shape[0]
+    low_share = np.zeros(rows) if low_share is None else low_share
     hot = np.zeros((rows, 24), bool)
+    flags = np.zeros(rows, np.uint16)
     for row in range(rows):
         if like_days[row] >= 2:
             most = like_hourly[row, :like_days[row]].max(axis=0)
             hot[row] = hourly_total[row] > factor[row] * most + floor[row]
-    return np.where(hot.any(axis=1), HIGH_HISTORY, 0).astype(np.uint16), hot
+            least = like_hourly[row, :like_days[row]].sum(axis=1).min()
+            if least > 24 * floor[row] and hourly_total[row].sum() < low_share[row] * least:
+                flags[row] |= LOW_HISTORY
+    flags |= np.where(hot.any(axis=1), HIGH_HISTORY, 0).astype(np.uint16)
+    return flags, hot

@@ -17,6 +17,7 @@ GAP_RULE = "gap"
 REGISTER_SUM = 4096  # cycle close: the intervals between two register reads do not add up to the dial's change
 REGISTER_RULE = "register_sum"
 HIGH_HISTORY = 8192  # day rule: an hour far above the same hour of the meter's like days
+LOW_HISTORY = 16384  # day rule: a day far below every one of the meter's like days
 
 RULE_CODES = {
     NEGATIVE: "negative",
@@ -33,6 +34,7 @@ RULE_CODES = {
     GAP: GAP_RULE,
     REGISTER_SUM: REGISTER_RULE,
     HIGH_HISTORY: "high_history",
+    LOW_HISTORY: "low_history",
 }
 
 # what a flagged read means for billing: blocking exceptions hold the account's bill until staff act
@@ -46,6 +48,7 @@ SEVERITY = {
     "gap": INFORMATION,  # estimated at cycle close (the reads say how); a late actual read replaces them
     "register_sum": ISSUE,  # intervals and dial disagree: a lost or doubled interval, a misread dial
     "high_history": ISSUE,  # far above the meter's own history: staff look, the bill goes out
+    "low_history": INFORMATION,  # far below it: away from home, or a meter slowing down
 }
 # the day rules' thresholds; spikes are checked on electric interval data (water use is bursty, gas use
 # within a day too even to tell a spike by a ratio)
@@ -58,6 +61,8 @@ ZERO_RUN_HOURS = {"electric": 12}  # hours of zero reads that need a look where 
 HISTORY_HIGH_FACTOR = 4.0
 HISTORY_FLOOR_SHARE = 0.1
 HISTORY_WEEKS = 4
+# low against history: a day below this share of the least any like day used (like days above 24 floors)
+HISTORY_LOW_SHARE = 0.1
 HISTORY_MIN_DAYS = 2  # like days with data needed before the rule speaks
 # register sum check: |intervals - dial change| may be this share of the change, or this many stored units
 REGISTER_TOLERANCE_SHARE = 0.02

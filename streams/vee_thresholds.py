@@ -6,17 +6,22 @@ import bisect
 import time
 from datetime import date
 
-from streams.vee_rules import (HISTORY_FLOOR_SHARE, HISTORY_HIGH_FACTOR, SPIKE_FLOOR_SHARE, SPIKE_RATIO,
-                               ZERO_RUN_HOURS)
+from streams.vee_rules import (HISTORY_FLOOR_SHARE, HISTORY_HIGH_FACTOR, HISTORY_LOW_SHARE, SPIKE_FLOOR_SHARE,
+                               SPIKE_RATIO, ZERO_RUN_HOURS)
 
-# parameter -> default per service (None: every service)
-DEFAULTS: dict[str, dict[str | None, float]] = {
+# parameter -> default per service (None: every service); a default of None means "the meter's own"
+# (the hard limits registered with each meter)
+DEFAULTS: dict[str, dict[str | None, float | None]] = {
+    "high_per_hour": {None: None},
+    "low_per_hour": {None: None},
     "spike_ratio": {None: SPIKE_RATIO},
     "spike_floor_share": {None: SPIKE_FLOOR_SHARE},
     "zero_run_hours": {None: 0.0, **{service: float(hours) for service, hours in ZERO_RUN_HOURS.items()}},
     "history_high_factor": {None: HISTORY_HIGH_FACTOR},
     "history_floor_share": {None: HISTORY_FLOOR_SHARE},
+    "history_low_share": {None: HISTORY_LOW_SHARE},
 }
+LIMITS = ("high_per_hour", "low_per_hour")  # hard limits by meter class, in the meter's stored unit per hour
 REFRESH_SECONDS = 60.0
 
 
@@ -28,7 +33,11 @@ class Thresholds:
             days.append(effective_from)
             values.append(float(value))
 
-    def value(self, service: str, meter_class: str | None, parameter: str, day: date) -> float:
+    def sets(self, parameter: str) -> bool:
+        """Whether any service or class has ``parameter`` set (the hard limits are skipped otherwise)."""
+        return any(key[2] == parameter for key in self._by_key)
+
+    def value(self, service: str, meter_class: str | None, parameter: str, day: date) -> float | None:
         """The value in force on ``day``: the meter class's own, else the service's, else the default."""
         keys = [(service, meter_class, parameter)] if meter_class else []
         for key in keys + [(service, None, parameter)]:

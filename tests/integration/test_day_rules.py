@@ -118,3 +118,33 @@ def test_thresholds_set_by_staff_apply_by_meter_class_from_their_day(settings, m
     # the home meter both days; the shop meter only before its class's threshold took effect
     assert found == [(home.meter_no, date(2026, 10, 5)), (home.meter_no, date(2026, 10, 12)),
                      (shop.meter_no, date(2026, 10, 5))]
+
+
+
+def test_hard_limits_by_meter_class_from_their_day(settings):
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from simulators.utility import Account, Meter, Utility
+    from storage.vee_thresholds import set_threshold
+    from tests.integration.test_lookback_charges import day_block
+
+    zone = settings.utility_zone
+    small = Meter("W9400001", "A9400001", "water", "gal", -1, 900, 6_000, "W-RES", 1.0)
+    utility = Utility(zone, "C-LIM", date(2026, 10, 1), date(2026, 11, 1),
+                      [Account(small.account_no, "Customer", "1 Lim Rd", ("water",))], [small])
+    day_of = np.full(96, 10)
+    day_of[:20] = 0  # no use at night (no continuous flow)
+    day_of[40] = 1_000  # 1,000 x 0.1 gal in 15 minutes: under the meter's own limit (6,000 an hour)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        load_directory(conn, utility)
+        conn.execute("update meters set meter_class = '5/8in' where meter_no = %s", (small.meter_no,))
+        # a 5/8-inch meter cannot pass more than 2,000 x 0.1 gal an hour: from Oct 10
+        set_threshold(conn, "water", "5/8in", "high_per_hour", 2000, date(2026, 10, 10), "tester", "meter size")
+        BatchProcessor(settings, conn, cache=None).process(
+            [day_block(small, zone, day, day_of) for day in (date(2026, 10, 5), date(2026, 10, 12))])
+        flagged = [(r[0].astimezone(ZoneInfo(zone)).date(), r[1]) for r in conn.execute(
+            "select block_start, rules from vee_exceptions order by block_start").fetchall()]
+        stored = conn.execute("select local_day, read_count from usage_daily order by 1").fetchall()
+    assert flagged == [(date(2026, 10, 12), ["high"])]
+    assert stored == [(date(2026, 10, 5), 96), (date(2026, 10, 12), 95)]

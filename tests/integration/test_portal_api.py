@@ -314,3 +314,9 @@ def test_customer_imports_a_green_button_file_of_their_own_meter(portal_data):
         assert client.post(url, params={"meter_no": bob_meter}, **upload).status_code == 404
         assert client.post(url, params={"meter_no": electric.meter_no}, content=feed,
                            headers={**bob, "Content-Type": "application/atom+xml"}).status_code == 404
+
+
+def test_text_postgresql_cannot_store_is_refused_not_a_server_error(client, portal_data):
+    clerk = token(client, "clerk")
+    assert client.get("/api/v1/staff/accounts", headers=clerk, params={"q": "ab\x00cd"}).status_code == 422
+    assert client.post("/api/v1/sessions", json={"username": "ali\x00ce", "password": "x"}).status_code == 422

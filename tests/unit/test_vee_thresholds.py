@@ -5,7 +5,7 @@ from decimal import Decimal
 import numpy as np
 
 from streams import vee_day, vee_reference
-from streams.vee_rules import HIGH_HISTORY, SPIKE_RATIO
+from streams.vee_rules import HIGH_HISTORY, LOW_HISTORY, SPIKE_RATIO
 from streams.vee_thresholds import Thresholds
 
 
@@ -37,9 +37,11 @@ def test_history_kernel_agrees_with_the_reference():
         days = rng.integers(0, 5, rows)
         hourly = rng.integers(0, 3000, (rows, 24))
         factor = rng.uniform(1, 6, rows)
-        floor = rng.uniform(0, 300, rows)
-        got = vee_day.check_history(hourly, like, days, factor, floor)
-        expected = vee_reference.check_history(hourly, like, days, factor, floor)
+        floor = rng.uniform(0, 30, rows)
+        low = rng.uniform(0, 1, rows)
+        hourly[rng.random(rows) < 0.3] //= 50  # some quiet days
+        got = vee_day.check_history(hourly, like, days, factor, floor, low)
+        expected = vee_reference.check_history(hourly, like, days, factor, floor, low)
         assert got[0].tolist() == expected[0].tolist()
         assert got[1].tolist() == expected[1].tolist()
 
@@ -54,3 +56,8 @@ def test_history_rule_needs_two_like_days_and_looks_per_hour():
     flags, hot = vee_day.check_history(hourly, like, np.array([3, 3, 1]), np.full(3, 4.0), np.full(3, 50.0))
     assert flags.tolist() == [HIGH_HISTORY, 0, 0]  # the third row has one like day only
     assert np.flatnonzero(hot[0]).tolist() == [18]
+    quiet = np.full((3, 24), 100)
+    quiet[0] = 5  # 120 in the day, under a tenth of the like days' 2,400
+    flags, _ = vee_day.check_history(quiet, like, np.array([3, 3, 3]), np.full(3, 4.0), np.full(3, 50.0),
+                                     np.full(3, 0.1))
+    assert flags.tolist() == [LOW_HISTORY, 0, 0]
