@@ -16,6 +16,8 @@ def cmd_vee(args, settings: Settings) -> int:
     from streams.vee_thresholds import DEFAULTS
 
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        if args.what == "holidays":
+            return _holidays(conn, args)
         if args.action == "list":
             print(f"{'service':<9} {'class':<12} {'parameter':<22} {'value':>10}  effective from")
             for parameter, defaults in DEFAULTS.items():
@@ -52,10 +54,28 @@ def cmd_vee(args, settings: Settings) -> int:
     return 0
 
 
+def _holidays(conn, args) -> int:
+    """``m2c vee holidays list`` / ``add DAY NAME``: days estimation treats as Sundays."""
+    from storage.vee_thresholds import add_holiday
+
+    if args.action == "list":
+        for day, name in conn.execute("select day, name from vee_holidays order by day").fetchall():
+            print(f"{day}  {name}")
+        return 0
+    try:
+        day = date.fromisoformat(args.service or "")
+    except ValueError:
+        print("m2c vee holidays add YYYY-MM-DD NAME", file=sys.stderr)
+        return 2
+    add_holiday(conn, day, args.parameter or "holiday", args.by or getpass.getuser())
+    print(f"{day}: {args.parameter or 'holiday'} (estimated like a Sunday)")
+    return 0
+
+
 def register(sub) -> None:
-    p = sub.add_parser("vee", help="VEE thresholds per service type and meter class, effective by date")
-    p.add_argument("what", choices=["thresholds"])
-    p.add_argument("action", choices=["list", "set"])
+    p = sub.add_parser("vee", help="VEE thresholds per service type and meter class, effective by date; holidays")
+    p.add_argument("what", choices=["thresholds", "holidays"])
+    p.add_argument("action", choices=["list", "set", "add"])
     p.add_argument("service", nargs="?")
     p.add_argument("parameter", nargs="?")
     p.add_argument("value", nargs="?")

@@ -19,6 +19,7 @@ from storage.day_rows import local_midnight
 from storage.exceptions import ExceptionActionRefused, act, edit_reads, get_exception
 from storage.pg_binary import parse_array
 from storage.reads import ExceptionRecord, record_day_exceptions
+from storage.vee_thresholds import holidays
 from streams.estimation import METHODS, fill_gaps, like_day_average
 from streams.register_check import check_registers
 from streams.vee_rules import GAP, GAP_RULE, severity
@@ -167,7 +168,7 @@ def fill_period(conn: psycopg.Connection, billing_period_id: int, max_linear: in
     if not meter_ids:
         return {}
     check_registers(conn, meter_ids, first_day, end_day)  # on the actual reads, before any estimate
-    return fill_missing_reads(conn, meter_ids, first_day, end_day, max_linear, tally=tally)
+    return fill_missing_reads(conn, meter_ids, first_day, end_day, max_linear, holidays=holidays(conn), tally=tally)
 
 
 def reestimate_exception(conn: psycopg.Connection, exception_id: int, actor: str, reason: str,
@@ -187,6 +188,6 @@ def reestimate_exception(conn: psycopg.Connection, exception_id: int, actor: str
     held_back = {first + position * exception.interval_s for position, flags in enumerate(exception.flags) if flags}
     with conn.transaction():
         done = fill_missing_reads(conn, [meter[0]], start.date(), end.date() + timedelta(days=1), max_linear,
-                                  only=held_back)
+                                  holidays=holidays(conn), only=held_back)
         act(conn, [exception_id], "reestimate", actor, reason, {"estimated": done})
     return done

@@ -1,7 +1,8 @@
 """The register sum check on stored data: for every pair of consecutive register reads of an interval
 meter, the intervals stored between them (all of them there) against the dial's change; a
-disagreement is an exception (``register_sum``, issue) with both register reads, the change and the
-interval sum as evidence, recorded once per meter and pair."""
+disagreement beyond the tolerance (thresholds ``register_share`` and ``register_units``) is an exception
+(``register_sum``, issue) with both register reads, the change and the interval sum as evidence,
+recorded once per meter and pair."""
 from __future__ import annotations
 
 from datetime import date, datetime, time, timedelta, timezone
@@ -11,7 +12,9 @@ import psycopg
 
 from storage.reads import ExceptionRecord, record_day_exceptions
 from streams.vee_register import check_pairs
-from streams.vee_rules import REGISTER_RULE, REGISTER_SUM, REGISTER_TOLERANCE_SHARE, REGISTER_TOLERANCE_UNITS, severity
+from storage.vee_thresholds import rows as threshold_rows
+from streams.vee_rules import REGISTER_RULE, REGISTER_SUM, severity
+from streams.vee_thresholds import Thresholds
 
 _PAIRS = """
 with pairs as (
@@ -21,7 +24,7 @@ with pairs as (
     where r.meter_id = any(%s) and m.interval_s < 86400 and r.read_at >= %s and r.read_at < %s
     window w as (partition by r.meter_id, r.channel order by r.read_at))
 select p.meter_id, m.meter_no, p.channel, m.interval_s, m.power_of_ten, m.register_digits, p.first_at,
-       p.first_value, p.second_at, p.second_value, s.total, s.reads
+       p.first_value, p.second_at, p.second_value, s.total, s.reads, m.service, m.meter_class
 from pairs p join meters m on m.id = p.meter_id
 cross join lateral (
     select coalesce(sum(r.value), 0) as total, count(*) as reads from interval_reads r
@@ -45,14 +48,20 @@ def check_registers(conn: psycopg.Connection, meter_ids: list[int], first_day: d
         return 0
     modulus = np.array([10 ** (r[5] - r[4]) if r[5] is not None and r[5] - r[4] <= 18 else 0 for r in complete],
                        np.int64)
+    thresholds = Thresholds(threshold_rows(conn))
+
+    def limit(row, parameter: str) -> float:
+        return thresholds.value(row[12], row[13], parameter, row[8].date())
+
     change, flags = check_pairs(np.array([r[7] for r in complete]), np.array([r[9] for r in complete]),
-                                np.array([int(r[10]) for r in complete]), modulus, REGISTER_TOLERANCE_SHARE,
-                                REGISTER_TOLERANCE_UNITS)
+                                np.array([int(r[10]) for r in complete]), modulus,
+                                [limit(r, "register_share") for r in complete],
+                                [int(limit(r, "register_units")) for r in complete])
     records = []
     for row, moved, flag in zip(complete, change, flags):
         if not flag:
             continue
-        meter_id, meter_no, channel, interval_s, _, _, first_at, first_value, _, second_value, total, _ = row
+        meter_id, meter_no, channel, interval_s, _, _, first_at, first_value, _, second_value, total = row[:11]
         records.append(ExceptionRecord(meter_no, meter_id, channel, int(first_at.timestamp()), interval_s, [REGISTER_RULE],
                                        severity([REGISTER_RULE]), 0,
                                        [int(first_value), int(second_value), int(moved), int(total)],

@@ -77,7 +77,9 @@ def check_days(values, present, hourly_total, complete, water, spike_candidate, 
     flags = np.zeros(values.shape[0], dtype=np.uint16)
     if min_zero_run is None:
         min_zero_run = np.zeros(values.shape[0], np.int64)
-    ratios = np.broadcast_to(np.asarray(ratio, np.float64), (values.shape[0],)).copy()
+    ratios = np.asarray(ratio, np.float64)
+    if ratios.ndim == 0:
+        ratios = np.full(values.shape[0], float(ratio))
     return check_day_rows(values, present, hourly_total, complete, water, spike_candidate, ratios,
                           floor, min_zero_run, flags)
 
@@ -118,6 +120,7 @@ def check_history(hourly_total, like_hourly, like_days, factor, floor, low_share
     hot = np.zeros((rows, 24), np.bool_)
     flags = np.zeros(rows, np.uint16)
     low = np.zeros(rows) if low_share is None else np.asarray(low_share, np.float64)
-    check_history_rows(hourly_total.astype(np.int64), like_hourly.astype(np.int64), like_days.astype(np.int64),
-                       np.asarray(factor, np.float64), np.asarray(floor, np.float64), low, hot, flags)
+    check_history_rows(np.ascontiguousarray(hourly_total, np.int64), np.ascontiguousarray(like_hourly, np.int64),
+                       np.asarray(like_days, np.int64), np.asarray(factor, np.float64), np.asarray(floor, np.float64),
+                       low, hot, flags)
     return flags, hot

@@ -14,7 +14,7 @@ from streams.vee_rules import REGISTER_SUM
 def check_register_pairs(first, second, interval_sum, modulus, share, units, change, flags):
     """Per pair of register reads: ``change`` = the dial's change (rolled over when ``modulus`` > 0 and
     the dial went down; -1 when it went down on a meter of unknown digits), ``flags`` = REGISTER_SUM
-    where the intervals disagree with it beyond max(share x change, units)."""
+    where the intervals disagree with it beyond max(share[k] x change, units[k])."""
     for k in range(first.shape[0]):
         delta = second[k] - first[k]
         if delta < 0 and modulus[k] > 0:
@@ -24,16 +24,19 @@ def check_register_pairs(first, second, interval_sum, modulus, share, units, cha
             flags[k] = REGISTER_SUM
             continue
         change[k] = delta
-        allowed = max(share * delta, float(units))
+        allowed = max(share[k] * delta, float(units[k]))
         flags[k] = REGISTER_SUM if abs(interval_sum[k] - delta) > allowed else 0
 
 
 def check_pairs(first: np.ndarray, second: np.ndarray, interval_sum: np.ndarray, modulus: np.ndarray,
-                share: float, units: int) -> tuple[np.ndarray, np.ndarray]:
+                share, units) -> tuple[np.ndarray, np.ndarray]:
+    """``share`` and ``units``: one tolerance for all pairs, or one per pair."""
     change = np.zeros(len(first), np.int64)
     flags = np.zeros(len(first), np.int64)
+    shares = np.broadcast_to(np.asarray(share, np.float64), (len(first),)).copy()
+    floors = np.broadcast_to(np.asarray(units, np.int64), (len(first),)).copy()
     check_register_pairs(first.astype(np.int64), second.astype(np.int64), interval_sum.astype(np.int64),
-                         modulus.astype(np.int64), float(share), int(units), change, flags)
+                         modulus.astype(np.int64), shares, floors, change, flags)
     return change, flags
 
 

@@ -6,8 +6,8 @@ import bisect
 import time
 from datetime import date
 
-from streams.vee_rules import (HISTORY_FLOOR_SHARE, HISTORY_HIGH_FACTOR, HISTORY_LOW_SHARE, SPIKE_FLOOR_SHARE,
-                               SPIKE_RATIO, ZERO_RUN_HOURS)
+from streams.vee_rules import (HISTORY_FLOOR_SHARE, HISTORY_HIGH_FACTOR, HISTORY_LOW_SHARE, REGISTER_TOLERANCE_SHARE,
+                               REGISTER_TOLERANCE_UNITS, SPIKE_FLOOR_SHARE, SPIKE_RATIO, ZERO_RUN_HOURS)
 
 # parameter -> default per service (None: every service); a default of None means "the meter's own"
 # (the hard limits registered with each meter)
@@ -20,6 +20,8 @@ DEFAULTS: dict[str, dict[str | None, float | None]] = {
     "history_high_factor": {None: HISTORY_HIGH_FACTOR},
     "history_floor_share": {None: HISTORY_FLOOR_SHARE},
     "history_low_share": {None: HISTORY_LOW_SHARE},
+    "register_share": {None: REGISTER_TOLERANCE_SHARE},
+    "register_units": {None: float(REGISTER_TOLERANCE_UNITS)},
 }
 LIMITS = ("high_per_hour", "low_per_hour")  # hard limits by meter class, in the meter's stored unit per hour
 REFRESH_SECONDS = 60.0

@@ -120,3 +120,21 @@ def test_a_gap_on_the_first_day_of_data_is_estimated_from_the_like_days_after_it
     assert estimated["like_day"] == 24 + 4
     values = conn.execute("select values from interval_blocks where local_day = '2026-10-20'").fetchone()[0]
     assert values == shape.tolist()
+
+
+def test_a_missing_holiday_is_estimated_from_sundays(settings, monkeypatch):
+    from meter2cash.cli import main
+
+    zone = settings.utility_zone
+    meter, conn = one_meter(settings, 7, "C-HOL", date(2026, 10, 1), date(2026, 11, 1), date(2026, 9, 1))
+    weekday, sunday = np.full(96, 300, np.int64), np.full(96, 100, np.int64)
+    days = [date(2026, 9, 1) + timedelta(days=d) for d in range(61)]
+    holiday = date(2026, 10, 12)  # a Monday, lost
+    BatchProcessor(settings, conn, cache=None).process(
+        [block(meter, zone, d, 0, sunday if d.weekday() >= 5 else weekday) for d in days if d != holiday])
+    for key, value in settings.to_env().items():
+        monkeypatch.setenv(key, value)
+    assert main(["vee", "holidays", "add", "2026-10-12", "Indigenous Peoples' Day"]) == 0
+    fill_period(conn, conn.execute("select id from billing_periods").fetchone()[0])
+    estimated = conn.execute("select values from interval_blocks where local_day = %s", (holiday,)).fetchone()[0]
+    assert estimated == sunday.tolist()  # like the weekends, not the Mondays before it
