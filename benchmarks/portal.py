@@ -19,7 +19,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -36,6 +35,7 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe, save  # noqa: E402
+from meter2cash.demo_portal import free_port  # noqa: E402
 from meter2cash.progress import ProgressBar  # noqa: E402
 from meter2cash.scenario import Scenario, wait_until_serving  # noqa: E402
 from meter2cash.settings import Settings  # noqa: E402
@@ -46,12 +46,6 @@ from confluent_kafka import Producer  # noqa: E402
 from streams.codec import Block, Message, decode, encode_binary  # noqa: E402
 
 PASSWORD = "benchmark password 1"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def percentile(values: list[float], share: float) -> float:

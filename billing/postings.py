@@ -82,6 +82,13 @@ def account_receivable(conn: psycopg.Connection, account_id: int) -> Receivable:
     return receivable(account_entries(conn, account_id))
 
 
+def account_balance(conn: psycopg.Connection, account_id: int) -> int:
+    """One customer account's balance (sum of its receivable entries)."""
+    row = conn.execute("select coalesce(sum(amount_minor), 0) from ledger_entries where account_id = %s "
+                        "and ledger_account = %s", (account_id, RECEIVABLE)).fetchone()
+    return int(row[0])
+
+
 def balances(conn: psycopg.Connection) -> dict[int, int]:
     """Every customer account's balance (sum of its receivable entries)."""
     rows = conn.execute("select account_id, sum(amount_minor) from ledger_entries where ledger_account = %s "

@@ -25,7 +25,7 @@ class PortalReport:
     consistent: bool
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -48,7 +48,7 @@ def run_portal(settings: Settings, conn: psycopg.Connection) -> PortalReport:
     create_user(conn, f"customer-{account_no}".lower(), password, "customer", [account_no])
     staff_password = secrets.token_urlsafe(12)
     create_user(conn, "supervisor", staff_password, "supervisor")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "meter2cash.cli", "portal", "serve", "--port", str(port)],
                               env={**os.environ, **settings.to_env()}, stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL)

@@ -13,8 +13,10 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Res
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
+from billing.postings import account_balance
 from portal.auth import Principal
 from rating.money import MINOR_UNITS
+from storage.cache import account_key
 from portal.deps import account, principal
 
 router = APIRouter(prefix="/api/v1", tags=["customer"])
@@ -65,15 +67,14 @@ def account_summary(request: Request, target: tuple[int, str] = Depends(account)
     with request.app.state.pool.connection() as conn:
         row = conn.execute("select account_no, customer_name, currency, zone, delivery_channel from accounts "
                            "where id = %s", (account_id,)).fetchone()
-        balance = conn.execute("select coalesce(sum(amount_minor), 0) from ledger_entries where account_id = %s "
-                               "and ledger_account = 'receivable'", (account_id,)).fetchone()[0]
+        balance = account_balance(conn, account_id)
         services = conn.execute(
             "select sa.service, m.meter_no, m.unit, (select t.tariff_code from tariff_assignments t where "
             "t.service_agreement_id = sa.id order by t.effective_from desc limit 1) from service_agreements sa "
             "join meters m on m.service_agreement_id = sa.id where sa.account_id = %s order by sa.service, m.meter_no",
             (account_id,)).fetchall()
     return {"account_no": row[0], "customer_name": row[1], "currency": row[2], "zone": row[3],
-            "delivery_channel": row[4], "balance_minor": int(balance),
+            "delivery_channel": row[4], "balance_minor": balance,
             "services": [{"service": s, "meter_no": m, "unit": u, "tariff": t} for s, m, u, t in services]}
 
 
@@ -141,7 +142,7 @@ async def estimate(request: Request, target: tuple[int, str] = Depends(account))
     tariff lines behind them: from the estimate cache (updated within a second of a read), or
     computed from PostgreSQL when the cache has none."""
     account_id, _ = target
-    body = await request.app.state.redis.hget(f"m2c:estimate:account:{account_id}", "body")
+    body = await request.app.state.redis.hget(account_key(account_id), "body")
     if body is not None:
         request.app.state.metrics.estimates.labels("cache").inc()
         return Response(body, media_type="application/json", headers={"X-M2C-Source": "cache"})

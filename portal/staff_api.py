@@ -10,6 +10,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from billing.postings import account_balance
 from portal.audit import record
 from portal.auth import Principal
 from portal.deps import ACCOUNT_NO, staff
@@ -54,13 +55,14 @@ def account_view(request: Request, account_no: str = Path(pattern=ACCOUNT_NO),
                               (account_id,)).fetchall()
         notices = conn.execute("select id, kind, subject, created_at, delivered_at from notices where account_id = %s "
                                "order by id desc limit 50", (account_id,)).fetchall()
+        balance = account_balance(conn, account_id)
         exceptions = conn.execute(
             "select count(*) from vee_exceptions e join meters m on m.id = e.meter_id join service_agreements sa "
             "on sa.id = m.service_agreement_id where sa.account_id = %s and e.status = 'open'", (account_id,)).fetchone()[0]
     return {
         "account_no": account_no, "customer_name": row[1], "email": row[2], "zone": row[3], "currency": row[4],
         "delivery_channel": row[5], "billing_entity": row[6], "open_exceptions": exceptions,
-        "balance_minor": sum(r[2] for r in ledger if r[1] == "receivable") if len(ledger) < 100 else None,
+        "balance_minor": balance,
         "meters": [{"service": r[0], "meter_no": r[1], "unit": r[2], "power_of_ten": r[3], "interval_s": r[4],
                     "last_read_day": r[5].isoformat() if r[5] else None} for r in meters],
         "bills": [{"id": r[0], "period_start": r[1].isoformat(), "current_charges_minor": r[2], "total_due_minor": r[3],

@@ -12,7 +12,6 @@ import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timezone
-from decimal import Decimal
 from pathlib import Path
 
 import psycopg
@@ -189,10 +188,6 @@ def _records(conn, run_id: int, extract: Extract, known: dict) -> dict:
             "meters": len(meters)}
 
 
-def _minor(amount: Decimal, currency: str) -> int:
-    return to_minor_exact(amount, currency)
-
-
 def _opening_balances(conn, run_id: int, extract: Extract, currency: str) -> dict:
     accounts = _keys(conn, "account")
     posted = _keys(conn, "opening_balance")
@@ -202,7 +197,7 @@ def _opening_balances(conn, run_id: int, extract: Extract, currency: str) -> dic
         account_no = row["account_no"]
         if account_no in posted:
             continue
-        amount = _minor(money(row["balance"]), currency)
+        amount = to_minor_exact(money(row["balance"]), currency)
         account_id = accounts[account_no]
         lock_account(conn, account_id)
         as_of = datetime.combine(date.fromisoformat(row["as_of"]), time(0), timezone.utc)
@@ -227,7 +222,8 @@ def _legacy_bills(conn, run_id: int, extract: Extract, currency: str) -> dict:
             "insert into legacy_bills (bill_no, account_id, period_start, period_end, total_minor, "
             "balance_after_minor, run_id) values (%s, %s, %s, %s, %s, %s, %s) on conflict do nothing",
             (row["bill_no"], accounts[row["account_no"]], row["period_start"], row["period_end"],
-             _minor(money(row["total"]), currency), _minor(money(row["balance_after"]), currency), run_id)).rowcount
+             to_minor_exact(money(row["total"]), currency), to_minor_exact(money(row["balance_after"]), currency),
+             run_id)).rowcount
         if not inserted:
             continue
         count += 1
@@ -236,7 +232,7 @@ def _legacy_bills(conn, run_id: int, extract: Extract, currency: str) -> dict:
                 "insert into legacy_bill_lines (bill_no, line_no, service, charge_code, legacy_code, description, "
                 "amount_minor) values (%s, %s, %s, %s, %s, %s, %s)",
                 [(row["bill_no"], n, line["service"], charge_map.get(line["charge_code"], line["charge_code"]),
-                  line["charge_code"], line["description"], _minor(money(line["amount"]), currency))
+                  line["charge_code"], line["description"], to_minor_exact(money(line["amount"]), currency))
                  for n, line in enumerate(lines.get(row["bill_no"], []), start=1)])
     return {"bills": count}
 
