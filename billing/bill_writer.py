@@ -16,7 +16,7 @@ import psycopg
 from billing.invoice import AccountBill
 from billing.ledger import BUDGET_DEFERRED, RECEIVABLE, balanced
 from billing.policy import Entity, entity_for
-from storage.copy_text import NULL, copy_rows, escaper
+from storage.copy_text import NULL, bool_array, copy_rows, escaper, int_array
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def account_terms(conn: psycopg.Connection, account_ids: list[int], billing_peri
         "select a.id, a.billing_entity, a.budget_amount_minor, a.budget_started_on, "
         " (select max(b.id) from bills b where b.account_id = a.id and b.billing_period_id = %s "
         "  and b.status = 'cancelled') "
-        "from accounts a where a.id = any(%s)", (billing_period_id, account_ids)).fetchall()
+        "from accounts a where a.id = any(%s::int8[])", (billing_period_id, int_array(account_ids))).fetchall()
     return {r[0]: AccountTerms(*r) for r in rows}
 
 
@@ -47,7 +47,9 @@ def write_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, b
         return {}
     with conn.transaction():
         account_ids = sorted(b.account_id for b in bills)
-        conn.execute("select id from accounts where id = any(%s) order by id for update", (account_ids,))
+        totals = {b.account_id: b.total_minor for b in bills}
+        conn.execute("select id from accounts where id = any(%s::int8[]) order by id for update",
+                     (int_array(account_ids),))
         basis = _statement_basis(conn, account_ids)
         budget = _budget_state(conn, [b.account_id for b in bills if terms[b.account_id].budget_started_on])
         transaction_ids = [r[0] for r in conn.execute(
@@ -60,7 +62,7 @@ def write_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, b
             budget_minor = sum(amount for account, amount, kind in postings
                                if account == RECEIVABLE and kind != "bill")
             statements.append((previous, payments, adjustments, fees, budget_minor,
-                               previous + payments + adjustments + fees + bill.total_minor + budget_minor))
+                               previous + payments + adjustments + fees + totals[bill.account_id] + budget_minor))
         rows = conn.execute(
             "insert into bills (account_id, billing_period_id, bill_run_id, period_start, period_end, zone, "
             "currency, total_minor, issued_at, estimated, billing_entity, kind, rebill_of, ledger_transaction_id, "
@@ -75,9 +77,10 @@ def write_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, b
             "join accounts a on a.id = t.account_id join billing_periods p on p.id = %s "
             "on conflict (account_id, billing_period_id) where status = 'issued' do nothing "
             "returning id, account_id",
-            (billing_period_id, run_id, issued_at, [b.account_id for b in bills], [b.total_minor for b in bills],
-             [b.estimated for b in bills], [terms[b.account_id].rebill_of for b in bills], transaction_ids,
-             *([s[column] for s in statements] for column in range(6)), billing_period_id)).fetchall()
+            (billing_period_id, run_id, issued_at, int_array([b.account_id for b in bills]),
+             int_array([totals[b.account_id] for b in bills]), bool_array([b.estimated for b in bills]),
+             int_array([terms[b.account_id].rebill_of for b in bills]), int_array(transaction_ids),
+             *(int_array([s[column] for s in statements]) for column in range(6)), billing_period_id)).fetchall()
         bill_id = {account_id: bill_id for bill_id, account_id in rows}
         written = [b for b in bills if b.account_id in bill_id]
         if not written:
@@ -108,8 +111,8 @@ def write_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, b
         if trued_up:
             conn.execute("update bills b set trued_up_by = t.new from unnest(%s::int8[], %s::int8[]) as t(old, new) "
                          "where b.id = t.old and b.trued_up_by is null",
-                         ([t[0] for t in trued_up], [t[1] for t in trued_up]))
-    return {b.account_id: (bill_id[b.account_id], b.total_minor) for b in written}
+                         (int_array([t[0] for t in trued_up]), int_array([t[1] for t in trued_up])))
+    return {b.account_id: (bill_id[b.account_id], totals[b.account_id]) for b in written}
 
 
 def _postings(bill: AccountBill, terms: AccountTerms, budget: tuple[int, int],
@@ -148,7 +151,7 @@ def _budget_state(conn: psycopg.Connection, account_ids: list[int]) -> dict[int,
         "  and e.ledger_account = %s), 0), "
         " (select count(*) from bills b where b.account_id = a.id and b.status = 'issued' "
         "  and b.period_start >= a.budget_started_on) "
-        "from accounts a where a.id = any(%s)", (BUDGET_DEFERRED, account_ids)).fetchall()
+        "from accounts a where a.id = any(%s::int8[])", (BUDGET_DEFERRED, int_array(account_ids))).fetchall()
     return {r[0]: (int(r[1]), int(r[2])) for r in rows}
 
 
@@ -172,4 +175,4 @@ def _statement_basis(conn: psycopg.Connection, account_ids: list[int]) -> dict[i
     """Per account (locked): the receivable up to its previous bill, and the payments, adjustments and fees
     posted since. A bill's statement adds its own postings: previous balance + payments + adjustments +
     fees + current charges + budget billing = total due, the balance right after the bill."""
-    return {r[0]: tuple(int(v) for v in r[1:]) for r in conn.execute(_STATEMENT_BASIS, (account_ids,)).fetchall()}
+    return {r[0]: tuple(int(v) for v in r[1:]) for r in conn.execute(_STATEMENT_BASIS, (int_array(account_ids),)).fetchall()}

@@ -170,7 +170,8 @@ def cmd_bill_run(args, settings: Settings) -> int:
                 print("estimated missing reads: " + ", ".join(f"{n} {m}" for m, n in estimated.items() if n))
         try:
             result = run_bill_run(conn, period_id, current_tariffs(conn), metrics=metrics, progress=bar.update,
-                                  entities=settings.entities(), chunk_accounts=args.chunk)
+                                  entities=settings.entities(), chunk_accounts=args.chunk,
+                                  workers=args.workers or None)
         except BillRunBusy as error:
             bar.close()
             print(f"{error.code}: {error}", file=sys.stderr)
@@ -267,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--estimate", action=argparse.BooleanOptionalAction, default=True,
                    help="estimate missing reads of the period first (VEE estimation)")
     p.add_argument("--chunk", type=int, default=1000, help="accounts priced and written per transaction")
+    p.add_argument("--workers", type=int, default=0,
+                   help="processes billing chunks side by side (default: one per core)")
     p.set_defaults(func=cmd_bill_run)
 
     p = sub.add_parser("estimates", help="rebuild the Redis estimates from PostgreSQL")

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import numba
 import numpy as np
 
 from rating.calendar import TouCalendar, utc_offsets
@@ -92,44 +91,6 @@ def summary_from_quantity(quantity: Decimal, exported: Decimal = Decimal(0)) -> 
     return UsageSummary(quantity, exported)
 
 
-@numba.njit(cache=True, nogil=True)
-def _buckets(imported, exported, peaks, labels, periods):
-    """One pass over each row: totals, per-period sums (import and net), per-period and overall peaks."""
-    rows, count = imported.shape
-    has_export = exported.shape[0] == rows
-    sums = np.zeros((rows, periods), np.int64)
-    net = np.zeros((rows, periods), np.int64)
-    maxima = np.zeros((rows, periods), np.int64)
-    seen = np.zeros(periods, np.bool_)
-    totals = np.zeros(rows, np.int64)
-    export_totals = np.zeros(rows, np.int64)
-    net_export = np.zeros(rows, np.int64)
-    peak = np.zeros(rows, np.int64)
-    peak_at = np.zeros(rows, np.int64)
-    for i in range(count):
-        seen[labels[i]] = True
-    for row in range(rows):
-        best = np.int64(-1)
-        for i in range(count):
-            label = labels[i]
-            value = imported[row, i]
-            sums[row, label] += value
-            totals[row] += value
-            out = exported[row, i] if has_export else 0
-            net[row, label] += value - out
-            export_totals[row] += out
-            if out > value:
-                net_export[row] += out - value
-            level = peaks[row, i]
-            if level > maxima[row, label]:
-                maxima[row, label] = level
-            if level > best:
-                best = level
-                peak_at[row] = i
-        peak[row] = max(best, 0)
-    return sums, net, maxima, seen, totals, export_totals, net_export, peak, peak_at
-
-
 def summarize(data: IntervalData, factor: Decimal, calendar: TouCalendar | None, zone: str,
               window_s: int | None = None) -> UsageSummary:
     return summarize_many([data], factor, calendar, zone, window_s)[0]
@@ -180,7 +141,9 @@ def summarize_matrix(starts: np.ndarray, interval_s: int, imported: np.ndarray, 
         peaks[:, bounds] = np.add.reduceat(imported, bounds, axis=1)
         to_demand = factor * 3600 / window_s
     no_export = np.zeros((0, 0), np.int64)
-    sums, net, maxima, seen, totals, export_totals, net_export, peak, peak_at = _buckets(
+    from rating.interval_buckets import buckets  # Numba: imported where intervals are summarized
+
+    sums, net, maxima, seen, totals, export_totals, net_export, peak, peak_at = buckets(
         imported, exported if exported is not None else no_export, peaks, labels.astype(np.int64), periods)
     names = [(number, calendar.periods[number]) for number in range(periods) if seen[number]] if calendar else []
     summaries = []
@@ -210,11 +173,6 @@ def summarize_hourly(agreements: int, row_agreement: np.ndarray, day_ordinal: np
     """
     periods = len(calendar.periods) if calendar is not None else 1
     labels = calendar.hour_labels(day_ordinal) if calendar is not None else np.zeros((len(day_ordinal), 24), np.int64)
-    owner = np.broadcast_to(row_agreement[:, None], labels.shape)
-    sums = np.zeros((agreements, periods), np.int64)
-    np.add.at(sums, (owner, labels), totals)
-    seen = np.zeros((agreements, periods), np.int64)
-    np.add.at(seen, (owner, labels), 1)
     # (hour-long windows are not taken from the hourly sums: a fall-back day's repeated wall-clock
     # hour holds two real hours)
     if window_s is None or (len(interval_s) and np.all(interval_s == window_s)):
@@ -223,17 +181,34 @@ def summarize_hourly(agreements: int, row_agreement: np.ndarray, day_ordinal: np
         demand = peaks * per_hour[:, None]
     else:
         raise NeedsIntervals(f"{window_s // 60}-minute demand needs the intervals, not hourly sums")
+    # per row and period first (exact int64), then per agreement over its rows
+    row_sums = np.empty((len(labels), periods), np.int64)
+    row_hours = np.empty((len(labels), periods), np.int64)
+    row_maxima = np.empty((len(labels), periods), np.int64)
+    for period in range(periods):
+        mask = labels == period
+        row_sums[:, period] = np.where(mask, totals, 0).sum(axis=1)
+        row_hours[:, period] = mask.sum(axis=1)
+        row_maxima[:, period] = np.where(mask, demand, 0).max(axis=1, initial=0)
+    sums = np.zeros((agreements, periods), np.int64)
+    seen = np.zeros((agreements, periods), np.int64)
     maxima = np.zeros((agreements, periods), np.int64)
-    np.maximum.at(maxima, (owner, labels), demand)
+    if len(labels):
+        order = np.argsort(row_agreement, kind="stable")
+        owners = row_agreement[order]
+        starts = np.flatnonzero(np.concatenate(([True], owners[1:] != owners[:-1])))
+        sums[owners[starts]] = np.add.reduceat(row_sums[order], starts, axis=0)
+        seen[owners[starts]] = np.add.reduceat(row_hours[order], starts, axis=0)
+        maxima[owners[starts]] = np.maximum.reduceat(row_maxima[order], starts, axis=0)
     summaries = []
-    for number in range(agreements):
-        factor = factors[number]
-        names = [(p, calendar.periods[p]) for p in range(periods) if seen[number, p]] if calendar else []
-        total = int(sums[number].sum())
+    names = calendar.periods if calendar is not None else ()
+    for factor, sums_of, seen_of, maxima_of in zip(factors, sums.tolist(), seen.tolist(), maxima.tolist()):
+        used = [(name, Decimal(sums_of[p]) * factor, Decimal(maxima_of[p]) * factor)
+                for p, name in enumerate(names) if seen_of[p]]
         summaries.append(UsageSummary(
-            imported=Decimal(total) * factor,
-            by_period={name: Decimal(int(sums[number, p])) * factor for p, name in names},
-            net_by_period={name: Decimal(int(sums[number, p])) * factor for p, name in names},
-            demand_by_period={name: Decimal(int(maxima[number, p])) * factor for p, name in names},
-            max_demand=Decimal(int(maxima[number].max(initial=0))) * factor))
+            imported=Decimal(sum(sums_of)) * factor,
+            by_period={name: quantity for name, quantity, _ in used},
+            net_by_period={name: quantity for name, quantity, _ in used},
+            demand_by_period={name: demand for name, _, demand in used},
+            max_demand=Decimal(max(maxima_of, default=0)) * factor))
     return summaries

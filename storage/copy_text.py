@@ -38,6 +38,17 @@ def escaper():
     return escape
 
 
+def int_array(values) -> str:
+    """A PostgreSQL array literal of integers (None for NULL), bound as ``%s::int8[]``: psycopg adapts
+    a list element by element in Python, and a bill run binds thousands of ids per statement."""
+    return "{" + ",".join(["NULL" if v is None else str(int(v)) for v in values]) + "}"
+
+
+def bool_array(values) -> str:
+    """A PostgreSQL array literal of booleans, bound as ``%s::bool[]``."""
+    return "{" + ",".join(["t" if v else "f" for v in values]) + "}"
+
+
 def copy_text(rows) -> bytes:
     """The text COPY data of ``rows`` (tuples of None, bool, int, Decimal, date, datetime or str)."""
     return "".join("\t".join([_field(value) for value in row]) + "\n" for row in rows).encode()

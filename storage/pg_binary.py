@@ -8,6 +8,9 @@ from __future__ import annotations
 import struct
 
 import numpy as np
+import psycopg
+from psycopg.adapt import Loader
+from psycopg.pq import Format
 
 COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
 COPY_TRAILER = struct.pack(">h", -1)
@@ -33,6 +36,22 @@ def array_bytes(values: np.ndarray, present: np.ndarray | None = None) -> bytes:
     for value, here in zip(values.tolist(), present.tolist()):
         parts.append(struct.pack(_STRUCT[width], width, value) if here else null)
     return b"".join(parts)
+
+
+class _SentArray(Loader):
+    format = Format.BINARY
+
+    def load(self, data) -> bytes:
+        return bytes(data)
+
+
+def raw_array_cursor(conn: psycopg.Connection) -> psycopg.Cursor:
+    """A cursor that fetches in binary and hands int8[]/int2[] columns over as their ``array_send`` bytes,
+    for NumPy to decode: no per-element work on either side."""
+    cursor = conn.cursor(binary=True)
+    for name in ("int8", "int2"):
+        cursor.adapters.register_loader(cursor.adapters.types[name].array_oid, _SentArray)
+    return cursor
 
 
 def parse_array(data: bytes) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,9 @@ from datetime import date
 import numpy as np
 import psycopg
 
+from storage.copy_text import int_array
+from storage.pg_binary import raw_array_cursor
+
 CONSUMPTION_CHANNEL = 1  # delivered to the customer
 EXPORT_CHANNEL = 2  # received from the customer (solar export): priced by net metering and export credits
 REACTIVE_CHANNEL = 3  # reactive energy (varh), for power-factor adjustments
@@ -74,7 +77,8 @@ def usage_for(conn: psycopg.Connection, targets: list[tuple[int, int]]) -> list[
     """Usage of every agreement of each (account, period) target."""
     if not targets:
         return []
-    rows = conn.execute(_USAGE_SQL, ([t[0] for t in targets], [t[1] for t in targets], CONSUMPTION_CHANNEL))
+    rows = conn.execute(_USAGE_SQL, (int_array([t[0] for t in targets]), int_array([t[1] for t in targets]),
+                                     CONSUMPTION_CHANNEL)).fetchall()
     periods: dict[int, Period] = {}
     found = []
     for r in rows:
@@ -200,19 +204,21 @@ class HourlyUsage:
 def hourly_for(conn: psycopg.Connection, agreement_ids: list[int], first_day: date, end_day: date) -> HourlyUsage:
     """Hourly sums and peaks of the agreements' consumption over local days [first_day, end_day), read
     as raw arrays and decoded in one NumPy pass."""
-    rows = conn.execute(
-        "select m.service_agreement_id, b.local_day - date '1970-01-01', b.interval_s, "
-        "       array_send(b.hourly_total), array_send(b.hourly_peak) "
+    rows = raw_array_cursor(conn).execute(
+        "select m.service_agreement_id, b.local_day - date '1970-01-01', b.interval_s, b.hourly_total, b.hourly_peak "
         "from meters m join interval_blocks b on b.meter_id = m.id and b.channel = %s "
         " and b.local_day >= %s and b.local_day < %s and b.hourly_total is not null "
-        "where m.service_agreement_id = any(%s)",
-        (CONSUMPTION_CHANNEL, first_day, end_day, agreement_ids)).fetchall()
+        "where m.service_agreement_id = any(%s::int8[])",
+        (CONSUMPTION_CHANNEL, first_day, end_day, int_array(agreement_ids))).fetchall()
     position = {agreement: number for number, agreement in enumerate(agreement_ids)}
-    record = np.dtype([("length", ">i4"), ("value", ">i8")])
+    # every array is 24 elements: a 20-byte header, then 24 (length, value) pairs
+    layout = np.dtype([("header", "V20"), ("cells", [("length", ">i4"), ("value", ">i8")], 24)])
 
     def matrix(column: int) -> np.ndarray:
-        data = b"".join(row[column][20:] for row in rows)  # 20-byte array header, then 24 (length, value)
-        return np.frombuffer(data, dtype=record)["value"].astype(np.int64).reshape(len(rows), 24)
+        sent = np.frombuffer(b"".join([row[column] for row in rows]), dtype=layout)["cells"]
+        if not (sent["length"] == 8).all():
+            raise ValueError("hourly sums with a NULL element")
+        return sent["value"].astype(np.int64)
 
     return HourlyUsage(
         agreement_ids=agreement_ids,

@@ -19,7 +19,7 @@ from datetime import date
 
 import psycopg
 
-from billing.bill_run import price_accounts
+from billing.bill_chunk import price_accounts
 from billing.cycles import period_containing
 from storage.directory import ensure_period
 

@@ -4,10 +4,13 @@ import threading
 import psycopg
 import pytest
 
+from billing.bill_chunk import price_accounts
 from billing.bill_run import _BILL_RUN_LOCK, find_period, run_bill_run
+from billing.bill_workers import WorkerProcesses, chunk_billing
 from billing.errors import BillRunBusy
 from billing.invoice import build_account_bill
 from billing.metrics import BillRunMetrics
+from billing.policy import load_entities
 from billing.pricing_inputs import interval_inputs, intervals_needed
 from simulators.headend import generate
 from simulators.utility import make_utility
@@ -97,6 +100,30 @@ def test_concurrent_bill_runs_never_double_bill(billed_period, settings):
         thread.join()
     assert sum(o for o in outcomes if o != "busy") == len(utility.accounts)
     assert conn.execute("select count(*) from bills").fetchone()[0] == len(utility.accounts)
+
+
+def test_worker_processes_bill_exactly_what_the_accounts_price_to(billed_period):
+    conn, period_id, utility = billed_period
+    tariffs = current_tariffs(conn)
+    accounts = [r[0] for r in conn.execute("select id from accounts order by id")]
+    priced = price_accounts(conn, period_id, accounts, tariffs, load_entities())
+    expected = {bill.account_id: bill.total_minor for bill in priced.bills}
+    assert len(expected) == len(accounts)
+    billing = chunk_billing(conn, 2, 3, tariffs, {})
+    assert isinstance(billing, WorkerProcesses)  # more than one chunk and worker: processes
+    billing.close()
+    seen = []
+    result = run_bill_run(conn, period_id, tariffs, workers=2, chunk_accounts=3,
+                          progress=lambda done, total: seen.append(done))
+    assert result.accounts_billed == len(accounts) and not result.accounts_failed
+    assert seen == sorted(seen) and seen[-1] == len(accounts) and len(seen) == -(-len(accounts) // 3)
+    assert dict(conn.execute("select account_id, total_minor from bills")) == expected
+    assert sorted(result.bill_ids) == [r[0] for r in conn.execute("select id from bills order by id")]
+    recorded = conn.execute("select count(*), count(distinct account_id) from bill_run_accounts "
+                            "where bill_run_id = %s and status = 'billed'", (result.bill_run_id,)).fetchone()
+    assert recorded == (len(accounts), len(accounts))
+    assert conn.execute("select count(*) from (select transaction_id from ledger_entries group by 1 "
+                        "having sum(amount_minor) <> 0) t").fetchone()[0] == 0
 
 
 def test_ledger_entries_are_immutable(billed_period):

@@ -1,0 +1,130 @@
+"""One chunk of a bill run: read what pricing its accounts needs, price them (nothing written), then
+write the bills, lines, usage, ledger postings and every account's outcome in one transaction.
+
+The same steps serve a bill run in its worker processes and a parallel run (``price_accounts``)."""
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime
+
+import psycopg
+
+from billing.bill_writer import account_terms, write_bills
+from billing.invoice import build_account_bill
+from billing.policy import entity_for
+from billing.pricing_inputs import histories as histories_for, interval_inputs
+from billing.true_up import add_true_ups
+from storage.copy_text import copy_rows, int_array
+from storage.usage import AgreementUsage, usage_for
+
+log = logging.getLogger(__name__)
+
+
+def bill_chunk(conn: psycopg.Connection, run_id: int, billing_period_id: int, chunk: list[int], tariffs,
+               entities, issued_at: datetime) -> list[tuple]:
+    """Bill the chunk's accounts; returns each account's (account_id, status, reason, bill_id, amount)
+    in chunk order."""
+    inputs = read_chunk(conn, billing_period_id, chunk, tariffs)
+    rated = rate_chunk(conn, billing_period_id, chunk, inputs, tariffs, entities)
+    return write_chunk(conn, run_id, billing_period_id, chunk, rated, entities, issued_at)
+
+
+@dataclass
+class RatedChunk:
+    outcomes: dict[int, tuple]  # account_id -> (account_id, status, reason, bill_id, amount) decided already
+    bills: list
+    terms: dict
+
+
+@dataclass
+class ChunkInputs:
+    by_account: dict[int, list[AgreementUsage]]
+    summaries: dict
+    intervals: dict
+    histories: dict
+    blocked: dict[int, int]
+    terms: dict
+
+
+def read_chunk(conn, billing_period_id: int, chunk: list[int], tariffs) -> ChunkInputs:
+    """Everything pricing the chunk needs from the database."""
+    usages = usage_for(conn, [(account_id, billing_period_id) for account_id in chunk])
+    by_account: dict[int, list[AgreementUsage]] = defaultdict(list)
+    for usage in usages:
+        by_account[usage.account_id].append(usage)
+    summaries, intervals = interval_inputs(conn, usages, tariffs)
+    return ChunkInputs(by_account, summaries, intervals, histories_for(conn, usages, tariffs),
+                       blocking_exceptions(conn, chunk, billing_period_id),
+                       account_terms(conn, chunk, billing_period_id))
+
+
+def rate_chunk(conn, billing_period_id: int, chunk: list[int], inputs: ChunkInputs, tariffs,
+                entities) -> RatedChunk:
+    """Price every account of the chunk (nothing written)."""
+    by_account, intervals, histories = inputs.by_account, inputs.intervals, inputs.histories
+    blocked, terms = inputs.blocked, inputs.terms
+    outcomes: dict[int, tuple] = {}
+    bills = []
+    for account_id in chunk:
+        if account_id in blocked:
+            outcomes[account_id] = (account_id, "held", f"blocking_exceptions:{blocked[account_id]}", None, 0)
+            continue
+        entity = entity_for(entities, terms[account_id].billing_entity)
+        try:
+            bill = build_account_bill(account_id, by_account.get(account_id, []), tariffs, intervals, histories,
+                                      allow_estimated=entity.allow_estimated_bills, summaries=inputs.summaries)
+        except Exception as error:  # one account's defect must not stop the cycle: it is reported
+            log.exception("account %s could not be billed", account_id)
+            outcomes[account_id] = (account_id, "failed", f"{type(error).__name__}: {error}"[:500], None, 0)
+            continue
+        if bill.hold_reason:
+            outcomes[account_id] = (account_id, "held", bill.hold_reason, None, 0)
+        else:
+            bills.append(bill)
+    add_true_ups(conn, bills, billing_period_id, tariffs)
+    return RatedChunk(outcomes, bills, terms)
+
+
+def price_accounts(conn, billing_period_id: int, account_ids: list[int], tariffs, entities) -> RatedChunk:
+    """Price the accounts for the period as a bill run would, writing nothing (a parallel run)."""
+    inputs = read_chunk(conn, billing_period_id, account_ids, tariffs)
+    return rate_chunk(conn, billing_period_id, account_ids, inputs, tariffs, entities)
+
+
+def write_chunk(conn, run_id: int, billing_period_id: int, chunk: list[int], rated: RatedChunk, entities,
+                issued_at: datetime) -> list[tuple]:
+    """Write the chunk's bills and every account's outcome; returns the outcomes in chunk order."""
+    outcomes = dict(rated.outcomes)
+    written = write_bills(conn, run_id, billing_period_id, rated.bills, rated.terms, entities, issued_at)
+    for bill in rated.bills:
+        if bill.account_id in written:
+            bill_id, amount = written[bill.account_id]
+            outcomes[bill.account_id] = (bill.account_id, "billed", None, bill_id, amount)
+        else:
+            outcomes[bill.account_id] = (bill.account_id, "already_billed", "billed by another run", None, 0)
+    ordered = [outcomes[a] for a in chunk]
+    record_outcomes(conn, run_id, ordered)
+    return ordered
+
+
+def record_outcomes(conn: psycopg.Connection, run_id: int, outcomes) -> None:
+    if not outcomes:
+        return
+    copy_rows(conn, "copy bill_run_accounts (bill_run_id, account_id, status, reason, bill_id) from stdin",
+              ((run_id, account_id, status, reason, bill_id) for account_id, status, reason, bill_id, *_ in outcomes))
+
+
+def blocking_exceptions(conn: psycopg.Connection, account_ids: list[int], billing_period_id: int) -> dict[int, int]:
+    """Open VEE exceptions that block billing, per account, whose reads fall in the period (local days)."""
+    rows = conn.execute(
+        "select sa.account_id, count(*) from vee_exceptions e join meters m on m.id = e.meter_id "
+        "join service_agreements sa on sa.id = m.service_agreement_id join accounts a on a.id = sa.account_id "
+        "join billing_periods p on p.id = %s "
+        "where e.status = 'open' and e.severity = 'blocks_billing' and sa.account_id = any(%s::int8[]) "
+        "  and e.block_start < (p.period_end::timestamp at time zone a.zone) "
+        "  and e.block_start + make_interval(secs => e.interval_s * array_length(e.values, 1)) "
+        "      > (p.period_start::timestamp at time zone a.zone) "
+        "group by sa.account_id", (billing_period_id, int_array(account_ids))).fetchall()
+    return dict(rows)
