@@ -16,7 +16,7 @@ from billing.invoice import build_account_bill
 from billing.policy import entity_for
 from billing.pricing_inputs import histories as histories_for, interval_inputs
 from billing.true_up import add_true_ups
-from storage.copy_text import copy_rows, int_array
+from storage.copy_text import NULL, copy_rows, escaper, int_array
 from storage.usage import AgreementUsage, usage_for
 
 log = logging.getLogger(__name__)
@@ -112,8 +112,10 @@ def write_chunk(conn, run_id: int, billing_period_id: int, chunk: list[int], rat
 def record_outcomes(conn: psycopg.Connection, run_id: int, outcomes) -> None:
     if not outcomes:
         return
+    escape = escaper()
     copy_rows(conn, "copy bill_run_accounts (bill_run_id, account_id, status, reason, bill_id) from stdin",
-              ((run_id, account_id, status, reason, bill_id) for account_id, status, reason, bill_id, *_ in outcomes))
+              data="".join([f"{run_id}\t{account_id}\t{status}\t{escape(reason)}\t{NULL if bill_id is None else bill_id}\n"
+                            for account_id, status, reason, bill_id, *_ in outcomes]).encode())
 
 
 def blocking_exceptions(conn: psycopg.Connection, account_ids: list[int], billing_period_id: int) -> dict[int, int]:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from datetime import date, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -60,10 +61,10 @@ class AccountBill:
 
     def ledger_postings(self) -> list[tuple[str, int]]:
         """Debit the receivable, credit revenue per service: the postings sum to zero."""
-        postings = [(RECEIVABLE, self.total_minor)]
-        for service in self.services:
-            postings.append((revenue(service.service), -sum(line.amount_minor for line in service.lines)))
-        return balanced(postings)
+        charges = [(revenue(service.service), sum(line.amount_minor for line in service.lines))
+                   for service in self.services]
+        return balanced([(RECEIVABLE, sum(amount for _, amount in charges))]
+                        + [(account, -amount) for account, amount in charges])
 
 
 def active_days(usage: AgreementUsage) -> tuple[date, date]:
@@ -77,10 +78,15 @@ def expected_reads(usage: AgreementUsage) -> int:
     """Intervals in the agreement's days of service, counted in its zone (DST days are 23 or 25 h)."""
     if not usage.interval_s:
         return 0
-    first, end = active_days(usage)
-    zone = ZoneInfo(usage.zone)
-    seconds = (datetime.combine(end, time(), zone).timestamp() - datetime.combine(first, time(), zone).timestamp())
-    return int(seconds) // usage.interval_s
+    return _local_seconds(*active_days(usage), usage.zone) // usage.interval_s
+
+
+@lru_cache(maxsize=1024)
+def _local_seconds(first: date, end: date, zone: str) -> int:
+    """Seconds from local midnight of ``first`` to local midnight of ``end``: a bill run asks for the same
+    few periods of a zone again and again."""
+    tz = ZoneInfo(zone)
+    return int(datetime.combine(end, time(), tz).timestamp() - datetime.combine(first, time(), tz).timestamp())
 
 
 def build_account_bill(account_id: int, usages: list[AgreementUsage], tariffs: dict[str, PublishedTariff],

@@ -42,15 +42,12 @@ def histories(conn: psycopg.Connection, usages: list[AgreementUsage],
     use per period (sewer on winter average)."""
     ratchet_codes: dict[int, list[str]] = {}
     winter: list[AgreementUsage] = []
+    look_back = {code: _look_back(published) for code, published in tariffs.items()}
     for usage in usages:
-        published = tariffs.get(usage.tariff_code or "")
-        if published is None:
-            continue
-        rules = [rule for version in published.tariff.versions for rule in version.rules]
-        codes = [r.charge.code for r in rules if getattr(r.charge, "ratchet_percent", None) is not None]
+        codes, winter_average = look_back.get(usage.tariff_code or "", ((), False))
         if codes:
-            ratchet_codes[usage.service_agreement_id] = codes
-        if any(getattr(r.charge, "basis", None) == "winter_average" for r in rules):
+            ratchet_codes[usage.service_agreement_id] = list(codes)
+        if winter_average:
             winter.append(usage)
     histories: dict[int, History] = {}
     if ratchet_codes:
@@ -70,6 +67,13 @@ def histories(conn: psycopg.Connection, usages: list[AgreementUsage],
             previous = histories.get(usage.service_agreement_id, History())
             histories[usage.service_agreement_id] = History(previous.peak_demands, average)
     return histories
+
+
+def _look_back(published: PublishedTariff) -> tuple[tuple[str, ...], bool]:
+    """(codes of the tariff's ratchet demand charges, whether a charge prices winter-average use)."""
+    rules = [rule for version in published.tariff.versions for rule in version.rules]
+    return (tuple(r.charge.code for r in rules if getattr(r.charge, "ratchet_percent", None) is not None),
+            any(getattr(r.charge, "basis", None) == "winter_average" for r in rules))
 
 
 def _hourly_is_exact(version, usage: AgreementUsage) -> bool:
