@@ -101,7 +101,11 @@ class Tariff:
 
     @property
     def needs_intervals(self) -> bool:
-        return any(version.needs_intervals for version in self.versions)
+        found = self.__dict__.get("_needs_intervals")  # immutable: worked out once (a bill run asks per agreement)
+        if found is None:
+            found = any(version.needs_intervals for version in self.versions)
+            object.__setattr__(self, "_needs_intervals", found)
+        return found
 
     def version_on(self, day: date) -> TariffVersion:
         """The version in force on ``day`` (the latest one that took effect on or before it)."""

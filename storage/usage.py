@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 
 import numpy as np
 import psycopg
@@ -48,45 +49,56 @@ class AgreementUsage:
     estimated_count: int = 0  # reads in the period that VEE estimated (quality 201..299)
 
 
-_USAGE_SQL = """
+_AGREEMENTS_SQL = """
 select t.account_id, t.period_id, p.period_start, p.period_end, sa.id, sa.service,
        (select ta.tariff_code from tariff_assignments ta
          where ta.service_agreement_id = sa.id and ta.effective_from < p.period_end
          order by ta.effective_from desc limit 1),
-       coalesce(u.quantity, 0), coalesce(u.read_count, 0), u.last_day,
        m.unit, m.power_of_ten, a.zone, a.currency, nullif(sa.attributes, '{}'::jsonb)::text, sa.start_date,
-       sa.end_date, m.interval_s,
-       coalesce(u.estimated_count, 0)
+       sa.end_date, m.interval_s
 from unnest(%s::int8[], %s::int8[]) as t(account_id, period_id)
 join billing_periods p on p.id = t.period_id
 join accounts a on a.id = t.account_id
 join service_agreements sa on sa.account_id = t.account_id
      and sa.start_date < p.period_end and (sa.end_date is null or sa.end_date > p.period_start)
 join lateral (select unit, power_of_ten, interval_s from meters where service_agreement_id = sa.id order by id limit 1) m on true
-left join lateral (
-    select sum(quantity) as quantity, sum(read_count) as read_count, max(local_day) as last_day,
-           sum(estimated_count) as estimated_count
-    from usage_daily d
-    where d.service_agreement_id = sa.id and d.channel = %s
-      and d.local_day >= p.period_start and d.local_day < p.period_end) u on true
 order by t.account_id, sa.id
 """
+
+# one index scan over all the agreements of a period (cheaper than one per agreement)
+_ROLLUP_SQL = """
+select service_agreement_id, sum(quantity), sum(read_count), max(local_day), sum(estimated_count)
+from usage_daily
+where service_agreement_id = any(%s::int8[]) and channel = %s and local_day >= %s and local_day < %s
+group by service_agreement_id
+"""
+_NO_USAGE = (Decimal(0), 0, None, 0)  # (quantity, read_count, last_day, estimated_count) of no rows
 
 
 def usage_for(conn: psycopg.Connection, targets: list[tuple[int, int]]) -> list[AgreementUsage]:
     """Usage of every agreement of each (account, period) target."""
     if not targets:
         return []
-    rows = conn.execute(_USAGE_SQL, (int_array([t[0] for t in targets]), int_array([t[1] for t in targets]),
-                                     CONSUMPTION_CHANNEL)).fetchall()
+    rows = conn.execute(_AGREEMENTS_SQL, (int_array([t[0] for t in targets]), int_array([t[1] for t in targets]))
+                        ).fetchall()
     periods: dict[int, Period] = {}
+    agreements: dict[int, set[int]] = {}
+    for r in rows:
+        if r[1] not in periods:
+            periods[r[1]] = Period(r[1], r[2], r[3])
+        agreements.setdefault(r[1], set()).add(r[4])
+    rollup: dict[tuple[int, int], tuple] = {}
+    for period_id, ids in agreements.items():
+        period = periods[period_id]
+        for agreement_id, *totals in conn.execute(
+                _ROLLUP_SQL, (int_array(sorted(ids)), CONSUMPTION_CHANNEL, period.start, period.end)).fetchall():
+            rollup[(agreement_id, period_id)] = tuple(totals)
     found = []
     for r in rows:
-        period = periods.get(r[1])
-        if period is None:
-            period = periods[r[1]] = Period(r[1], r[2], r[3])
-        attributes = json.loads(r[14]) if r[14] is not None else {}  # most agreements have none
-        found.append(AgreementUsage(r[0], period, *r[4:14], attributes, *r[15:]))
+        quantity, read_count, last_day, estimated = rollup.get((r[4], r[1]), _NO_USAGE)
+        attributes = json.loads(r[11]) if r[11] is not None else {}  # most agreements have none
+        found.append(AgreementUsage(r[0], periods[r[1]], r[4], r[5], r[6], quantity, read_count, last_day,
+                                    r[7], r[8], r[9], r[10], attributes, r[12], r[13], r[14], estimated))
     return found
 
 
