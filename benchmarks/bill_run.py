@@ -132,6 +132,7 @@ def copy_database(settings: Settings, name: str) -> str:
     with psycopg.connect(settings.database_url, autocommit=True) as admin:
         admin.execute(f'drop database if exists "{name}" with (force)')
         admin.execute(f'create database "{name}" template "{TEMPLATE}"')
+        admin.execute("checkpoint")  # writing back the set-up's pages is not the run's work
     return database_url(settings.database_url, name)
 
 
