@@ -123,11 +123,14 @@ def hourly_buckets(values: np.ndarray, present: np.ndarray, hours: np.ndarray) -
 
 
 ESTIMATED_QUALITY = (201, 299)  # quality codes of reads VEE estimated (the code names the method)
+ESTIMATED_AT_SOURCE = 1  # a read the head-end (or the file it came in) says it estimated
 
 
 def estimated_count(quality: np.ndarray, present: np.ndarray) -> int:
+    """Reads that are estimates, whoever estimated them: VEE (201..299) or the head-end (1). A bill
+    that priced any is marked estimated, and trued up once actual reads replace them."""
     low, high = ESTIMATED_QUALITY
-    return int(np.count_nonzero(present & (quality >= low) & (quality <= high)))
+    return int(np.count_nonzero(present & (((quality >= low) & (quality <= high)) | (quality == ESTIMATED_AT_SOURCE))))
 
 
 @dataclass

@@ -11,9 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from storage import day_rows
+
 # quality codes of reads as the source flagged them (docs/importers.md); 0 = actual
 ACTUAL = 0
-ESTIMATED_AT_SOURCE = 1
+ESTIMATED_AT_SOURCE = day_rows.ESTIMATED_AT_SOURCE  # counted as estimated on the bill, like VEE's estimates
 EDITED_AT_SOURCE = 2
 QUESTIONABLE_AT_SOURCE = 3
 PRORATED_FROM_REGISTER = 4

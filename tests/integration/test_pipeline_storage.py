@@ -1,5 +1,6 @@
 """The batch pipeline on the real PostgreSQL and Redis: idempotent merge, exact rollups, estimates."""
 from datetime import date, datetime, time
+from importlib import resources
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -9,8 +10,10 @@ import pytest
 from simulators.headend import FaultPlan, Truth, generate
 from simulators.utility import make_utility
 from storage.cache import EstimateCache, account_key
+from storage.day_rows import ESTIMATED_AT_SOURCE
 from storage.directory import load_directory
 from storage.schema import uses_native_partitions
+from storage.usage import usage_for
 from streams.codec import Block, encode_binary, encode_json
 from streams.pipeline import BatchProcessor, RawMessage
 
@@ -98,6 +101,31 @@ def test_a_corrected_read_moves_the_rollup_by_exactly_the_difference(loaded, set
     trace = conn.execute("select extract(epoch from interval_start)::bigint, old_value, new_value, actor "
                          "from read_edits").fetchall()
     assert trace == [(start + 900, 200, 250, "head-end")]
+
+
+def test_reads_a_head_end_estimated_count_as_estimated_until_actual_reads_replace_them(loaded, settings):
+    utility, conn, processor, _ = loaded
+    meter = next(m for m in utility.meters if m.service == "electric")
+    zone = ZoneInfo(settings.utility_zone)
+    start = int(datetime.combine(date(2026, 10, 26), time(6), zone).timestamp())
+    estimated = Block(meter.meter_no, 1, start, 900, np.array([100, 200, 300, 400]),
+                      np.array([0, ESTIMATED_AT_SOURCE, ESTIMATED_AT_SOURCE, 0], np.uint8))
+    processor.process([RawMessage(encode_binary(estimated))])
+    day = "select quantity, read_count, estimated_count from usage_daily where local_day = '2026-10-26'"
+    assert conn.execute(day).fetchone() == (1000, 4, 2)
+    period = conn.execute("select p.id from billing_periods p join billing_cycles c on c.id = p.billing_cycle_id "
+                          "where c.code = %s order by p.period_start limit 1", (utility.cycle_code,)).fetchone()[0]
+    account = conn.execute("select sa.account_id from meters m join service_agreements sa "
+                           "on sa.id = m.service_agreement_id where m.meter_no = %s", (meter.meter_no,)).fetchone()[0]
+    usage = next(u for u in usage_for(conn, [(account, period)]) if u.service == "electric")
+    assert usage.estimated_count == 2  # the bill is marked estimated and trued up later
+    actual = Block(meter.meter_no, 1, start + 900, 900, np.array([210]), np.zeros(1, np.uint8))
+    processor.process([RawMessage(encode_binary(actual))])
+    assert conn.execute(day).fetchone() == (1010, 4, 1)
+    # rollups stored before head-end estimates counted are recounted by the schema migration
+    conn.execute("update usage_daily set estimated_count = 0")
+    conn.execute(resources.files("storage.migrations").joinpath("015_source_estimates.sql").read_text().encode())
+    assert conn.execute(day).fetchone() == (1010, 4, 1)
 
 
 def test_dst_fall_back_day_is_stored_in_100_slots(loaded, settings):
