@@ -20,6 +20,7 @@ from psycopg_pool import ConnectionPool
 from portal import customer_api, pages, staff_api
 from portal.gateway import PaymentGateway, TestGateway
 from portal.metrics import PortalMetrics
+from portal.session_cache import SESSIONS
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1_048_576
@@ -84,7 +85,9 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.pool.open(wait=True, timeout=30)
+        SESSIONS.listen(settings.redis_url)  # sessions ended in other processes leave this one's cache
         yield
+        SESSIONS.close()
         app.state.pool.close()
         await app.state.redis.aclose()
 

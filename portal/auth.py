@@ -10,12 +10,12 @@ import base64
 import hashlib
 import hmac
 import secrets
-import threading
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
 import psycopg
+
+from portal.session_cache import SESSIONS
 
 ROLES = ("customer", "clerk", "supervisor", "admin")
 RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -110,8 +110,9 @@ def login(conn: psycopg.Connection, username: str, password: str) -> str | None:
 
 
 def logout(conn: psycopg.Connection, token: str) -> None:
-    conn.execute("delete from portal_sessions where token_hash = %s", (token_hash(token),))
-    SESSIONS.forget(token)
+    ended = token_hash(token)
+    conn.execute("delete from portal_sessions where token_hash = %s", (ended,))
+    SESSIONS.end(ended)
 
 
 def principal_for(conn: psycopg.Connection, token: str) -> Principal | None:
@@ -124,33 +125,3 @@ def principal_for(conn: psycopg.Connection, token: str) -> Principal | None:
                             "on a.id = ua.account_id where ua.user_id = %s order by a.account_no",
                             (row[0],)).fetchall()
     return Principal(row[0], row[1], row[2], tuple((r[0], r[1]) for r in accounts))
-
-
-class SessionCache:
-    """Sessions looked up in the last few seconds, so a busy endpoint does not query PostgreSQL on
-    every request. A logout takes effect at once in this process and within ``ttl`` in the others."""
-
-    def __init__(self, ttl: float = 10.0, size: int = 50_000):
-        self.ttl = ttl
-        self.size = size
-        self._entries: dict[str, tuple[float, Principal]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, token: str) -> Principal | None:
-        entry = self._entries.get(token)
-        if entry is None or entry[0] < time.monotonic():
-            return None
-        return entry[1]
-
-    def put(self, token: str, principal: Principal) -> None:
-        with self._lock:
-            if len(self._entries) >= self.size:
-                self._entries.clear()
-            self._entries[token] = (time.monotonic() + self.ttl, principal)
-
-    def forget(self, token: str) -> None:
-        with self._lock:
-            self._entries.pop(token, None)
-
-
-SESSIONS = SessionCache()

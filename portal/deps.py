@@ -7,7 +7,8 @@ import re
 from fastapi import Depends, HTTPException, Path, Request
 from starlette.concurrency import run_in_threadpool
 
-from portal.auth import SESSIONS, Principal, principal_for
+from portal.auth import Principal, principal_for, token_hash
+from portal.session_cache import SESSIONS
 
 COOKIE = "m2c_session"
 ACCOUNT_NO = r"^[A-Za-z0-9_.:\-]{1,32}$"
@@ -30,11 +31,12 @@ async def optional_principal(request: Request) -> Principal | None:
     token = token_of(request)
     if not token or len(token) > 200:
         return None
-    found = SESSIONS.get(token)
+    key = token_hash(token)
+    found = SESSIONS.get(key)
     if found is None:
         found = await run_in_threadpool(_lookup, request.app.state.pool, token)
         if found is not None:
-            SESSIONS.put(token, found)
+            SESSIONS.put(key, found)
     return found
 
 
