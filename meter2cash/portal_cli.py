@@ -72,6 +72,8 @@ def cmd_portal(args, settings: Settings) -> int:
     if not args.username:
         print("m2c portal user: give the user name", file=sys.stderr)
         return 1
+    if args.disable or args.enable:
+        return _set_disabled(settings, args.username, disabled=args.disable)
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
     try:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
@@ -80,6 +82,24 @@ def cmd_portal(args, settings: Settings) -> int:
         print(f"m2c portal user: {error}", file=sys.stderr)
         return 1
     print(f"user {args.username} ({args.role}) created: id {user_id}")
+    return 0
+
+
+def _set_disabled(settings, username: str, disabled: bool) -> int:
+    import psycopg
+
+    from portal.auth import set_disabled
+    from portal.session_cache import announce_ended
+
+    try:
+        with psycopg.connect(settings.database_url, autocommit=True) as conn:
+            ended = set_disabled(conn, username, disabled)
+    except ValueError as error:
+        print(f"m2c portal user: {error}", file=sys.stderr)
+        return 1
+    announce_ended(settings.redis_url, ended)
+    print(f"user {username} {'disabled' if disabled else 'enabled'}"
+          + (f"; {len(ended)} session(s) ended" if disabled else ""))
     return 0
 
 
@@ -96,4 +116,7 @@ def register(sub) -> None:
     p.add_argument("--role", choices=["customer", "clerk", "supervisor", "admin"], default="customer")
     p.add_argument("--account", action="append", help="user: an account the customer sees (repeat)")
     p.add_argument("--password-stdin", action="store_true", help="user: read the password from standard input")
+    p.add_argument("--disable", action="store_true",
+                   help="user: disable an existing user and end their sessions in every portal process")
+    p.add_argument("--enable", action="store_true", help="user: enable a disabled user again")
     p.set_defaults(func=cmd_portal)

@@ -92,6 +92,20 @@ def create_user(conn: psycopg.Connection, username: str, password: str, role: st
     return user_id
 
 
+def set_disabled(conn: psycopg.Connection, username: str, disabled: bool) -> list[str]:
+    """Disable (or enable) a user; disabling ends every session of theirs. Returns the ended sessions'
+    token hashes, for the portal processes' caches (``SESSIONS.end`` / ``announce_ended``)."""
+    with conn.transaction():
+        row = conn.execute("update portal_users set disabled = %s where username = %s returning id",
+                           (disabled, username)).fetchone()
+        if row is None:
+            raise ValueError(f"no user {username}")
+        if not disabled:
+            return []
+        return [r[0] for r in conn.execute("delete from portal_sessions where user_id = %s returning token_hash",
+                                           (row[0],)).fetchall()]
+
+
 def login(conn: psycopg.Connection, username: str, password: str) -> str | None:
     """A new session token, or None (unknown user, wrong password or disabled: the same answer)."""
     global _DUMMY

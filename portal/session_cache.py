@@ -111,4 +111,14 @@ class SessionCache:
             self._entries.clear()
 
 
+def announce_ended(redis_url: str, token_hashes: list[str]) -> None:
+    """Tell every portal process that these sessions ended (from outside the portal, e.g. the CLI)."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=5)
+    try:
+        for token_hash in token_hashes:
+            client.publish(CHANNEL, token_hash)
+    finally:
+        client.close()
+
+
 SESSIONS = SessionCache()

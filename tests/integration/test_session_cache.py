@@ -1,10 +1,15 @@
 """The portal's session cache on the real Redis: a session ended in one process leaves every
 process's cache, and a cache that is not following ended sessions serves nothing."""
+import os
+import subprocess
+import sys
 import time
 
+import psycopg
 import pytest
 import redis
 
+from portal.auth import create_user, login, principal_for, token_hash
 from portal.session_cache import SessionCache
 
 pytestmark = pytest.mark.integration
@@ -59,3 +64,27 @@ def test_a_cache_that_does_not_follow_ended_sessions_serves_nothing(settings):
         assert following.get("hash-of-alice") is None
     finally:
         following.close()
+
+
+def test_disabling_a_user_ends_their_sessions_in_every_portal_process(settings):
+    conn = psycopg.connect(settings.database_url, autocommit=True)
+    create_user(conn, "clerk-leaving", "a long enough password", "clerk")
+    token = login(conn, "clerk-leaving", "a long enough password")
+    portal_process = SessionCache(ttl=60)
+    portal_process.listen(settings.redis_url)
+    try:
+        assert portal_process.wait_subscribed(5)
+        portal_process.put(token_hash(token), principal_for(conn, token))
+        done = subprocess.run([sys.executable, "-m", "meter2cash.cli", "portal", "user", "clerk-leaving", "--disable"],
+                              env={**os.environ, **settings.to_env()}, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "1 session(s) ended" in done.stdout
+        deadline = time.monotonic() + 5
+        while portal_process.get(token_hash(token)) is not None:
+            assert time.monotonic() < deadline, "a disabled user's session is still served"
+            time.sleep(0.01)
+        assert principal_for(conn, token) is None
+        assert login(conn, "clerk-leaving", "a long enough password") is None
+    finally:
+        portal_process.close()
+        conn.close()
