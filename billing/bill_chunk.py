@@ -26,8 +26,7 @@ def bill_chunk(conn: psycopg.Connection, run_id: int, billing_period_id: int, ch
                entities, issued_at: datetime) -> list[tuple]:
     """Bill the chunk's accounts; returns each account's (account_id, status, reason, bill_id, amount)
     in chunk order."""
-    inputs = read_chunk(conn, billing_period_id, chunk, tariffs)
-    rated = rate_chunk(conn, billing_period_id, chunk, inputs, tariffs, entities)
+    rated = price_accounts(conn, billing_period_id, chunk, tariffs, entities)
     return write_chunk(conn, run_id, billing_period_id, chunk, rated, entities, issued_at)
 
 
@@ -61,7 +60,7 @@ def read_chunk(conn, billing_period_id: int, chunk: list[int], tariffs) -> Chunk
 
 
 def rate_chunk(conn, billing_period_id: int, chunk: list[int], inputs: ChunkInputs, tariffs,
-                entities) -> RatedChunk:
+               entities) -> RatedChunk:
     """Price every account of the chunk (nothing written)."""
     by_account, intervals, histories = inputs.by_account, inputs.intervals, inputs.histories
     blocked, terms = inputs.blocked, inputs.terms

@@ -46,7 +46,7 @@ class AgreementUsage:
     service_from: date
     service_to: date | None
     interval_s: int = 0  # the meter's interval length
-    estimated_count: int = 0  # reads in the period that VEE estimated (quality 201..299)
+    estimated_count: int = 0  # reads in the period that are estimates (storage.day_rows.estimated_count)
 
 
 _AGREEMENTS_SQL = """

@@ -12,6 +12,16 @@ from streams.pipeline import BatchProcessor, RawMessage
 pytestmark = pytest.mark.integration
 
 
+def october_utility(zone: str, cycle: str, meters: list):
+    """A utility of the given meters, each on an account of its own, billed in October 2026."""
+    from datetime import date
+
+    from simulators.utility import Account, Utility
+
+    return Utility(zone, cycle, date(2026, 10, 1), date(2026, 11, 1),
+                   [Account(m.account_no, "Customer", f"{m.meter_no} Rd", (m.service,)) for m in meters], meters)
+
+
 def test_injected_day_spikes_and_leaks_are_flagged_and_clean_days_are_not(settings):
     utility = make_utility(meters=40, seed=12, zone=settings.utility_zone)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
@@ -62,15 +72,13 @@ def test_day_rule_kernels_agree_with_the_reference():
 def test_zero_consumption_is_flagged_only_where_the_premise_was_occupied(settings):
     from datetime import date, timedelta
 
-    from simulators.utility import Account, Meter, Utility
+    from simulators.utility import Meter
     from tests.integration.test_lookback_charges import day_block
 
     zone = settings.utility_zone
     occupied = Meter("E9200001", "A9200001", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
     vacant = Meter("E9200002", "A9200002", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
-    utility = Utility(zone, "C-ZERO", date(2026, 10, 1), date(2026, 11, 1),
-                      [Account(m.account_no, "Customer", f"{m.meter_no} Rd", ("electric",)) for m in (occupied, vacant)],
-                      [occupied, vacant])
+    utility = october_utility(zone, "C-ZERO", [occupied, vacant])
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         load_directory(conn, utility)
         processor = BatchProcessor(settings, conn, cache=None)
@@ -88,15 +96,13 @@ def test_thresholds_set_by_staff_apply_by_meter_class_from_their_day(settings, m
     from zoneinfo import ZoneInfo
 
     from meter2cash.cli import main
-    from simulators.utility import Account, Meter, Utility
+    from simulators.utility import Meter
     from tests.integration.test_lookback_charges import day_block
 
     zone = settings.utility_zone
     home = Meter("E9300001", "A9300001", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
     shop = Meter("E9300002", "A9300002", "electric", "Wh", 0, 900, 48_000, "E-RES", 1.0)
-    utility = Utility(zone, "C-THR", date(2026, 10, 1), date(2026, 11, 1),
-                      [Account(m.account_no, "Customer", f"{m.meter_no} Rd", ("electric",)) for m in (home, shop)],
-                      [home, shop])
+    utility = october_utility(zone, "C-THR", [home, shop])
     for key, value in settings.to_env().items():
         monkeypatch.setenv(key, value)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
@@ -125,14 +131,13 @@ def test_hard_limits_by_meter_class_from_their_day(settings):
     from datetime import date
     from zoneinfo import ZoneInfo
 
-    from simulators.utility import Account, Meter, Utility
+    from simulators.utility import Meter
     from storage.vee_thresholds import set_threshold
     from tests.integration.test_lookback_charges import day_block
 
     zone = settings.utility_zone
     small = Meter("W9400001", "A9400001", "water", "gal", -1, 900, 6_000, "W-RES", 1.0)
-    utility = Utility(zone, "C-LIM", date(2026, 10, 1), date(2026, 11, 1),
-                      [Account(small.account_no, "Customer", "1 Lim Rd", ("water",))], [small])
+    utility = october_utility(zone, "C-LIM", [small])
     day_of = np.full(96, 10)
     day_of[:20] = 0  # no use at night (no continuous flow)
     day_of[40] = 1_000  # 1,000 x 0.1 gal in 15 minutes: under the meter's own limit (6,000 an hour)
