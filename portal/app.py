@@ -99,6 +99,7 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     app.state.pool = ConnectionPool(settings.database_url, min_size=1, max_size=pool_size, open=False,
                                     kwargs={"autocommit": True})
     app.state.redis = aioredis.Redis.from_url(settings.redis_url)
+    app.state.cache_namespace = None  # the deployment's id, read from the database on first use
     app.state.tariffs = Tariffs()
     app.state.forget_tariffs = app.state.tariffs.forget
     app.state.entities = settings.entities()
@@ -127,7 +128,7 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     def metrics() -> Response:
         return Response(generate_latest(registry), media_type="text/plain")
 
-    app.add_middleware(Guard, metrics=metrics_)
+    app.add_middleware(Guard, metrics=metrics_, production=production)
     app.include_router(customer_api.router)
     app.include_router(staff_api.router)
     app.include_router(pages.router)
@@ -138,6 +139,7 @@ SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"), (b"x-frame-options", b"DENY"), (b"referrer-policy", b"same-origin"),
     (b"content-security-policy", b"default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:"),
 ]
+HSTS = (b"strict-transport-security", b"max-age=31536000; includeSubDomains")  # production only: served over TLS
 
 
 class Guard:
@@ -145,9 +147,10 @@ class Guard:
     of unknown length, adds the security
     headers and ``Cache-Control: no-store``, and counts every request by route and status."""
 
-    def __init__(self, app, metrics: PortalMetrics):
+    def __init__(self, app, metrics: PortalMetrics, production: bool = False):
         self.app = app
         self.metrics = metrics
+        self.headers = SECURITY_HEADERS + ([HSTS] if production else [])
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -169,7 +172,7 @@ class Guard:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 present = {name.lower() for name, _ in message.get("headers", [])}
-                extra = [h for h in SECURITY_HEADERS if h[0] not in present]
+                extra = [h for h in self.headers if h[0] not in present]
                 if b"cache-control" not in present:
                     extra.append((b"cache-control", b"no-store"))
                 message = {**message, "headers": [*message.get("headers", []), *extra]}

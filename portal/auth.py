@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 
 from portal.session_cache import SESSIONS
+from storage.throttle import ADDRESS, USER, PgThrottle
 
 ROLES = ("customer", "clerk", "supervisor", "admin")
 RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -106,21 +107,61 @@ def set_disabled(conn: psycopg.Connection, username: str, disabled: bool) -> lis
                                            (row[0],)).fetchall()]
 
 
-def login(conn: psycopg.Connection, username: str, password: str) -> str | None:
-    """A new session token, or None (unknown user, wrong password or disabled: the same answer)."""
+@dataclass(frozen=True)
+class SignIn:
+    token: str | None = None  # a new session, or None: refused or throttled
+    retry_after_s: float = 0.0  # > 0: throttled, nothing was checked; try again after this long
+    locked_now: bool = False  # this failure locked the user name
+
+    @property
+    def throttled(self) -> bool:
+        return self.retry_after_s > 0
+
+
+THROTTLE = PgThrottle({"user": USER, "address": ADDRESS})
+
+
+def login(conn: psycopg.Connection, username: str, password: str, address: str = "unknown",
+          now: datetime | None = None) -> SignIn:
+    """A new session, or a refusal (unknown user, wrong password or disabled: the same answer, in the
+    same time), or - after repeated failures of this user name or from this address - a wait, with no
+    password checked. A user name locked by failures gets an audit entry and a notice on its accounts."""
     global _DUMMY
+    now = now or datetime.now(timezone.utc)
+    keys = [("user", username.lower()), ("address", address)]
+    verdict = THROTTLE.check(conn, keys, now)
+    if not verdict.allowed:
+        return SignIn(retry_after_s=verdict.retry_after_s)
     row = conn.execute("select id, password_hash, disabled from portal_users where username = %s",
                        (username,)).fetchone()
     if row is None:
         _DUMMY = _DUMMY or hash_password(secrets.token_hex(8))
         verify_password(password, _DUMMY)
-        return None
-    if not verify_password(password, row[1]) or row[2]:
-        return None
+    if row is None or not verify_password(password, row[1]) or row[2]:
+        locked = THROTTLE.fail(conn, keys, now)
+        if "user" in locked and row is not None:
+            _locked(conn, row[0], username, address)
+        return SignIn(locked_now="user" in locked)
+    THROTTLE.succeed(conn, keys[:1])
     token = secrets.token_urlsafe(32)
     conn.execute("insert into portal_sessions (token_hash, user_id, expires_at) values (%s, %s, %s)",
-                 (token_hash(token), row[0], datetime.now(timezone.utc) + timedelta(hours=SESSION_HOURS)))
-    return token
+                 (token_hash(token), row[0], now + timedelta(hours=SESSION_HOURS)))
+    return SignIn(token=token)
+
+
+def _locked(conn: psycopg.Connection, user_id: int, username: str, address: str) -> None:
+    from psycopg.types.json import Jsonb
+
+    minutes = int(USER.lock_s // 60)
+    conn.execute("insert into portal_audit (user_id, username, action, target, details) values (%s, %s, %s, %s, %s)",
+                 (user_id, username, "sign_in_locked", address,
+                  Jsonb({"failures": USER.lock_after, "locked_minutes": minutes})))
+    for (account_id,) in conn.execute("select account_id from portal_user_accounts where user_id = %s", (user_id,)):
+        conn.execute("insert into notices (account_id, kind, subject, body) values (%s, 'security', %s, %s)",
+                     (account_id, "Sign-in locked after repeated wrong passwords",
+                      f"Someone tried {USER.lock_after} wrong passwords for your user {username} in a row, so "
+                      f"signing in is locked for {minutes} minutes. If it was not you, change your password "
+                      "when the lock ends, or call us."))
 
 
 def logout(conn: psycopg.Connection, token: str) -> None:

@@ -78,3 +78,29 @@ def _account_id(pool, account_no: str) -> int | None:
 
 def valid_account_no(text: str) -> bool:
     return bool(_ACCOUNT.match(text))
+
+
+def client_address(request: Request) -> str:
+    """The caller's address as the server saw it (a proxy in front must pass it on as the client)."""
+    return request.client.host if request.client else "unknown"
+
+
+def sign_in_or_refuse(request: Request, username: str, password: str) -> str | None:
+    """A session token, or None (wrong user name or password); raises 429 with Retry-After while this
+    user name or address must wait after repeated failures - whether or not the user exists."""
+    import math
+
+    from portal.auth import login
+
+    metrics = request.app.state.metrics
+    with request.app.state.pool.connection() as conn:
+        result = login(conn, username, password, client_address(request))
+    if result.throttled:
+        metrics.sign_ins.labels("throttled").inc()
+        wait = max(1, math.ceil(result.retry_after_s))
+        raise HTTPException(429, f"too many failed sign-ins: try again in {wait} s",
+                            headers={"Retry-After": str(wait)})
+    if result.locked_now:
+        metrics.sign_in_locks.inc()
+    metrics.sign_ins.labels("ok" if result.token else "refused").inc()
+    return result.token

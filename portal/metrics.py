@@ -13,5 +13,10 @@ class PortalMetrics:
                                 ["route", "status"], registry=self.registry)
         self.latency = Histogram("m2c_portal_request_seconds", "Portal request latency", ["route"],
                                  registry=self.registry, buckets=_BUCKETS)
+        self.sign_ins = Counter("m2c_portal_sign_ins_total",
+                                "Sign-in attempts by outcome (ok, refused, throttled: refused unchecked)",
+                                ["outcome"], registry=self.registry)
+        self.sign_in_locks = Counter("m2c_portal_sign_in_locks_total",
+                                     "User names locked after repeated failed sign-ins", registry=self.registry)
         self.estimates = Counter("m2c_portal_estimates_total", "Running estimates served, by source (cache, database)",
                                  ["source"], registry=self.registry)

@@ -16,8 +16,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from portal import customer_api, staff_api
-from portal.auth import SESSION_HOURS, Principal, login, logout
-from portal.deps import ACCOUNT_NO, COOKIE, account, optional_principal, token_of
+from portal.auth import SESSION_HOURS, Principal, logout
+from portal.deps import ACCOUNT_NO, COOKIE, account, optional_principal, sign_in_or_refuse, token_of
 from rating.money import format_minor
 
 router = APIRouter(include_in_schema=False)
@@ -25,8 +25,14 @@ templates = Jinja2Templates(directory=str(FilePath(__file__).parent / "templates
 
 
 def _same_origin(request: Request) -> None:
+    """A state-changing form must come from this site: browsers send Origin with every POST, so a form
+    without one, or from another scheme or host, is refused (the session cookie's SameSite=Strict is
+    the first guard, this the second). In production the site is https whatever the proxy speaks."""
     origin = request.headers.get("origin")
-    if origin and origin.split("://", 1)[-1] != request.headers.get("host"):
+    scheme = "https" if request.app.state.production else request.url.scheme
+    if not origin:
+        raise HTTPException(403, "form posted without an Origin header")
+    if origin != f"{scheme}://{request.headers.get('host')}":
         raise HTTPException(403, "form posted from another site")
 
 
@@ -44,8 +50,7 @@ def login_page(request: Request) -> HTMLResponse:
 @router.post("/login")
 def login_form(request: Request, username: str = Form(max_length=64), password: str = Form(max_length=256)):
     _same_origin(request)
-    with request.app.state.pool.connection() as conn:
-        token = login(conn, username, password)
+    token = sign_in_or_refuse(request, username, password)
     if token is None:
         return _page(request, "login.html", None, status=401, title="Sign in",
                      error="That user name and password do not match.")

@@ -21,10 +21,10 @@ pytestmark = pytest.mark.integration
 PORT = 9351
 
 
-def post(body: bytes, content_type: str, token: str | None) -> tuple[int, dict]:
+def post(body: bytes, content_type: str, token: str | None, scheme: str = "Bearer") -> tuple[int, dict]:
     headers = {"Content-Type": content_type}
     if token is not None:
-        headers["Authorization"] = f"Bearer {token}"
+        headers["Authorization"] = f"{scheme} {token}"
     request = urllib.request.Request(f"http://127.0.0.1:{PORT}/v1/blocks", body, headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
@@ -35,7 +35,7 @@ def post(body: bytes, content_type: str, token: str | None) -> tuple[int, dict]:
 
 def start_server(settings, tmp_path, *extra):
     token, digest = new_token()
-    configured = replace(settings, push_tokens=f"headend-a:{digest}")
+    configured = replace(settings, push_tokens=f"headend-a:{digest}:E*|W0000003")
     process = subprocess.Popen([sys.executable, "-m", "meter2cash.cli", "push", "serve", "--port", str(PORT), *extra],
                                env={**os.environ, **configured.to_env()}, stderr=open(tmp_path / "push.log", "w"))
     wait_until_serving(f"http://127.0.0.1:{PORT}/healthz")
@@ -80,12 +80,29 @@ def test_push_accepts_blocks_after_kafka_acknowledged_and_refuses_the_rest(setti
     assert 'm2c_push_blocks_total{head_end="headend-a"} 3.0' in metrics
     assert 'm2c_push_requests_total{status="401"} 2.0' in metrics
 
+    # the scheme is case-insensitive; a meter outside the token's scope refuses the whole request
+    assert post(json.dumps(one).encode(), "application/json", token, scheme="bearer")[0] == 202
+    status, body = post(json.dumps([one, dict(one, meter_id="G0000009")]).encode(), "application/json", token)
+    assert (status, body["error"]) == (403, "meter_out_of_scope") and "block 1" in body["detail"]
+    # wrong tokens from one address: a few are answered 401, then every request waits, the right token too
+    answers = [post(json.dumps(one).encode(), "application/json", f"guess-{n}")[0] for n in range(6)]
+    assert answers == [401] * 5 + [429]
+    status, body = post(json.dumps(one).encode(), "application/json", token)
+    assert (status, body["error"]) == (429, "too_many_failures")
+    metrics = urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics", timeout=5).read().decode()
+    assert "m2c_push_auth_failures_total 7.0" in metrics
+
 
 def test_push_refuses_to_start_without_tokens(settings):
     run = subprocess.run([sys.executable, "-m", "meter2cash.cli", "push", "serve", "--port", str(PORT + 1)],
                          env={**os.environ, **replace(settings, push_tokens="").to_env()}, capture_output=True,
                          text=True, timeout=30)
-    assert run.returncode == 1 and "no head-end tokens" in run.stderr
+    assert run.returncode == 2 and run.stderr.startswith("error: no_push_tokens:")
+    unscoped = "headend-a:" + "0" * 64  # a token that does not say which meters it may write
+    run = subprocess.run([sys.executable, "-m", "meter2cash.cli", "push", "serve", "--port", str(PORT + 1)],
+                         env={**os.environ, **replace(settings, push_tokens=unscoped).to_env()}, capture_output=True,
+                         text=True, timeout=30)
+    assert run.returncode == 2 and run.stderr.startswith("error: bad_push_tokens:") and "meters" in run.stderr
 
 
 def test_push_answers_503_when_kafka_does_not_acknowledge(settings, tmp_path):

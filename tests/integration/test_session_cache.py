@@ -69,7 +69,7 @@ def test_a_cache_that_does_not_follow_ended_sessions_serves_nothing(settings):
 def test_disabling_a_user_ends_their_sessions_in_every_portal_process(settings):
     conn = psycopg.connect(settings.database_url, autocommit=True)
     create_user(conn, "clerk-leaving", "a long enough password", "clerk")
-    token = login(conn, "clerk-leaving", "a long enough password")
+    token = login(conn, "clerk-leaving", "a long enough password").token
     portal_process = SessionCache(ttl=60)
     portal_process.listen(settings.redis_url)
     try:
@@ -84,7 +84,7 @@ def test_disabling_a_user_ends_their_sessions_in_every_portal_process(settings):
             assert time.monotonic() < deadline, "a disabled user's session is still served"
             time.sleep(0.01)
         assert principal_for(conn, token) is None
-        assert login(conn, "clerk-leaving", "a long enough password") is None
+        assert login(conn, "clerk-leaving", "a long enough password").token is None
     finally:
         portal_process.close()
         conn.close()
