@@ -10,17 +10,15 @@ from billing.pricing_inputs import interval_inputs
 from rating.running import estimate_bodies
 from rating.units import unit_factor
 from rating.usage import IntervalData, summarize
-from storage.usage import usage_for
+from storage.usage import latest_open_period, usage_for
 
 
 def account_estimate(conn: psycopg.Connection, account_id: int, tariffs: dict, as_of: datetime) -> dict | None:
     """The estimate of the account's latest open period, or None when it has none."""
-    row = conn.execute(
-        "select p.id from accounts a join billing_periods p on p.billing_cycle_id = a.billing_cycle_id "
-        "where a.id = %s and p.closed_at is null order by p.period_start desc limit 1", (account_id,)).fetchone()
-    if row is None:
+    period_id = latest_open_period(conn, account_id)
+    if period_id is None:
         return None
-    usages = usage_for(conn, [(account_id, row[0])])
+    usages = usage_for(conn, [(account_id, period_id)])
     if not usages:
         return None
     summaries, intervals = interval_inputs(conn, usages, tariffs)

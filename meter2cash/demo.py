@@ -48,7 +48,7 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
         # cycle close: estimate the reads still missing (VEE estimation), re-rate the running estimates
         # with them, then bill
         filled = fill_period(conn, period_id)
-        rebuild_estimates(conn, EstimateCache.from_url(settings.redis_url), tariffs)
+        rebuild_estimates(conn, EstimateCache.for_database(settings.redis_url, conn), tariffs)
         estimated_accounts, bill_to_date, projected = scenario.estimates_total()
         entities = settings.entities()
         first = run_bill_run(conn, period_id, tariffs, entities=entities)

@@ -177,12 +177,12 @@ class Scenario:
 
     def estimates_total(self) -> tuple[int, int, int]:
         """(accounts with an estimate, sum of bill-to-date, sum of projected) from Redis."""
-        from storage.cache import EstimateCache, account_key
+        from storage.cache import EstimateCache
 
-        cache = EstimateCache.from_url(self.settings.redis_url)
         with psycopg.connect(self.settings.database_url) as conn:
+            cache = EstimateCache.for_database(self.settings.redis_url, conn)
             accounts = [row[0] for row in conn.execute("select id from accounts order by id")]
-        bodies = [cache.read(account_key(a)) for a in accounts]
+        bodies = [cache.read(a) for a in accounts]
         present = [b for b in bodies if b is not None]
         return (len(present), sum(b["bill_to_date_minor"] for b in present),
                 sum(b["projected_minor"] for b in present))

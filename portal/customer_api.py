@@ -37,10 +37,10 @@ class Credentials(BaseModel):
 @router.post("/sessions", status_code=201, tags=["sessions"])
 def sign_in(request: Request, credentials: Credentials) -> dict:
     """A bearer token for the API (valid 12 hours)."""
-    from portal.auth import SESSION_HOURS, login
+    from portal.auth import SESSION_HOURS
+    from portal.deps import sign_in_or_refuse
 
-    with request.app.state.pool.connection() as conn:
-        token = login(conn, credentials.username, credentials.password)
+    token = sign_in_or_refuse(request, credentials.username, credentials.password)
     if token is None:
         raise HTTPException(401, "that user name and password do not match")
     return {"token": token, "token_type": "bearer", "expires_in": SESSION_HOURS * 3600}
@@ -142,15 +142,50 @@ async def estimate(request: Request, target: tuple[int, str] = Depends(account))
     tariff lines behind them: from the estimate cache (updated within a second of a read), or
     computed from PostgreSQL when the cache has none."""
     account_id, _ = target
-    body = await request.app.state.redis.hget(account_key(account_id), "body")
+    state = request.app.state
+    namespace = state.cache_namespace or await run_in_threadpool(_load_namespace, state)
+    body = await state.redis.hget(account_key(namespace, account_id), "body")
+    headers = {}
     if body is not None:
-        request.app.state.metrics.estimates.labels("cache").inc()
-        return Response(body, media_type="application/json", headers={"X-M2C-Source": "cache"})
-    computed = await run_in_threadpool(_estimate_from_database, request.app.state, account_id)
+        identity = await run_in_threadpool(_estimate_identity, state, account_id)
+        if _cached_matches(body, account_id, identity):
+            state.metrics.estimates.labels("cache").inc()
+            return Response(body, media_type="application/json", headers={"X-M2C-Source": "cache"})
+        # not this account's open period and agreements (a stale body, a period just closed): never served
+        headers["X-M2C-Cache"] = "mismatch"
+    computed = await run_in_threadpool(_estimate_from_database, state, account_id)
     if computed is None:
         raise HTTPException(404, "the account has no open billing period")
-    request.app.state.metrics.estimates.labels("database").inc()
-    return Response(json.dumps(computed), media_type="application/json", headers={"X-M2C-Source": "database"})
+    state.metrics.estimates.labels("database").inc()
+    return Response(json.dumps(computed), media_type="application/json",
+                    headers={"X-M2C-Source": "database", **headers})
+
+
+def _load_namespace(state) -> str:
+    from storage.cache import deployment_namespace
+
+    with state.pool.connection() as conn:
+        state.cache_namespace = deployment_namespace(conn)
+    return state.cache_namespace
+
+
+def _estimate_identity(state, account_id: int):
+    from storage.usage import estimate_identity
+
+    with state.pool.connection() as conn:
+        return estimate_identity(conn, account_id)
+
+
+def _cached_matches(body: bytes, account_id: int, identity) -> bool:
+    """The cached body is of this account, its open period and exactly its agreements."""
+    if identity is None:
+        return False
+    try:
+        cached = json.loads(body)
+        agreements = frozenset(s["service_agreement_id"] for s in cached["services"])
+        return cached["account_id"] == account_id and cached["period_id"] == identity[0] and agreements == identity[1]
+    except (ValueError, KeyError, TypeError):
+        return False
 
 
 def _estimate_from_database(state, account_id: int) -> dict | None:

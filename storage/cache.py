@@ -3,15 +3,18 @@
 Each key holds a JSON body and a version (the number of reads behind it); a writer holding an
 older version than the stored one does not overwrite it, so two workers that rate the same
 account concurrently cannot leave the older figure behind.
+
+Every key is namespaced by the deployment (a random id its database was given at migrate time), so
+two databases sharing one Redis - a test run beside a demo, say - never read each other's estimates.
 """
 from __future__ import annotations
 
 import json
 
+import psycopg
 import redis
 
-PREFIX = "m2c:estimate"
-WARM_KEY = f"{PREFIX}:warm"  # set once every estimate was rebuilt from PostgreSQL; gone if Redis lost its data
+PREFIX = "m2c"
 
 _SET_IF_NEWER = """
 local current = redis.call('HGET', KEYS[1], 'version')
@@ -21,40 +24,58 @@ return 1
 """
 
 
-def account_key(account_id: int) -> str:
-    return f"{PREFIX}:account:{account_id}"
+def deployment_namespace(conn: psycopg.Connection) -> str:
+    """The deployment's id, made once by the migrations: the namespace of its cache keys."""
+    return str(conn.execute("select id from deployment").fetchone()[0])
+
+
+def account_key(namespace: str, account_id: int) -> str:
+    return f"{PREFIX}:{namespace}:estimate:account:{account_id}"
+
+
+def warm_key(namespace: str) -> str:
+    """Set once every estimate was rebuilt from PostgreSQL; gone if Redis lost its data."""
+    return f"{PREFIX}:{namespace}:estimate:warm"
 
 
 class EstimateCache:
-    def __init__(self, client: redis.Redis):
+    def __init__(self, client: redis.Redis, namespace: str):
         self._client = client
+        self.namespace = namespace
         self._set_if_newer = client.register_script(_SET_IF_NEWER)
 
     @classmethod
-    def from_url(cls, url: str) -> "EstimateCache":
-        return cls(redis.Redis.from_url(url))
+    def from_url(cls, url: str, namespace: str) -> "EstimateCache":
+        return cls(redis.Redis.from_url(url), namespace)
 
-    def write(self, entries: list[tuple[str, int, dict]]) -> None:
-        """``entries``: (key, version, body) written in one round trip."""
+    @classmethod
+    def for_database(cls, url: str, conn: psycopg.Connection) -> "EstimateCache":
+        """The cache of the deployment whose database ``conn`` is connected to."""
+        return cls.from_url(url, deployment_namespace(conn))
+
+    def write(self, entries: list[tuple[int, int, dict]]) -> None:
+        """``entries``: (account id, version, body) written in one round trip."""
         if not entries:
             return
         pipe = self._client.pipeline(transaction=False)
-        for key, version, body in entries:
-            self._set_if_newer(keys=[key], args=[version, json.dumps(body, separators=(",", ":"))], client=pipe)
+        for account_id, version, body in entries:
+            self._set_if_newer(keys=[account_key(self.namespace, account_id)],
+                               args=[version, json.dumps(body, separators=(",", ":"))], client=pipe)
         pipe.execute()
 
-    def read(self, key: str) -> dict | None:
-        body = self._client.hget(key, "body")
+    def read(self, account_id: int) -> dict | None:
+        body = self._client.hget(account_key(self.namespace, account_id), "body")
         return None if body is None else json.loads(body)
 
     def is_warm(self) -> bool:
         """False after Redis was flushed or restarted (it keeps nothing on disk): estimates are missing
         until rebuilt, and a reader should say so ("updating") rather than show a stale figure."""
-        return bool(self._client.exists(WARM_KEY))
+        return bool(self._client.exists(warm_key(self.namespace)))
 
     def mark_warm(self) -> None:
-        self._client.set(WARM_KEY, "1")
+        self._client.set(warm_key(self.namespace), "1")
 
     def clear(self) -> None:
-        for key in self._client.scan_iter(f"{PREFIX}:*", count=1000):
+        """This deployment's keys only."""
+        for key in self._client.scan_iter(f"{PREFIX}:{self.namespace}:*", count=1000):
             self._client.delete(key)

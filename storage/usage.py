@@ -102,6 +102,27 @@ def usage_for(conn: psycopg.Connection, targets: list[tuple[int, int]]) -> list[
     return found
 
 
+_LATEST_OPEN_PERIOD_SQL = (
+    "select p.id from accounts a join billing_periods p on p.billing_cycle_id = a.billing_cycle_id "
+    "where a.id = %s and p.closed_at is null order by p.period_start desc limit 1")
+
+
+def latest_open_period(conn: psycopg.Connection, account_id: int) -> int | None:
+    """The id of the account's latest open billing period (the one its running estimate is of)."""
+    row = conn.execute(_LATEST_OPEN_PERIOD_SQL, (account_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def estimate_identity(conn: psycopg.Connection, account_id: int) -> tuple[int, frozenset[int]] | None:
+    """(open period, its agreements) of the account as the running estimate must have them: what a
+    reader checks a cached estimate against before serving it."""
+    period_id = latest_open_period(conn, account_id)
+    if period_id is None:
+        return None
+    rows = conn.execute(_AGREEMENTS_SQL, (int_array([account_id]), int_array([period_id]))).fetchall()
+    return period_id, frozenset(r[4] for r in rows)
+
+
 def open_periods_touched(conn: psycopg.Connection, touched: set[tuple[int, date]]) -> list[tuple[int, int]]:
     """(account, open billing period) pairs that the touched (agreement, local day) pairs fall in."""
     if not touched:

@@ -10,7 +10,7 @@ from rating.running import estimate_bodies
 from rating.errors import NeedsIntervals
 from rating.usage import IntervalData, UsageSummary, summarize, summarize_hourly
 from rating.units import unit_factor
-from storage.cache import EstimateCache, account_key
+from storage.cache import EstimateCache
 from storage.tariffs import PublishedTariff
 from storage.usage import AgreementUsage, hourly_for, intervals_for, open_periods_touched, usage_for
 
@@ -51,7 +51,7 @@ def refresh_estimates(conn: psycopg.Connection, cache: EstimateCache, tariffs: d
     usages = usage_for(conn, targets)
     entries = estimate_bodies(usages, tariffs, as_of or datetime.now(timezone.utc),
                               hourly_summaries(conn, usages, tariffs))
-    cache.write([(account_key(account_id), version, body) for account_id, version, body in entries])
+    cache.write(entries)
     return len(targets)
 
 
@@ -67,7 +67,7 @@ def rebuild_estimates(conn: psycopg.Connection, cache: EstimateCache, tariffs: d
         usages = usage_for(conn, chunk)
         entries = estimate_bodies(usages, tariffs, as_of or datetime.now(timezone.utc),
                                   hourly_summaries(conn, usages, tariffs))
-        cache.write([(account_key(account_id), version, body) for account_id, version, body in entries])
+        cache.write(entries)
         written += len(chunk)
     cache.mark_warm()
     return written

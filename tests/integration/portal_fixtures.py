@@ -3,7 +3,6 @@ from dataclasses import dataclass
 
 import psycopg
 import pytest
-import redis
 
 from billing.bill_run import find_period, run_bill_run
 from portal.auth import create_user
@@ -32,7 +31,7 @@ def portal_data(settings):
     utility = make_utility(meters=8, seed=8, zone=settings.utility_zone)
     conn = psycopg.connect(settings.database_url, autocommit=True)
     load_directory(conn, utility)
-    cache = EstimateCache(redis.Redis.from_url(settings.redis_url))
+    cache = EstimateCache.for_database(settings.redis_url, conn)
     faults = FaultPlan(negative=0.02)
     BatchProcessor(settings, conn, cache=cache).process(
         [RawMessage(m.value) for m in generate(utility, block_hours=24, faults=faults, seed=3)])

@@ -12,7 +12,7 @@ from confluent_kafka import Consumer, Producer
 
 from meter2cash.scenario import start_worker, stop_worker
 from simulators.utility import make_utility
-from storage.cache import EstimateCache, account_key
+from storage.cache import EstimateCache
 from storage.directory import load_directory
 from streams.codec import Block, encode_binary, encode_json
 from streams.topics import ensure_topics
@@ -79,6 +79,7 @@ def test_worker_stores_flags_dead_letters_and_estimates(settings, tmp_path):
             assert exception == [(electric.meter_no, ["negative"], 1, "blocks_billing")]
             account_id = conn.execute("select id from accounts where account_no = %s",
                                       (electric.account_no,)).fetchone()[0]
+            cache = EstimateCache.for_database(settings.redis_url, conn)
 
         letters = consume_all(settings, settings.topic_dlq, 2)
         reasons = sorted(dict(m.headers())["m2c-reason"].decode() for m in letters)
@@ -87,8 +88,7 @@ def test_worker_stores_flags_dead_letters_and_estimates(settings, tmp_path):
         events = consume_all(settings, settings.topic_exceptions, 1)
         assert json.loads(events[0].value())["rules"] == ["negative"]
 
-        estimate = wait_for(lambda: EstimateCache.from_url(settings.redis_url).read(account_key(account_id)),
-                            what="estimate")
+        estimate = wait_for(lambda: cache.read(account_id), what="estimate")
         assert estimate["bill_to_date_minor"] > 0 and estimate["days_elapsed"] == 3
 
         metrics = scrape()

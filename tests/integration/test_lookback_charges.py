@@ -159,17 +159,17 @@ effective_from = "2025-01-01"
 
 
 def test_running_estimate_of_a_half_hour_demand_tariff_reads_the_intervals(settings):
-    from storage.cache import EstimateCache, account_key
+    from storage.cache import EstimateCache
 
     meter = Meter("E9000004", "A9000004", "electric", "Wh", 0, 900, 40_000, "E-D30", 1.0)
     conn = setup(settings, HALF_HOUR_DEMAND, meter, [(date(2026, 3, 1), date(2026, 4, 1))])
-    cache = EstimateCache.from_url(settings.redis_url)
+    cache = EstimateCache.for_database(settings.redis_url, conn)
     processor = BatchProcessor(settings, conn, cache)
     values = np.full(96, 250)
     values[41] = 2000  # 10:15: the 10:00 half hour holds 2,250 Wh = 4.5 kW
     processor.process([day_block(meter, settings.utility_zone, date(2026, 3, 2), values)])
     account_id = conn.execute("select id from accounts where account_no = 'A9000004'").fetchone()[0]
-    body = cache.read(account_key(account_id))
+    body = cache.read(account_id)
     lines = {line["code"]: line for line in body["services"][0]["bill_to_date_lines"]}
     assert Decimal(lines["demand"]["quantity"]) == Decimal("4.5")
     conn.close()

@@ -320,3 +320,32 @@ def test_text_postgresql_cannot_store_is_refused_not_a_server_error(client, port
     clerk = token(client, "clerk")
     assert client.get("/api/v1/staff/accounts", headers=clerk, params={"q": "ab\x00cd"}).status_code == 422
     assert client.post("/api/v1/sessions", json={"username": "ali\x00ce", "password": "x"}).status_code == 422
+
+
+def test_an_estimate_of_another_deployment_or_another_period_is_never_served(client, portal_data):
+    """Two databases on one Redis: each reads its own keys; a body that is not this account's open
+    period and agreements is recomputed from PostgreSQL, and the answer says so."""
+    from storage.cache import EstimateCache, account_key, deployment_namespace
+
+    alice, conn = token(client, "alice"), portal_data.conn
+    number = portal_data.alice
+    account_id = conn.execute("select id from accounts where account_no = %s", (number,)).fetchone()[0]
+    namespace = deployment_namespace(conn)
+    cache = EstimateCache.from_url(portal_data.settings.redis_url, namespace)
+    own = cache.read(account_id)
+    assert own is not None and account_key(namespace, account_id).startswith(f"m2c:{namespace}:")
+    # another deployment's estimate for the same account id sits in the same Redis: untouched, unseen
+    other = EstimateCache.from_url(portal_data.settings.redis_url, "another-deployment")
+    other.write([(account_id, 10**9, {**own, "bill_to_date_minor": 4651, "services": own["services"][:1]})])
+    answer = client.get(f"/api/v1/accounts/{number}/estimate", headers=alice)
+    assert answer.headers["x-m2c-source"] == "cache" and answer.json() == own
+    # a body in this deployment's key that does not match PostgreSQL: agreements, period or account
+    agreements = {s["service_agreement_id"] for s in own["services"]}
+    for wrong in ({"services": own["services"][:-1] + [{**own["services"][-1], "service_agreement_id": 999_999}]},
+                  {"period_id": own["period_id"] + 1000}, {"account_id": account_id + 1}):
+        redis.Redis.from_url(portal_data.settings.redis_url).delete(account_key(namespace, account_id))
+        cache.write([(account_id, 1, {**own, **wrong, "bill_to_date_minor": 1})])
+        answer = client.get(f"/api/v1/accounts/{number}/estimate", headers=alice)
+        assert answer.headers["x-m2c-source"] == "database" and answer.headers["x-m2c-cache"] == "mismatch", wrong
+        assert answer.json()["bill_to_date_minor"] == own["bill_to_date_minor"]
+        assert {s["service_agreement_id"] for s in answer.json()["services"]} == agreements

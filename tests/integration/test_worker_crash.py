@@ -15,7 +15,7 @@ from storage.directory import load_directory
 from streams.codec import decode
 from streams.estimate import rebuild_estimates
 from streams.topics import ensure_topics
-from storage.cache import EstimateCache, account_key
+from storage.cache import EstimateCache
 from storage.tariffs import current_tariffs
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -63,13 +63,13 @@ def test_kill_9_mid_stream_then_restart_gives_the_exact_totals(settings, tmp_pat
     assert tuple(blocks) == (expected_reads, expected_quantity)
 
     # the running estimates left behind equal a rebuild from PostgreSQL: none went stale in the kills
-    cache = EstimateCache.from_url(settings.redis_url)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        cache = EstimateCache.for_database(settings.redis_url, conn)
         accounts = [row[0] for row in conn.execute("select id from accounts order by id")]
-        streamed = {a: cache.read(account_key(a)) for a in accounts}
+        streamed = {a: cache.read(a) for a in accounts}
         redis.Redis.from_url(settings.redis_url).flushdb()
         rebuild_estimates(conn, cache, current_tariffs(conn))
-    rebuilt = {a: cache.read(account_key(a)) for a in accounts}
+    rebuilt = {a: cache.read(a) for a in accounts}
     figures = ("bill_to_date_minor", "projected_minor", "days_elapsed")
     assert {a: tuple(b[f] for f in figures) for a, b in streamed.items()} == \
         {a: tuple(b[f] for f in figures) for a, b in rebuilt.items()}
