@@ -8,6 +8,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from meter2cash.arguments import UsageError, day
 from meter2cash.settings import Settings
 
 
@@ -33,8 +34,9 @@ def _account_id(conn, reference: str) -> int:
     return account_id_of(conn, reference)
 
 
-def _fail(message: str, status: int = 1) -> int:
-    print(message, file=sys.stderr)
+def _fail(code: str, message: str, status: int = 2) -> int:
+    """One line with a code: exit 2 for the caller's mistake (the default), 1 for an outcome to look at."""
+    print(f"error: {code}: {message}", file=sys.stderr)
     return status
 
 
@@ -49,7 +51,7 @@ def cmd_account(args, settings: Settings) -> int:
                            "join billing_cycles c on c.id = a.billing_cycle_id where a.account_no = %s",
                            (args.account,)).fetchone()
         if row is None:
-            return _fail(f"no account {args.account}")
+            return _fail("no_such_account", f"no account {args.account}")
         account_id, account_no, name, currency, entity, channel, email, cycle, budget = row
         receivable = account_receivable(conn, account_id)
         print(f"account {account_no}: {name}; cycle {cycle}; entity {entity}; delivery {channel}"
@@ -108,15 +110,15 @@ def _budget(args, settings: Settings) -> int:
                                    (args.account,)).rowcount
         else:
             if not args.amount or not args.start:
-                return _fail("give --amount and --from (or --off)", 2)
+                return _fail("bad_budget", "give --amount and --from (or --off)")
             amount = to_minor_exact(_amount(args.amount), settings.currency)
             if amount <= 0:
-                return _fail("a budget amount is positive", 2)
+                return _fail("bad_budget", "a budget amount is positive")
             changed = conn.execute("update accounts set budget_amount_minor = %s, budget_started_on = %s "
                                    "where account_no = %s", (amount, date.fromisoformat(args.start),
                                                              args.account)).rowcount
     if not changed:
-        return _fail(f"no account {args.account}")
+        return _fail("no_such_account", f"no account {args.account}")
     print(f"account {args.account}: budget billing " + ("off" if args.off else f"{args.amount} from {args.start}"))
     return 0
 
@@ -153,7 +155,7 @@ def cmd_bills(args, settings: Settings) -> int:
                 return 0 if not summary.failed else 1
             actor = args.by or getpass.getuser()
             if not args.why:
-                return _fail("say why with --why", 2)
+                return _fail("why_required", "say why with --why")
             if args.action == "cancel":
                 from billing.corrections import cancel_bill
 
@@ -173,11 +175,11 @@ def cmd_bills(args, settings: Settings) -> int:
                                       account_ids=[account_id], requested_by=actor)
                 if not result.bill_ids:
                     held = {**result.accounts_held, **result.accounts_failed}
-                    return _fail(f"bill {args.bill} cancelled; the rebill was not issued: {held}")
+                    return _fail("rebill_held", f"bill {args.bill} cancelled; the rebill was not issued: {held}", 1)
                 print(f"bill {args.bill} cancelled; rebill {result.bill_ids[0]} issued")
                 return 0
         except BillingError as error:
-            return _fail(f"{error.code}: {error}")
+            return _fail(error.code, str(error))
     return 2
 
 
@@ -215,7 +217,7 @@ def _amount(text: str) -> Decimal:
     try:
         return Decimal(text)
     except InvalidOperation:
-        raise SystemExit(f"not an amount: {text!r}")
+        raise UsageError("bad_amount", f"not an amount: {text!r}") from None
 
 
 def cmd_payments(args, settings: Settings) -> int:
@@ -244,7 +246,7 @@ def cmd_payments(args, settings: Settings) -> int:
                 return 0
             actor = args.by or getpass.getuser()
             if not args.why:
-                return _fail("say why with --why", 2)
+                return _fail("why_required", "say why with --why")
             if args.action == "match":
                 match_payment(conn, args.payment, _account_id(conn, args.account), actor, args.why, _now())
                 print(f"payment {args.payment} applied to account {args.account}")
@@ -261,7 +263,7 @@ def cmd_payments(args, settings: Settings) -> int:
                 print(f"payment {args.payment} returned; fee {_money(fee, settings.currency)}")
                 return 0
         except BillingError as error:
-            return _fail(f"{error.code}: {error}")
+            return _fail(error.code, str(error))
     return 2
 
 
@@ -290,12 +292,12 @@ def cmd_ledger(args, settings: Settings) -> int:
             from billing.postings import to_minor_exact
 
             if not args.why:
-                return _fail("say why with --why", 2)
+                return _fail("why_required", "say why with --why")
             try:
                 adjust(conn, _account_id(conn, args.account), to_minor_exact(_amount(args.amount), settings.currency),
                        args.why, args.by or getpass.getuser(), _now())
             except BillingError as error:
-                return _fail(f"{error.code}: {error}")
+                return _fail(error.code, str(error))
             print(f"adjusted account {args.account} by {args.amount}")
             return 0
         rows = trial_balance(conn)
@@ -333,14 +335,14 @@ def cmd_arrangements(args, settings: Settings) -> int:
     from billing.errors import BillingError
 
     if not args.why:
-        return _fail("say why with --why", 2)
+        return _fail("why_required", "say why with --why")
     with _connect(settings) as conn:
         try:
             arrangement_id = create_arrangement(conn, _account_id(conn, args.account), args.installments,
                                                 date.fromisoformat(args.first_due), args.every_days,
                                                 args.by or getpass.getuser(), args.why, _now())
         except BillingError as error:
-            return _fail(f"{error.code}: {error}")
+            return _fail(error.code, str(error))
     print(f"payment arrangement {arrangement_id} for {args.account}: {args.installments} installments")
     return 0
 
@@ -350,7 +352,7 @@ def register(sub) -> None:
     p.add_argument("action", choices=["show", "budget"])
     p.add_argument("account", help="account number")
     p.add_argument("--amount", help="budget: the levelized amount billed each period, e.g. 120.00")
-    p.add_argument("--from", dest="start", help="budget: first period start it applies to (YYYY-MM-DD)")
+    p.add_argument("--from", dest="start", type=day, help="budget: first period start it applies to (YYYY-MM-DD)")
     p.add_argument("--off", action="store_true", help="budget: back to billing actual charges")
     p.set_defaults(func=cmd_account)
 
@@ -372,7 +374,7 @@ def register(sub) -> None:
     p.add_argument("--amount", help="amount in the currency's major unit, e.g. 120.50")
     p.add_argument("--reference", help="the payment's unique reference")
     p.add_argument("--method", default="check")
-    p.add_argument("--date", help="received on (YYYY-MM-DD, default today)")
+    p.add_argument("--date", type=day, help="received on (YYYY-MM-DD, default today)")
     p.add_argument("--by")
     p.add_argument("--why")
     p.set_defaults(func=cmd_payments)
@@ -387,14 +389,14 @@ def register(sub) -> None:
 
     p = sub.add_parser("collections", help="late fees, reminders, final notices, disconnect eligibility")
     p.add_argument("action", choices=["run"])
-    p.add_argument("--date", help="business date (default today)")
+    p.add_argument("--date", type=day, help="business date (default today)")
     p.set_defaults(func=cmd_collections)
 
     p = sub.add_parser("arrangements", help="payment arrangements (installments) that pause collections")
     p.add_argument("action", choices=["create"])
     p.add_argument("account")
     p.add_argument("--installments", type=int, required=True)
-    p.add_argument("--first-due", required=True)
+    p.add_argument("--first-due", type=day, required=True)
     p.add_argument("--every-days", type=int, default=30)
     p.add_argument("--by")
     p.add_argument("--why")

@@ -8,7 +8,8 @@ from datetime import date
 from importlib import resources
 from pathlib import Path
 
-from meter2cash import billing_cli, exceptions_cli, import_cli, migrate_cli, portal_cli, rating_cli, vee_cli
+from meter2cash import billing_cli, dlq_cli, exceptions_cli, import_cli, migrate_cli, portal_cli, rating_cli, vee_cli
+from meter2cash.arguments import day
 from meter2cash.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,7 +85,7 @@ def cmd_cycles(args, settings: Settings) -> int:
            if args.date else datetime.now(timezone.utc))
     report = close_due_cycles(settings, now)
     if not report.ran:
-        print("another process is closing cycles now", file=sys.stderr)
+        print("error: cycles_busy: another process is closing cycles now; nothing done", file=sys.stderr)
         return 1
     for result in report.bill_runs:
         print(f"bill run {result.bill_run_id}: period {result.billing_period_id}: {result.accounts_billed} bills, "
@@ -193,9 +194,8 @@ def cmd_estimates(args, settings: Settings) -> int:
     from storage.tariffs import current_tariffs
     from streams.estimate import rebuild_estimates
 
-    cache = EstimateCache.from_url(settings.redis_url)
     with _connect(settings) as conn:
-        written = rebuild_estimates(conn, cache, current_tariffs(conn))
+        written = rebuild_estimates(conn, EstimateCache.for_database(settings.redis_url, conn), current_tariffs(conn))
     print(f"rebuilt {written} account estimates from PostgreSQL")
     return 0
 
@@ -213,8 +213,15 @@ def cmd_demo(args, settings: Settings) -> int:
     return run_demo(settings, meters=args.meters, seed=args.seed)
 
 
+class Parser(argparse.ArgumentParser):
+    """Argument mistakes in one line with a code (exit 2), like every other mistake; --help shows usage."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: bad_argument: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="m2c", description="meter2cash: AMI reads to bills")
+    parser = Parser(prog="m2c", description="meter2cash: AMI reads to bills")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("services", help="start, stop or check the local Kafka, PostgreSQL and Redis")
@@ -237,7 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=["create", "list", "close-due"])
     p.add_argument("--count", type=int, default=20, help="cycles to create (one per start day)")
     p.add_argument("--close-after-days", type=int, default=1)
-    p.add_argument("--date", help="business date (default today)")
+    p.add_argument("--date", type=day, help="business date (default today)")
     p.set_defaults(func=cmd_cycles)
 
     rating_cli.register(sub)
@@ -247,6 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     import_cli.register_push(sub)
     portal_cli.register(sub)
     vee_cli.register(sub)
+    dlq_cli.register(sub)
 
     p = sub.add_parser("seed", help="load a simulated utility's accounts, meters and tariffs")
     p.add_argument("--meters", type=int, default=1000)
@@ -263,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bill-run", help="finalize a billing period's bills")
     p.add_argument("--cycle", default="C01")
-    p.add_argument("--period-start", help="YYYY-MM-DD (default: the oldest open period)")
+    p.add_argument("--period-start", type=day, help="YYYY-MM-DD (default: the oldest open period)")
     p.add_argument("--metrics-port", type=int, default=9309, help="serve /metrics while running (0: off)")
     p.add_argument("--estimate", action=argparse.BooleanOptionalAction, default=True,
                    help="estimate missing reads of the period first (VEE estimation)")
@@ -288,8 +296,49 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run a command. What goes wrong outside the command's control (a service away) or in its input (a
+    missing file) is said in one line with a code - never a traceback: exit 2 for the caller's mistake,
+    1 for a service that failed."""
+    import psycopg
+    from confluent_kafka import KafkaException
+
+    from billing.errors import BillingError
+    from meter2cash.arguments import UsageError
+    from rating.errors import RatingError
+
     args = build_parser().parse_args(argv)
-    return args.func(args, Settings.from_env())
+    try:
+        return args.func(args, Settings.from_env())
+    except UsageError as error:
+        return _one_line(error.code, str(error), 2)
+    except (BillingError, RatingError) as error:
+        return _one_line(error.code, _first_line(error), 2)
+    except FileNotFoundError as error:
+        return _one_line("no_such_file", f"{error.filename or error}: no such file", 2)
+    except IsADirectoryError as error:
+        return _one_line("not_a_file", f"{error.filename or error} is a directory", 2)
+    except PermissionError as error:
+        return _one_line("permission_denied", f"{error.filename or error}: permission denied", 2)
+    except UnicodeDecodeError as error:
+        return _one_line("not_text", f"the file is not UTF-8 text ({error.reason} at byte {error.start})", 2)
+    except psycopg.errors.UndefinedTable as error:
+        return _one_line("not_migrated", f"{_first_line(error)}: run `m2c migrate` first", 2)
+    except psycopg.OperationalError as error:
+        return _one_line("database_unavailable", _first_line(error), 1)
+    except KafkaException as error:
+        return _one_line(getattr(error, "code", "kafka_unavailable"), _first_line(error), 1)
+    except KeyboardInterrupt:
+        return _one_line("interrupted", "stopped by the user", 130)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _one_line(code: str, message: str, status: int) -> int:
+    print(f"error: {code}: {message}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

@@ -26,11 +26,14 @@ def cmd_exceptions(args, settings: Settings) -> int:
                 print(f"{row.id:>7} {row.status:<10} {row.severity:<15} {row.meter_no:<12} {row.account_no or '-':<10} "
                       f"{row.block_start:%Y-%m-%d %H:%M} {row.flagged_count:>5}  {', '.join(row.rules)}")
             return 0
+        if not args.ids:
+            print(f"error: ids_required: m2c exceptions {args.action} ID ...", file=sys.stderr)
+            return 2
         if args.action == "show":
             row = queue.get_exception(conn, args.ids[0])
             if row is None:
-                print(f"no exception {args.ids[0]}", file=sys.stderr)
-                return 1
+                print(f"error: no_such_exception: no exception {args.ids[0]}", file=sys.stderr)
+                return 2
             print(f"exception {row.id}: {row.status}, {row.severity}, rules {', '.join(row.rules)}")
             print(f"meter {row.meter_no} channel {row.channel} account {row.account_no or '-'}; "
                   f"block from {row.block_start:%Y-%m-%d %H:%M} UTC, {row.interval_s} s intervals")
@@ -44,7 +47,7 @@ def cmd_exceptions(args, settings: Settings) -> int:
             return 0
         actor = args.by or getpass.getuser()
         if not args.why:
-            print("say why with --why", file=sys.stderr)
+            print("error: why_required: say why with --why", file=sys.stderr)
             return 2
         try:
             if args.action == "reestimate":
@@ -56,14 +59,20 @@ def cmd_exceptions(args, settings: Settings) -> int:
                 edits = {}
                 for pair in args.set or []:
                     position, _, value = pair.partition("=")
+                    if not (position.strip().isdigit() and value.strip().lstrip("-").isdigit()):
+                        raise queue.ExceptionActionRefused(f"--set takes POSITION=VALUE (integers), got {pair!r}")
                     edits[int(position)] = int(value)
                 written = queue.override(conn, args.ids[0], edits, actor, args.why)
                 print(f"exception {args.ids[0]}: {written} read(s) edited and stored")
             else:
                 moved = queue.act(conn, args.ids, args.action, actor, args.why)
                 print(f"{moved} of {len(args.ids)} exception(s) {queue.STATUS_AFTER[args.action]}")
+                if moved < len(args.ids):
+                    print(f"error: not_open: {len(args.ids) - moved} of the exceptions given do not exist or are "
+                          "not open (see m2c exceptions list --status all)", file=sys.stderr)
+                    return 2
         except queue.ExceptionActionRefused as error:
-            print(f"refused: {error}", file=sys.stderr)
+            print(f"error: {error.code}: {error}", file=sys.stderr)
             return 2
     return 0
 

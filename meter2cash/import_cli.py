@@ -17,9 +17,11 @@ def cmd_import(args, settings: Settings) -> int:
 
     try:
         meter_map = read_meter_map(args.meter_map) if args.meter_map else None
+    except FileNotFoundError:
+        raise  # said by m2c itself: one line with its code
     except (OSError, ValueError) as error:
-        print(f"m2c import: {error}", file=sys.stderr)
-        return 1
+        print(f"error: bad_meter_map: {error}", file=sys.stderr)
+        return 2
     reading = ProgressBar(f"reading {args.file} (bytes)")
     bar = ProgressBar(f"publishing {args.file} (blocks)")
 
@@ -33,9 +35,6 @@ def cmd_import(args, settings: Settings) -> int:
                                   meter_map=meter_map, meter=args.meter, meter_field=args.meter_field,
                                   snap_seconds=args.snap_seconds,
                                   dry_run=args.dry_run, on_progress=bar.update, on_bytes=read_progress)
-    except OSError as error:
-        print(f"m2c import: {error}", file=sys.stderr)
-        return 1
     finally:
         bar.close()
     print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.text())
@@ -61,19 +60,23 @@ def cmd_push(args, settings: Settings) -> int:
     from streams.push import new_token, parse_tokens, serve
 
     if args.action == "token":
+        if not args.meters:
+            print("error: meters_required: name the meters the head-end may write with --meters "
+                  "(glob patterns joined by |, e.g. 'E00*|W00*'; '*' for any)", file=sys.stderr)
+            return 2
         token, digest = new_token()
         print(f"token (give it to the head-end; it is not stored): {token}")
-        print(f"add to M2C_PUSH_TOKENS: {args.name}:{digest}")
+        print(f"add to M2C_PUSH_TOKENS: {args.name}:{digest}:{args.meters}")
         return 0
     try:
         tokens = parse_tokens(settings.push_tokens)
     except ValueError as error:
-        print(f"m2c push: {error}", file=sys.stderr)
-        return 1
+        print(f"error: bad_push_tokens: {error}", file=sys.stderr)
+        return 2
     if not tokens:
-        print("m2c push: no head-end tokens configured (M2C_PUSH_TOKENS); create one with `m2c push token`",
-              file=sys.stderr)
-        return 1
+        print("error: no_push_tokens: no head-end tokens configured (M2C_PUSH_TOKENS); create one with "
+              "`m2c push token --name NAME --meters PATTERNS`", file=sys.stderr)
+        return 2
     serve(settings.kafka_bootstrap, settings.topic_raw, tokens, args.host, args.port, args.delivery_timeout)
     return 0
 
@@ -84,6 +87,7 @@ def register_push(sub) -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8088)
     p.add_argument("--name", default="head-end", help="token: the head-end's name (metrics label)")
+    p.add_argument("--meters", help="token: the meters it may write, glob patterns joined by | ('*': any)")
     p.add_argument("--delivery-timeout", type=float, default=30.0, metavar="SECONDS",
                    help="serve: answer 503 when Kafka has not acknowledged a request's blocks by then")
     p.set_defaults(func=cmd_push)

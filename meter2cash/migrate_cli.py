@@ -29,8 +29,11 @@ def cmd_migrate(args, settings: Settings) -> int:
         print("applied: " + (", ".join(applied) if applied else "nothing (up to date)"))
         return 0
     if args.dir is None:
-        print(f"m2c migrate {args.action}: give the extract's folder", file=sys.stderr)
-        return 1
+        print(f"error: folder_required: m2c migrate {args.action} DIR: give the extract's folder", file=sys.stderr)
+        return 2
+    if args.action != "make-extract" and not Path(args.dir).is_dir():
+        print(f"error: no_such_folder: {args.dir} is not a folder", file=sys.stderr)
+        return 2
     return {"validate": _validate, "load": _load, "parallel-run": _parallel_run,
             "make-extract": _make_extract}[args.action](args, settings)
 

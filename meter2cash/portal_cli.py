@@ -70,8 +70,8 @@ def cmd_portal(args, settings: Settings) -> int:
     from portal.auth import PasswordPolicy, create_user
 
     if not args.username:
-        print("m2c portal user: give the user name", file=sys.stderr)
-        return 1
+        print("error: username_required: m2c portal user NAME: give the user name", file=sys.stderr)
+        return 2
     if args.disable or args.enable:
         return _set_disabled(settings, args.username, disabled=args.disable)
     password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass("password: ")
@@ -79,8 +79,9 @@ def cmd_portal(args, settings: Settings) -> int:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             user_id = create_user(conn, args.username, password, args.role, args.account or [])
     except (PasswordPolicy, ValueError, psycopg.errors.UniqueViolation) as error:
-        print(f"m2c portal user: {error}", file=sys.stderr)
-        return 1
+        code = "user_exists" if isinstance(error, psycopg.errors.UniqueViolation) else "bad_user"
+        print(f"error: {code}: {_first(error)}", file=sys.stderr)
+        return 2
     print(f"user {args.username} ({args.role}) created: id {user_id}")
     return 0
 
@@ -95,8 +96,8 @@ def _set_disabled(settings, username: str, disabled: bool) -> int:
         with psycopg.connect(settings.database_url, autocommit=True) as conn:
             ended = set_disabled(conn, username, disabled)
     except ValueError as error:
-        print(f"m2c portal user: {error}", file=sys.stderr)
-        return 1
+        print(f"error: no_such_user: {error}", file=sys.stderr)
+        return 2
     announce_ended(settings.redis_url, ended)
     print(f"user {username} {'disabled' if disabled else 'enabled'}"
           + (f"; {len(ended)} session(s) ended" if disabled else ""))
@@ -120,3 +121,8 @@ def register(sub) -> None:
                    help="user: disable an existing user and end their sessions in every portal process")
     p.add_argument("--enable", action="store_true", help="user: enable a disabled user again")
     p.set_defaults(func=cmd_portal)
+
+
+def _first(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__

@@ -9,6 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from meter2cash.arguments import UsageError, day
 from meter2cash.settings import Settings
 from rating.errors import RatingError, TariffInvalid
 from rating.importers import FORMATS, document_from_text, load_tariff
@@ -37,7 +38,7 @@ def _current_text(settings: Settings, reference: str) -> tuple[str, str]:
                            + ("and id = %s " if revision else "") + "order by id desc limit 1",
                            (code, int(revision)) if revision else (code,)).fetchone()
     if row is None:
-        raise SystemExit(f"no tariff {reference!r}: neither a file nor a published code")
+        raise UsageError("no_such_tariff", f"no tariff {reference!r}: neither a file nor a published code")
     return row[1], f"{code}@revision {row[0]}"
 
 
@@ -50,12 +51,14 @@ def cmd_tariff(args, settings: Settings) -> int:
         for code, service, count, latest, published in rows:
             print(f"{code:<36} {service:<9} {count:>9} {latest:>7}  {published:%Y-%m-%d %H:%M}")
         return 0
+    if not args.files:
+        raise UsageError("files_required", f"tariff {args.action} takes one or more tariff files (or CODE[@REVISION])")
     if args.action == "show":
         print(_current_text(settings, args.files[0])[0], end="")
         return 0
     if args.action == "diff":
         if len(args.files) != 2:
-            raise SystemExit("tariff diff takes two tariffs (files or CODE[@REVISION])")
+            raise UsageError("two_tariffs_required", "tariff diff takes two tariffs (files or CODE[@REVISION])")
         (old, old_label), (new, new_label) = (_current_text(settings, f) for f in args.files)
         diff = list(difflib.unified_diff(old.splitlines(), new.splitlines(), old_label, new_label, lineterm=""))
         print("\n".join(diff) if diff else "no differences")
@@ -87,7 +90,7 @@ def _attributes(pairs: list[str]) -> dict[str, str]:
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         if not sep:
-            raise SystemExit(f"--attr takes NAME=VALUE, got {pair!r}")
+            raise UsageError("bad_attribute", f"--attr takes NAME=VALUE, got {pair!r}")
         attributes[name] = value
     return attributes
 
@@ -205,8 +208,8 @@ def register(sub) -> None:
     q = rate_sub.add_parser("quote", help="price a usage CSV under a tariff")
     q.add_argument("--tariff", required=True)
     q.add_argument("--usage", required=True, help="CSV: start,value[,channel][,demand_kw]")
-    q.add_argument("--start", required=True)
-    q.add_argument("--end", required=True)
+    q.add_argument("--start", type=day, required=True)
+    q.add_argument("--end", type=day, required=True)
     q.add_argument("--zone")
     q.add_argument("--attr", action="append", help="NAME=VALUE, e.g. meter_size=3/4\"")
     q.add_argument("--format", choices=FORMATS)
@@ -216,8 +219,8 @@ def register(sub) -> None:
     i = rate_sub.add_parser("impact", help="re-price stored usage under the current and a proposed tariff")
     i.add_argument("--current", required=True, help="CODE[@REVISION] or a file")
     i.add_argument("--proposed", required=True, help="CODE[@REVISION] or a file")
-    i.add_argument("--period-start", required=True)
-    i.add_argument("--period-end", required=True)
+    i.add_argument("--period-start", type=day, required=True)
+    i.add_argument("--period-end", type=day, required=True)
     i.add_argument("--zone")
     i.add_argument("--top", type=int, default=10)
     i.add_argument("--json", action="store_true")

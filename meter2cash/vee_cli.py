@@ -6,6 +6,7 @@ import sys
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from meter2cash.arguments import day
 from meter2cash.settings import Settings
 
 
@@ -45,7 +46,7 @@ def cmd_vee(args, settings: Settings) -> int:
         if not args.why:
             problems.append("say why with --why")
         if problems:
-            print("\n".join(problems), file=sys.stderr)
+            print("error: bad_threshold: " + "; ".join(problems), file=sys.stderr)
             return 2
         set_threshold(conn, args.service, args.meter_class, args.parameter, value, effective,
                       args.by or getpass.getuser(), args.why)
@@ -59,16 +60,16 @@ def _holidays(conn, args) -> int:
     from storage.vee_thresholds import add_holiday
 
     if args.action == "list":
-        for day, name in conn.execute("select day, name from vee_holidays order by day").fetchall():
-            print(f"{day}  {name}")
+        for holiday, name in conn.execute("select day, name from vee_holidays order by day").fetchall():
+            print(f"{holiday}  {name}")
         return 0
     try:
-        day = date.fromisoformat(args.service or "")
+        holiday = date.fromisoformat(args.service or "")
     except ValueError:
-        print("m2c vee holidays add YYYY-MM-DD NAME", file=sys.stderr)
+        print("error: bad_day: m2c vee holidays add YYYY-MM-DD NAME", file=sys.stderr)
         return 2
-    add_holiday(conn, day, args.parameter or "holiday", args.by or getpass.getuser())
-    print(f"{day}: {args.parameter or 'holiday'} (estimated like a Sunday)")
+    add_holiday(conn, holiday, args.parameter or "holiday", args.by or getpass.getuser())
+    print(f"{holiday}: {args.parameter or 'holiday'} (estimated like a Sunday)")
     return 0
 
 
@@ -80,7 +81,7 @@ def register(sub) -> None:
     p.add_argument("parameter", nargs="?")
     p.add_argument("value", nargs="?")
     p.add_argument("--class", dest="meter_class", help="only meters of this class (default: every meter)")
-    p.add_argument("--from", dest="effective_from", help="the first day it applies to (YYYY-MM-DD)")
+    p.add_argument("--from", dest="effective_from", type=day, help="the first day it applies to (YYYY-MM-DD)")
     p.add_argument("--why")
     p.add_argument("--by", help="who sets it (default: the login name)")
     p.set_defaults(func=cmd_vee)

@@ -14,6 +14,9 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DATA=${M2C_DATA_DIR:-$ROOT/.m2c}
 KAFKA_PORT=${M2C_KAFKA_PORT:-9092}
 KAFKA_CONTROLLER_PORT=${M2C_KAFKA_CONTROLLER_PORT:-9093}
+# the broker's message.max.bytes: M2C_MESSAGE_MAX_BYTES plus the record overhead, as
+# meter2cash/settings.py (Settings.kafka_record_limit) gives every topic and client
+KAFKA_RECORD_LIMIT=$(( ${M2C_MESSAGE_MAX_BYTES:-4194304} + 65536 ))
 PG_PORT=${M2C_PG_PORT:-55432}
 REDIS_PORT=${M2C_REDIS_PORT:-6380}
 PG_USER=m2c
@@ -79,6 +82,24 @@ pg_data_dir() {
   fi
 }
 
+pg_clear_stale() {
+  # a postmaster killed without a shutdown leaves its pid file, and may leave backends holding its
+  # shared memory: a new postmaster would refuse to start (or wait) while either is there
+  local pidfile=$PG_DATA/postmaster.pid pid here proc
+  [ -f "$pidfile" ] || return 0
+  pid=$(head -n 1 "$pidfile" 2>/dev/null || true)
+  here=$(readlink -f "$PG_DATA")
+  if [ -n "$pid" ] && [ "$(cat "/proc/$pid/comm" 2>/dev/null)" = postgres ] \
+      && [ "$(readlink "/proc/$pid/cwd" 2>/dev/null)" = "$here" ]; then
+    return 0  # the postmaster is alive
+  fi
+  log "PostgreSQL's postmaster (pid ${pid:-?}) is gone: clearing what it left in $PG_DATA"
+  for proc in /proc/[0-9]*; do  # its orphaned backends: processes working in the data directory
+    if [ "$(readlink "$proc/cwd" 2>/dev/null)" = "$here" ]; then kill -KILL "${proc#/proc/}" 2>/dev/null || true; fi
+  done
+  rm -f "$pidfile"
+}
+
 postgres_up() {
   local bin; bin=$(pg_bin) || die "PostgreSQL is not installed (run: $0 install)"
   mkdir -p "$PG_DATA"
@@ -103,9 +124,11 @@ max_wal_size = 4GB
 checkpoint_timeout = 15min
 EOF
   fi
+  pg_clear_stale
   if ! pg_run "$bin/pg_ctl" -D "$PG_DATA" status >/dev/null 2>&1; then
     log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
-    pg_run "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -t "$WAIT_SECONDS" start >/dev/null
+    pg_run "$bin/pg_ctl" -D "$PG_DATA" -l "$PG_DATA/server.log" -w -t "$WAIT_SECONDS" start >/dev/null \
+      || { tail -n 20 "$PG_DATA/server.log" >&2 || true; die "PostgreSQL did not start (see $PG_DATA/server.log)"; }
   fi
   local i
   for ((i = 0; i < WAIT_SECONDS; i++)); do
@@ -209,7 +232,7 @@ group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 log.retention.hours=168
 log.segment.bytes=268435456
-message.max.bytes=10485760
+message.max.bytes=$KAFKA_RECORD_LIMIT
 EOF
   if [ ! -f "$KAFKA_DIR/data/meta.properties" ]; then
     log "formatting Kafka storage in $KAFKA_DIR/data"

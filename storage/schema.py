@@ -2,10 +2,14 @@
 native monthly range partitions (created by the application as data arrives) when it is not."""
 from __future__ import annotations
 
+import logging
+import warnings
 from datetime import date
 from importlib import resources
 
 import psycopg
+
+log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 7_431_001  # advisory lock key: one migrator at a time
 
@@ -64,9 +68,25 @@ def migrate(conn: psycopg.Connection) -> list[str]:
     return applied_now
 
 
+def _timescaledb_created(conn: psycopg.Connection) -> bool:
+    """Create the TimescaleDB extension if the server has it; False, with a warning, when it is installed
+    but cannot be created (not in shared_preload_libraries, a version mismatch): native partitions then."""
+    if not timescaledb_available(conn):
+        return False
+    try:
+        with conn.transaction():  # a savepoint: a failure leaves the migration's transaction usable
+            conn.execute("create extension if not exists timescaledb")
+        return True
+    except psycopg.Error as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        log.warning("TimescaleDB is installed but cannot be created (%s): interval_blocks uses native "
+                    "partitions", message)
+        warnings.warn(f"TimescaleDB cannot be created ({message}); using native partitions", stacklevel=2)
+        return False
+
+
 def _create_interval_blocks(conn: psycopg.Connection) -> None:
-    if timescaledb_available(conn):
-        conn.execute("create extension if not exists timescaledb")
+    if _timescaledb_created(conn):
         conn.execute(INTERVAL_BLOCKS.format(partitioning=""))
         conn.execute("select create_hypertable('interval_blocks', 'local_day', "
                      "chunk_time_interval => interval '1 month')")

@@ -56,6 +56,8 @@ class ImportSummary:
             lines.append(f"  {self.spread_reads:,} daily reads of hand-read meters from their register reads")
         if self.snapped:
             lines.append(f"  {self.snapped:,} interval starts moved onto the interval grid (--snap-seconds)")
+        lines.append("  checked here: meters, units, resolution, interval length and the meter's grid; the worker's "
+                     "VEE checks the rest")
         for reason, count in sorted(self.reasons().items()):
             lines.append(f"  rejected {reason}: {count:,}")
         for r in self.rejected[:20]:

@@ -93,6 +93,10 @@ def to_blocks(series: SourceSeries, meter: MeterUnit, snap_seconds: int = 0) -> 
     if step not in ALLOWED_INTERVALS:
         return Converted([], [Rejected(series.line, "bad_interval",
                                        f"{series.source_id}: interval {step}s is not one of {ALLOWED_INTERVALS}")], 0)
+    if step != meter.interval_s:  # VEE would hold every one of them back (interval_mismatch)
+        return Converted([], [Rejected(series.line, "interval_mismatch",
+                                       f"{series.source_id}: {len(series.values)} reads of {step}s, meter "
+                                       f"{meter.meter_no} reads every {meter.interval_s}s")], 0)
     too_big = [i for i, v in enumerate(series.values) if abs(v) > MAX_ABS_VALUE]
     if too_big:
         return Converted([], [Rejected(series.line_of(too_big[0]), "value_out_of_range",
@@ -112,15 +116,32 @@ def to_blocks(series: SourceSeries, meter: MeterUnit, snap_seconds: int = 0) -> 
         starts, values, quality = starts[fits], values[fits], quality[fits]
     order = np.argsort(starts, kind="stable")
     starts, values, quality = starts[order], values[order], quality[order]
+    source_index = np.flatnonzero(fits)[order]  # where each read was in the series (for its line)
     blocks: list[Block] = []
+    zone = ZoneInfo(meter.zone)
+    reads = int(len(values))
     # a new run wherever the next interval does not start where this one ends
     breaks = np.flatnonzero(np.diff(starts) != step) + 1
     for lo, hi in zip(np.r_[0, breaks], np.r_[breaks, len(starts)]):
         for chunk in range(lo, hi, BLOCK_VALUES):
             end = min(chunk + BLOCK_VALUES, hi)
-            blocks.append(Block(meter.meter_no, series.channel, int(starts[chunk]), step,
+            first = int(starts[chunk])
+            if not aligned(first, step, zone):  # VEE would hold the block back (misaligned)
+                rejected.append(Rejected(series.line_of(int(source_index[chunk])), "misaligned",
+                                         f"{series.source_id}: {end - chunk} reads from "
+                                         f"{datetime.fromtimestamp(first, zone):%Y-%m-%d %H:%M:%S} are not on meter "
+                                         f"{meter.meter_no}'s {step}s grid in local time (--snap-seconds moves "
+                                         "near ones onto it)"))
+                reads -= end - chunk
+                continue
+            blocks.append(Block(meter.meter_no, series.channel, first, step,
                                 values[chunk:end].copy(), quality[chunk:end].copy()))
-    return Converted(blocks, rejected, int(len(values)), snapped)
+    return Converted(blocks, rejected, reads, snapped)
+
+
+def aligned(start: int, step: int, zone: ZoneInfo) -> bool:
+    """An interval start on the meter's grid in local time (as VEE's misaligned rule checks it)."""
+    return (start + int(datetime.fromtimestamp(start, zone).utcoffset().total_seconds())) % step == 0
 
 
 @dataclass(frozen=True)

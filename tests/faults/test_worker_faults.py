@@ -99,3 +99,24 @@ def test_redis_flushed_then_restarted_mid_ingest(base_settings, load, clean, fig
     assert rebuilds >= 2  # once after the flush, once after the restart
     compare(run, clean, figures, "Redis flushed at 30%, restarted (data lost) at 60%",
             {"redis_flushes": 1, "redis_restarts": 1}, started, {"estimate_rebuilds_on_metrics": int(rebuilds)})
+
+
+def test_postgresql_killed_then_started_again_at_once(base_settings, figures):
+    """A postmaster killed with SIGKILL leaves its pid file (and maybe backends): `services.sh up` clears
+    them and starts the cluster, instead of waiting on a dead pid and failing."""
+    import os
+    import signal
+
+    import psycopg
+
+    started = time.monotonic()
+    with psycopg.connect(base_settings.database_url, autocommit=True) as conn:
+        backend = conn.execute("select pg_backend_pid()").fetchone()[0]
+        postmaster = int(next(line.split()[1] for line in open(f"/proc/{backend}/status") if line.startswith("PPid:")))
+        os.kill(postmaster, signal.SIGKILL)
+    time.sleep(1)
+    services("up", "postgres")
+    with psycopg.connect(base_settings.database_url, autocommit=True) as conn:
+        assert conn.execute("select 1").fetchone() == (1,)
+    figures.add("PostgreSQL's postmaster killed (SIGKILL), then `services.sh up`", {"postmaster_kills": 1}, 0,
+                {}, time.monotonic() - started, {"up_seconds": round(time.monotonic() - started, 1)})

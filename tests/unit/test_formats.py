@@ -261,3 +261,21 @@ def test_register_reads_of_a_hand_read_meter_spread_over_days_exactly():
     assert sum(v for _, v in days) == 1022 - 1000  # every unit of the register once
     assert all(datetime.fromtimestamp(b.start, zone).hour == 0 and b.interval_s == 86400 for b in blocks)
     assert {int(b.quality[0]) for b in blocks} == {4}
+
+
+def test_reads_the_pipeline_would_hold_back_are_rejected_at_import_with_their_lines():
+    from streams.formats.series import SourceSeries
+
+    zone = "America/Chicago"
+    midnight = int(datetime(2026, 10, 20, tzinfo=ZoneInfo(zone)).timestamp())
+    meter = MeterUnit("G1", "therm", -3, 86400, zone)
+    late = SourceSeries("G1", 1, "", 86400, line=7, starts=[midnight + 1 + d * 86400 for d in range(3)],
+                        values=[5, 6, 7], quality=[0, 0, 0], lines=[7, 8, 9])  # 1 s off the grid
+    result = to_blocks(late, meter)
+    assert result.blocks == [] and result.reads == 0
+    assert [(r.line, r.reason) for r in result.rejected] == [(7, "misaligned")] and "3 reads" in result.rejected[0].detail
+    fixed = to_blocks(late, meter, snap_seconds=1)
+    assert fixed.rejected == [] and fixed.reads == 3
+    hourly = SourceSeries("G1", 1, "", 3600, line=3, starts=[midnight], values=[1], quality=[0])
+    (refused,) = to_blocks(hourly, meter).rejected
+    assert refused.reason == "interval_mismatch" and refused.line == 3
