@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+KAFKA_RECORD_OVERHEAD = 64 * 1024  # headers (a dead letter's reason and source) and record-batch framing
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -30,6 +32,15 @@ class Settings:
     billing_entities: str = ""  # a TOML file of billing entities (default: the packaged one)
     close_cycles_every_s: float = 300.0  # how often a streams worker closes due billing cycles; 0: never
     push_tokens: str = ""  # head-ends allowed to push blocks over HTTP: NAME:SHA256HEX,...
+    # the largest message (key + value) any topic of the pipeline takes: the one setting behind the
+    # broker's message.max.bytes, every topic's max.message.bytes and every client's request and fetch
+    # sizes (scripts/services.sh reads the same variable for the broker)
+    message_max_bytes: int = 4 * 1024 * 1024
+
+    @property
+    def kafka_record_limit(self) -> int:
+        """Bytes a record may take on the wire: the message, its headers and the batch's framing."""
+        return self.message_max_bytes + KAFKA_RECORD_OVERHEAD
 
     def to_env(self) -> dict[str, str]:
         """The environment that makes :meth:`from_env` return these settings (for child processes)."""
@@ -44,6 +55,7 @@ class Settings:
             "M2C_SMTP_HOST": self.smtp_host, "M2C_SMTP_PORT": str(self.smtp_port), "M2C_SMTP_FROM": self.smtp_from,
             "M2C_OUTPUT_DIR": self.output_dir, "M2C_BILLING_ENTITIES": self.billing_entities,
             "M2C_CLOSE_CYCLES_EVERY": str(self.close_cycles_every_s), "M2C_PUSH_TOKENS": self.push_tokens,
+            "M2C_MESSAGE_MAX_BYTES": str(self.message_max_bytes),
         }
 
     @classmethod
@@ -71,6 +83,7 @@ class Settings:
             billing_entities=env.get("M2C_BILLING_ENTITIES", defaults.billing_entities),
             close_cycles_every_s=float(env.get("M2C_CLOSE_CYCLES_EVERY", defaults.close_cycles_every_s)),
             push_tokens=env.get("M2C_PUSH_TOKENS", defaults.push_tokens),
+            message_max_bytes=int(env.get("M2C_MESSAGE_MAX_BYTES", defaults.message_max_bytes)),
         )
 
     def entities(self):

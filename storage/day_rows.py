@@ -54,7 +54,10 @@ class DayRows:
     slot_of: np.ndarray
     values: np.ndarray
     quality: np.ndarray
+    version: np.ndarray  # int64 per interval: the reading's version (see merge_rows)
     zone: list[str] | None = None  # per row
+    # bool per interval: the source gave the version (else it is the arrival time); None: all given
+    version_given: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.meter_id)
@@ -64,7 +67,8 @@ class DayRows:
 
 
 def group_days(meter_id: np.ndarray, channel: np.ndarray, moment: np.ndarray, interval_s: np.ndarray,
-               zone_index: np.ndarray, zones: list[str], values: np.ndarray, quality: np.ndarray) -> DayRows:
+               zone_index: np.ndarray, zones: list[str], values: np.ndarray, quality: np.ndarray,
+               version: np.ndarray, version_given: np.ndarray | None = None) -> DayRows:
     """Per-interval columns (all the same length) to day rows; interval ``i`` is in zone
     ``zones[zone_index[i]]``."""
     count = len(moment)
@@ -93,7 +97,9 @@ def group_days(meter_id: np.ndarray, channel: np.ndarray, moment: np.ndarray, in
         slot_of=(moment - day_start) // step,
         values=values,
         quality=quality,
+        version=np.asarray(version, np.int64),
         zone=[zones[z] for z in zone_index[first_index]],
+        version_given=version_given,
     )
 
 
@@ -133,11 +139,50 @@ def estimated_count(quality: np.ndarray, present: np.ndarray) -> int:
     return int(np.count_nonzero(present & (((quality >= low) & (quality <= high)) | (quality == ESTIMATED_AT_SOURCE))))
 
 
+STAFF_EDIT_QUALITY = 200  # a value staff entered (an override)
+# which reading of an interval wins: a staff edit over anything from a meter, an actual over an estimate
+# (the head-end's or VEE's); within one kind, the newer version (a tie: the later arrival)
+PRECEDENCE_STAFF, PRECEDENCE_ACTUAL, PRECEDENCE_ESTIMATE = 3, 2, 1
+
+
+def precedence(quality: np.ndarray) -> np.ndarray:
+    """Per read, how strongly it holds its slot (see PRECEDENCE_*)."""
+    quality = np.asarray(quality)
+    low, high = ESTIMATED_QUALITY
+    estimated = ((quality >= low) & (quality <= high)) | (quality == ESTIMATED_AT_SOURCE)
+    return np.where(quality == STAFF_EDIT_QUALITY, PRECEDENCE_STAFF,
+                    np.where(estimated, PRECEDENCE_ESTIMATE, PRECEDENCE_ACTUAL)).astype(np.int8)
+
+
+_VERSION_RUN = np.dtype([("slot", "<u2"), ("version", "<i8")])
+
+
+def pack_versions(version: np.ndarray) -> bytes:
+    """Per-slot versions as runs (first slot, version): a day row's slots come in a few blocks."""
+    version = np.asarray(version, np.int64)
+    if not len(version):
+        return b""
+    starts = np.flatnonzero(np.concatenate(([True], version[1:] != version[:-1])))
+    runs = np.empty(len(starts), _VERSION_RUN)
+    runs["slot"], runs["version"] = starts, version[starts]
+    return runs.tobytes()
+
+
+def unpack_versions(packed: bytes | None, slots: int) -> np.ndarray:
+    """The inverse of :func:`pack_versions`; a row stored before versions existed has version 0."""
+    if not packed:
+        return np.zeros(slots, np.int64)
+    runs = np.frombuffer(packed, _VERSION_RUN)
+    lengths = np.diff(np.append(runs["slot"].astype(np.int64), slots))
+    return np.repeat(runs["version"].astype(np.int64), lengths)
+
+
 @dataclass
 class StoredRow:
     values: np.ndarray  # int64 per slot (0 where absent)
     present: np.ndarray  # bool per slot
     quality: np.ndarray  # int16 per slot
+    version: np.ndarray | None = None  # int64 per slot (None: a row stored before versions, all 0)
 
 
 @dataclass
@@ -149,15 +194,21 @@ class MergedRow:
     read_count: int
     delta_total: int  # change against the stored row: what rollups must add
     delta_count: int
-    changed: bool
-    delta_estimated: int = 0  # change in the number of estimated reads  # differs from the stored row (a new row always does)
+    changed: bool  # differs from the stored row (a new row always does)
+    delta_estimated: int = 0  # change in the number of estimated reads
+    version: np.ndarray | None = None  # int64 per slot
+    superseded: int = 0  # new reads not taken: the stored value holds its slot more strongly
 
 
 def merge_rows(rows: DayRows, stored: dict[int, StoredRow]) -> list[MergedRow]:
     """Merge each new row with its stored twin, if any.
 
-    New values replace stored ones slot by slot; a redelivered block therefore yields the stored
-    row again, unchanged, with a delta of zero.
+    A new read replaces a stored one only if it holds the slot at least as strongly: by
+    :func:`precedence` first (staff edit, actual, estimate), then by version. So a redelivered block
+    yields the stored row again, unchanged, with a delta of zero; a stale resend of an older version
+    changes nothing after a correction, in whichever order the two arrive; an estimate never
+    replaces an actual, and nothing from a meter replaces a staff edit. Among reads of one slot in the
+    same batch the strongest wins (a tie: the later one).
     """
     order = np.argsort(rows.row_of, kind="stable")
     bounds = np.searchsorted(rows.row_of[order], np.arange(len(rows) + 1))
@@ -165,25 +216,43 @@ def merge_rows(rows: DayRows, stored: dict[int, StoredRow]) -> list[MergedRow]:
     for row in range(len(rows)):
         slots = int(rows.slots[row])
         take = order[bounds[row]:bounds[row + 1]]
+        strength = precedence(rows.quality[take])
+        # weakest first, so that of two reads of one slot the strongest is assigned last
+        ranked = np.lexsort((rows.version[take], strength))
+        take, strength = take[ranked], strength[ranked]
         slot_index = rows.slot_of[take]
+        incoming = rows.version[take]
+        given = np.ones(len(take), bool) if rows.version_given is None else rows.version_given[take]
+        newer = False
         previous = stored.get(row)
+        superseded = 0
         if previous is None:
             values = np.zeros(slots, np.int64)
             present = np.zeros(slots, bool)
             quality = np.zeros(slots, np.int16)
+            version = np.zeros(slots, np.int64)
             old_total = old_count = old_estimated = 0
         else:
             values, present, quality = previous.values.copy(), previous.present.copy(), previous.quality.copy()
+            version = previous.version.copy() if previous.version is not None else np.zeros(slots, np.int64)
             old_total, old_count = int(previous.values[previous.present].sum()), int(previous.present.sum())
             old_estimated = estimated_count(previous.quality, previous.present)
+            held = precedence(quality[slot_index])
+            wins = ~present[slot_index] | (strength > held) | ((strength == held) & (incoming >= version[slot_index]))
+            superseded = int(np.count_nonzero(~wins))
+            take, slot_index, incoming, given = take[wins], slot_index[wins], incoming[wins], given[wins]
+            # a source's newer version of the same value is stored too (an older one arriving later must
+            # lose to it); a mere later arrival of the same value is not worth a write
+            newer = bool(np.any(given & (incoming > version[slot_index])))
         values[slot_index] = rows.values[take]
         quality[slot_index] = rows.quality[take]
+        version[slot_index] = incoming
         present[slot_index] = True
         values[~present] = 0
         total, count = int(values[present].sum()), int(present.sum())
-        changed = previous is None or not (np.array_equal(values, previous.values)
-                                           and np.array_equal(present, previous.present)
-                                           and np.array_equal(quality, previous.quality))
+        changed = previous is None or newer or previous.version is None or not (
+            np.array_equal(values, previous.values) and np.array_equal(present, previous.present)
+            and np.array_equal(quality, previous.quality))
         merged.append(MergedRow(values, present, quality, total, count, total - old_total, count - old_count,
-                                changed, estimated_count(quality, present) - old_estimated))
+                                changed, estimated_count(quality, present) - old_estimated, version, superseded))
     return merged

@@ -2,6 +2,7 @@
 reopen. Every action is recorded with who, when and why; edited reads keep their old value."""
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
@@ -10,11 +11,11 @@ import numpy as np
 import psycopg
 from psycopg.types.json import Jsonb
 
-from storage.day_rows import group_days
+from storage.day_rows import STAFF_EDIT_QUALITY, group_days
 from storage.reads import store_batch
 from storage.schema import PartitionManager
 
-QUALITY_EDITED = 200  # codes 200 and up are the project's own: 200 = edited by staff
+QUALITY_EDITED = STAFF_EDIT_QUALITY  # codes 200 and up are the project's own: 200 = edited by staff
 STATUS_AFTER = {"accept": "accepted", "release": "released", "override": "overridden", "reopen": "open",
                 "reestimate": "estimated"}
 
@@ -122,7 +123,8 @@ def edit_reads(conn: psycopg.Connection, meter_id: int, agreement_id: int, zone:
     count = len(moments)
     rows = group_days(np.full(count, meter_id, np.int64), np.full(count, channel, np.int16), moments,
                       np.full(count, interval_s, np.int32), np.zeros(count, np.int64), [zone], values,
-                      np.broadcast_to(np.asarray(quality, np.int16), (count,)).copy())
+                      np.broadcast_to(np.asarray(quality, np.int16), (count,)).copy(),
+                      np.full(count, int(time.time() * 1000), np.int64))  # the edit's time is its version
     PartitionManager(conn).ensure(conn, {rows.local_day(r) for r in range(len(rows))})
     with conn.transaction():
         old = {}

@@ -8,12 +8,13 @@ from datetime import date, datetime, timezone
 import numpy as np
 import psycopg
 
-from storage.day_rows import DayRows, MergedRow, StoredRow, hourly_buckets, merge_rows, wall_clock_hours
+from storage.day_rows import (DayRows, MergedRow, StoredRow, hourly_buckets, merge_rows, pack_versions,
+                              unpack_versions, wall_clock_hours)
 from storage.pg_binary import (COPY_HEADER, COPY_TRAILER, array_bytes, copy_row, field_bytes, field_date,
                                field_int2, field_int4, field_int8, field_timestamptz, parse_array)
 
 _BLOCK_COLUMNS = ("meter_id, channel, local_day, day_start, interval_s, values, quality, total, read_count, "
-                  "hourly_total, hourly_peak")
+                  "hourly_total, hourly_peak, versions")
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class StoreResult:
     rows_inserted: int = 0
     rows_updated: int = 0
     reads_added: int = 0  # net new reads stored (a redelivery adds 0)
+    reads_superseded: int = 0  # reads not taken: an older version, or weaker than the stored read
     exceptions_recorded: int = 0
     # (service agreement, local day) of every valid interval the batch carried, changed or not: a
     # redelivered batch refreshes the estimates its first delivery may not have written
@@ -67,7 +69,7 @@ def store_batch(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.nd
             _copy_rows(conn, "interval_block_updates", rows, merged, updates)
             conn.execute(
                 "update interval_blocks b set values = u.values, quality = u.quality, total = u.total, "
-                "read_count = u.read_count, hourly_total = u.hourly_total, hourly_peak = u.hourly_peak, "
+                "read_count = u.read_count, hourly_total = u.hourly_total, hourly_peak = u.hourly_peak, versions = u.versions, "
                 "updated_at = now() from interval_block_updates u "
                 "where b.meter_id = u.meter_id and b.channel = u.channel and b.local_day = u.local_day")
         if updates and trace_replacements:
@@ -76,6 +78,7 @@ def store_batch(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.nd
         result.reads_added = _move_rollups(conn, rows, agreement_of_row, days, merged)
         result.touched = {(int(agreement_of_row[r]), days[r]) for r in range(len(rows))}
         result.merged = merged
+        result.reads_superseded = sum(m.superseded for m in merged)
         result.exceptions_recorded = _record_exceptions(conn, exceptions)
     return result
 
@@ -100,15 +103,16 @@ def _lock_stored_rows(conn: psycopg.Connection, rows: DayRows, days: list[date])
     if not len(rows):
         return {}
     found = conn.execute(
-        "select k.row, array_send(b.values), array_send(b.quality) "
+        "select k.row, array_send(b.values), array_send(b.quality), b.versions "
         "from unnest(%s::int8[], %s::int2[], %s::date[], %s::int4[]) as k(meter_id, channel, local_day, row) "
         "join interval_blocks b using (meter_id, channel, local_day) for update of b",
         (rows.meter_id.tolist(), rows.channel.tolist(), days, list(range(len(rows))))).fetchall()
     stored = {}
-    for row, values_bytes, quality_bytes in found:
+    for row, values_bytes, quality_bytes, versions in found:
         values, present = parse_array(values_bytes)
         quality, _ = parse_array(quality_bytes)
-        stored[row] = StoredRow(values, present, quality.astype(np.int16))
+        stored[row] = StoredRow(values, present, quality.astype(np.int16),
+                                None if versions is None else unpack_versions(versions, len(values)))
     return stored
 
 
@@ -124,7 +128,8 @@ def _copy_rows(conn: psycopg.Connection, table: str, rows: DayRows, merged: list
             field_date(int(rows.day_ordinal[r])), field_timestamptz(int(rows.day_start[r])),
             field_int4(int(rows.interval_s[r])), field_bytes(array_bytes(m.values, m.present)),
             field_bytes(array_bytes(m.quality)), field_int8(m.total), field_int4(m.read_count),
-            field_bytes(array_bytes(hourly_total)), field_bytes(array_bytes(hourly_peak))]))
+            field_bytes(array_bytes(hourly_total)), field_bytes(array_bytes(hourly_peak)),
+            field_bytes(pack_versions(m.version))]))
     parts.append(COPY_TRAILER)
     with conn.cursor().copy(f"copy {table} ({_BLOCK_COLUMNS}) from stdin (format binary)") as copy:
         copy.write(b"".join(parts))

@@ -12,9 +12,11 @@ from typing import Callable
 
 import faust
 import psycopg
+from aiokafka.errors import MessageSizeTooLargeError
 
 from meter2cash.settings import Settings
 from storage.cache import EstimateCache
+from storage.db_errors import DATA, classify, connect_waiting, label, sqlstate
 from streams.metrics import StreamMetrics
 from streams.pipeline import BatchOutcome, BatchProcessor, DeadLetter, Estimator, RawMessage
 
@@ -33,10 +35,17 @@ class SafeBatches:
     """Runs batches through a :class:`BatchProcessor` so that input never stops the worker and no
     batch is acknowledged without being stored or dead-lettered.
 
-    - a database that is down is waited for: the batch is retried with a new connection;
-    - a batch that fails for any other reason is split into single messages, and a message that fails
-      alone goes to the dead-letter topic with the error.
+    - a database error that passes with time (connection lost, read-only, disk full, statement or lock
+      timeout, shutdown: :mod:`storage.db_errors`) is waited out: the batch is retried on a new
+      connection with a growing back-off, however long it takes, and every retry is counted;
+    - a database error of the schema or the server (a missing table, an internal error) is waited out
+      the same way: it is not a property of any message;
+    - a batch that fails with a data error, or with an exception of the code, is split into single
+      messages; a message that fails alone twice in a row, the same way, goes to the dead-letter topic
+      with the error (``data_error`` with its SQLSTATE, or ``processing_error``).
     """
+
+    MAX_DELAY = 5.0
 
     def __init__(self, connect: Callable[[], BatchProcessor], metrics: StreamMetrics,
                  sleep: Callable[[float], None] = time.sleep, connect_estimator: Callable[[], Estimator] | None = None):
@@ -47,48 +56,87 @@ class SafeBatches:
         self._processor: BatchProcessor | None = None
         self._estimator: Estimator | None = None
 
+    def _wait(self, error: BaseException, stage: str, delay: float) -> float:
+        """Count and log a retry, sleep, and return the next delay."""
+        self._metrics.db_retries.labels(label(error)).inc()
+        log.warning("database error in the %s stage (%s: %s); retrying in %.1f s", stage, label(error),
+                    str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__, delay)
+        self._sleep(delay)
+        return min(delay * 2, self.MAX_DELAY)
+
     def refresh(self, outcome: BatchOutcome) -> int:
-        """The estimate stage, on a connection of its own; waits out a database outage."""
+        """The estimate stage, on a connection of its own; waits out a database that is away."""
+        delay = 0.1
         while True:
-            if self._estimator is None:
-                self._estimator = self._connect_estimator()
             try:
+                if self._estimator is None:
+                    self._estimator = self._connect_estimator()
                 written = self._estimator.refresh(outcome.stored.touched)
                 self._metrics.observe_estimated(outcome.first_append, outcome.newest_read_end, time.time())
                 return written
-            except psycopg.OperationalError as error:
-                log.warning("database error in the estimate stage (%s); reconnecting", error)
+            except psycopg.Error as error:
+                if classify(error) == DATA:
+                    raise
+                if self._estimator is not None:
+                    _close(self._estimator)
                 self._estimator = None
-                self._sleep(1.0)
+                delay = self._wait(error, "estimate", delay)
 
     def _process_batch(self, messages: list[RawMessage]) -> BatchOutcome:
+        """Process ``messages``, waiting out every database error but a data error (raised)."""
+        delay = 0.1
         while True:
-            if self._processor is None:
-                self._processor = self._connect()
             try:
+                if self._processor is None:  # a new processor queries the database too
+                    self._processor = self._connect()
                 return self._processor.process(messages, refresh=self._connect_estimator is None)
-            except psycopg.OperationalError as error:
-                log.warning("database error (%s); reconnecting and retrying the batch", error)
-                self._metrics.db_retries.inc()
+            except psycopg.Error as error:
+                if classify(error) == DATA:
+                    raise
+                if self._processor is not None:
+                    _close(self._processor)
                 self._processor = None
-                self._sleep(1.0)
+                delay = self._wait(error, "store", delay)
 
     def process(self, messages: list[RawMessage]) -> BatchOutcome:
         try:
             return self._process_batch(messages)
-        except Exception:
-            log.exception("batch of %d messages failed; processing them one by one", len(messages))
+        except Exception as error:
+            log.warning("batch of %d messages failed (%s); processing them one by one", len(messages),
+                        label(error))
         combined = BatchOutcome(messages=len(messages))
         for message in messages:
-            try:
-                outcome = self._process_batch([message])
-            except Exception as error:
-                log.exception("message %s/%s/%s failed", message.topic, message.partition, message.offset)
-                self._metrics.dlq_messages.labels("processing_error").inc()
-                combined.dead_letters.append(DeadLetter(message, "processing_error", repr(error)[:500]))
-                continue
-            combined.merge(outcome)
+            outcome = self._process_alone(message)
+            if isinstance(outcome, DeadLetter):
+                self._metrics.dlq_messages.labels(outcome.reason).inc()
+                combined.dead_letters.append(outcome)
+            else:
+                combined.merge(outcome)
         return combined
+
+    def _process_alone(self, message: RawMessage) -> BatchOutcome | DeadLetter:
+        """One message on its own: its outcome, or a dead letter once it failed twice the same way."""
+        failures: list[str] = []
+        while True:
+            try:
+                return self._process_batch([message])
+            except Exception as error:
+                code = sqlstate(error)
+                failures.append(code or type(error).__name__)
+                log.warning("message %s/%s/%s failed alone (%s)", message.topic, message.partition, message.offset,
+                            failures[-1], exc_info=len(failures) > 1)
+                if len(failures) >= 2 and failures[-1] == failures[-2]:
+                    if code is not None:
+                        return DeadLetter(message, "data_error", f"SQLSTATE {code}: {str(error).strip()[:480]}")
+                    return DeadLetter(message, "processing_error", repr(error)[:500])
+
+
+def _close(processor) -> None:
+    """Close a processor's (or an estimator's) connections; nothing it raises matters any more."""
+    try:
+        processor.close()
+    except Exception:  # an already broken connection, or a stand-in without connections
+        pass
 
 
 def register(app: faust.App, settings: Settings, metrics: StreamMetrics) -> None:
@@ -97,18 +145,15 @@ def register(app: faust.App, settings: Settings, metrics: StreamMetrics) -> None
     exceptions = app.topic(settings.topic_exceptions, value_serializer="raw", key_serializer="raw")
 
     def connect() -> BatchProcessor:
-        return BatchProcessor(settings, _connection(), EstimateCache.from_url(settings.redis_url), metrics)
+        conn = _connection()
+        return BatchProcessor(settings, conn, EstimateCache.for_database(settings.redis_url, conn), metrics)
 
     def connect_estimator() -> Estimator:
-        return Estimator(_connection(), EstimateCache.from_url(settings.redis_url), metrics)
+        conn = _connection()
+        return Estimator(conn, EstimateCache.for_database(settings.redis_url, conn), metrics)
 
     def _connection() -> psycopg.Connection:
-        while True:
-            try:
-                return psycopg.connect(settings.database_url, autocommit=True)
-            except psycopg.OperationalError as error:
-                log.warning("database unavailable (%s); retrying", error)
-                time.sleep(1.0)
+        return connect_waiting(settings.database_url, log)
 
     @app.agent(raw, name="ingest")
     async def ingest(stream):
@@ -124,10 +169,7 @@ def register(app: faust.App, settings: Settings, metrics: StreamMetrics) -> None
                                    e.message.timestamp) for e in events]
             outcome = await loop.run_in_executor(store_stage, batches.process, messages)
             for letter in outcome.dead_letters:
-                source = letter.message
-                await dlq.send(key=source.key, value=source.value or b"", headers=[
-                    ("m2c-reason", letter.reason.encode()), ("m2c-detail", letter.detail.encode()[:1000]),
-                    ("m2c-source", f"{source.topic}/{source.partition}/{source.offset}".encode())])
+                await send_dead_letter(dlq, letter, settings.message_max_bytes)
             for record in outcome.exceptions:
                 await exceptions.send(key=record.meter_no.encode(), value=exception_event(record))
             if outcome.dead_letters or outcome.exceptions:
@@ -137,6 +179,37 @@ def register(app: faust.App, settings: Settings, metrics: StreamMetrics) -> None
             in_flight.append(refreshed)
             while len(in_flight) > 1:  # at most one batch waits for its estimates while the next is stored
                 await in_flight.popleft()
+
+
+REFERENCE_BYTES = 1024  # what a dead letter by reference keeps of the message's body
+
+
+def dead_letter_record(letter: DeadLetter, limit: int, by_reference: bool = False) -> tuple[bytes | None, bytes, list]:
+    """(key, value, headers) of ``letter`` on the dead-letter topic: the message unchanged with the reason
+    and its source in headers, or - when that would not fit in ``limit`` bytes (a topic that took a larger
+    message than the pipeline's limit) or ``by_reference`` - its source (topic/partition/offset), its size
+    and its first KiB, so that an oversized message is dead-lettered instead of stopping its partition."""
+    source = letter.message
+    key, value = source.key, source.value or b""
+    headers = [("m2c-reason", letter.reason.encode()), ("m2c-detail", letter.detail.encode()[:1000]),
+               ("m2c-source", f"{source.topic}/{source.partition}/{source.offset}".encode())]
+    if source.timestamp is not None:
+        headers.append(("m2c-source-time", str(int(source.timestamp * 1000)).encode()))
+    size = len(key or b"") + len(value) + sum(len(k) + len(v) for k, v in headers)
+    if size <= limit and not by_reference:
+        return key, value, headers
+    headers += [("m2c-body", b"reference"), ("m2c-size", str(len(value)).encode())]
+    return (key or b"")[:REFERENCE_BYTES] or None, value[:REFERENCE_BYTES], headers
+
+
+async def send_dead_letter(dlq, letter: DeadLetter, limit: int) -> None:
+    key, value, headers = dead_letter_record(letter, limit)
+    try:
+        await dlq.send(key=key, value=value, headers=headers)
+    except MessageSizeTooLargeError:  # the producer's own count of the record is larger than ours
+        log.warning("dead letter of %s too large to republish: sent by reference", letter.message.offset)
+        key, value, headers = dead_letter_record(letter, limit, by_reference=True)
+        await dlq.send(key=key, value=value, headers=headers)
 
 
 async def acknowledge(stream, events) -> None:

@@ -26,7 +26,8 @@ def create_app(settings: Settings) -> faust.App:
         broker_commit_every=10_000,
         broker_commit_interval=1.0,
         broker_max_poll_records=settings.batch_max_messages,
-        consumer_max_fetch_size=8 * 1024 * 1024,
+        consumer_max_fetch_size=max(8 * 1024 * 1024, settings.kafka_record_limit),
+        producer_max_request_size=settings.kafka_record_limit,
         stream_buffer_maxsize=2 * settings.batch_max_messages,
         producer_acks=-1,
         # a worker that dies is noticed within 10 s, so its partitions move to the others quickly

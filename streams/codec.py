@@ -28,6 +28,9 @@ MAGIC = b"MB"
 VERSION = 1
 FLAG_QUALITY = 0x01
 FLAG_INT32 = 0x02
+FLAG_VERSION = 0x04  # an int64 version follows the block header
+NO_VERSION = -1  # in BlockBatch.version: the block carried none (the pipeline gives it its arrival time)
+MAX_BLOCK_VERSION = 2**63 - 1
 MAX_VALUES = 10_000  # a block longer than ~100 days of 15-minute reads is not a block
 MAX_METER_ID = 64
 MAX_CHANNEL = 255
@@ -38,6 +41,7 @@ MAX_ABS_VALUE = 2**53  # kernels may work on float64 views: keep values exact th
 _METER_ID = re.compile(r"^[A-Za-z0-9_.:\-]{1,64}$")
 _HEADER = struct.Struct("<2sBBB")
 _TAIL = struct.Struct("<BqIH")
+_VERSION = struct.Struct("<q")
 
 
 class DecodeError(ValueError):
@@ -57,6 +61,9 @@ class Block:
     interval_s: int
     values: np.ndarray  # int64
     quality: np.ndarray  # uint8, 0 = actual
+    # which reading of these intervals this is, as the source counts (its read time in epoch ms, or a
+    # sequence): a stored value is replaced only by one of the same or a newer version (docs/wire-format.md)
+    version: int | None = None
 
     @property
     def end(self) -> int:
@@ -82,6 +89,7 @@ class BlockBatch:
     offsets: np.ndarray  # int64, len = blocks + 1
     values: np.ndarray  # int64 per interval
     quality: np.ndarray  # uint8 per interval
+    version: np.ndarray | None = None  # int64 per block, NO_VERSION where the block carried none
 
     def __len__(self) -> int:
         return len(self.meter_ids)
@@ -92,8 +100,10 @@ class BlockBatch:
 
     def block(self, index: int) -> Block:
         lo, hi = self.offsets[index], self.offsets[index + 1]
+        version = int(self.version[index]) if self.version is not None else NO_VERSION
         return Block(self.meter_ids[index], int(self.channel[index]), int(self.start[index]),
-                     int(self.interval_s[index]), self.values[lo:hi], self.quality[lo:hi])
+                     int(self.interval_s[index]), self.values[lo:hi], self.quality[lo:hi],
+                     None if version == NO_VERSION else version)
 
     def interval_starts(self) -> np.ndarray:
         """Epoch seconds of every interval, aligned with ``values``."""
@@ -115,6 +125,8 @@ class BlockBatch:
             offsets=offsets,
             values=np.concatenate([b.values for b in blocks]) if blocks else np.zeros(0, np.int64),
             quality=np.concatenate([b.quality for b in blocks]) if blocks else np.zeros(0, np.uint8),
+            version=np.fromiter((NO_VERSION if b.version is None else b.version for b in blocks), dtype=np.int64,
+                                count=len(blocks)),
         )
 
 
@@ -132,6 +144,9 @@ def encode_binary(block: Block) -> bytes:
     if quality.any():
         flags |= FLAG_QUALITY
         payload += quality.tobytes()
+    if block.version is not None:
+        flags |= FLAG_VERSION
+        payload = _VERSION.pack(block.version) + payload
     header = _HEADER.pack(MAGIC, VERSION, flags, len(meter)) + meter
     return header + _TAIL.pack(block.channel, block.start, block.interval_s, len(values)) + payload
 
@@ -146,6 +161,8 @@ def encode_json(block: Block) -> bytes:
     }
     if np.asarray(block.quality).any():
         document["quality"] = [int(q) for q in block.quality]
+    if block.version is not None:
+        document["version"] = block.version
     return json.dumps(document, separators=(",", ":")).encode()
 
 
@@ -166,7 +183,7 @@ def _decode_binary(message: bytes) -> Block:
     _, version, flags, meter_len = _HEADER.unpack_from(message)
     if version != VERSION:
         raise DecodeError("unsupported_version", f"binary version {version}")
-    if flags & ~(FLAG_QUALITY | FLAG_INT32):
+    if flags & ~(FLAG_QUALITY | FLAG_INT32 | FLAG_VERSION):
         raise DecodeError("bad_flags", f"unknown flag bits {flags:#x}")
     position = _HEADER.size
     if len(message) < position + meter_len + _TAIL.size:
@@ -178,6 +195,13 @@ def _decode_binary(message: bytes) -> Block:
     position += meter_len
     channel, start, interval_s, count = _TAIL.unpack_from(message, position)
     position += _TAIL.size
+    version = None
+    if flags & FLAG_VERSION:
+        if len(message) < position + _VERSION.size:
+            raise DecodeError("truncated", "shorter than the block's version")
+        (version,) = _VERSION.unpack_from(message, position)
+        position += _VERSION.size
+        _check_version(version)
     width = 4 if flags & FLAG_INT32 else 8
     expected = position + count * width + (count if flags & FLAG_QUALITY else 0)
     if len(message) != expected:
@@ -189,7 +213,12 @@ def _decode_binary(message: bytes) -> Block:
         quality = np.frombuffer(message, dtype=np.uint8, count=count, offset=position).copy()
     else:
         quality = np.zeros(count, dtype=np.uint8)
-    return _checked(meter_id, channel, start, interval_s, values.astype(np.int64), quality)
+    return _checked(meter_id, channel, start, interval_s, values.astype(np.int64), quality, version)
+
+
+def _check_version(version: int) -> None:
+    if not 0 <= version <= MAX_BLOCK_VERSION:
+        raise DecodeError("bad_version", f"version {version} is not 0..2^63-1")
 
 
 def _decode_json(message: bytes) -> Block:
@@ -229,7 +258,11 @@ def decode_object(document: object) -> Block:
         if any(q < 0 or q > 255 for q in codes):
             raise DecodeError("bad_quality", "quality codes are 0..255")
         quality_array = np.array(codes, dtype=np.uint8)
-    return _checked(meter_id, channel, start, interval_s, values_array, quality_array)
+    version = document.get("version")
+    if version is not None:
+        version = _json_int(version, "version")
+        _check_version(version)
+    return _checked(meter_id, channel, start, interval_s, values_array, quality_array, version)
 
 
 def _json_int(value: object, name: str) -> int:
@@ -268,7 +301,7 @@ def _parse_time(value: object) -> int:
 
 
 def _checked(meter_id: str, channel: int, start: int, interval_s: int,
-             values: np.ndarray, quality: np.ndarray) -> Block:
+             values: np.ndarray, quality: np.ndarray, version: int | None = None) -> Block:
     if not _METER_ID.match(meter_id):
         raise DecodeError("bad_meter_id", f"{meter_id[:80]!r} is not 1-64 of [A-Za-z0-9_.:-]")
     if not 1 <= channel <= MAX_CHANNEL:
@@ -284,4 +317,4 @@ def _checked(meter_id: str, channel: int, start: int, interval_s: int,
     end = start + interval_s * len(values)
     if not (MIN_EPOCH <= start and end <= MAX_EPOCH):
         raise DecodeError("bad_timestamp", f"block [{start}, {end}) is outside 2000..2100")
-    return Block(meter_id, channel, start, interval_s, values, quality)
+    return Block(meter_id, channel, start, interval_s, values, quality, version)

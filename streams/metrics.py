@@ -23,10 +23,15 @@ class StreamMetrics:
                                      ["service"], registry=r)
         self.vee_exceptions = Counter("m2c_vee_exceptions_total", "VEE exception records by rule and severity",
                                       ["rule", "severity"], registry=r)
+        self.reads_superseded = Counter(
+            "m2c_reads_superseded_total",
+            "Reads not stored because the stored read of the interval is newer or stronger (a stale resend)",
+            registry=r)
         self.dlq_messages = Counter("m2c_dlq_messages_total", "Undecodable messages sent to the DLQ", ["reason"],
                                     registry=r)
-        self.db_retries = Counter("m2c_db_retries_total", "Batch transactions retried after a database error",
-                                  registry=r)
+        self.db_retries = Counter("m2c_db_retries_total",
+                                  "Batches (or their estimates) retried after a database error, by SQLSTATE",
+                                  ["sqlstate"], registry=r)
         self.estimate_rebuilds = Counter("m2c_estimate_rebuilds_total",
                                          "Full rebuilds of the estimates cache after Redis lost data or refreshes failed",
                                          registry=r)

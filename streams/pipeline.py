@@ -18,13 +18,14 @@ import psycopg
 
 from meter2cash.settings import Settings
 from storage.cache import EstimateCache
+from storage.db_errors import DATA, TRANSIENT, classify, connect_waiting, connection_unusable, label
 from storage.day_rows import group_days, hourly_buckets, wall_clock_hours
 from storage.meters import MeterDirectory, block_facts
 from storage.reads import ExceptionRecord, StoreResult, record_day_exceptions, store_batch
 from storage.schema import PartitionManager
 from storage.tariffs import current_tariffs
 from streams import vee
-from streams.codec import BlockBatch, DecodeError, decode
+from streams.codec import NO_VERSION, BlockBatch, DecodeError, decode
 from streams.estimate import rebuild_estimates, refresh_estimates
 from streams.metrics import StreamMetrics
 from streams.vee_day import MAX_SLOTS, check_days, check_history
@@ -114,6 +115,9 @@ class Estimator:
         self._tariffs_loaded = clock()
         self._stale = False  # a refresh failed: some estimates may be behind until a rebuild
 
+    def close(self) -> None:
+        self.conn.close()
+
     def refresh(self, touched: set) -> int:
         """Returns accounts written. Any failure but a lost database connection is counted and logged,
         not raised: the cache can be rebuilt from PostgreSQL, and a redelivered batch refreshes again."""
@@ -133,8 +137,13 @@ class Estimator:
                 self._stale = False
                 log.warning("rebuilt %s account estimates", rebuilt)
             written = refresh_estimates(self.conn, self.cache, self._tariffs, touched)
-        except psycopg.OperationalError:
-            raise  # the database is away: the caller retries on a new connection
+        except psycopg.Error as error:
+            if classify(error) != DATA:
+                raise  # the database is away, read-only or timing out: the caller waits and retries
+            self._stale = True
+            self.metrics.estimate_failures.inc()
+            log.exception("estimate refresh failed")
+            return 0
         except Exception:
             self._stale = True
             self.metrics.estimate_failures.inc()
@@ -195,6 +204,8 @@ class BatchProcessor:
         if not len(batch):
             return outcome
         outcome.newest_read_end = int((batch.start + np.diff(batch.offsets) * batch.interval_s).max())
+        version_given = batch.version != NO_VERSION
+        batch.version = self._versions(batch, sources)
         known = self.directory.lookup(self.conn, batch.meter_ids)
         facts = block_facts(batch.meter_ids, batch.interval_s, known, self.settings.utility_zone)
         align = self._align_offsets(batch, facts.zones, facts.zone_index)
@@ -217,7 +228,8 @@ class BatchProcessor:
         moments = batch.interval_starts()[valid]
         rows = group_days(facts.meter_id[block_of], batch.channel[block_of], moments,
                           batch.interval_s[block_of], facts.zone_index[block_of], facts.zones,
-                          batch.values[valid], batch.quality[valid].astype(np.int16))
+                          batch.values[valid], batch.quality[valid].astype(np.int16),
+                          batch.version[block_of], version_given[block_of])
         # the batch's own meters, by id (the directory holds every meter seen: never walk it per batch)
         batch_meters = {known[number].meter_id: (number, known[number]) for number in set(batch.meter_ids)
                         if number in known}
@@ -228,6 +240,7 @@ class BatchProcessor:
         stored_at = time.perf_counter()
         self.metrics.stage_seconds.labels("store").observe(stored_at - validated)
         self.metrics.last_batch.set(self.clock())
+        self.metrics.reads_superseded.inc(outcome.stored.reads_superseded)
         for table, count in (("interval_blocks", outcome.stored.rows_inserted + outcome.stored.rows_updated),
                              ("vee_exceptions", outcome.stored.exceptions_recorded)):
             self.metrics.rows_written.labels(table).inc(count)
@@ -247,6 +260,16 @@ class BatchProcessor:
             outcome.accounts_estimated = self.refresh(outcome.stored.touched)
             self.metrics.observe_estimated(outcome.first_append, outcome.newest_read_end, self.clock())
         return outcome
+
+    def _versions(self, batch: BlockBatch, sources: list[RawMessage]) -> np.ndarray:
+        """Per block, its version: the one it carries, else its Kafka append time in epoch ms (a replay
+        from the dead-letter topic keeps the original's)."""
+        version = batch.version.copy()
+        missing = np.flatnonzero(version == NO_VERSION)
+        if len(missing):
+            now = int(self.clock() * 1000)
+            version[missing] = [int(sources[b].timestamp * 1000) if sources[b].timestamp else now for b in missing]
+        return version
 
     def _check_days(self, rows, merged: list, facts: dict) -> tuple[list[ExceptionRecord], list[str]]:
         """Day rules on the complete days this batch stored (checked again on a redelivery: recording
@@ -398,28 +421,29 @@ class BatchProcessor:
             self.metrics.reads_stored.labels(service).inc(received - flagged)
 
     def _store_with_retry(self, rows, agreement_of_row, exceptions) -> StoreResult:
-        """Retry the batch transaction until the database takes it: acknowledging a batch that was not
-        stored would lose it. Back-off grows to 5 s; every retry is counted."""
+        """Retry the batch transaction while the database fails in a way that passes (read-only, disk full,
+        timeouts, lost connection: :mod:`storage.db_errors`): acknowledging a batch that was not stored
+        would lose it. Back-off grows to 5 s; every retry is counted. Any other error is raised."""
         delay = 0.1
         while True:
             try:
                 return store_batch(self.conn, rows, agreement_of_row, exceptions)
-            except (psycopg.errors.UniqueViolation, psycopg.errors.SerializationFailure,
-                    psycopg.errors.DeadlockDetected, psycopg.OperationalError) as error:
-                self.metrics.db_retries.inc()
-                log.warning("batch transaction failed (%s); retrying in %.1fs", error, delay)
+            except psycopg.Error as error:
+                if classify(error) != TRANSIENT:
+                    raise
+                self.metrics.db_retries.labels(label(error)).inc()
+                log.warning("batch transaction failed (%s); retrying in %.1fs", label(error), delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 5.0)
-                if self.conn.closed or self.conn.broken:
+                if connection_unusable(self.conn):
                     self.conn = self.estimator.conn = self._reconnect()
 
     def _reconnect(self) -> psycopg.Connection:
-        while True:
-            try:
-                return psycopg.connect(self.settings.database_url, autocommit=True)
-            except psycopg.OperationalError as error:
-                log.warning("database unavailable (%s); retrying", error)
-                time.sleep(1.0)
+        return connect_waiting(self.settings.database_url, log)
+
+    def close(self) -> None:
+        for conn in {id(c): c for c in (self.conn, self.estimator.conn)}.values():
+            conn.close()
 
     def refresh(self, touched: set) -> int:
         """Re-rate the accounts behind ``touched`` (on this processor's connection)."""

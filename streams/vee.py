@@ -8,6 +8,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from storage.day_rows import precedence
 from streams.vee_rules import (DUPLICATE, DUPLICATE_LOOKBACK, FUTURE, HIGH, INTERVAL_MISMATCH, LOW,
                                MISALIGNED, NEGATIVE, UNKNOWN_METER)
 
@@ -45,11 +46,14 @@ def check_reads(offsets, values, low, high, start, interval_s, expected_interval
 
 
 @numba.njit(cache=True, nogil=True)
-def check_duplicates(order, meter_index, channel, offsets, start, interval_s, values, flags):
-    """Intervals of one meter and channel that two blocks of the batch both carry, with different values.
+def check_duplicates(order, meter_index, channel, offsets, start, interval_s, values, version, rank, flags):
+    """Intervals of one meter and channel that two blocks of the batch both carry, with different values,
+    the same version (per block) and the same kind of read (``rank``, per interval: staff edit, actual,
+    estimate): two readings that nothing tells apart.
 
     ``order`` sorts blocks by (meter, channel, start). The later block's interval is flagged; an
-    equal repeat is harmless (storage merges it idempotently) and is not flagged.
+    equal repeat is harmless (storage merges it idempotently) and is not flagged, and neither is a
+    reading of another version or kind: storage keeps the stronger (docs/wire-format.md).
     """
     previous_key_start = 0
     max_end = np.int64(-1)
@@ -83,13 +87,19 @@ def check_duplicates(order, meter_index, channel, offsets, start, interval_s, va
                 other_count = offsets[other + 1] - offsets[other]
                 delta = moment - start[other]
                 if delta >= 0 and delta < other_step * other_count and delta % other_step == 0:
-                    conflict = values[offsets[other] + delta // other_step] != values[i]
+                    j = offsets[other] + delta // other_step
+                    conflict = values[j] != values[i] and version[other] == version[block] and rank[j] == rank[i]
                     found = True
                 earlier -= 1
             if conflict:
                 flags[i] |= DUPLICATE
         if end > max_end:
             max_end = end
+
+
+def block_versions(batch) -> np.ndarray:
+    """Per block, its version (0 where the batch has none: every block then counts the same)."""
+    return batch.version if batch.version is not None else np.zeros(len(batch), np.int64)
 
 
 def validate(batch, meter_index, expected_interval, low, high, align_offset, now: int,
@@ -101,5 +111,5 @@ def validate(batch, meter_index, expected_interval, low, high, align_offset, now
     if len(meter_index) and np.bincount(meter_index).max() > 1:  # a meter with one block cannot repeat itself
         order = np.lexsort((batch.start, batch.channel, meter_index)).astype(np.int64)
         check_duplicates(order, meter_index, batch.channel, batch.offsets, batch.start, batch.interval_s,
-                         batch.values, flags)
+                         batch.values, block_versions(batch), precedence(batch.quality), flags)
     return flags

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from storage.day_rows import precedence
+from streams.vee import block_versions
 from streams.vee_rules import (DUPLICATE, FUTURE, HIGH, INTERVAL_MISMATCH, LOW, MISALIGNED, NEGATIVE,
                                UNKNOWN_METER)
 
@@ -33,20 +35,22 @@ def check_timing(offsets, start, interval_s, expected_interval, align_offset, no
     return flags
 
 
-def check_duplicates(meter_index, channel, offsets, start, interval_s, values) -> np.ndarray:
-    """Walk blocks in (meter, channel, start) order and remember every interval already seen."""
+def check_duplicates(meter_index, channel, offsets, start, interval_s, values, version, rank) -> np.ndarray:
+    """Walk blocks in (meter, channel, start) order and remember every interval already seen, with the
+    version and kind of its first reading."""
     flags = np.zeros(len(values), dtype=np.uint16)
     order = np.lexsort((start, channel, meter_index))
-    seen: dict[tuple[int, int, int], int] = {}
+    seen: dict[tuple[int, int, int], tuple[int, int, int]] = {}
     for block in order:
         key = (int(meter_index[block]), int(channel[block]))
         for k, i in enumerate(range(offsets[block], offsets[block + 1])):
             moment = int(start[block]) + k * int(interval_s[block])
+            reading = (int(values[i]), int(version[block]), int(rank[i]))
             earlier = seen.get(key + (moment,))
-            if earlier is not None and earlier != values[i]:
+            if earlier is not None and earlier[0] != reading[0] and earlier[1:] == reading[1:]:
                 flags[i] |= DUPLICATE
             if earlier is None:
-                seen[key + (moment,)] = int(values[i])
+                seen[key + (moment,)] = reading
     return flags
 
 
@@ -55,7 +59,7 @@ def validate(batch, meter_index, expected_interval, low, high, align_offset, now
             | check_timing(batch.offsets, batch.start, batch.interval_s, expected_interval, align_offset,
                            now, future_tolerance)
             | check_duplicates(meter_index, batch.channel, batch.offsets, batch.start, batch.interval_s,
-                               batch.values))
+                               batch.values, block_versions(batch), precedence(batch.quality)))
 
 
 def check_days(values, present, hourly_total, complete, water, spike_candidate, ratio, floor, min_zero_run=None):

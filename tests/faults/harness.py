@@ -24,7 +24,7 @@ from meter2cash.scenario import Scenario
 from meter2cash.settings import Settings
 from simulators.headend import generate
 from streams.producer import publish
-from storage.cache import EstimateCache, account_key
+from storage.cache import EstimateCache
 from storage.tariffs import current_tariffs
 from streams.codec import decode
 from streams.gap_fill import fill_period
@@ -61,8 +61,8 @@ class FaultRun:
         self.load = load
         self.scenario.prepare()
 
-    def publish(self, messages=None) -> None:
-        publish(self.settings.kafka_bootstrap, self.settings.topic_raw, messages or self.load.messages)
+    def publish(self, messages=None, **options) -> None:
+        publish(self.settings.kafka_bootstrap, self.settings.topic_raw, messages or self.load.messages, **options)
 
     def stored_reads(self) -> int:
         with connect(self.settings) as conn:
@@ -115,10 +115,10 @@ def end_state(settings: Settings) -> dict:
         ledger = {k: int(v) for k, v in conn.execute(
             "select ledger_account, sum(amount_minor) from ledger_entries group by 1")}
         accounts = dict(conn.execute("select id, account_no from accounts"))
-    cache = EstimateCache.from_url(settings.redis_url)
+        cache = EstimateCache.for_database(settings.redis_url, conn)
     estimates = {}
     for account_id, account_no in accounts.items():
-        body = cache.read(account_key(account_id))
+        body = cache.read(account_id)
         estimates[account_no] = None if body is None else (body["bill_to_date_minor"], body["projected_minor"])
     return {"blocks": blocks, "usage": usage, "bills": bills, "ledger": ledger, "estimates": estimates}
 

@@ -9,7 +9,7 @@ import pytest
 
 from simulators.headend import FaultPlan, Truth, generate
 from simulators.utility import make_utility
-from storage.cache import EstimateCache, account_key
+from storage.cache import EstimateCache
 from storage.day_rows import ESTIMATED_AT_SOURCE
 from storage.directory import load_directory
 from storage.schema import uses_native_partitions
@@ -27,7 +27,10 @@ def snapshot(conn):
 
 
 def messages_of(utility, **kwargs):
-    return [RawMessage(m.value, m.key, "raw", 0, offset)
+    """As a consumer reads them from the topic: each with its offset and append time (a redelivery
+    keeps both, and so the block's version)."""
+    appended = 1_790_000_000.0
+    return [RawMessage(m.value, m.key, "raw", 0, offset, appended + offset / 1000)
             for offset, m in enumerate(generate(utility, **kwargs))]
 
 
@@ -36,7 +39,7 @@ def loaded(settings):
     utility = make_utility(meters=12, seed=5, zone=settings.utility_zone)
     conn = psycopg.connect(settings.database_url, autocommit=True)
     load_directory(conn, utility)
-    cache = EstimateCache.from_url(settings.redis_url)
+    cache = EstimateCache.for_database(settings.redis_url, conn)
     yield utility, conn, BatchProcessor(settings, conn, cache), cache
     conn.close()
 
@@ -128,6 +131,48 @@ def test_reads_a_head_end_estimated_count_as_estimated_until_actual_reads_replac
     assert conn.execute(day).fetchone() == (1010, 4, 1)
 
 
+def test_a_stale_resend_never_undoes_a_correction_or_a_staff_edit(loaded, settings):
+    """Blocks with versions (binary and JSON), resent in both orders; an estimate of a newer version; a
+    staff override, then the head-end's old block again: the stored reads and rollups follow the rules."""
+    from storage.exceptions import edit_reads
+
+    utility, conn, processor, _ = loaded
+    meter = next(m for m in utility.meters if m.service == "electric")
+    ids = conn.execute("select id, service_agreement_id, zone from meters where meter_no = %s",
+                       (meter.meter_no,)).fetchone()
+    zone = ZoneInfo(settings.utility_zone)
+    day = "select quantity, read_count, estimated_count from usage_daily where local_day = %s"
+    for number, order in enumerate(("old first", "new first")):
+        local = date(2026, 10, 20 + number)
+        start = int(datetime.combine(local, time(6), zone).timestamp())
+        old = Block(meter.meter_no, 1, start, 900, np.array([100, 200, 300, 400]), np.zeros(4, np.uint8),
+                    version=1_790_000_000_000)
+        new = Block(meter.meter_no, 1, start, 900, np.array([100, 250, 300, 400]), np.zeros(4, np.uint8),
+                    version=1_790_000_060_000)
+        sequence = [encode_binary(old), encode_json(new)] if order == "old first" else [encode_json(new),
+                                                                                        encode_binary(old)]
+        for value in sequence + [encode_binary(old)]:  # and the old block once more, as a head-end resends
+            processor.process([RawMessage(value)])
+        assert conn.execute(day, (local,)).fetchone() == (1050, 4, 0), order
+        estimate = Block(meter.meter_no, 1, start, 900, np.array([9, 9, 9, 9]), np.ones(4, np.uint8),
+                         version=1_790_000_120_000)  # the head-end's estimate, newer: an actual holds
+        outcome = processor.process([RawMessage(encode_binary(estimate))])
+        assert outcome.stored.reads_superseded == 4 and outcome.stored.rows_updated == 0
+        assert conn.execute(day, (local,)).fetchone() == (1050, 4, 0), order
+    # a staff edit, then the head-end's newest block resent: the edit stands, and is billed
+    start = int(datetime.combine(date(2026, 10, 21), time(6), zone).timestamp())
+    edit_reads(conn, ids[0], ids[1], ids[2], 1, np.array([start + 900], np.int64), 900, np.array([500]),
+               "clerk", "customer's photo of the register")
+    assert conn.execute(day, (date(2026, 10, 21),)).fetchone() == (1300, 4, 0)
+    resent = Block(meter.meter_no, 1, start, 900, np.array([100, 250, 300, 400]), np.zeros(4, np.uint8),
+                   version=1_790_000_060_000)
+    processor.process([RawMessage(encode_binary(resent))])
+    assert conn.execute(day, (date(2026, 10, 21),)).fetchone() == (1300, 4, 0)
+    stored = conn.execute("select values[25:28], quality[25:28] from interval_blocks where local_day = %s",
+                          (date(2026, 10, 21),)).fetchone()
+    assert stored == ([100, 500, 300, 400], [0, 200, 0, 0])
+
+
 def test_dst_fall_back_day_is_stored_in_100_slots(loaded, settings):
     utility, conn, processor, _ = loaded
     meter = next(m for m in utility.meters if m.service == "electric")
@@ -154,7 +199,7 @@ def test_estimates_in_redis_sum_over_the_account(loaded):
     processor.process(messages_of(utility))
     multi = next(a for a in utility.accounts if len(a.services) > 1)
     account_id = conn.execute("select id from accounts where account_no = %s", (multi.account_no,)).fetchone()[0]
-    body = cache.read(account_key(account_id))
+    body = cache.read(account_id)
     assert body is not None and len(body["services"]) == len(multi.services)
     agreements = body["services"]
     assert {a["service"] for a in agreements} == set(multi.services)

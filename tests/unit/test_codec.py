@@ -115,3 +115,34 @@ def test_round_trip_any_values(values, interval):
     original = block(values, interval=interval, start=START - START % interval)
     for encode in (encode_binary, encode_json):
         assert decode(encode(original)).values.tolist() == values
+
+
+def test_a_block_version_survives_both_encodings_and_bad_versions_are_refused():
+    import json as json_module
+
+    import numpy as np
+
+    from streams.codec import NO_VERSION, Block, BlockBatch, DecodeError, decode, encode_binary, encode_json
+
+    block = Block("E1", 1, 1_790_000_100, 900, np.array([1, 2, 3]), np.zeros(3, np.uint8), version=1_790_000_999_123)
+    for encoded in (encode_binary(block), encode_json(block)):
+        assert decode(encoded).version == 1_790_000_999_123
+    plain = Block("E1", 1, 1_790_000_100, 900, np.array([1]), np.zeros(1, np.uint8))
+    assert decode(encode_binary(plain)).version is None and decode(encode_json(plain)).version is None
+    batch = BlockBatch.from_blocks([decode(encode_binary(block)), decode(encode_binary(plain))])
+    assert batch.version.tolist() == [1_790_000_999_123, NO_VERSION]
+    assert batch.block(0).version == 1_790_000_999_123 and batch.block(1).version is None
+    document = json_module.loads(encode_json(block))
+    for bad in (-1, 2**63, "7", 1.5, True):
+        document["version"] = bad
+        try:
+            decode(json_module.dumps(document).encode())
+        except DecodeError as error:
+            assert error.reason in ("bad_version", "bad_type"), bad
+        else:
+            raise AssertionError(f"version {bad!r} was taken")
+    truncated = encode_binary(block)[:25]
+    try:
+        decode(truncated)
+    except DecodeError as error:
+        assert error.reason == "truncated"

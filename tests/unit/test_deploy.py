@@ -91,3 +91,17 @@ def test_dashboards_are_what_the_generator_writes(tmp_path):
     for uid, (title, panels) in module.DASHBOARDS.items():
         on_disk = json.loads((ROOT / "deploy" / "grafana" / "dashboards" / f"{uid}.json").read_text())
         assert on_disk == module.dashboard(uid, title, panels)
+
+
+def test_the_broker_takes_the_same_message_size_as_every_topic_and_client():
+    """One setting (M2C_MESSAGE_MAX_BYTES): the broker script adds the same overhead as Settings."""
+    from meter2cash.settings import KAFKA_RECORD_OVERHEAD, Settings
+
+    script = (ROOT / "scripts" / "services.sh").read_text()
+    found = re.search(r"KAFKA_RECORD_LIMIT=\$\(\( \$\{M2C_MESSAGE_MAX_BYTES:-(\d+)\} \+ (\d+) \)\)", script)
+    assert found, "services.sh sets the broker's limit from M2C_MESSAGE_MAX_BYTES"
+    assert int(found.group(1)) == Settings().message_max_bytes and int(found.group(2)) == KAFKA_RECORD_OVERHEAD
+    assert "message.max.bytes=$KAFKA_RECORD_LIMIT" in script
+    settings = Settings.from_env({"M2C_MESSAGE_MAX_BYTES": "2000000"})
+    assert settings.kafka_record_limit == 2_000_000 + KAFKA_RECORD_OVERHEAD
+    assert Settings.from_env(settings.to_env()) == settings

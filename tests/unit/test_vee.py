@@ -11,8 +11,10 @@ START = 1_792_000_800
 
 
 def make_batch(blocks):
-    return BlockBatch.from_blocks([Block(m, c, s, i, np.asarray(v, np.int64), np.zeros(len(v), np.uint8))
-                                   for m, c, s, i, v in blocks])
+    """Blocks (meter, channel, start, interval, values[, version[, quality]])."""
+    return BlockBatch.from_blocks([
+        Block(m, c, s, i, np.asarray(v, np.int64), np.full(len(v), rest[1] if len(rest) > 1 else 0, np.uint8),
+              rest[0] if rest else None) for m, c, s, i, v, *rest in blocks])
 
 
 def facts(batch, expected=900, low=0, high=10_000):
@@ -76,6 +78,14 @@ def test_duplicates_conflicting_only():
     assert flags.tolist() == [0, 0, 0, 0, DUPLICATE, 0, 0]
 
 
+def test_readings_of_another_version_or_kind_are_not_conflicting_duplicates():
+    batch = make_batch([("E1", 1, START, 900, [1, 2], 5), ("E1", 1, START, 900, [1, 3], 6),  # a newer version
+                        ("E2", 1, START, 900, [1, 2], 5), ("E2", 1, START, 900, [1, 3], 5),  # the same one
+                        ("E3", 1, START, 900, [4], 5, 0), ("E3", 1, START, 900, [8], 5, 1)])  # actual, estimate
+    flags = run_both(batch)
+    assert flags.tolist() == [0, 0, 0, 0, 0, 0, 0, DUPLICATE, 0, 0]
+
+
 def test_rule_codes():
     assert rule_codes(NEGATIVE | FUTURE) == ["negative", "future"]
 
@@ -89,7 +99,8 @@ def random_batches(draw):
         start = START + int(rng.integers(-8, 8)) * 900 + int(rng.choice([0, 0, 0, 60]))
         count = int(rng.integers(1, 12))
         values = rng.integers(-3, 12, count)
-        blocks.append((f"M{rng.integers(4)}", int(rng.integers(1, 3)), start, interval, values))
+        blocks.append((f"M{rng.integers(4)}", int(rng.integers(1, 3)), start, interval, values,
+                       int(rng.integers(0, 3)), int(rng.choice([0, 0, 1, 200]))))
     return make_batch(blocks)
 
 
