@@ -17,8 +17,10 @@ from fastapi.responses import JSONResponse
 from prometheus_client import generate_latest
 from psycopg_pool import ConnectionPool
 
-from portal import customer_api, pages, staff_api
+from portal import customer_api, pages, problems, staff_api
+from portal.problems import Problem
 from portal.gateway import PaymentGateway, TestGateway
+
 from portal.metrics import PortalMetrics
 from portal.session_cache import SESSIONS
 
@@ -112,11 +114,13 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     app.state.metrics = metrics_
     registry = metrics_.registry
 
+    problems.install(app)
+
     @app.exception_handler(psycopg.DataError)
     async def data_error(request, error: psycopg.DataError) -> JSONResponse:
         """Input PostgreSQL cannot take as data (a NUL character in a text, a number out of range):
         the caller's to fix, not a server error."""
-        return JSONResponse({"detail": f"invalid input: {str(error).splitlines()[0][:200]}"}, status_code=422)
+        return problems.problem_response(422, "invalid_input", f"invalid input: {str(error).splitlines()[0][:200]}")
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict:
@@ -163,9 +167,9 @@ class Guard:
         refusal = None
         limit = MAX_UPLOAD if scope["method"] == "POST" and scope["path"].endswith("/greenbutton") else MAX_BODY
         if length is not None and (not length.isdigit() or int(length) > limit):
-            refusal = (413, f"at most {limit} bytes")
+            refusal = (413, "too_large", f"at most {limit} bytes")
         elif length is None and b"transfer-encoding" in headers:
-            refusal = (411, "send the body with a Content-Length")
+            refusal = (411, "length_required", "send the body with a Content-Length")
 
         async def send_with_headers(message) -> None:
             nonlocal status
@@ -181,16 +185,14 @@ class Guard:
         if refusal is None:
             await self.app(scope, receive, send_with_headers)
         else:
-            await JSONResponse({"detail": refusal[1]}, status_code=refusal[0])(scope, receive, send_with_headers)
+            await problems.problem_response(*refusal)(scope, receive, send_with_headers)
         route = getattr(scope.get("route"), "path", "unmatched")
         self.metrics.requests.labels(route, str(status)).inc()
         self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
 
 def _no_reestimate(conn, exception_id: int, actor: str, why: str):
-    from fastapi import HTTPException
-
-    raise HTTPException(501, "re-estimation is not available in this server")
+    raise Problem(501, "not_available", "re-estimation is not available in this server")
 
 
 def _bill_run_only(app: FastAPI) -> Callable[[int, str], None]:

@@ -9,12 +9,13 @@ from decimal import Decimal
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from billing.postings import account_balance
 from portal.auth import Principal
+from portal.problems import Problem
 from rating.money import MINOR_UNITS
 from storage.cache import account_key
 from portal.deps import account, principal
@@ -42,7 +43,7 @@ def sign_in(request: Request, credentials: Credentials) -> dict:
 
     token = sign_in_or_refuse(request, credentials.username, credentials.password)
     if token is None:
-        raise HTTPException(401, "that user name and password do not match")
+        raise Problem(401, "sign_in_refused", "that user name and password do not match")
     return {"token": token, "token_type": "bearer", "expires_in": SESSION_HOURS * 3600}
 
 
@@ -87,12 +88,12 @@ def _range(zone: str, which: str | None, start: date | None, end: date | None, c
         return today - timedelta(days=1), today
     if which == "cycle":
         if cycle is None:
-            raise HTTPException(404, "the account has no open billing period")
+            raise Problem(404, "no_open_period", "the account has no open billing period")
         return cycle
     first = start or today - timedelta(days=30)
     last = end or today + timedelta(days=1)
     if not first < last or (last - first).days > limit:
-        raise HTTPException(422, f"start must be before end, at most {limit} days apart")
+        raise Problem(422, "bad_range", f"start must be before end, at most {limit} days apart")
     return first, last
 
 
@@ -155,7 +156,7 @@ async def estimate(request: Request, target: tuple[int, str] = Depends(account))
         headers["X-M2C-Cache"] = "mismatch"
     computed = await run_in_threadpool(_estimate_from_database, state, account_id)
     if computed is None:
-        raise HTTPException(404, "the account has no open billing period")
+        raise Problem(404, "no_open_period", "the account has no open billing period")
     state.metrics.estimates.labels("database").inc()
     return Response(json.dumps(computed), media_type="application/json",
                     headers={"X-M2C-Source": "database", **headers})
@@ -213,7 +214,7 @@ def bills(request: Request, target: tuple[int, str] = Depends(account),
 
 def _bill_of(conn, account_id: int, bill_id: int) -> None:
     if conn.execute("select 1 from bills where id = %s and account_id = %s", (bill_id, account_id)).fetchone() is None:
-        raise HTTPException(404, "no such bill")
+        raise Problem(404, "no_such_bill", "no such bill")
 
 
 @router.get("/accounts/{account_no}/bills/{bill_id}")
@@ -276,20 +277,20 @@ def pay(request: Request, payment: PaymentRequest, target: tuple[int, str] = Dep
     account_id, account_no = target
     amount = Decimal(payment.amount)
     if amount <= 0:
-        raise HTTPException(422, "the amount must be above zero")
+        raise Problem(422, "bad_amount", "the amount must be above zero")
     with request.app.state.pool.connection() as conn:
         currency = conn.execute("select currency from accounts where id = %s", (account_id,)).fetchone()[0]
         charge = request.app.state.gateway.charge(payment.token, int(amount.scaleb(MINOR_UNITS[currency])), currency,
                                                   f"{who.user_id}:{payment.idempotency_key}")
         if not charge.approved:
-            raise HTTPException(402, charge.message)
+            raise Problem(402, "payment_declined", charge.message)
         try:
             outcome = receive_payment(conn, PaymentIn("portal", charge.reference, amount,
                                                       datetime.now(ZoneInfo("UTC")).date(), account_no=account_no,
                                                       method="card", currency=currency),
                                       datetime.now(timezone.utc))
         except (PaymentError, LedgerError) as error:
-            raise HTTPException(422, str(error)) from None
+            raise Problem(422, getattr(error, "code", "invalid_payment"), str(error)) from None
     return {"payment_id": outcome.payment_id, "status": outcome.status, "reference": charge.reference}
 
 
@@ -304,7 +305,7 @@ def green_button(request: Request, target: tuple[int, str] = Depends(account), s
     today = date.today()
     first, last = start or today - timedelta(days=30), end or today + timedelta(days=1)
     if not first < last or (last - first).days > MAX_DAYS:
-        raise HTTPException(422, f"start must be before end, at most {MAX_DAYS} days apart")
+        raise Problem(422, "bad_range", f"start must be before end, at most {MAX_DAYS} days apart")
     with request.app.state.pool.connection() as conn:
         text = feed(conn, account_id, first, last)
     return Response(text, media_type="application/atom+xml", headers={
@@ -318,10 +319,10 @@ async def green_button_upload(request: Request, meter_no: str = Query(pattern=r"
     file. Its reads go through the stream like any head-end's (validated, then stored); the answer
     is the import's summary, with every rejected reading and why."""
     if request.app.state.import_green_button is None:
-        raise HTTPException(501, "imports are not available in this server")
+        raise Problem(501, "not_available", "imports are not available in this server")
     data = await request.body()
     if not data:
-        raise HTTPException(422, "the body is the Green Button file")
+        raise Problem(422, "body_required", "the body is the Green Button file")
     return await run_in_threadpool(_import_green_button, request.app.state, target[0], meter_no, data)
 
 
@@ -330,7 +331,7 @@ def _import_green_button(state, account_id: int, meter_no: str, data: bytes) -> 
         owned = conn.execute("select 1 from meters m join service_agreements sa on sa.id = m.service_agreement_id "
                              "where m.meter_no = %s and sa.account_id = %s", (meter_no, account_id)).fetchone()
         if owned is None:
-            raise HTTPException(404, "no such meter on this account")
+            raise Problem(404, "no_such_meter", "no such meter on this account")
         return state.import_green_button(conn, data, meter_no)
 
 
@@ -353,10 +354,10 @@ def get_alerts(request: Request, target: tuple[int, str] = Depends(account)) -> 
 @router.put("/accounts/{account_no}/alerts")
 def set_alerts(request: Request, alerts: Alerts, target: tuple[int, str] = Depends(account)) -> Alerts:
     if alerts.high_usage and not alerts.high_usage_amount:
-        raise HTTPException(422, "a high-usage alert needs the amount")
+        raise Problem(422, "amount_required", "a high-usage alert needs the amount")
     minor = int(Decimal(alerts.high_usage_amount).scaleb(2)) if alerts.high_usage_amount else None
     if minor == 0:
-        raise HTTPException(422, "the amount must be above zero")
+        raise Problem(422, "bad_amount", "the amount must be above zero")
     with request.app.state.pool.connection() as conn:
         conn.execute("insert into portal_alerts (account_id, high_usage, high_usage_minor, leak) values (%s, %s, %s, %s) "
                      "on conflict (account_id) do update set high_usage = excluded.high_usage, high_usage_minor = "

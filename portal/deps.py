@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from fastapi import Depends, HTTPException, Path, Request
+from fastapi import Depends, Path, Request
 from starlette.concurrency import run_in_threadpool
 
 from portal.auth import Principal, principal_for, token_hash
+from portal.problems import Problem
 from portal.session_cache import SESSIONS
 
 COOKIE = "m2c_session"
@@ -42,7 +43,7 @@ async def optional_principal(request: Request) -> Principal | None:
 
 async def principal(who: Principal | None = Depends(optional_principal)) -> Principal:
     if who is None:
-        raise HTTPException(401, "sign in: a valid bearer token or session cookie is required",
+        raise Problem(401, "unauthorized", "sign in: a valid bearer token or session cookie is required",
                             headers={"WWW-Authenticate": "Bearer"})
     return who
 
@@ -50,7 +51,7 @@ async def principal(who: Principal | None = Depends(optional_principal)) -> Prin
 def staff(role: str):
     async def check(who: Principal = Depends(principal)) -> Principal:
         if not who.is_staff or not who.at_least(role):
-            raise HTTPException(403, f"needs the {role} role or above")
+            raise Problem(403, "role_required", f"needs the {role} role or above")
         return who
     return check
 
@@ -62,11 +63,11 @@ async def account(request: Request, account_no: str = Path(pattern=ACCOUNT_NO, m
     if not who.is_staff:
         found = who.account_id(account_no)
         if found is None:
-            raise HTTPException(404, "no such account")
+            raise Problem(404, "no_such_account", "no such account")
         return found, account_no
     found = await run_in_threadpool(_account_id, request.app.state.pool, account_no)
     if found is None:
-        raise HTTPException(404, "no such account")
+        raise Problem(404, "no_such_account", "no such account")
     return found, account_no
 
 
@@ -98,8 +99,8 @@ def sign_in_or_refuse(request: Request, username: str, password: str) -> str | N
     if result.throttled:
         metrics.sign_ins.labels("throttled").inc()
         wait = max(1, math.ceil(result.retry_after_s))
-        raise HTTPException(429, f"too many failed sign-ins: try again in {wait} s",
-                            headers={"Retry-After": str(wait)})
+        raise Problem(429, "sign_in_throttled", f"too many failed sign-ins: try again in {wait} s",
+                      headers={"Retry-After": str(wait)}, retry_after_s=wait)
     if result.locked_now:
         metrics.sign_in_locks.inc()
     metrics.sign_ins.labels("ok" if result.token else "refused").inc()

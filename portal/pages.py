@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from portal import customer_api, staff_api
+from portal.problems import Problem
 from portal.auth import SESSION_HOURS, Principal, logout
 from portal.deps import ACCOUNT_NO, COOKIE, account, optional_principal, sign_in_or_refuse, token_of
 from rating.money import format_minor
@@ -31,9 +32,9 @@ def _same_origin(request: Request) -> None:
     origin = request.headers.get("origin")
     scheme = "https" if request.app.state.production else request.url.scheme
     if not origin:
-        raise HTTPException(403, "form posted without an Origin header")
+        raise Problem(403, "origin_required", "form posted without an Origin header")
     if origin != f"{scheme}://{request.headers.get('host')}":
-        raise HTTPException(403, "form posted from another site")
+        raise Problem(403, "cross_site_form", "form posted from another site")
 
 
 def _page(request: Request, name: str, who: Principal | None, status: int = 200, **context) -> HTMLResponse:
@@ -79,13 +80,13 @@ def home(who: Principal | None = Depends(optional_principal)):
     if who.is_staff:
         return RedirectResponse("/staff", status_code=303)
     if not who.accounts:
-        raise HTTPException(404, "no account is linked to this user")
+        raise Problem(404, "no_account_linked", "no account is linked to this user")
     return RedirectResponse(f"/accounts/{who.accounts[0][0]}", status_code=303)
 
 
 def _signed_in(who: Principal | None) -> Principal:
     if who is None:
-        raise HTTPException(401, "sign in")
+        raise Problem(401, "unauthorized", "sign in")
     return who
 
 
@@ -136,7 +137,7 @@ def pay_form(request: Request, amount: str = Form(max_length=13), token: str = F
     try:
         payment = customer_api.PaymentRequest(amount=amount, token=token, idempotency_key=idempotency_key)
     except ValueError:
-        raise HTTPException(422, "an amount like 42.10 and a payment token") from None
+        raise Problem(422, "bad_payment", "an amount like 42.10 and a payment token") from None
     customer_api.pay(request, payment, target, who)
     return RedirectResponse(f"/accounts/{target[1]}?message=Payment+received.", status_code=303)
 
@@ -150,7 +151,7 @@ def bill_page(request: Request, bill_id: int = Path(ge=1, le=2**62), target: tup
 async def staff_page(request: Request, q: str | None = None, who: Principal | None = Depends(optional_principal)):
     who = _signed_in(who)
     if not who.is_staff:
-        raise HTTPException(403, "staff only")
+        raise Problem(403, "staff_only", "staff only")
     found = None
     if q and 2 <= len(q) <= 64:
         found = (await run_in_threadpool(staff_api.search, request, q, 20, who))["accounts"]
@@ -166,7 +167,7 @@ def staff_account_page(request: Request, account_no: str = Path(pattern=ACCOUNT_
                        who: Principal | None = Depends(optional_principal)) -> Response:
     who = _signed_in(who)
     if not who.is_staff:
-        raise HTTPException(403, "staff only")
+        raise Problem(403, "staff_only", "staff only")
     view = staff_api.account_view(request, account_no, who)
     return _page(request, "staff_account.html", who, title=f"Account {account_no}", view=view)
 

@@ -7,11 +7,12 @@ import difflib
 from datetime import date, datetime, timezone
 from typing import Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from billing.postings import account_balance
 from portal.audit import record
+from portal.problems import Problem
 from portal.auth import Principal
 from portal.deps import ACCOUNT_NO, staff
 
@@ -41,7 +42,7 @@ def account_view(request: Request, account_no: str = Path(pattern=ACCOUNT_NO),
         row = conn.execute("select id, customer_name, email, zone, currency, delivery_channel, billing_entity from "
                            "accounts where account_no = %s", (account_no,)).fetchone()
         if row is None:
-            raise HTTPException(404, "no such account")
+            raise Problem(404, "no_such_account", "no such account")
         account_id = row[0]
         meters = conn.execute(
             "select sa.service, m.meter_no, m.unit, m.power_of_ten, m.interval_s, "
@@ -103,7 +104,7 @@ def exception(request: Request, exception_id: int = Path(ge=1, le=2**62), who: P
     with request.app.state.pool.connection() as conn:
         row = queue.get_exception(conn, exception_id)
         if row is None:
-            raise HTTPException(404, "no such exception")
+            raise Problem(404, "no_such_exception", "no such exception")
         history = queue.history(conn, exception_id)
     body = _exception(row)
     body["values"], body["flags"] = row.values, row.flags
@@ -129,11 +130,11 @@ def override(request: Request, body: Override, exception_id: int = Path(ge=1, le
 
     with request.app.state.pool.connection() as conn:
         if queue.get_exception(conn, exception_id) is None:
-            raise HTTPException(404, "no such exception")
+            raise Problem(404, "no_such_exception", "no such exception")
         try:
             written = queue.override(conn, exception_id, body.values, who.username, body.why)
         except queue.ExceptionActionRefused as error:
-            raise HTTPException(409, str(error)) from None
+            raise Problem(409, error.code, str(error)) from None
         record(conn, who, "exception.override", str(exception_id), {"why": body.why, "values": body.values})
     return {"written": written}
 
@@ -145,10 +146,10 @@ def act(request: Request, action: Literal["accept", "release", "reopen", "reesti
     from storage import exceptions as queue
 
     if action != "accept" and not who.at_least("supervisor"):
-        raise HTTPException(403, f"{action} needs the supervisor role or above")
+        raise Problem(403, "role_required", f"{action} needs the supervisor role or above")
     with request.app.state.pool.connection() as conn:
         if queue.get_exception(conn, exception_id) is None:
-            raise HTTPException(404, "no such exception")
+            raise Problem(404, "no_such_exception", "no such exception")
         try:
             if action == "reestimate":
                 done = request.app.state.reestimate(conn, exception_id, who.username, body.why)
@@ -156,7 +157,7 @@ def act(request: Request, action: Literal["accept", "release", "reopen", "reesti
             else:
                 result = {"moved": queue.act(conn, [exception_id], action, who.username, body.why)}
         except queue.ExceptionActionRefused as error:
-            raise HTTPException(409, str(error)) from None
+            raise Problem(409, error.code, str(error)) from None
         record(conn, who, f"exception.{action}", str(exception_id), {"why": body.why, **result})
     return result
 
@@ -188,7 +189,7 @@ def diff_tariff(request: Request, body: TariffText, who: Principal = Depends(sta
     """The document against the tariff of the same code as published now."""
     tariff, problems = _parse(body.document)
     if tariff is None:
-        raise HTTPException(422, {"problems": problems})
+        raise Problem(422, "tariff_invalid", f"{len(problems)} problem(s) in the tariff", problems=problems)
     with request.app.state.pool.connection() as conn:
         row = conn.execute("select id, document from tariff_revisions where code = %s order by id desc limit 1",
                            (tariff.code,)).fetchone()
@@ -205,7 +206,7 @@ def publish_tariff(request: Request, body: TariffText, who: Principal = Depends(
 
     tariff, problems = _parse(body.document)
     if tariff is None:
-        raise HTTPException(422, {"problems": problems})
+        raise Problem(422, "tariff_invalid", f"{len(problems)} problem(s) in the tariff", problems=problems)
     with request.app.state.pool.connection() as conn:
         revision = publish(conn, body.document, "portal", published_by=who.username)
         record(conn, who, "tariff.publish", tariff.code, {"revision": revision})
@@ -228,7 +229,7 @@ def start_bill_run(request: Request, body: BillRunRequest, who: Principal = Depe
         try:
             period_id = find_period(conn, body.cycle, body.period_start)
         except (BillingError, LookupError, ValueError) as error:
-            raise HTTPException(404, str(error)) from None
+            raise Problem(404, getattr(error, "code", "not_found"), str(error)) from None
         record(conn, who, "bill_run.start", body.cycle, {"period_id": period_id})
     request.app.state.bill_runs.start(period_id, who.username)
     return {"billing_period_id": period_id, "status": "started"}
@@ -259,7 +260,7 @@ def bill_run(request: Request, run_id: int = Path(ge=1, le=2**62), who: Principa
     with request.app.state.pool.connection() as conn:
         row = conn.execute(_RUNS + "where r.id = %s", (run_id,)).fetchone()
         if row is None:
-            raise HTTPException(404, "no such bill run")
+            raise Problem(404, "no_such_bill_run", "no such bill run")
         outcomes = dict(conn.execute("select status, count(*) from bill_run_accounts where bill_run_id = %s "
                                      "group by status", (run_id,)).fetchall())
         accounts = conn.execute("select count(*) from accounts where billing_cycle_id = %s", (row[11],)).fetchone()[0]
@@ -298,11 +299,11 @@ def match(request: Request, body: Match, payment_id: int = Path(ge=1, le=2**62),
     with request.app.state.pool.connection() as conn:
         row = conn.execute("select id from accounts where account_no = %s", (body.account_no,)).fetchone()
         if row is None:
-            raise HTTPException(404, "no such account")
+            raise Problem(404, "no_such_account", "no such account")
         try:
             match_payment(conn, payment_id, row[0], who.username, body.why, datetime.now(timezone.utc))
         except PaymentError as error:
-            raise HTTPException(409 if error.code != "unknown_payment" else 404, str(error)) from None
+            raise Problem(409 if error.code != "unknown_payment" else 404, error.code, str(error)) from None
         record(conn, who, "payment.match", str(payment_id), {"account_no": body.account_no, "why": body.why})
     return {"payment_id": payment_id, "status": "applied", "account_no": body.account_no}
 

@@ -349,3 +349,23 @@ def test_an_estimate_of_another_deployment_or_another_period_is_never_served(cli
         assert answer.headers["x-m2c-source"] == "database" and answer.headers["x-m2c-cache"] == "mismatch", wrong
         assert answer.json()["bill_to_date_minor"] == own["bill_to_date_minor"]
         assert {s["service_agreement_id"] for s in answer.json()["services"]} == agreements
+
+
+def test_every_error_is_a_problem_document_with_a_code(client, portal_data):
+    alice = token(client, "alice")
+    for answer, status, code in (
+            (client.get("/api/v1/me"), 401, "unauthorized"),
+            (client.get(f"/api/v1/accounts/{portal_data.bob}", headers=alice), 404, "no_such_account"),
+            (client.get(f"/api/v1/accounts/{portal_data.alice}/bills/99999", headers=alice), 404, "no_such_bill"),
+            (client.get("/api/v1/staff/exceptions", headers=alice), 403, "role_required"),
+            (client.get(f"/api/v1/accounts/{portal_data.alice}/usage", headers=alice,
+                        params={"start": "not-a-day"}), 422, "invalid_request"),
+            (client.get("/api/v1/no-such-route"), 404, "not_found"),
+            (client.post("/api/v1/sessions", json={"username": "alice", "password": "wrong password!"}), 401,
+             "sign_in_refused")):
+        body = answer.json()
+        assert answer.status_code == status and answer.headers["content-type"] == "application/problem+json", body
+        assert (body["status"], body["code"], body["type"]) == (status, code, f"urn:meter2cash:problem:{code}")
+        assert body["title"] and body["detail"]
+    invalid = client.get(f"/api/v1/accounts/{portal_data.alice}/usage", headers=alice, params={"start": "x"}).json()
+    assert invalid["errors"][0]["path"] == "query.start"
