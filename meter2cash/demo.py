@@ -14,7 +14,7 @@ from meter2cash.scenario import Scenario
 from meter2cash.settings import Settings
 from rating.money import format_minor
 from simulators.headend import FaultPlan
-from storage.cache import EstimateCache
+from storage.cache import EstimateCache, account_key, deployment_namespace
 from storage.exceptions import act
 from storage.tariffs import current_tariffs
 from streams.estimate import rebuild_estimates
@@ -99,7 +99,9 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
     print(f"  M2C_DATABASE_URL={settings.database_url} m2c ledger trial-balance")
     print(f"  print batch and lockbox file in {output_dir}")
     print(f"  M2C_DATABASE_URL={settings.database_url} m2c exceptions list --status all")
-    print(f"  redis-cli -u {settings.redis_url} hget m2c:estimate:account:1 body")
+    with psycopg.connect(settings.database_url) as conn:
+        first_key = account_key(deployment_namespace(conn), 1)
+    print(f"  redis-cli -u {settings.redis_url} hget {first_key} body")
     print(f"  Kafka topics {settings.topic_raw}, {settings.topic_exceptions}, {settings.topic_dlq}")
     return 0 if (accounted and matches and again.accounts_billed == 0 and ledger[0] == 0
                  and receivables.consistent and portal.consistent) else 1
