@@ -37,30 +37,40 @@ def retries(port: int, sqlstate: str) -> float:
                if line.startswith("m2c_db_retries_total{") and f'sqlstate="{sqlstate}"' in line)
 
 
+def streaming(base_settings, load, name: str, redis_db: int, port: int, tmp_path, share: float):
+    """A fault run with one worker, the load published, and ``share`` of it stored."""
+    run = FaultRun(base_settings, name, load, redis_db=redis_db, batch_max_messages=500)
+    worker = start_worker(run.settings, port, str(tmp_path / "worker.log"))
+    run.publish()
+    run.wait_for_reads(int(share * load.reads), workers=[worker])
+    return run, worker
+
+
+def waited_out(run, worker, port: int, sqlstate: str) -> float:
+    """The rest of the load stored, the cycle billed; the worker's retries of ``sqlstate`` (some), and
+    nothing dead-lettered: a database error is never a property of a message."""
+    run.wait_for_reads(run.load.reads, workers=[worker])
+    waited = retries(port, sqlstate)
+    finish(run, [worker])
+    assert waited > 0, f"the worker met {sqlstate} and said so on /metrics"
+    assert run.scenario.dlq_count() == 0
+    return waited
+
+
 def test_database_read_only_for_20_seconds_mid_ingest(base_settings, load, clean, figures, tmp_path):
     started = time.monotonic()
-    run = FaultRun(base_settings, "faults_readonly", load, redis_db=12, batch_max_messages=500)
-    worker = start_worker(run.settings, 9470, str(tmp_path / "worker.log"))
-    run.publish()
-    run.wait_for_reads(int(0.3 * load.reads), workers=[worker])
+    run, worker = streaming(base_settings, load, "faults_readonly", 12, 9470, tmp_path, 0.3)
     with server_setting(base_settings, "default_transaction_read_only", "on"):
         time.sleep(20)
         assert worker.poll() is None, "the worker waits for the database to take writes again"
-    run.wait_for_reads(load.reads, workers=[worker])
-    waited = retries(9470, "25006")
-    finish(run, [worker])
-    assert waited > 0  # the worker met the read-only database and said so on /metrics
-    assert run.scenario.dlq_count() == 0  # a database error is never a property of a message
+    waited = waited_out(run, worker, 9470, "25006")
     compare(run, clean, figures, "database read-only (default_transaction_read_only) for 20 s at 30%",
             {"read_only_periods": 1}, started, {"read_only_seconds": 20, "retries_25006_on_metrics": int(waited)})
 
 
 def test_statement_timeout_storm_mid_ingest(base_settings, load, clean, figures, tmp_path):
     started = time.monotonic()
-    run = FaultRun(base_settings, "faults_timeouts", load, redis_db=13, batch_max_messages=500)
-    worker = start_worker(run.settings, 9471, str(tmp_path / "worker.log"))
-    run.publish()
-    run.wait_for_reads(int(0.2 * load.reads), workers=[worker])
+    run, worker = streaming(base_settings, load, "faults_timeouts", 13, 9471, tmp_path, 0.2)
     storms = 0
     for _ in range(4):  # 4 storms of 4 s in which nearly every batch statement is cancelled
         with server_setting(base_settings, "statement_timeout", "2ms"):
@@ -68,21 +78,14 @@ def test_statement_timeout_storm_mid_ingest(base_settings, load, clean, figures,
         storms += 1
         time.sleep(2)
         assert worker.poll() is None
-    run.wait_for_reads(load.reads, workers=[worker])
-    waited = retries(9471, "57014")
-    finish(run, [worker])
-    assert waited > 0
-    assert run.scenario.dlq_count() == 0
+    waited = waited_out(run, worker, 9471, "57014")
     compare(run, clean, figures, "statement_timeout storms (2 ms, 4 times 4 s) from 20%",
             {"timeout_storms": storms}, started, {"retries_57014_on_metrics": int(waited)})
 
 
 def test_a_day_row_locked_for_30_seconds_mid_ingest(base_settings, load, clean, figures, tmp_path):
     started = time.monotonic()
-    run = FaultRun(base_settings, "faults_lock", load, redis_db=14, batch_max_messages=500)
-    worker = start_worker(run.settings, 9472, str(tmp_path / "worker.log"))
-    run.publish()
-    run.wait_for_reads(int(0.3 * load.reads), workers=[worker])
+    run, worker = streaming(base_settings, load, "faults_lock", 14, 9472, tmp_path, 0.3)
     with psycopg.connect(run.settings.database_url) as holder:
         # the rows of the newest day stored so far: the blocks still to come for that day need them
         locked = holder.execute(
@@ -91,10 +94,7 @@ def test_a_day_row_locked_for_30_seconds_mid_ingest(base_settings, load, clean, 
         time.sleep(30)
         assert worker.poll() is None
         holder.rollback()
-    run.wait_for_reads(load.reads, workers=[worker])
-    waited = retries(9472, "55P03")
-    finish(run, [worker])
-    assert locked > 0 and waited > 0  # the worker's lock_timeout turned the wait into retries on /metrics
-    assert run.scenario.dlq_count() == 0
+    waited = waited_out(run, worker, 9472, "55P03")  # the worker's lock_timeout made the wait retries
+    assert locked > 0
     compare(run, clean, figures, "the newest day's rows locked (SELECT FOR UPDATE) for 30 s at 30%",
             {"row_locks_held": 1}, started, {"rows_locked": int(locked), "retries_55P03_on_metrics": int(waited)})

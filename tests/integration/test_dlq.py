@@ -16,6 +16,7 @@ from simulators.utility import make_utility
 from storage.directory import load_directory
 from streams.codec import Block, encode_binary
 from streams.topics import ensure_topics
+from tests.integration.test_kafka_worker import wait_for
 
 pytestmark = pytest.mark.integration
 METRICS_PORT = 9343
@@ -38,16 +39,6 @@ def letter(settings, producer, value: bytes, key: bytes, reason: str, **extra) -
 
 def stored(conn) -> tuple[int, int]:
     return conn.execute("select coalesce(sum(read_count), 0), coalesce(sum(quantity), 0) from usage_daily").fetchone()
-
-
-def wait_for(predicate, timeout=60.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_dead_letters_are_listed_shown_and_replayed_once(settings, capsys, tmp_path):
