@@ -304,6 +304,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from billing.errors import BillingError
     from meter2cash.arguments import UsageError
+    from storage.db_errors import first_line
     from rating.errors import RatingError
 
     args = build_parser().parse_args(argv)
@@ -312,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         return _one_line(error.code, str(error), 2)
     except (BillingError, RatingError) as error:
-        return _one_line(error.code, _first_line(error), 2)
+        return _one_line(error.code, first_line(error), 2)
     except FileNotFoundError as error:
         return _one_line("no_such_file", f"{error.filename or error}: no such file", 2)
     except IsADirectoryError as error:
@@ -322,18 +323,13 @@ def main(argv: list[str] | None = None) -> int:
     except UnicodeDecodeError as error:
         return _one_line("not_text", f"the file is not UTF-8 text ({error.reason} at byte {error.start})", 2)
     except psycopg.errors.UndefinedTable as error:
-        return _one_line("not_migrated", f"{_first_line(error)}: run `m2c migrate` first", 2)
+        return _one_line("not_migrated", f"{first_line(error)}: run `m2c migrate` first", 2)
     except psycopg.OperationalError as error:
-        return _one_line("database_unavailable", _first_line(error), 1)
+        return _one_line("database_unavailable", first_line(error), 1)
     except KafkaException as error:
-        return _one_line(getattr(error, "code", "kafka_unavailable"), _first_line(error), 1)
+        return _one_line(getattr(error, "code", "kafka_unavailable"), first_line(error), 1)
     except KeyboardInterrupt:
         return _one_line("interrupted", "stopped by the user", 130)
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def _one_line(code: str, message: str, status: int) -> int:

@@ -68,6 +68,7 @@ def cmd_portal(args, settings: Settings) -> int:
     import psycopg
 
     from portal.auth import PasswordPolicy, create_user
+    from storage.db_errors import first_line
 
     if not args.username:
         print("error: username_required: m2c portal user NAME: give the user name", file=sys.stderr)
@@ -80,7 +81,7 @@ def cmd_portal(args, settings: Settings) -> int:
             user_id = create_user(conn, args.username, password, args.role, args.account or [])
     except (PasswordPolicy, ValueError, psycopg.errors.UniqueViolation) as error:
         code = "user_exists" if isinstance(error, psycopg.errors.UniqueViolation) else "bad_user"
-        print(f"error: {code}: {_first(error)}", file=sys.stderr)
+        print(f"error: {code}: {first_line(error)}", file=sys.stderr)
         return 2
     print(f"user {args.username} ({args.role}) created: id {user_id}")
     return 0
@@ -121,8 +122,3 @@ def register(sub) -> None:
                    help="user: disable an existing user and end their sessions in every portal process")
     p.add_argument("--enable", action="store_true", help="user: enable a disabled user again")
     p.set_defaults(func=cmd_portal)
-
-
-def _first(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__

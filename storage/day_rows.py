@@ -210,16 +210,16 @@ def merge_rows(rows: DayRows, stored: dict[int, StoredRow]) -> list[MergedRow]:
     replaces an actual, and nothing from a meter replaces a staff edit. Among reads of one slot in the
     same batch the strongest wins (a tie: the later one).
     """
-    order = np.argsort(rows.row_of, kind="stable")
+    strengths = precedence(rows.quality)
+    # by row, and within a row weakest first (ties in batch order), so that of two reads of one slot the
+    # strongest is assigned last
+    order = np.lexsort((rows.version, strengths, rows.row_of))
     bounds = np.searchsorted(rows.row_of[order], np.arange(len(rows) + 1))
     merged = []
     for row in range(len(rows)):
         slots = int(rows.slots[row])
         take = order[bounds[row]:bounds[row + 1]]
-        strength = precedence(rows.quality[take])
-        # weakest first, so that of two reads of one slot the strongest is assigned last
-        ranked = np.lexsort((rows.version[take], strength))
-        take, strength = take[ranked], strength[ranked]
+        strength = strengths[take]
         slot_index = rows.slot_of[take]
         incoming = rows.version[take]
         given = np.ones(len(take), bool) if rows.version_given is None else rows.version_given[take]

@@ -55,6 +55,12 @@ def classify(error: BaseException) -> str | None:
     return DATABASE
 
 
+def first_line(error: BaseException) -> str:
+    """An error's message in one line (psycopg's run over several), or its class where it has none."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def label(error: BaseException) -> str:
     """A short label for metrics and logs: the SQLSTATE, or the exception's class name."""
     return sqlstate(error) or type(error).__name__
@@ -75,5 +81,5 @@ def connect_waiting(url: str, log, sleep=time.sleep) -> psycopg.Connection:
         try:
             return psycopg.connect(url, autocommit=True, options=f"-c lock_timeout={WORKER_LOCK_TIMEOUT}")
         except psycopg.OperationalError as error:
-            log.warning("database unavailable (%s); retrying", str(error).strip().splitlines()[0] if str(error).strip() else error)
+            log.warning("database unavailable (%s); retrying", first_line(error))
             sleep(1.0)

@@ -9,6 +9,8 @@ from importlib import resources
 
 import psycopg
 
+from storage.db_errors import first_line
+
 log = logging.getLogger(__name__)
 
 _MIGRATION_LOCK = 7_431_001  # advisory lock key: one migrator at a time
@@ -78,7 +80,7 @@ def _timescaledb_created(conn: psycopg.Connection) -> bool:
             conn.execute("create extension if not exists timescaledb")
         return True
     except psycopg.Error as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        message = first_line(error)
         log.warning("TimescaleDB is installed but cannot be created (%s): interval_blocks uses native "
                     "partitions", message)
         warnings.warn(f"TimescaleDB cannot be created ({message}); using native partitions", stacklevel=2)

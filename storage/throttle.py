@@ -29,6 +29,10 @@ class Policy:
             return 0.0
         return min(2.0 ** (failures - self.free_failures), self.max_wait_s)
 
+    def locks(self, failures: int, locked_until: datetime | None, now: datetime) -> bool:
+        """Whether the ``failures``-th failure in a row locks a key that is not locked now."""
+        return failures >= self.lock_after and (locked_until is None or locked_until <= now)
+
 
 USER = Policy()
 # an address may be many people behind one NAT: it waits only after many more failures, and locks much later
@@ -38,7 +42,6 @@ ADDRESS = Policy(free_failures=20, lock_after=100)
 @dataclass(frozen=True)
 class Verdict:
     retry_after_s: float  # 0: the attempt may go ahead
-    locked: bool = False
 
     @property
     def allowed(self) -> bool:
@@ -47,7 +50,7 @@ class Verdict:
 
 def _verdict(policy: Policy, failures: int, last: datetime, locked_until: datetime | None, now: datetime) -> Verdict:
     if locked_until is not None and locked_until > now:
-        return Verdict((locked_until - now).total_seconds(), locked=True)
+        return Verdict((locked_until - now).total_seconds())
     ready = last + timedelta(seconds=policy.wait_s(failures))
     return Verdict(max(0.0, (ready - now).total_seconds()))
 
@@ -76,7 +79,7 @@ class PgThrottle:
                 "insert into login_throttle as t (scope, key, failures, last_failure_at) values (%s, %s, 1, %s) "
                 "on conflict (scope, key) do update set failures = t.failures + 1, last_failure_at = excluded.last_failure_at "
                 "returning failures, locked_until", (scope, key, now)).fetchone()
-            if failures >= policy.lock_after and (locked_until is None or locked_until <= now):
+            if policy.locks(failures, locked_until, now):
                 conn.execute("update login_throttle set locked_until = %s, failures = 0 where scope = %s and key = %s",
                              (now + timedelta(seconds=policy.lock_s), scope, key))
                 newly_locked.append(scope)
@@ -106,7 +109,7 @@ class MemoryThrottle:
         with self._lock:
             failures, _, locked_until = self._state.pop(key, (0, now, None))
             failures += 1
-            locked = failures >= self.policy.lock_after and (locked_until is None or locked_until <= now)
+            locked = self.policy.locks(failures, locked_until, now)
             if locked:
                 failures, locked_until = 0, now + timedelta(seconds=self.policy.lock_s)
             self._state[key] = (failures, now, locked_until)

@@ -16,7 +16,8 @@ from aiokafka.errors import MessageSizeTooLargeError
 
 from meter2cash.settings import Settings
 from storage.cache import EstimateCache
-from storage.db_errors import DATA, classify, connect_waiting, label, sqlstate
+from storage.db_errors import DATA, classify, connect_waiting, first_line, label, sqlstate
+from streams.dlq import dead_letter_record
 from streams.metrics import StreamMetrics
 from streams.pipeline import BatchOutcome, BatchProcessor, DeadLetter, Estimator, RawMessage
 
@@ -60,7 +61,7 @@ class SafeBatches:
         """Count and log a retry, sleep, and return the next delay."""
         self._metrics.db_retries.labels(label(error)).inc()
         log.warning("database error in the %s stage (%s: %s); retrying in %.1f s", stage, label(error),
-                    str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__, delay)
+                    first_line(error), delay)
         self._sleep(delay)
         return min(delay * 2, self.MAX_DELAY)
 
@@ -77,8 +78,7 @@ class SafeBatches:
             except psycopg.Error as error:
                 if classify(error) == DATA:
                     raise
-                if self._estimator is not None:
-                    _close(self._estimator)
+                _close(self._estimator)
                 self._estimator = None
                 delay = self._wait(error, "estimate", delay)
 
@@ -93,8 +93,7 @@ class SafeBatches:
             except psycopg.Error as error:
                 if classify(error) == DATA:
                     raise
-                if self._processor is not None:
-                    _close(self._processor)
+                _close(self._processor)
                 self._processor = None
                 delay = self._wait(error, "store", delay)
 
@@ -132,7 +131,10 @@ class SafeBatches:
 
 
 def _close(processor) -> None:
-    """Close a processor's (or an estimator's) connections; nothing it raises matters any more."""
+    """Close a processor's (or an estimator's) connections, if there is one; nothing it raises matters
+    any more."""
+    if processor is None:
+        return
     try:
         processor.close()
     except Exception:  # an already broken connection, or a stand-in without connections
@@ -179,27 +181,6 @@ def register(app: faust.App, settings: Settings, metrics: StreamMetrics) -> None
             in_flight.append(refreshed)
             while len(in_flight) > 1:  # at most one batch waits for its estimates while the next is stored
                 await in_flight.popleft()
-
-
-REFERENCE_BYTES = 1024  # what a dead letter by reference keeps of the message's body
-
-
-def dead_letter_record(letter: DeadLetter, limit: int, by_reference: bool = False) -> tuple[bytes | None, bytes, list]:
-    """(key, value, headers) of ``letter`` on the dead-letter topic: the message unchanged with the reason
-    and its source in headers, or - when that would not fit in ``limit`` bytes (a topic that took a larger
-    message than the pipeline's limit) or ``by_reference`` - its source (topic/partition/offset), its size
-    and its first KiB, so that an oversized message is dead-lettered instead of stopping its partition."""
-    source = letter.message
-    key, value = source.key, source.value or b""
-    headers = [("m2c-reason", letter.reason.encode()), ("m2c-detail", letter.detail.encode()[:1000]),
-               ("m2c-source", f"{source.topic}/{source.partition}/{source.offset}".encode())]
-    if source.timestamp is not None:
-        headers.append(("m2c-source-time", str(int(source.timestamp * 1000)).encode()))
-    size = len(key or b"") + len(value) + sum(len(k) + len(v) for k, v in headers)
-    if size <= limit and not by_reference:
-        return key, value, headers
-    headers += [("m2c-body", b"reference"), ("m2c-size", str(len(value)).encode())]
-    return (key or b"")[:REFERENCE_BYTES] or None, value[:REFERENCE_BYTES], headers
 
 
 async def send_dead_letter(dlq, letter: DeadLetter, limit: int) -> None:

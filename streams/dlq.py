@@ -6,7 +6,8 @@ that a block with no version of its own keeps the version it first had, and cann
 correction that came after it), and records who replayed which letter and why. The merge is
 idempotent, so replaying a letter twice changes nothing; a letter already replayed is skipped unless
 asked again. A letter kept by reference (its message was too large to republish) has no body to
-replay: it is counted and left.
+replay: it is counted and left. The worker writes letters with :func:`dead_letter_record`, beside the
+reader of its headers.
 """
 from __future__ import annotations
 
@@ -16,6 +17,28 @@ from datetime import datetime, timezone
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from meter2cash.settings import Settings
+
+
+REFERENCE_BYTES = 1024  # what a dead letter by reference keeps of the message's body
+
+
+def dead_letter_record(letter, limit: int, by_reference: bool = False) -> tuple[bytes | None, bytes, list]:
+    """(key, value, headers) of ``letter`` (a ``streams.pipeline.DeadLetter``) on the dead-letter topic:
+    the message unchanged with the reason and its source in headers, or - when that would not fit in
+    ``limit`` bytes (a topic that took a larger message than the pipeline's limit) or ``by_reference`` -
+    its source (topic/partition/offset), its size and its first KiB, so that an oversized message is
+    dead-lettered instead of stopping its partition."""
+    source = letter.message
+    key, value = source.key, source.value or b""
+    headers = [("m2c-reason", letter.reason.encode()), ("m2c-detail", letter.detail.encode()[:1000]),
+               ("m2c-source", f"{source.topic}/{source.partition}/{source.offset}".encode())]
+    if source.timestamp is not None:
+        headers.append(("m2c-source-time", str(int(source.timestamp * 1000)).encode()))
+    size = len(key or b"") + len(value) + sum(len(k) + len(v) for k, v in headers)
+    if size <= limit and not by_reference:
+        return key, value, headers
+    headers += [("m2c-body", b"reference"), ("m2c-size", str(len(value)).encode())]
+    return (key or b"")[:REFERENCE_BYTES] or None, value[:REFERENCE_BYTES], headers
 
 
 @dataclass(frozen=True)

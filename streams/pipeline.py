@@ -119,8 +119,9 @@ class Estimator:
         self.conn.close()
 
     def refresh(self, touched: set) -> int:
-        """Returns accounts written. Any failure but a lost database connection is counted and logged,
-        not raised: the cache can be rebuilt from PostgreSQL, and a redelivered batch refreshes again."""
+        """Returns accounts written. A database error that is not the data's (the database away, read-only,
+        timing out) is raised for the caller to wait out; any other failure is counted and logged, not
+        raised: the cache can be rebuilt from PostgreSQL, and a redelivered batch refreshes again."""
         if self.cache is None or not touched:
             return 0
         started = time.perf_counter()
@@ -137,14 +138,9 @@ class Estimator:
                 self._stale = False
                 log.warning("rebuilt %s account estimates", rebuilt)
             written = refresh_estimates(self.conn, self.cache, self._tariffs, touched)
-        except psycopg.Error as error:
-            if classify(error) != DATA:
+        except Exception as error:
+            if classify(error) not in (None, DATA):
                 raise  # the database is away, read-only or timing out: the caller waits and retries
-            self._stale = True
-            self.metrics.estimate_failures.inc()
-            log.exception("estimate refresh failed")
-            return 0
-        except Exception:
             self._stale = True
             self.metrics.estimate_failures.inc()
             log.exception("estimate refresh failed")

@@ -1,6 +1,6 @@
 """A dead letter is the message unchanged with its reason, or - when that would not fit the pipeline's
 message limit - a reference to it with its first KiB: never a send that fails and stops the partition."""
-from streams.agents import REFERENCE_BYTES, dead_letter_record
+from streams.dlq import REFERENCE_BYTES, dead_letter_record
 from streams.pipeline import DeadLetter, RawMessage
 
 
