@@ -5,6 +5,11 @@ WORKDIR /app
 RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-dejavu-core \
     && rm -rf /var/lib/apt/lists/*
 COPY pyproject.toml README.md ./
+COPY config config
+COPY meterdata meterdata
+COPY vee vee
+COPY migration migration
+COPY scenarios scenarios
 COPY meter2cash meter2cash
 COPY streams streams
 COPY rating rating

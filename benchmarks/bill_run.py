@@ -32,12 +32,12 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe, save  # noqa: E402
-from meter2cash.cli import publish_builtin_tariffs  # noqa: E402
+from storage.tariffs import publish_builtin_tariffs  # noqa: E402
 from meter2cash.progress import ProgressBar  # noqa: E402
-from meter2cash.settings import Settings  # noqa: E402
+from config.settings import Settings  # noqa: E402
 from simulators.utility import SERVICE_MIX, make_utility  # noqa: E402
-from storage.day_rows import hourly_buckets, local_midnight, wall_clock_hours  # noqa: E402
-from storage.directory import load_directory  # noqa: E402
+from meterdata.day_rows import hourly_buckets, local_midnight, wall_clock_hours  # noqa: E402
+from storage.bulk_load import load_directory  # noqa: E402
 from storage.pg_binary import (COPY_HEADER, COPY_TRAILER, array_bytes, copy_row, field_bytes, field_date,  # noqa: E402
                                field_int2, field_int4, field_int8, field_timestamptz)
 from storage.schema import PartitionManager, migrate  # noqa: E402
@@ -138,7 +138,7 @@ def copy_database(settings: Settings, name: str) -> str:
 
 def bill(url: str) -> dict:
     from billing.bill_run import find_period, run_bill_run
-    from billing.policy import load_entities
+    from billing.entities import load_entities
     from storage.tariffs import current_tariffs
 
     with psycopg.connect(url, autocommit=True) as conn:

@@ -27,19 +27,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe, save  # noqa: E402
 from billing.cycles import create_cycles  # noqa: E402
-from meter2cash.migration.load import load  # noqa: E402
-from meter2cash.migration.parallel_run import parallel_run  # noqa: E402
-from meter2cash.migration.synthetic import make_extract  # noqa: E402
+from migration.load import load  # noqa: E402
+from migration.parallel_run import parallel_run  # noqa: E402
+from migration.synthetic import make_extract  # noqa: E402
 from meter2cash.progress import ProgressBar  # noqa: E402
-from meter2cash.settings import Settings  # noqa: E402
+from config.settings import Settings  # noqa: E402
 from simulators.files import day_blocks, write_cmep, write_csv, write_espi  # noqa: E402
 from simulators.utility import make_utility  # noqa: E402
-from storage.directory import load_directory  # noqa: E402
+from storage.bulk_load import load_directory  # noqa: E402
 from storage.tariffs import current_tariffs  # noqa: E402
 from tests.services import drop_fresh, fresh_settings  # noqa: E402
 from streams.file_import import import_file, parse_file  # noqa: E402
-from streams.formats.scaling import MeterUnit, to_blocks  # noqa: E402
+from meterdata.formats.scaling import MeterUnit, to_blocks  # noqa: E402
 from streams.topics import ensure_topics  # noqa: E402
+from billing.entities import configured_entities  # noqa: E402
 
 WRITERS = {"cmep": write_cmep, "greenbutton": write_espi, "csv": write_csv}
 
@@ -101,7 +102,7 @@ def bench_migration(base: Settings, meters: int, folder: Path) -> dict:
             result = load(conn, settings, folder / "extract", progress=bar.update)
             bar.close()
             load_seconds = time.perf_counter() - started
-            run = parallel_run(conn, 3, current_tariffs(conn), settings.entities())
+            run = parallel_run(conn, 3, current_tariffs(conn), configured_entities(settings))
         compared = len(run.bills)
         expected_mismatches = sum(len(p) for p in planted.discrepancies.values())
         assert compared == planted.bills and compared - run.matched == expected_mismatches

@@ -35,15 +35,15 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe, save  # noqa: E402
-from meter2cash.demo_portal import free_port  # noqa: E402
+from scenarios.demo_portal import free_port  # noqa: E402
 from meter2cash.progress import ProgressBar  # noqa: E402
-from meter2cash.scenario import Scenario, wait_until_serving  # noqa: E402
-from meter2cash.settings import Settings  # noqa: E402
+from scenarios.harness import Scenario, wait_until_serving  # noqa: E402
+from config.settings import Settings  # noqa: E402
 from portal.auth import create_user  # noqa: E402
 from simulators.headend import generate  # noqa: E402
 from confluent_kafka import Producer  # noqa: E402
 
-from streams.codec import Block, Message, decode, encode_binary  # noqa: E402
+from meterdata.codec import Block, Message, decode, encode_binary  # noqa: E402
 
 PASSWORD = "benchmark password 1"
 

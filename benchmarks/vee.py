@@ -20,8 +20,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe, save  # noqa: E402
-from streams import vee, vee_day  # noqa: E402
-from streams.codec import BlockBatch  # noqa: E402
+from vee import blocks as vee, days as vee_day  # noqa: E402
+from meterdata.codec import BlockBatch  # noqa: E402
 
 NOW = 1_800_000_000
 START = 1_792_040_400  # a local midnight

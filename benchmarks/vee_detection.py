@@ -15,8 +15,8 @@ import psycopg
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe, save  # noqa: E402
-from meter2cash.scenario import Scenario  # noqa: E402
-from meter2cash.settings import Settings  # noqa: E402
+from scenarios.harness import Scenario  # noqa: E402
+from config.settings import Settings  # noqa: E402
 from simulators.headend import FaultPlan, Truth, generate  # noqa: E402
 from streams.pipeline import BatchProcessor, RawMessage  # noqa: E402
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from billing.notices import create_notice
-from billing.running_estimate import account_estimate
+from billing.estimate import account_estimate
 from rating.money import format_minor
 
 HIGH_USAGE, LEAK = "high_usage_alert", "leak_alert"

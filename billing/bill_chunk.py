@@ -13,7 +13,7 @@ import psycopg
 
 from billing.bill_writer import account_terms, write_bills
 from billing.invoice import build_account_bill
-from billing.policy import entity_for
+from billing.entities import entity_for
 from billing.pricing_inputs import histories as histories_for, interval_inputs
 from billing.true_up import add_true_ups
 from storage.copy_text import NULL, copy_rows, escaper, int_array

@@ -21,7 +21,7 @@ from billing.bill_chunk import record_outcomes
 from billing.bill_workers import chunk_billing
 from billing.errors import BillRunBusy, UnknownPeriod
 from billing.metrics import BillRunMetrics
-from billing.policy import Entity, load_entities
+from billing.entities import Entity, load_entities
 from storage.copy_text import int_array
 from storage.tariffs import PublishedTariff
 

@@ -15,7 +15,7 @@ import psycopg
 
 from billing.invoice import AccountBill
 from billing.ledger import BUDGET_DEFERRED, RECEIVABLE, balanced
-from billing.policy import Entity, entity_for
+from billing.entities import Entity, entity_for
 from storage.copy_text import NULL, bool_array, copy_rows, escaper, int_array
 
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import psycopg
 
-from storage.directory import ensure_period
+from storage.bulk_load import ensure_period
 
 
 def add_month(day: date) -> date:

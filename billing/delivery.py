@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from billing.policy import Entity
+from billing.entities import Entity
 from billing.render import Document, add_to_pdf, bill_document, notice_document, pdf_writer, render_html, render_pdf
 
 log = logging.getLogger(__name__)
@@ -140,3 +140,8 @@ def _record(conn, document: Document, channel: str, status: str, detail: str, de
         else:
             conn.execute("update notices set delivered_at = %s where id = %s and delivered_at is null",
                          (delivered_at, document.notice_id))
+
+
+def configured_delivery(settings) -> DeliveryConfig:
+    """Where a deployment's settings send bills: the output folder and the SMTP relay."""
+    return DeliveryConfig(Path(settings.output_dir), settings.smtp_host, settings.smtp_port, settings.smtp_from)

@@ -13,7 +13,7 @@ import psycopg
 from billing.errors import LedgerError, PaymentError
 from billing.ledger import CASH, FEES, RECEIVABLE
 from billing.notices import create_notice
-from billing.policy import Entity, entity_for
+from billing.entities import Entity, entity_for
 from billing.postings import account_receivable, lock_account, post, to_minor_exact
 
 

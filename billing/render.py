@@ -13,7 +13,7 @@ import psycopg
 from fpdf import FPDF
 
 from billing.errors import BillStateError
-from billing.policy import Entity, entity_for
+from billing.entities import Entity, entity_for
 from rating.money import format_minor
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")

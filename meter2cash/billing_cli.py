@@ -9,7 +9,11 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from meter2cash.arguments import UsageError, day
-from meter2cash.settings import Settings
+from config.settings import Settings
+from billing.entities import configured_entities
+from billing.delivery import configured_delivery
+from storage import accounts
+from storage.bills import bill_status, open_corrections, unmatched_payments
 
 
 def _connect(settings: Settings):
@@ -46,10 +50,7 @@ def cmd_account(args, settings: Settings) -> int:
     if args.action == "budget":
         return _budget(args, settings)
     with _connect(settings) as conn:
-        row = conn.execute("select a.id, a.account_no, a.customer_name, a.currency, a.billing_entity, "
-                           "a.delivery_channel, a.email, c.code, a.budget_amount_minor from accounts a "
-                           "join billing_cycles c on c.id = a.billing_cycle_id where a.account_no = %s",
-                           (args.account,)).fetchone()
+        row = accounts.account_header(conn, args.account)
         if row is None:
             return _fail("no_such_account", f"no account {args.account}")
         account_id, account_no, name, currency, entity, channel, email, cycle, budget = row
@@ -59,18 +60,10 @@ def cmd_account(args, settings: Settings) -> int:
         print(f"balance {_money(receivable.balance_minor, currency)}"
               f"{'; credit ' + _money(receivable.credit_minor, currency) if receivable.credit_minor else ''}")
         print("services:")
-        for service, address, tariff, meters in conn.execute(
-                "select sa.service, p.address, (select tariff_code from tariff_assignments ta where "
-                "ta.service_agreement_id = sa.id order by effective_from desc limit 1), "
-                "(select string_agg(meter_no, ' ') from meters m where m.service_agreement_id = sa.id) "
-                "from service_agreements sa join premises p on p.id = sa.premise_id where sa.account_id = %s "
-                "order by sa.id", (account_id,)):
+        for service, address, tariff, meters in accounts.account_services(conn, account_id):
             print(f"  {service:<9} {tariff or '-':<8} meters {meters or '-':<12} at {address}")
         print("bills:")
-        for bill in conn.execute(
-                "select id, period_start, period_end, status, kind, total_minor, total_due_minor, due_date, "
-                "delivered_at, delivery_channel, estimated from bills where account_id = %s order by id",
-                (account_id,)):
+        for bill in accounts.account_bills(conn, account_id):
             (bill_id, start, end, status, kind, charges, due, due_date, delivered, via, estimated) = bill
             print(f"  {bill_id:>7} {start}..{end} {status:<9} {kind:<7} charges {_money(charges, currency):>14} "
                   f"due {_money(due, currency):>14} by {due_date or '-'}"
@@ -81,18 +74,15 @@ def cmd_account(args, settings: Settings) -> int:
             print(f"  {item.entry_type:<15} {('bill ' + str(item.bill_id)) if item.bill_id else '':<12} "
                   f"{_money(item.amount_minor, currency):>14} open {_money(item.open_minor, currency):>14}")
         print("payments:")
-        for payment in conn.execute("select id, received_on, amount_minor, method, reference, status, return_reason "
-                                    "from payments where account_id = %s order by id", (account_id,)):
+        for payment in accounts.account_payments(conn, account_id):
             pid, received, amount, method, reference, status, returned = payment
             print(f"  {pid:>7} {received} {_money(amount, currency):>14} {method:<6} {reference:<20} {status}"
                   f"{' (' + returned + ')' if returned else ''}")
         print("notices:")
-        for notice in conn.execute("select id, created_at, kind, subject, delivered_at from notices "
-                                   "where account_id = %s order by id", (account_id,)):
+        for notice in accounts.account_notices(conn, account_id):
             nid, created, kind, subject, delivered = notice
             print(f"  {nid:>7} {created:%Y-%m-%d} {kind:<20} {subject}{'' if delivered else ' (not delivered)'}")
-        arrangement = conn.execute("select id, status, total_minor, starts_on from payment_arrangements "
-                                   "where account_id = %s order by id desc limit 1", (account_id,)).fetchone()
+        arrangement = accounts.latest_arrangement(conn, account_id)
         if arrangement:
             print(f"payment arrangement {arrangement[0]}: {arrangement[1]}, {_money(arrangement[2], currency)} "
                   f"from {arrangement[3]}")
@@ -105,18 +95,14 @@ def _budget(args, settings: Settings) -> int:
 
     with _connect(settings) as conn:
         if args.off:
-            # budget_started_on stays: the next bill trues up what is still deferred
-            changed = conn.execute("update accounts set budget_amount_minor = null where account_no = %s",
-                                   (args.account,)).rowcount
+            changed = accounts.set_budget(conn, args.account, None, None)
         else:
             if not args.amount or not args.start:
                 return _fail("bad_budget", "give --amount and --from (or --off)")
             amount = to_minor_exact(_amount(args.amount), settings.currency)
             if amount <= 0:
                 return _fail("bad_budget", "a budget amount is positive")
-            changed = conn.execute("update accounts set budget_amount_minor = %s, budget_started_on = %s "
-                                   "where account_no = %s", (amount, date.fromisoformat(args.start),
-                                                             args.account)).rowcount
+            changed = accounts.set_budget(conn, args.account, amount, date.fromisoformat(args.start))
     if not changed:
         return _fail("no_such_account", f"no account {args.account}")
     print(f"account {args.account}: budget billing " + ("off" if args.off else f"{args.amount} from {args.start}"))
@@ -134,9 +120,7 @@ def cmd_bills(args, settings: Settings) -> int:
                 from billing.corrections import raise_corrections
 
                 raised = raise_corrections(conn)
-                rows = conn.execute("select c.bill_id, a.account_no, c.billed_quantity, c.current_quantity, "
-                                    "c.billed_reads, c.current_reads, c.detected_at from bill_corrections c "
-                                    "join accounts a on a.id = c.account_id where c.status = 'open' order by c.id").fetchall()
+                rows = open_corrections(conn)
                 for bill_id, account_no, billed, now, billed_reads, now_reads, detected in rows:
                     print(f"bill {bill_id:>7} account {account_no}: billed {billed} from {billed_reads} reads, now {now} "
                           f"from {now_reads} reads (since {detected:%Y-%m-%d}): cancel/rebill")
@@ -145,7 +129,7 @@ def cmd_bills(args, settings: Settings) -> int:
             if args.action == "deliver":
                 from billing.delivery import deliver_pending
 
-                summary = deliver_pending(conn, settings.entities(), settings.delivery(), _now())
+                summary = deliver_pending(conn, configured_entities(settings), configured_delivery(settings), _now())
                 print(f"delivered: {summary.printed} printed, {summary.emailed} emailed, {summary.portal} to the "
                       f"portal; {summary.failed} failed")
                 if summary.print_batch:
@@ -167,11 +151,10 @@ def cmd_bills(args, settings: Settings) -> int:
                 from billing.corrections import cancel_bill, period_of
                 from storage.tariffs import current_tariffs
 
-                status = conn.execute("select status from bills where id = %s", (args.bill,)).fetchone()
-                if status and status[0] == "issued":
+                if bill_status(conn, args.bill) == "issued":
                     cancel_bill(conn, args.bill, actor, args.why, _now())
                 period_id, account_id = period_of(conn, args.bill)
-                result = run_bill_run(conn, period_id, current_tariffs(conn), entities=settings.entities(),
+                result = run_bill_run(conn, period_id, current_tariffs(conn), entities=configured_entities(settings),
                                       account_ids=[account_id], requested_by=actor)
                 if not result.bill_ids:
                     held = {**result.accounts_held, **result.accounts_failed}
@@ -186,7 +169,7 @@ def cmd_bills(args, settings: Settings) -> int:
 def _show_bill(conn, settings: Settings, args) -> int:
     from billing.render import bill_document, render_html, render_pdf
 
-    document = bill_document(conn, args.bill, settings.entities())
+    document = bill_document(conn, args.bill, configured_entities(settings))
     bill = document.context["bill"]
     currency = bill["currency"]
     print(f"bill {bill['id']} ({bill['kind']}, {bill['status']}) account {document.account_no} "
@@ -236,9 +219,7 @@ def cmd_payments(args, settings: Settings) -> int:
             if args.action == "import":
                 return _import(conn, args.file, settings.currency)
             if args.action == "exceptions":
-                rows = conn.execute("select id, received_on, amount_minor, currency, channel, reference, account_ref, "
-                                    "invoice_ref, exception_reason from payments where status = 'unmatched' "
-                                    "order by id").fetchall()
+                rows = unmatched_payments(conn)
                 for pid, received, amount, currency, channel, reference, account, invoice, reason in rows:
                     print(f"{pid:>7} {received} {_money(amount, currency):>14} {channel:<8} {reference:<20} "
                           f"account {account or '-':<10} invoice {invoice or '-':<8} {reason}")
@@ -259,7 +240,7 @@ def cmd_payments(args, settings: Settings) -> int:
                 print(f"refunded {args.amount} to account {args.account}")
                 return 0
             if args.action == "return":
-                fee = return_payment(conn, args.payment, actor, args.why, _now(), settings.entities())
+                fee = return_payment(conn, args.payment, actor, args.why, _now(), configured_entities(settings))
                 print(f"payment {args.payment} returned; fee {_money(fee, settings.currency)}")
                 return 0
         except BillingError as error:
@@ -317,11 +298,11 @@ def cmd_ledger(args, settings: Settings) -> int:
 
 
 def cmd_collections(args, settings: Settings) -> int:
-    from billing.collections import run_collections
+    from billing.dunning import run_collections
 
     today = date.fromisoformat(args.date) if args.date else date.today()
     with _connect(settings) as conn:
-        summary = run_collections(conn, settings.entities(), today, _now())
+        summary = run_collections(conn, configured_entities(settings), today, _now())
     print(f"collections on {today}: {summary.accounts_checked} accounts checked; {summary.late_fees} late fees "
           f"({_money(summary.late_fees_minor, settings.currency)}), {summary.reminders} reminders, "
           f"{summary.final_notices} final notices, {summary.disconnect_eligible} disconnect-eligible services; "
@@ -331,7 +312,7 @@ def cmd_collections(args, settings: Settings) -> int:
 
 
 def cmd_arrangements(args, settings: Settings) -> int:
-    from billing.collections import create_arrangement
+    from billing.dunning import create_arrangement
     from billing.errors import BillingError
 
     if not args.why:

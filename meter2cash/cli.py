@@ -5,12 +5,12 @@ import argparse
 import subprocess
 import sys
 from datetime import date
-from importlib import resources
 from pathlib import Path
 
 from meter2cash import billing_cli, dlq_cli, exceptions_cli, import_cli, migrate_cli, portal_cli, rating_cli, vee_cli
 from meter2cash.arguments import day
-from meter2cash.settings import Settings
+from config.settings import Settings
+from billing.entities import configured_entities
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,7 +41,7 @@ def cmd_worker(args, settings: Settings) -> int:
     estimated = reads_estimated_counter()
     every = settings.close_cycles_every_s if args.close_cycles_every is None else args.close_cycles_every
     if every > 0:
-        from meter2cash.cycle_close import CycleScheduler
+        from billing.cycle_close import CycleScheduler
 
         CycleScheduler(settings, every, tally=lambda s, m, n: estimated.labels(s, m).inc(n)).start()
     from billing.receivables_metrics import ReceivablesCollector
@@ -57,6 +57,7 @@ def cmd_worker(args, settings: Settings) -> int:
 
 def cmd_cycles(args, settings: Settings) -> int:
     from billing.cycles import create_cycles, due_periods
+    from storage.cycles import cycle_summaries
 
     with _connect(settings) as conn:
         if args.action == "create":
@@ -64,12 +65,7 @@ def cmd_cycles(args, settings: Settings) -> int:
             print(f"cycles: {', '.join(codes)}")
             return 0
         if args.action == "list":
-            for code, start_day, close_after, accounts, open_periods in conn.execute(
-                    "select c.code, c.period_start_day, c.close_after_days, "
-                    "(select count(*) from accounts a where a.billing_cycle_id = c.id), "
-                    "(select string_agg(p.period_start || '..' || p.period_end, ' ' order by p.period_start) "
-                    " from billing_periods p where p.billing_cycle_id = c.id and p.closed_at is null) "
-                    "from billing_cycles c order by c.code"):
+            for code, start_day, close_after, accounts, open_periods in cycle_summaries(conn):
                 print(f"{code:<8} starts day {start_day:>2}, bills {close_after} day(s) after the end; "
                       f"{accounts:>7} accounts; open periods {open_periods or '-'}")
             today = date.fromisoformat(args.date) if args.date else date.today()
@@ -79,7 +75,7 @@ def cmd_cycles(args, settings: Settings) -> int:
     from datetime import datetime, time, timezone
     from zoneinfo import ZoneInfo
 
-    from meter2cash.cycle_close import close_due_cycles
+    from billing.cycle_close import close_due_cycles
 
     now = (datetime.combine(date.fromisoformat(args.date), time(6), ZoneInfo(settings.utility_zone))
            if args.date else datetime.now(timezone.utc))
@@ -97,17 +93,10 @@ def cmd_cycles(args, settings: Settings) -> int:
     return 0
 
 
-def publish_builtin_tariffs(conn) -> list[int]:
-    from storage.tariffs import publish
-
-    folder = resources.files("rating.tariffs")
-    return [publish(conn, p.read_text(), f"rating/tariffs/{p.name}")
-            for p in sorted(folder.iterdir(), key=lambda p: p.name) if p.name.endswith(".toml")]
-
-
 def cmd_seed(args, settings: Settings) -> int:
     from simulators.utility import make_utility
-    from storage.directory import load_directory
+    from storage.bulk_load import load_directory
+    from storage.tariffs import publish_builtin_tariffs
     from storage.schema import migrate
 
     utility = make_utility(meters=args.meters, seed=args.seed, zone=settings.utility_zone)
@@ -160,7 +149,7 @@ def cmd_bill_run(args, settings: Settings) -> int:
         from prometheus_client import start_http_server
 
         start_http_server(args.metrics_port, addr=settings.metrics_address, registry=metrics.registry)
-    from streams.gap_fill import fill_period
+    from vee.gap_fill import fill_period
 
     bar = ProgressBar("billing accounts")
     with _connect(settings) as conn:
@@ -171,7 +160,7 @@ def cmd_bill_run(args, settings: Settings) -> int:
                 print("estimated missing reads: " + ", ".join(f"{n} {m}" for m, n in estimated.items() if n))
         try:
             result = run_bill_run(conn, period_id, current_tariffs(conn), metrics=metrics, progress=bar.update,
-                                  entities=settings.entities(), chunk_accounts=args.chunk,
+                                  entities=configured_entities(settings), chunk_accounts=args.chunk,
                                   workers=args.workers or None)
         except BillRunBusy as error:
             bar.close()
@@ -192,7 +181,7 @@ def cmd_bill_run(args, settings: Settings) -> int:
 def cmd_estimates(args, settings: Settings) -> int:
     from storage.cache import EstimateCache
     from storage.tariffs import current_tariffs
-    from streams.estimate import rebuild_estimates
+    from billing.estimate import rebuild_estimates
 
     with _connect(settings) as conn:
         written = rebuild_estimates(conn, EstimateCache.for_database(settings.redis_url, conn), current_tariffs(conn))
@@ -208,7 +197,7 @@ def cmd_status(args, settings: Settings) -> int:
 
 
 def cmd_demo(args, settings: Settings) -> int:
-    from meter2cash.demo import run_demo
+    from scenarios.demo import run_demo
 
     return run_demo(settings, meters=args.meters, seed=args.seed)
 

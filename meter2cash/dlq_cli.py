@@ -8,7 +8,7 @@ import sys
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from meter2cash.settings import Settings
+from config.settings import Settings
 
 
 def _fail(code: str, message: str, as_json: bool) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import getpass
 import sys
 
-from meter2cash.settings import Settings
+from config.settings import Settings
 
 
 def _connect(settings: Settings):
@@ -14,7 +14,7 @@ def _connect(settings: Settings):
 
 
 def cmd_exceptions(args, settings: Settings) -> int:
-    from storage import exceptions as queue
+    from storage import vee_queue as queue
 
     with _connect(settings) as conn:
         if args.action == "list":
@@ -39,7 +39,7 @@ def cmd_exceptions(args, settings: Settings) -> int:
                   f"block from {row.block_start:%Y-%m-%d %H:%M} UTC, {row.interval_s} s intervals")
             for position, (value, flags) in enumerate(zip(row.values, row.flags)):
                 if flags:
-                    from streams.vee_rules import rule_codes
+                    from vee.rules import rule_codes
 
                     print(f"  position {position:>4}: value {value:>10}  {', '.join(rule_codes(flags))}")
             for action, actor, reason, details, acted_at in queue.history(conn, row.id):
@@ -51,7 +51,7 @@ def cmd_exceptions(args, settings: Settings) -> int:
             return 2
         try:
             if args.action == "reestimate":
-                from streams.gap_fill import reestimate_exception
+                from vee.gap_fill import reestimate_exception
 
                 done = reestimate_exception(conn, args.ids[0], actor, args.why)
                 print(f"exception {args.ids[0]}: estimated " + ", ".join(f"{n} {m}" for m, n in done.items() if n))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import sys
 
-from meter2cash.settings import Settings
+from config.settings import Settings
 
 EXIT_REJECTED = 2  # imported what it could; some records were rejected (listed in the summary)
 

@@ -8,7 +8,8 @@ from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from meter2cash.settings import Settings
+from config.settings import Settings
+from billing.entities import configured_entities
 
 EXIT_PROBLEMS = 2  # validate found problems; a parallel run found mismatches
 
@@ -39,7 +40,7 @@ def cmd_migrate(args, settings: Settings) -> int:
 
 
 def _validate(args, settings: Settings) -> int:
-    from meter2cash.migration.load import check
+    from migration.load import check
 
     with _connect(settings) as conn:
         extract, blocks, problems = check(conn, args.dir)
@@ -54,7 +55,7 @@ def _validate(args, settings: Settings) -> int:
 
 
 def _load(args, settings: Settings) -> int:
-    from meter2cash.migration.load import ExtractInvalid, load
+    from migration.load import ExtractInvalid, load
     from meter2cash.progress import ProgressBar
 
     bar = ProgressBar("storing the read history")
@@ -73,21 +74,20 @@ def _load(args, settings: Settings) -> int:
 
 
 def _parallel_run(args, settings: Settings) -> int:
-    from meter2cash.migration.load import extract_digest
-    from meter2cash.migration.parallel_run import parallel_run
-    from meter2cash.migration.report import write_report
+    from migration.load import extract_digest
+    from migration.parallel_run import parallel_run
+    from migration.report import write_report
     from meter2cash.progress import ProgressBar
+    from storage.migration_runs import run_status
     from storage.tariffs import current_tariffs
 
     tolerance = int(Decimal(args.tolerance).scaleb(2))
     with _connect(settings) as conn:
-        loaded = conn.execute("select status from migration_runs where digest = %s",
-                              (extract_digest(Path(args.dir).resolve()),)).fetchone()
-        if loaded is None or loaded[0] != "finished":
+        if run_status(conn, extract_digest(Path(args.dir).resolve())) != "finished":
             print(f"m2c migrate parallel-run: {args.dir} is not loaded (m2c migrate load {args.dir})", file=sys.stderr)
             return 1
         bar = ProgressBar("re-billing legacy periods")
-        run = parallel_run(conn, args.periods, current_tariffs(conn), settings.entities(), tolerance,
+        run = parallel_run(conn, args.periods, current_tariffs(conn), configured_entities(settings), tolerance,
                            progress=bar.update)
         bar.close()
     out = args.out or str(Path(settings.output_dir) / f"parallel-run-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}")
@@ -100,7 +100,7 @@ def _parallel_run(args, settings: Settings) -> int:
 
 
 def _make_extract(args, settings: Settings) -> int:
-    from meter2cash.migration.synthetic import make_extract
+    from migration.synthetic import make_extract
 
     planted = make_extract(args.dir, meters=args.meters, seed=args.seed, zone=settings.utility_zone,
                            problems=args.problems)

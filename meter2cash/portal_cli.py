@@ -1,32 +1,15 @@
-"""``m2c portal serve|user``: the portal server, wired to the streams' re-estimation and the cycle
-close, and its users."""
+"""``m2c portal serve|user``: the portal server, wired to the streams' file import, and its users."""
 from __future__ import annotations
 
 import getpass
 import sys
 
-from meter2cash.settings import Settings
+from config.settings import Settings
 
 
 def services(settings: Settings):
-    """The portal's collaborators from the other packages (this is where they meet)."""
-    import psycopg
-
+    """The portal's collaborators it may not import itself (the streams' file import)."""
     from portal.app import Services
-
-    def reestimate(conn, exception_id: int, actor: str, why: str) -> dict:
-        from streams.gap_fill import reestimate_exception
-
-        return reestimate_exception(conn, exception_id, actor, why)
-
-    def close_period(period_id: int, actor: str) -> None:
-        from billing.bill_run import run_bill_run
-        from storage.tariffs import current_tariffs
-        from streams.gap_fill import fill_period
-
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
-            fill_period(conn, period_id)
-            run_bill_run(conn, period_id, current_tariffs(conn), entities=settings.entities())
 
     def import_green_button(conn, data: bytes, meter_no: str) -> dict:
         import tempfile
@@ -41,7 +24,7 @@ def services(settings: Settings):
         summary.file = "upload.xml"
         return summary.as_dict()
 
-    return Services(reestimate=reestimate, close_period=close_period, import_green_button=import_green_button)
+    return Services(import_green_button=import_green_button)
 
 
 def make_app():

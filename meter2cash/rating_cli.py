@@ -10,7 +10,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from meter2cash.arguments import UsageError, day
-from meter2cash.settings import Settings
+from config.settings import Settings
+from storage.tariffs import tariff_document, tariff_summaries
 from rating.errors import RatingError, TariffInvalid
 from rating.importers import FORMATS, document_from_text, load_tariff
 from rating.money import format_minor
@@ -34,9 +35,7 @@ def _current_text(settings: Settings, reference: str) -> tuple[str, str]:
         return dumps(document_from_text(Path(reference).read_text(), reference)), reference
     code, _, revision = reference.partition("@")
     with _connect(settings) as conn:
-        row = conn.execute("select id, document from tariff_revisions where code = %s "
-                           + ("and id = %s " if revision else "") + "order by id desc limit 1",
-                           (code, int(revision)) if revision else (code,)).fetchone()
+        row = tariff_document(conn, code, int(revision) if revision else None)
     if row is None:
         raise UsageError("no_such_tariff", f"no tariff {reference!r}: neither a file nor a published code")
     return row[1], f"{code}@revision {row[0]}"
@@ -45,8 +44,7 @@ def _current_text(settings: Settings, reference: str) -> tuple[str, str]:
 def cmd_tariff(args, settings: Settings) -> int:
     if args.action == "list":
         with _connect(settings) as conn:
-            rows = conn.execute("select code, service, count(*), max(id), max(published_at) from tariff_revisions "
-                                "group by code, service order by code").fetchall()
+            rows = tariff_summaries(conn)
         print(f"{'code':<36} {'service':<9} {'revisions':>9} {'latest':>7}  published")
         for code, service, count, latest, published in rows:
             print(f"{code:<36} {service:<9} {count:>9} {latest:>7}  {published:%Y-%m-%d %H:%M}")

@@ -6,7 +6,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from meter2cash.settings import Settings
+from config.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,16 +47,11 @@ def report(settings: Settings, worker_port: int, sample_seconds: float = 2.0) ->
     try:
         import psycopg
 
+        from storage.operations import database_health
+
         with psycopg.connect(settings.database_url, connect_timeout=5) as conn:
-            exceptions = conn.execute("select rule, count(*) from vee_exceptions, unnest(rules) rule "
-                                      "where status = 'open' group by 1 order by 2 desc").fetchall()
-            run = conn.execute("select r.id, c.code, p.period_start, r.status, r.started_at, r.finished_at, "
-                               "r.accounts_billed, r.accounts_skipped from bill_runs r "
-                               "join billing_periods p on p.id = r.billing_period_id "
-                               "join billing_cycles c on c.id = p.billing_cycle_id "
-                               "order by r.id desc limit 1").fetchone()
-            recent = conn.execute("select coalesce(sum(read_count), 0) from interval_blocks "
-                                  "where updated_at > now() - interval '5 minutes'").fetchone()[0]
+            health = database_health(conn)
+        exceptions, run, recent = health.open_exceptions, health.latest_bill_run, health.reads_last_5_minutes
     except Exception as error:  # the database may be down: say so
         lines.append(f"database: {error}")
         return lines

@@ -7,14 +7,14 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from meter2cash.arguments import day
-from meter2cash.settings import Settings
+from config.settings import Settings
 
 
 def cmd_vee(args, settings: Settings) -> int:
     import psycopg
 
     from storage.vee_thresholds import rows, set_threshold
-    from streams.vee_thresholds import DEFAULTS
+    from vee.thresholds import DEFAULTS
 
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         if args.what == "holidays":
@@ -57,10 +57,10 @@ def cmd_vee(args, settings: Settings) -> int:
 
 def _holidays(conn, args) -> int:
     """``m2c vee holidays list`` / ``add DAY NAME``: days estimation treats as Sundays."""
-    from storage.vee_thresholds import add_holiday
+    from storage.vee_thresholds import add_holiday, list_holidays
 
     if args.action == "list":
-        for holiday, name in conn.execute("select day, name from vee_holidays order by day").fetchall():
+        for holiday, name in list_holidays(conn):
             print(f"{holiday}  {name}")
         return 0
     try:

@@ -18,11 +18,11 @@ from prometheus_client import generate_latest
 from psycopg_pool import ConnectionPool
 
 from portal import customer_api, pages, problems, staff_api
-from portal.problems import Problem
 from portal.gateway import PaymentGateway, TestGateway
 
 from portal.metrics import PortalMetrics
 from portal.session_cache import SESSIONS
+from billing.entities import configured_entities
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1_048_576
@@ -34,8 +34,6 @@ TARIFF_SECONDS = 60.0
 class Services:
     """What the portal calls but does not own; ``meter2cash`` passes the real ones."""
 
-    reestimate: Callable | None = None  # (conn, exception id, actor, why) -> {method: reads}
-    close_period: Callable | None = None  # (billing period id, actor) -> None: estimate gaps, bill
     import_green_button: Callable | None = None  # (conn, file bytes, meter number) -> import summary dict
     gateway: PaymentGateway = field(default_factory=TestGateway)
 
@@ -104,11 +102,10 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     app.state.cache_namespace = None  # the deployment's id, read from the database on first use
     app.state.tariffs = Tariffs()
     app.state.forget_tariffs = app.state.tariffs.forget
-    app.state.entities = settings.entities()
+    app.state.entities = configured_entities(settings)
     app.state.gateway = services.gateway
-    app.state.reestimate = services.reestimate or _no_reestimate
     app.state.import_green_button = services.import_green_button
-    app.state.bill_runs = BillRuns(services.close_period or _bill_run_only(app))
+    app.state.bill_runs = BillRuns(_close_period(app))
 
     metrics_ = PortalMetrics()
     app.state.metrics = metrics_
@@ -191,14 +188,12 @@ class Guard:
         self.metrics.latency.labels(route).observe(time.perf_counter() - started)
 
 
-def _no_reestimate(conn, exception_id: int, actor: str, why: str):
-    raise Problem(501, "not_available", "re-estimation is not available in this server")
-
-
-def _bill_run_only(app: FastAPI) -> Callable[[int, str], None]:
+def _close_period(app: FastAPI) -> Callable[[int, str], None]:
+    """A period closed from the staff API: the same close as the scheduler's (estimate, then bill), on a
+    connection of its own so a long bill run does not hold one of the pool's."""
     def run(period_id: int, actor: str) -> None:
-        from billing.bill_run import run_bill_run
+        from billing.cycle_close import close_period
 
-        with app.state.pool.connection() as conn:
-            run_bill_run(conn, period_id, app.state.tariffs(conn), entities=app.state.entities)
+        with psycopg.connect(app.state.settings.database_url, autocommit=True) as conn:
+            close_period(conn, period_id, app.state.tariffs(conn), app.state.entities, actor)
     return run

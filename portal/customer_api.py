@@ -190,7 +190,7 @@ def _cached_matches(body: bytes, account_id: int, identity) -> bool:
 
 
 def _estimate_from_database(state, account_id: int) -> dict | None:
-    from billing.running_estimate import account_estimate
+    from billing.estimate import account_estimate
 
     with state.pool.connection() as conn:
         return account_estimate(conn, account_id, state.tariffs(conn), datetime.now(timezone.utc))

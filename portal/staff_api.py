@@ -88,7 +88,7 @@ def exceptions(request: Request, who: Principal = Depends(staff("clerk")),
                account_no: str | None = Query(None, pattern=ACCOUNT_NO),
                meter_no: str | None = Query(None, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$"),
                limit: int = Query(50, ge=1, le=500)) -> dict:
-    from storage import exceptions as queue
+    from storage import vee_queue as queue
 
     with request.app.state.pool.connection() as conn:
         rows = queue.list_exceptions(conn, None if status == "all" else status, rule, severity, account_no, meter_no,
@@ -99,7 +99,7 @@ def exceptions(request: Request, who: Principal = Depends(staff("clerk")),
 @router.get("/exceptions/{exception_id}")
 def exception(request: Request, exception_id: int = Path(ge=1, le=2**62), who: Principal = Depends(staff("clerk"))) -> dict:
     """One exception with its evidence: the block's values and per-interval rule flags, and its history."""
-    from storage import exceptions as queue
+    from storage import vee_queue as queue
 
     with request.app.state.pool.connection() as conn:
         row = queue.get_exception(conn, exception_id)
@@ -126,7 +126,7 @@ class Override(BaseModel):
 @router.post("/exceptions/{exception_id}/override")
 def override(request: Request, body: Override, exception_id: int = Path(ge=1, le=2**62),
              who: Principal = Depends(staff("supervisor"))) -> dict:
-    from storage import exceptions as queue
+    from storage import vee_queue as queue
 
     with request.app.state.pool.connection() as conn:
         if queue.get_exception(conn, exception_id) is None:
@@ -143,7 +143,8 @@ def override(request: Request, body: Override, exception_id: int = Path(ge=1, le
 def act(request: Request, action: Literal["accept", "release", "reopen", "reestimate"], body: Action,
         exception_id: int = Path(ge=1, le=2**62), who: Principal = Depends(staff("clerk"))) -> dict:
     """accept (clerk), release / reopen / reestimate (supervisor)."""
-    from storage import exceptions as queue
+    from storage import vee_queue as queue
+    from vee.gap_fill import reestimate_exception
 
     if action != "accept" and not who.at_least("supervisor"):
         raise Problem(403, "role_required", f"{action} needs the supervisor role or above")
@@ -152,7 +153,7 @@ def act(request: Request, action: Literal["accept", "release", "reopen", "reesti
             raise Problem(404, "no_such_exception", "no such exception")
         try:
             if action == "reestimate":
-                done = request.app.state.reestimate(conn, exception_id, who.username, body.why)
+                done = reestimate_exception(conn, exception_id, who.username, body.why)
                 result = {"estimated": done}
             else:
                 result = {"moved": queue.act(conn, [exception_id], action, who.username, body.why)}

@@ -15,7 +15,7 @@ import numpy as np
 
 from simulators.headend import load_shape
 from simulators.utility import Meter, Utility
-from streams.codec import Block
+from meterdata.codec import Block
 
 # meter unit -> (CMEP units, ESPI uom)
 CMEP_UNITS = {"Wh": ("KWH", 3), "gal": ("GAL", 0), "ft3": ("CF", 0)}

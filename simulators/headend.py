@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from simulators.utility import Meter, Utility
-from streams.codec import Block, Message, encode_binary, encode_json
+from meterdata.codec import Block, Message, encode_binary, encode_json
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import date, datetime, timezone
 import numpy as np
 import psycopg
 
-from storage.day_rows import (DayRows, MergedRow, StoredRow, hourly_buckets, merge_rows, pack_versions,
+from meterdata.day_rows import (DayRows, MergedRow, StoredRow, hourly_buckets, merge_rows, pack_versions,
                               unpack_versions, wall_clock_hours)
 from storage.pg_binary import (COPY_HEADER, COPY_TRAILER, array_bytes, copy_row, field_bytes, field_date,
                                field_int2, field_int4, field_int8, field_timestamptz, parse_array)

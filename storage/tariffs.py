@@ -35,3 +35,25 @@ def current_tariffs(conn: psycopg.Connection) -> dict[str, PublishedTariff]:
                         "order by code, id desc").fetchall()
     return {code: PublishedTariff(revision, parse_tariff(document, f"tariff_revisions/{revision}"))
             for revision, code, document in rows}
+
+
+def publish_builtin_tariffs(conn) -> list[int]:
+    """Publish the tariffs shipped in ``rating/tariffs``; returns their revision ids."""
+    from importlib import resources
+
+    folder = resources.files("rating.tariffs")
+    return [publish(conn, p.read_text(), f"rating/tariffs/{p.name}")
+            for p in sorted(folder.iterdir(), key=lambda p: p.name) if p.name.endswith(".toml")]
+
+
+def tariff_document(conn: psycopg.Connection, code: str, revision: int | None = None) -> tuple[int, str] | None:
+    """(revision id, TOML text) of a published tariff: the given revision, or the latest."""
+    return conn.execute("select id, document from tariff_revisions where code = %s "
+                        + ("and id = %s " if revision else "") + "order by id desc limit 1",
+                        (code, revision) if revision else (code,)).fetchone()
+
+
+def tariff_summaries(conn: psycopg.Connection) -> list[tuple]:
+    """(code, service, revisions, latest revision id, latest published at) per tariff code."""
+    return conn.execute("select code, service, count(*), max(id), max(published_at) from tariff_revisions "
+                        "group by code, service order by code").fetchall()

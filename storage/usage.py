@@ -46,7 +46,7 @@ class AgreementUsage:
     service_from: date
     service_to: date | None
     interval_s: int = 0  # the meter's interval length
-    estimated_count: int = 0  # reads in the period that are estimates (storage.day_rows.estimated_count)
+    estimated_count: int = 0  # reads in the period that are estimates (meterdata.day_rows.estimated_count)
 
 
 _AGREEMENTS_SQL = """
@@ -288,3 +288,10 @@ def winter_totals(conn: psycopg.Connection, agreement_ids: list[int], before: da
         "where service_agreement_id = any(%s) and channel = %s and local_day >= %s and local_day < %s "
         "group by service_agreement_id", (agreement_ids, CONSUMPTION_CHANNEL, winter_start, winter_end)).fetchall()
     return {r[0]: (int(r[1]), int(r[2])) for r in rows}
+
+
+def open_account_periods(conn: psycopg.Connection) -> list[tuple[int, int]]:
+    """Every (account, open billing period) pair of the account's cycle, in order."""
+    return [(r[0], r[1]) for r in conn.execute(
+        "select a.id, p.id from accounts a join billing_periods p on p.billing_cycle_id = a.billing_cycle_id "
+        "where p.closed_at is null order by 1, 2")]

@@ -29,3 +29,7 @@ def holidays(conn: psycopg.Connection) -> frozenset[date]:
 def add_holiday(conn: psycopg.Connection, day: date, name: str, actor: str) -> None:
     conn.execute("insert into vee_holidays (day, name, set_by) values (%s, %s, %s) on conflict (day) do update "
                  "set name = excluded.name, set_by = excluded.set_by", (day, name, actor))
+
+
+def list_holidays(conn: psycopg.Connection) -> list[tuple[date, str]]:
+    return conn.execute("select day, name from vee_holidays order by day").fetchall()

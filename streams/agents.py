@@ -14,7 +14,7 @@ import faust
 import psycopg
 from aiokafka.errors import MessageSizeTooLargeError
 
-from meter2cash.settings import Settings
+from config.settings import Settings
 from storage.cache import EstimateCache
 from storage.db_errors import DATA, classify, connect_waiting, first_line, label, sqlstate
 from streams.dlq import dead_letter_record

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import faust
 
-from meter2cash.settings import Settings
+from config.settings import Settings
 
 
 def create_app(settings: Settings) -> faust.App:

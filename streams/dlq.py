@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
-from meter2cash.settings import Settings
+from config.settings import Settings
 
 
 REFERENCE_BYTES = 1024  # what a dead letter by reference keeps of the message's body

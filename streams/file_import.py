@@ -13,11 +13,11 @@ from pathlib import Path
 import psycopg
 
 from storage import registers
-from streams.codec import Message, encode_binary
-from streams.formats import cmep, csv_reads, espi
-from streams.formats.registers import DAY, spread
-from streams.formats.scaling import MeterUnit, Register, to_blocks, to_register
-from streams.formats.series import Parsed, Rejected
+from meterdata.codec import Message, encode_binary
+from meterdata.formats import cmep, csv_reads, espi
+from meterdata.formats.registers import DAY, spread
+from meterdata.formats.scaling import MeterUnit, Register, to_blocks, to_register
+from meterdata.formats.series import Parsed, Rejected
 from streams.producer import publish
 
 FORMATS = ("cmep", "greenbutton", "csv")

@@ -7,7 +7,7 @@ import threading
 
 from confluent_kafka import Consumer, TopicPartition
 
-from meter2cash.settings import Settings
+from config.settings import Settings
 from streams.metrics import StreamMetrics
 
 log = logging.getLogger(__name__)

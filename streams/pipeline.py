@@ -16,22 +16,23 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 
-from meter2cash.settings import Settings
+from config.settings import Settings
 from storage.cache import EstimateCache
+from storage import day_history
 from storage.db_errors import DATA, TRANSIENT, classify, connect_waiting, connection_unusable, label
-from storage.day_rows import group_days, hourly_buckets, wall_clock_hours
-from storage.meters import MeterDirectory, block_facts
+from meterdata.day_rows import group_days, hourly_buckets, wall_clock_hours
+from storage.meter_facts import MeterDirectory, block_facts
 from storage.reads import ExceptionRecord, StoreResult, record_day_exceptions, store_batch
 from storage.schema import PartitionManager
 from storage.tariffs import current_tariffs
-from streams import vee
-from streams.codec import NO_VERSION, BlockBatch, DecodeError, decode
-from streams.estimate import rebuild_estimates, refresh_estimates
+from vee import blocks as vee
+from meterdata.codec import NO_VERSION, BlockBatch, DecodeError, decode
+from billing.estimate import rebuild_estimates, refresh_estimates
 from streams.metrics import StreamMetrics
-from streams.vee_day import MAX_SLOTS, check_days, check_history
-from streams.vee_rules import (CONTINUOUS_FLOW, HIGH_HISTORY, HISTORY_WEEKS, LOW_HISTORY, SPIKE, SPIKE_SERVICES,
+from vee.days import MAX_SLOTS, check_days, check_history
+from vee.rules import (CONTINUOUS_FLOW, HIGH_HISTORY, HISTORY_WEEKS, LOW_HISTORY, SPIKE, SPIKE_SERVICES,
                                ZERO_RUN, rule_codes, severity)
-from streams.vee_thresholds import LIMITS, ThresholdSource
+from vee.thresholds import LIMITS, ThresholdSource
 
 log = logging.getLogger(__name__)
 TARIFF_RELOAD_SECONDS = 30.0
@@ -377,11 +378,7 @@ class BatchProcessor:
         found = np.zeros(len(days), np.int64)
         wanted = [(m, c, d - timedelta(days=7 * week)) for m, c, d in zip(meter_ids, channels, days)
                   for week in range(1, HISTORY_WEEKS + 1)]
-        stored = {(r[0], r[1], r[2]): r[3] for r in self.conn.execute(
-            "select b.meter_id, b.channel, b.local_day, b.hourly_total from interval_blocks b "
-            "join unnest(%s::int8[], %s::int2[], %s::date[]) as t(m, c, d) on b.meter_id = t.m and b.channel = t.c "
-            "and b.local_day = t.d where b.hourly_total is not null and b.read_count = array_length(b.values, 1)",
-            ([w[0] for w in wanted], [w[1] for w in wanted], [w[2] for w in wanted]))}
+        stored = day_history.hourly_totals(self.conn, wanted)
         for row, key in enumerate(zip(meter_ids, channels, days)):
             for week in range(1, HISTORY_WEEKS + 1):
                 hours = stored.get((key[0], key[1], key[2] - timedelta(days=7 * week)))
@@ -396,11 +393,8 @@ class BatchProcessor:
         candidates = np.flatnonzero(flags & ZERO_RUN)
         if not len(candidates):
             return
-        occupied = {(row[0], row[1]) for row in self.conn.execute(
-            "select t.sa, t.day from unnest(%s::int8[], %s::date[]) as t(sa, day) where exists ("
-            " select 1 from usage_daily u where u.service_agreement_id = t.sa and u.channel = 1"
-            " and u.local_day >= t.day - 7 and u.local_day < t.day and u.quantity > 0)",
-            ([agreements[i] for i in candidates], [days[i] for i in candidates]))}
+        occupied = day_history.occupied_days(self.conn, [agreements[i] for i in candidates],
+                                             [days[i] for i in candidates])
         for index in candidates:
             if (agreements[index], days[index]) not in occupied:
                 flags[index] &= ~np.uint16(ZERO_RUN)

@@ -5,8 +5,8 @@ from typing import Iterable
 
 from confluent_kafka import KafkaException, Producer
 
-from meter2cash.settings import Settings
-from streams.codec import Message
+from config.settings import Settings
+from meterdata.codec import Message
 
 
 def publish(bootstrap: str, topic: str, messages: Iterable[Message], on_progress=None,

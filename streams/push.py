@@ -28,7 +28,7 @@ from confluent_kafka import KafkaException, Producer
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from storage.throttle import MemoryThrottle, Policy
-from streams.codec import DecodeError, decode, decode_object, encode_binary
+from meterdata.codec import DecodeError, decode, decode_object, encode_binary
 
 MAX_BODY = 1_048_576  # bytes per request
 MAX_BLOCKS = 500  # blocks per request

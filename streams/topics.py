@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from meter2cash.settings import Settings
+from config.settings import Settings
 
 
 def ensure_topics(settings: Settings, timeout: float = 30.0) -> list[str]:

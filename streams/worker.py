@@ -6,7 +6,7 @@ import logging
 import faust
 from prometheus_client import start_http_server
 
-from meter2cash.settings import Settings
+from config.settings import Settings
 from streams import agents
 from streams.app import create_app
 from streams.lag import LagReporter

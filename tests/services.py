@@ -13,8 +13,8 @@ import pytest
 import redis
 from confluent_kafka.admin import AdminClient
 
-from meter2cash.cli import publish_builtin_tariffs
-from meter2cash.settings import Settings
+from storage.tariffs import publish_builtin_tariffs
+from config.settings import Settings
 from storage.schema import migrate
 
 
@@ -82,7 +82,7 @@ def settings(base_settings: Settings):
 @pytest.fixture
 def smtp_server():
     """A real SMTP server on a free local port that keeps what it receives."""
-    from meter2cash.mailsink import MailSink
+    from scenarios.mailsink import MailSink
 
     sink = MailSink()
     sink.start()

@@ -7,8 +7,8 @@ from importlib import resources
 import psycopg
 import pytest
 
-from meter2cash.demo import run_demo
-from meter2cash.scenario import Scenario
+from scenarios.demo import run_demo
+from scenarios.harness import Scenario
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

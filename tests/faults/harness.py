@@ -20,14 +20,14 @@ import psycopg
 import redis
 
 from billing.bill_run import find_period, run_bill_run
-from meter2cash.scenario import Scenario
-from meter2cash.settings import Settings
+from scenarios.harness import Scenario
+from config.settings import Settings
 from simulators.headend import generate
 from streams.producer import publish
 from storage.cache import EstimateCache
 from storage.tariffs import current_tariffs
-from streams.codec import decode
-from streams.gap_fill import fill_period
+from meterdata.codec import decode
+from vee.gap_fill import fill_period
 
 ROOT = Path(__file__).resolve().parents[2]
 METERS = 560

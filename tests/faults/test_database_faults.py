@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import psycopg
 import pytest
 
-from meter2cash.scenario import start_worker
+from scenarios.harness import start_worker
 from tests.faults.harness import FaultRun
 from tests.faults.test_worker_faults import compare, finish
 

@@ -9,9 +9,9 @@ import time
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 
-from meter2cash.scenario import start_worker, stop_worker
-from streams.codec import Message
-from streams.codec import DecodeError, decode
+from scenarios.harness import start_worker, stop_worker
+from meterdata.codec import Message
+from meterdata.codec import DecodeError, decode
 from tests.faults.harness import FaultRun, rss_kib, worker_children
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]

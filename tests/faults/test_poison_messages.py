@@ -9,8 +9,8 @@ import time
 import pytest
 from confluent_kafka.admin import AdminClient, AlterConfigOpType, ConfigEntry, ConfigResource, ResourceType
 
-from meter2cash.scenario import start_worker
-from streams.codec import Message
+from scenarios.harness import start_worker
+from meterdata.codec import Message
 from streams.dlq import read_letters
 from tests.faults.harness import FaultRun, kill
 from tests.faults.test_worker_faults import compare, finish

@@ -12,7 +12,7 @@ import pytest
 
 from billing.corrections import raise_corrections
 from billing.lockbox import import_lockbox
-from meter2cash.scenario import start_worker, stop_worker
+from scenarios.harness import start_worker, stop_worker
 from simulators.headend import generate
 from tests.faults.harness import BILLED_AT, FaultRun, connect, differences, end_state, m2c
 
@@ -78,7 +78,7 @@ def test_a_bill_run_killed_mid_way_then_two_started_at_once(base_settings, load,
     stop_worker(worker)
     with connect(run.settings) as conn:
         from billing.bill_run import find_period
-        from streams.gap_fill import fill_period
+        from vee.gap_fill import fill_period
 
         fill_period(conn, find_period(conn, run.scenario.utility.cycle_code))
         accounts = conn.execute("select count(*) from accounts").fetchone()[0]

@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
-from meter2cash.scenario import start_worker
-from streams.codec import Message, decode, encode_binary
+from scenarios.harness import start_worker
+from meterdata.codec import Message, decode, encode_binary
 from tests.faults.harness import FaultRun
 from tests.faults.test_worker_faults import compare, finish, scrape
 

@@ -6,7 +6,7 @@ import urllib.request
 
 import pytest
 
-from meter2cash.scenario import start_worker, stop_worker
+from scenarios.harness import start_worker, stop_worker
 from tests.faults.harness import FaultRun, differences, end_state, flush_redis, kill, services
 
 pytestmark = [pytest.mark.faults, pytest.mark.slow]

@@ -9,9 +9,9 @@ from portal.auth import create_user
 from simulators.headend import FaultPlan, generate
 from simulators.utility import make_utility
 from storage.cache import EstimateCache
-from storage.directory import load_directory
+from storage.bulk_load import load_directory
 from storage.tariffs import current_tariffs
-from streams.gap_fill import fill_period
+from vee.gap_fill import fill_period
 from streams.pipeline import BatchProcessor, RawMessage
 
 PASSWORD = "correct horse battery staple"

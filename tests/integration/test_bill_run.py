@@ -10,11 +10,11 @@ from billing.bill_workers import WorkerProcesses, chunk_billing
 from billing.errors import BillRunBusy
 from billing.invoice import build_account_bill
 from billing.metrics import BillRunMetrics
-from billing.policy import load_entities
+from billing.entities import load_entities
 from billing.pricing_inputs import interval_inputs, intervals_needed
 from simulators.headend import generate
 from simulators.utility import make_utility
-from storage.directory import load_directory
+from storage.bulk_load import load_directory
 from storage.tariffs import current_tariffs
 from storage.usage import usage_for
 from streams.pipeline import BatchProcessor, RawMessage

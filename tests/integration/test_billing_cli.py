@@ -8,7 +8,7 @@ from billing.bill_run import find_period, run_bill_run
 from meter2cash.cli import main
 from simulators.headend import generate
 from simulators.utility import make_utility
-from storage.directory import load_directory
+from storage.bulk_load import load_directory
 from storage.tariffs import current_tariffs
 from streams.pipeline import BatchProcessor, RawMessage
 

@@ -13,22 +13,22 @@ import pypdf
 import pytest
 
 from billing.bill_run import find_period, run_bill_run
-from billing.collections import create_arrangement, run_collections
+from billing.dunning import create_arrangement, run_collections
 from billing.corrections import cancel_bill
 from billing.delivery import DeliveryConfig, deliver_pending
 from billing.invoice import build_account_bill
 from billing.lockbox import import_lockbox
 from billing.payments import return_payment
-from billing.policy import load_entities
+from billing.entities import load_entities
 from billing.receivables_metrics import ReceivablesCollector
 from billing.postings import account_receivable, balances, trial_balance, unbalanced_transactions
 from simulators.headend import generate
 from simulators.utility import make_utility
-from storage.directory import load_directory
+from storage.bulk_load import load_directory
 from storage.tariffs import current_tariffs
-from streams.codec import Block, encode_binary
+from meterdata.codec import Block, encode_binary
 from storage.usage import usage_for
-from streams.gap_fill import fill_period
+from vee.gap_fill import fill_period
 from streams.pipeline import BatchProcessor, RawMessage
 
 pytestmark = pytest.mark.integration

@@ -7,10 +7,10 @@ import psycopg
 import pytest
 
 from billing.cycles import create_cycles, due_periods, ensure_periods
-from meter2cash.cycle_close import close_due_cycles
+from billing.cycle_close import close_due_cycles
 from simulators.headend import generate
 from simulators.utility import make_utility
-from storage.directory import load_directory
+from storage.bulk_load import load_directory
 from streams.pipeline import BatchProcessor, RawMessage
 
 pytestmark = pytest.mark.integration

@@ -6,7 +6,7 @@ import pytest
 
 from simulators.headend import FaultPlan, Truth, generate
 from simulators.utility import make_utility
-from storage.directory import load_directory
+from storage.bulk_load import load_directory
 from streams.pipeline import BatchProcessor, RawMessage
 
 pytestmark = pytest.mark.integration
@@ -54,7 +54,7 @@ def test_injected_day_spikes_and_leaks_are_flagged_and_clean_days_are_not(settin
 
 
 def test_day_rule_kernels_agree_with_the_reference():
-    from streams import vee_day, vee_reference
+    from vee import days as vee_day, reference as vee_reference
 
     rng = np.random.default_rng(5)
     for _ in range(200):

@@ -11,10 +11,10 @@ import pytest
 from confluent_kafka import Producer
 
 from meter2cash.cli import build_parser
-from meter2cash.scenario import start_worker, stop_worker
+from scenarios.harness import start_worker, stop_worker
 from simulators.utility import make_utility
-from storage.directory import load_directory
-from streams.codec import Block, encode_binary
+from storage.bulk_load import load_directory
+from meterdata.codec import Block, encode_binary
 from streams.topics import ensure_topics
 from tests.integration.test_kafka_worker import wait_for
 

@@ -9,10 +9,10 @@ import pytest
 from billing.bill_run import find_period, run_bill_run
 from meter2cash.cli import main
 from simulators.utility import make_utility
-from storage import exceptions as queue
-from storage.directory import load_directory
+from storage import vee_queue as queue
+from storage.bulk_load import load_directory
 from storage.tariffs import current_tariffs
-from streams.codec import Block, encode_binary
+from meterdata.codec import Block, encode_binary
 from streams.pipeline import BatchProcessor, RawMessage
 
 pytestmark = pytest.mark.integration

@@ -7,10 +7,10 @@ import psycopg
 import pytest
 
 from simulators.utility import Account, Meter, Utility
-from storage.directory import load_directory
-from streams.codec import Block, encode_binary
-from streams.estimation import LIKE_DAY, LINEAR
-from streams.gap_fill import fill_missing_reads, fill_period
+from storage.bulk_load import load_directory
+from meterdata.codec import Block, encode_binary
+from vee.estimation import LIKE_DAY, LINEAR
+from vee.gap_fill import fill_missing_reads, fill_period
 from streams.pipeline import BatchProcessor, RawMessage
 
 pytestmark = pytest.mark.integration

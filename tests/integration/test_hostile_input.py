@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 
 from simulators.utility import make_utility
-from storage.directory import load_directory
+from storage.bulk_load import load_directory
 from streams.pipeline import BatchProcessor, RawMessage
 
 pytestmark = pytest.mark.integration

@@ -6,10 +6,10 @@ from datetime import date
 import psycopg
 import pytest
 
-from meter2cash.scenario import start_worker, stop_worker
+from scenarios.harness import start_worker, stop_worker
 from simulators.files import day_blocks, write_cmep, write_csv, write_espi
 from simulators.utility import make_utility
-from storage.directory import load_directory
+from storage.bulk_load import load_directory
 from streams.file_import import import_file
 from streams.topics import ensure_topics
 from tests.integration.test_kafka_worker import wait_for

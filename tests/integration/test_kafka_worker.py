@@ -10,11 +10,11 @@ import psycopg
 import pytest
 from confluent_kafka import Consumer, Producer
 
-from meter2cash.scenario import start_worker, stop_worker
+from scenarios.harness import start_worker, stop_worker
 from simulators.utility import make_utility
 from storage.cache import EstimateCache
-from storage.directory import load_directory
-from streams.codec import Block, encode_binary, encode_json
+from storage.bulk_load import load_directory
+from meterdata.codec import Block, encode_binary, encode_json
 from streams.topics import ensure_topics
 
 pytestmark = pytest.mark.integration

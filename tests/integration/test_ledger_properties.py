@@ -11,10 +11,10 @@ from billing.bill_writer import account_terms, budget_postings, write_bills
 from billing.corrections import cancel_bill
 from billing.invoice import AccountBill, ServiceCharges
 from billing.payments import PaymentIn, receive_payment, return_payment
-from billing.policy import load_entities
+from billing.entities import load_entities
 from billing.postings import account_receivable, adjust, balances, trial_balance, unbalanced_transactions
 from rating.pricing import PricedLine
-from storage.directory import ensure_period
+from storage.bulk_load import ensure_period
 
 pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 1, tzinfo=timezone.utc)

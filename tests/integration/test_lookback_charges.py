@@ -9,9 +9,9 @@ import pytest
 
 from billing.bill_run import find_period, run_bill_run
 from simulators.utility import Account, Meter, Utility
-from storage.directory import ensure_period, load_directory
+from storage.bulk_load import ensure_period, load_directory
 from storage.tariffs import current_tariffs, publish
-from streams.codec import Block, encode_binary
+from meterdata.codec import Block, encode_binary
 from streams.pipeline import BatchProcessor, RawMessage
 
 pytestmark = pytest.mark.integration

@@ -14,12 +14,13 @@ import pytest
 
 from billing.cycles import create_cycles
 from billing.postings import trial_balance, unbalanced_transactions
-from meter2cash.migration.extract import read_extract
-from meter2cash.migration.load import ExtractInvalid, check, load
-from meter2cash.migration.parallel_run import parallel_run
-from meter2cash.migration.report import write_report
-from meter2cash.migration.synthetic import make_extract
+from migration.extract import read_extract
+from migration.load import ExtractInvalid, check, load
+from migration.parallel_run import parallel_run
+from migration.report import write_report
+from migration.synthetic import make_extract
 from storage.tariffs import current_tariffs
+from billing.entities import configured_entities
 
 pytestmark = pytest.mark.integration
 
@@ -99,7 +100,7 @@ def test_killed_load_restarts_to_the_same_result_and_parallel_run_finds_each_dis
         assert counts == (len(extract.rows("accounts.csv")), len(extract.rows("meters.csv")),
                           len(extract.rows("bills.csv")), len(extract.rows("bill_lines.csv")))
 
-        run = parallel_run(conn, 3, current_tariffs(conn), migration_settings.entities())
+        run = parallel_run(conn, 3, current_tariffs(conn), configured_entities(migration_settings))
     found = defaultdict(set)
     for bill in run.bills:
         if not bill.matched:

@@ -10,11 +10,11 @@ import pytest
 from simulators.headend import FaultPlan, Truth, generate
 from simulators.utility import make_utility
 from storage.cache import EstimateCache
-from storage.day_rows import ESTIMATED_AT_SOURCE
-from storage.directory import load_directory
+from meterdata.day_rows import ESTIMATED_AT_SOURCE
+from storage.bulk_load import load_directory
 from storage.schema import uses_native_partitions
 from storage.usage import usage_for
-from streams.codec import Block, encode_binary, encode_json
+from meterdata.codec import Block, encode_binary, encode_json
 from streams.pipeline import BatchProcessor, RawMessage
 
 pytestmark = pytest.mark.integration
@@ -134,7 +134,7 @@ def test_reads_a_head_end_estimated_count_as_estimated_until_actual_reads_replac
 def test_a_stale_resend_never_undoes_a_correction_or_a_staff_edit(loaded, settings):
     """Blocks with versions (binary and JSON), resent in both orders; an estimate of a newer version; a
     staff override, then the head-end's old block again: the stored reads and rollups follow the rules."""
-    from storage.exceptions import edit_reads
+    from storage.vee_queue import edit_reads
 
     utility, conn, processor, _ = loaded
     meter = next(m for m in utility.meters if m.service == "electric")

@@ -10,7 +10,7 @@ import redis
 from fastapi.testclient import TestClient
 
 from portal.app import create_app
-from streams.formats import espi
+from meterdata.formats import espi
 from tests.integration.portal_fixtures import PASSWORD, bill_the_period
 
 pytestmark = pytest.mark.integration

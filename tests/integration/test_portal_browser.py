@@ -11,7 +11,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from meter2cash.scenario import wait_until_serving
+from scenarios.harness import wait_until_serving
 from tests.integration.portal_fixtures import PASSWORD, bill_the_period
 
 pytestmark = pytest.mark.integration

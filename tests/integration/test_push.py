@@ -11,8 +11,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from meter2cash.scenario import wait_until_serving
-from streams.codec import Block, decode, encode_binary
+from scenarios.harness import wait_until_serving
+from meterdata.codec import Block, decode, encode_binary
 from streams.push import new_token
 from streams.topics import ensure_topics
 from tests.integration.test_kafka_worker import consume_all

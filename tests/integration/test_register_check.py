@@ -6,12 +6,12 @@ import pytest
 
 from simulators.files import day_blocks, write_cmep
 from simulators.utility import make_utility
-from storage.directory import load_directory
+from storage.bulk_load import load_directory
 from streams.file_import import import_file
-from streams.gap_fill import fill_period
+from vee.gap_fill import fill_period
 from streams.pipeline import BatchProcessor, RawMessage
 from streams.topics import ensure_topics
-from streams.vee_rules import REGISTER_SUM
+from vee.rules import REGISTER_SUM
 from tests.integration.test_kafka_worker import consume_all
 
 pytestmark = pytest.mark.integration

@@ -8,7 +8,7 @@ import pytest
 from meter2cash.cli import main
 from simulators.headend import generate
 from simulators.utility import make_utility
-from storage.directory import load_directory
+from storage.bulk_load import load_directory
 from streams.pipeline import BatchProcessor, RawMessage
 
 pytestmark = pytest.mark.integration

@@ -7,13 +7,13 @@ import psycopg
 import pytest
 import redis
 
-from meter2cash.scenario import start_worker, stop_worker
+from scenarios.harness import start_worker, stop_worker
 from simulators.headend import generate
 from streams.producer import publish
 from simulators.utility import make_utility
-from storage.directory import load_directory
-from streams.codec import decode
-from streams.estimate import rebuild_estimates
+from storage.bulk_load import load_directory
+from meterdata.codec import decode
+from billing.estimate import rebuild_estimates
 from streams.topics import ensure_topics
 from storage.cache import EstimateCache
 from storage.tariffs import current_tariffs

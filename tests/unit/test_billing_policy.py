@@ -4,7 +4,7 @@ from decimal import Decimal
 import pytest
 
 from billing.errors import PolicyError
-from billing.policy import load_entities, parse_entities, template_names
+from billing.entities import load_entities, parse_entities, template_names
 
 
 def test_packaged_entities_load_and_name_existing_templates():

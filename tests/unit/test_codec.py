@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from streams.codec import Block, BlockBatch, DecodeError, decode, encode_binary, encode_json
+from meterdata.codec import Block, BlockBatch, DecodeError, decode, encode_binary, encode_json
 
 START = 1_792_000_800  # 2026-10-13T05:20:00Z, a multiple of 900
 
@@ -122,7 +122,7 @@ def test_a_block_version_survives_both_encodings_and_bad_versions_are_refused():
 
     import numpy as np
 
-    from streams.codec import NO_VERSION, Block, BlockBatch, DecodeError, decode, encode_binary, encode_json
+    from meterdata.codec import NO_VERSION, Block, BlockBatch, DecodeError, decode, encode_binary, encode_json
 
     block = Block("E1", 1, 1_790_000_100, 900, np.array([1, 2, 3]), np.zeros(3, np.uint8), version=1_790_000_999_123)
     for encoded in (encode_binary(block), encode_json(block)):

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from storage.day_rows import StoredRow, group_days, local_days, merge_rows, pack_versions, unpack_versions
+from meterdata.day_rows import StoredRow, group_days, local_days, merge_rows, pack_versions, unpack_versions
 
 ZONE = "America/Chicago"
 
@@ -85,7 +85,7 @@ def test_merge_fills_a_gap_later():
 
 
 def test_hourly_buckets_follow_the_wall_clock_on_dst_days():
-    from storage.day_rows import hourly_buckets, wall_clock_hours
+    from meterdata.day_rows import hourly_buckets, wall_clock_hours
 
     fall = date(2026, 11, 1)
     hours = wall_clock_hours(ZONE, day_start(fall), 900, 100)

@@ -95,7 +95,7 @@ def test_dashboards_are_what_the_generator_writes(tmp_path):
 
 def test_the_broker_takes_the_same_message_size_as_every_topic_and_client():
     """One setting (M2C_MESSAGE_MAX_BYTES): the broker script adds the same overhead as Settings."""
-    from meter2cash.settings import KAFKA_RECORD_OVERHEAD, Settings
+    from config.settings import KAFKA_RECORD_OVERHEAD, Settings
 
     script = (ROOT / "scripts" / "services.sh").read_text()
     found = re.search(r"KAFKA_RECORD_LIMIT=\$\(\( \$\{M2C_MESSAGE_MAX_BYTES:-(\d+)\} \+ (\d+) \)\)", script)

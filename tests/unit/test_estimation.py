@@ -1,7 +1,7 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from streams.estimation import FLAT, LIKE_DAY, LINEAR, fill_gaps, fill_gaps_reference, like_day_average
+from vee.estimation import FLAT, LIKE_DAY, LINEAR, fill_gaps, fill_gaps_reference, like_day_average
 
 
 def row(values, missing):

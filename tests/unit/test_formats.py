@@ -8,9 +8,9 @@ import pytest
 
 from simulators.files import day_blocks, write_cmep, write_csv, write_espi
 from simulators.utility import make_utility
-from streams.formats import cmep, csv_reads, espi
-from streams.formats.scaling import MeterUnit, to_blocks, to_register
-from streams.formats.series import ESTIMATED_AT_SOURCE, Rejected
+from meterdata.formats import cmep, csv_reads, espi
+from meterdata.formats.scaling import MeterUnit, to_blocks, to_register
+from meterdata.formats.series import ESTIMATED_AT_SOURCE, Rejected
 
 ZONE = "America/Chicago"
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples"
@@ -222,7 +222,7 @@ def test_csv_header_must_name_the_columns():
 
 
 def test_scaling_units_gaps_and_snap():
-    from streams.formats.series import SourceSeries
+    from meterdata.formats.series import SourceSeries
 
     start = int(datetime(2026, 11, 2, tzinfo=ZoneInfo(ZONE)).timestamp())
     series = SourceSeries("W1", 1, "gal", 3600, 1, 0, starts=[start, start + 3600, start + 3 * 3600 + 1],
@@ -238,8 +238,8 @@ def test_scaling_units_gaps_and_snap():
 
 
 def test_register_reads_of_a_hand_read_meter_spread_over_days_exactly():
-    from streams.formats.registers import spread
-    from streams.formats.scaling import Register
+    from meterdata.formats.registers import spread
+    from meterdata.formats.scaling import Register
 
     zone = ZoneInfo(ZONE)
 
@@ -264,7 +264,7 @@ def test_register_reads_of_a_hand_read_meter_spread_over_days_exactly():
 
 
 def test_reads_the_pipeline_would_hold_back_are_rejected_at_import_with_their_lines():
-    from streams.formats.series import SourceSeries
+    from meterdata.formats.series import SourceSeries
 
     zone = "America/Chicago"
     midnight = int(datetime(2026, 10, 20, tzinfo=ZoneInfo(zone)).timestamp())

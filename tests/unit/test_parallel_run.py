@@ -3,7 +3,7 @@ from datetime import date
 
 import pytest
 
-from meter2cash.migration.parallel_run import BillComparison, LineComparison, classify
+from migration.parallel_run import BillComparison, LineComparison, classify
 
 PERIOD = (date(2026, 10, 1), date(2026, 11, 1))
 

@@ -1,7 +1,7 @@
 """A broker that stays away: publishing says how many messages were not delivered, in one sentence."""
 import pytest
 
-from streams.codec import Message
+from meterdata.codec import Message
 from streams.producer import NotDelivered, publish
 
 

@@ -129,7 +129,7 @@ def test_tier_boundaries_are_exact(boundary, digits):
 def test_hourly_day_rows_summarize_exactly_like_the_intervals(seed, window_s):
     """Running estimates price time of use from per-hour sums and peaks of each day row; across a
     fall-back day that must give what every interval gives."""
-    from storage.day_rows import hourly_buckets, local_days, wall_clock_hours
+    from meterdata.day_rows import hourly_buckets, local_days, wall_clock_hours
     from rating.usage import summarize_hourly
 
     tariff = parse_tariff(TOU)

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 from simulators.headend import FaultPlan, Truth, generate
 from simulators.utility import make_utility
-from streams.codec import DecodeError, decode
+from meterdata.codec import DecodeError, decode
 
 
 def test_the_same_seed_gives_the_same_messages():

@@ -1,9 +1,9 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from streams import vee, vee_reference
-from streams.codec import Block, BlockBatch
-from streams.vee_rules import (DUPLICATE, FUTURE, HIGH, INTERVAL_MISMATCH, LOW, MISALIGNED, NEGATIVE,
+from vee import blocks as vee, reference as vee_reference
+from meterdata.codec import Block, BlockBatch
+from vee.rules import (DUPLICATE, FUTURE, HIGH, INTERVAL_MISMATCH, LOW, MISALIGNED, NEGATIVE,
                                UNKNOWN_METER, rule_codes)
 
 NOW = 1_795_000_000

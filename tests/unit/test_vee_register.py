@@ -2,8 +2,8 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from streams.vee_register import check_pairs, check_pairs_reference
-from streams.vee_rules import REGISTER_SUM
+from vee.registers import check_pairs, check_pairs_reference
+from vee.rules import REGISTER_SUM
 
 
 def test_hand_made_cases():

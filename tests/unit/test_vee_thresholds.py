@@ -4,9 +4,9 @@ from decimal import Decimal
 
 import numpy as np
 
-from streams import vee_day, vee_reference
-from streams.vee_rules import HIGH_HISTORY, LOW_HISTORY, SPIKE_RATIO
-from streams.vee_thresholds import Thresholds
+from vee import days as vee_day, reference as vee_reference
+from vee.rules import HIGH_HISTORY, LOW_HISTORY, SPIKE_RATIO
+from vee.thresholds import Thresholds
 
 
 def test_most_specific_value_in_force_on_the_day():

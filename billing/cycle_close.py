@@ -1,0 +1,116 @@
+"""Closing billing cycles on schedule: for every period due, estimate its missing reads (VEE), run
+its bill run, then raise customers' alerts, deliver what is waiting and run collections for the day. The streams worker
+runs this every few minutes in a thread (``m2c worker``); ``m2c cycles close-due`` runs it once.
+
+One process at a time does it (an advisory lock); each step is itself safe to repeat.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from config.settings import Settings
+from billing.entities import configured_entities
+from billing.delivery import configured_delivery
+
+log = logging.getLogger(__name__)
+_SCHEDULER_LOCK = 7_431_003
+CORRECTION_LOOKBACK_DAYS = 120  # late reads are looked for in the bills of periods ended this recently
+
+
+@dataclass
+class CycleCloseReport:
+    ran: bool = True  # False: another process holds the scheduler lock
+    periods_added: int = 0
+    bill_runs: list = field(default_factory=list)  # BillRunResult per due period
+    estimated_reads: int = 0
+    corrections: int = 0  # bills whose usage changed after billing, raised for cancel/rebill
+    alerts: object | None = None  # customers' high-usage and leak alerts raised
+    delivery: object | None = None
+    collections: object | None = None
+
+
+def close_period(conn: psycopg.Connection, billing_period_id: int, tariffs: dict, entities: dict,
+                 requested_by: str, clock: Callable[[], datetime] | None = None,
+                 progress: Callable[[int, int], None] | None = None,
+                 tally: Callable[[str, str, int], None] | None = None):
+    """Close one billing period: estimate its missing reads (VEE), then bill it. Returns (reads
+    estimated, the bill run's result). Safe to repeat: a re-run estimates nothing new and bills no
+    account twice."""
+    from billing.bill_run import run_bill_run
+    from vee.gap_fill import fill_period
+
+    estimated = sum(fill_period(conn, billing_period_id, tally=tally).values())
+    result = run_bill_run(conn, billing_period_id, tariffs, clock=clock or (lambda: datetime.now(timezone.utc)),
+                          entities=entities, progress=progress,
+                          requested_by=requested_by)
+    return estimated, result
+
+
+def close_due_cycles(settings: Settings, now: datetime | None = None,
+                     progress: Callable[[int, int], None] | None = None,
+                     tally: Callable[[str, str, int], None] | None = None) -> CycleCloseReport:
+    from billing.alerts import run_alerts
+    from billing.corrections import raise_corrections
+    from billing.dunning import run_collections
+    from billing.cycles import due_periods, ensure_periods
+    from billing.delivery import deliver_pending
+    from storage.tariffs import current_tariffs
+
+    now = now or datetime.now(timezone.utc)
+    today = now.astimezone(ZoneInfo(settings.utility_zone)).date()
+    report = CycleCloseReport()
+    entities = configured_entities(settings)
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        if not conn.execute("select pg_try_advisory_lock(%s)", (_SCHEDULER_LOCK,)).fetchone()[0]:
+            report.ran = False
+            return report
+        try:
+            report.periods_added = ensure_periods(conn, today)
+            due = due_periods(conn, today)
+            tariffs = current_tariffs(conn) if due else {}
+            for period in due:
+                estimated, result = close_period(conn, period.billing_period_id, tariffs, entities, "scheduler",
+                                                 clock=lambda: now, progress=progress, tally=tally)
+                report.estimated_reads += estimated
+                report.bill_runs.append(result)
+            report.corrections = raise_corrections(conn, today - timedelta(days=CORRECTION_LOOKBACK_DAYS))
+            report.alerts = run_alerts(conn, lambda: tariffs or current_tariffs(conn), now)
+            report.delivery = deliver_pending(conn, entities, configured_delivery(settings), now)
+            report.collections = run_collections(conn, entities, today, now)
+        finally:
+            conn.execute("select pg_advisory_unlock(%s)", (_SCHEDULER_LOCK,))
+    return report
+
+
+class CycleScheduler(threading.Thread):
+    """Runs :func:`close_due_cycles` every ``interval_s`` until stopped; a failure is logged and retried
+    at the next tick (every step is safe to repeat)."""
+
+    def __init__(self, settings: Settings, interval_s: float = 300.0,
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 tally: Callable[[str, str, int], None] | None = None):
+        super().__init__(name="cycle-scheduler", daemon=True)
+        self.settings, self.interval_s, self.clock, self.tally = settings, interval_s, clock, tally
+        self.stopping = threading.Event()
+        self.last_report: CycleCloseReport | None = None
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                self.last_report = close_due_cycles(self.settings, self.clock(), tally=self.tally)
+                for result in self.last_report.bill_runs:
+                    log.warning("scheduled bill run %s: %s bills, %s held", result.bill_run_id,
+                                result.accounts_billed, len(result.accounts_held))
+            except Exception:
+                log.exception("closing due billing cycles failed; retrying at the next tick")
+            self.stopping.wait(self.interval_s)
+
+    def stop(self) -> None:
+        self.stopping.set()

@@ -1,0 +1,139 @@
+"""Billing entities and their terms (layout, payment terms, collections, fees), read from TOML.
+
+A file with mistakes raises :class:`PolicyError` listing every one of them with its path.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from importlib import resources
+from pathlib import Path
+
+from billing.errors import PolicyError
+from rating.money import MINOR_UNITS, to_minor
+
+SERVICES = ("electric", "water", "gas")
+
+
+@dataclass(frozen=True)
+class Entity:
+    code: str
+    currency: str
+    name: str
+    template: str
+    remit_to: str
+    phone: str
+    payment_terms_days: int
+    grace_days: int
+    late_fee_percent: Decimal
+    late_fee_minimum_minor: int
+    final_notice_after_days: int
+    disconnect_after_days: int
+    disconnect_minimum_minor: int
+    disconnect_services: tuple[str, ...]
+    nsf_fee_minor: int
+    allow_estimated_bills: bool
+    budget_true_up_periods: int
+
+    def late_fee_minor(self, past_due_minor: int) -> int:
+        past_due = Decimal(past_due_minor).scaleb(-MINOR_UNITS[self.currency])
+        percent = to_minor(past_due * self.late_fee_percent / 100, self.currency)
+        return max(self.late_fee_minimum_minor, percent)
+
+
+_INTS = ("payment_terms_days", "grace_days", "final_notice_after_days", "disconnect_after_days",
+         "budget_true_up_periods")
+_MONEY = ("late_fee_minimum", "disconnect_minimum", "nsf_fee")
+_TEXT = ("name", "template", "remit_to", "phone")
+
+
+def parse_entities(text: str, templates: set[str] | None = None) -> dict[str, Entity]:
+    errors: list[tuple[str, str, str]] = []
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise PolicyError([("", "toml_syntax", str(error))]) from None
+    sections = document.get("entities")
+    if not isinstance(sections, dict) or not sections:
+        raise PolicyError([("entities", "missing", "at least one [entities.<code>] table is required")])
+    entities = {}
+    for code, section in sections.items():
+        path = f"entities.{code}"
+        if not isinstance(section, dict):
+            errors.append((path, "not_a_table", "must be a table"))
+            continue
+        currency = section.get("currency", "USD")
+        if currency not in MINOR_UNITS:
+            errors.append((f"{path}.currency", "unknown_currency", f"not a currency billed here: {currency!r}"))
+            currency = "USD"
+        values: dict = {"code": code, "currency": currency}
+        for key in _TEXT:
+            value = section.get(key)
+            if not isinstance(value, str) or not value.strip():
+                errors.append((f"{path}.{key}", "required_text", "must be a non-empty string"))
+            values[key] = value
+        for key in _INTS:
+            value = section.get(key)
+            if not isinstance(value, int) or isinstance(value, bool) or value < (1 if key == "budget_true_up_periods" else 0):
+                errors.append((f"{path}.{key}", "bad_integer", f"must be a whole number of days/bills, got {value!r}"))
+            values[key] = value
+        for key in (*_MONEY, "late_fee_percent"):
+            value = section.get(key)
+            try:
+                amount = Decimal(value) if isinstance(value, str) else None
+            except InvalidOperation:
+                amount = None
+            if amount is None or not amount.is_finite() or amount < 0:
+                errors.append((f"{path}.{key}", "bad_amount", f"must be a non-negative decimal string, got {value!r}"))
+                amount = Decimal(0)
+            elif key != "late_fee_percent" and amount != round(amount, MINOR_UNITS[currency]):
+                errors.append((f"{path}.{key}", "bad_amount", f"more decimals than the currency has: {value!r}"))
+            if key == "late_fee_percent":
+                values[key] = amount
+            else:
+                values[f"{key}_minor"] = to_minor(amount, currency)
+        services = section.get("disconnect_services", [])
+        if not isinstance(services, list) or any(s not in SERVICES for s in services):
+            errors.append((f"{path}.disconnect_services", "bad_service", f"services must be among {SERVICES}"))
+            services = []
+        values["disconnect_services"] = tuple(services)
+        allow = section.get("allow_estimated_bills", True)
+        if not isinstance(allow, bool):
+            errors.append((f"{path}.allow_estimated_bills", "bad_boolean", "must be true or false"))
+        values["allow_estimated_bills"] = bool(allow)
+        if templates is not None and isinstance(values["template"], str) and values["template"] not in templates:
+            errors.append((f"{path}.template", "unknown_template", f"no template {values['template']!r}"))
+        known = set(_TEXT) | set(_INTS) | set(_MONEY) | {"currency", "late_fee_percent", "disconnect_services",
+                                                         "allow_estimated_bills"}
+        for key in sorted(set(section) - known):
+            errors.append((f"{path}.{key}", "unknown_key", "not a setting of a billing entity"))
+        if not any(e[0].startswith(path + ".") or e[0] == path for e in errors):
+            entities[code] = Entity(**values)
+    if errors:
+        raise PolicyError(errors)
+    return entities
+
+
+def template_names() -> set[str]:
+    folder = resources.files("billing").joinpath("templates")
+    return {p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("_")}
+
+
+def load_entities(path: str | None = None) -> dict[str, Entity]:
+    """The file at ``path`` (Settings.billing_entities, from $M2C_BILLING_ENTITIES), else the packaged
+    ``billing/entities.toml``."""
+    if path:
+        text = Path(path).read_text()
+    else:
+        text = resources.files("billing").joinpath("entities.toml").read_text()
+    return parse_entities(text, template_names())
+
+
+def entity_for(entities: dict[str, Entity], code: str) -> Entity:
+    return entities.get(code) or entities["default"]
+
+
+def configured_entities(settings) -> dict[str, Entity]:
+    """The billing entities a deployment's settings name (``M2C_BILLING_ENTITIES``, else the packaged file)."""
+    return load_entities(settings.billing_entities or None)

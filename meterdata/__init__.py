@@ -1,0 +1,1 @@
+"""Pure meter-data model: wire codec, head-end formats, day rows and their merge arithmetic."""

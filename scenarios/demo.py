@@ -1,0 +1,108 @@
+"""The main job: a simulated utility streams one billing period of reads through to bills."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+
+from billing.bill_run import run_bill_run
+from scenarios.demo_portal import run_portal
+from scenarios.demo_receivables import run_receivables
+from scenarios.harness import Scenario
+from config.settings import Settings
+from rating.money import format_minor
+from simulators.headend import FaultPlan
+from storage.cache import EstimateCache, account_key, deployment_namespace
+from storage.vee_queue import act
+from storage.tariffs import current_tariffs
+from billing.estimate import rebuild_estimates
+from vee.gap_fill import fill_period
+from billing.entities import configured_entities
+
+
+def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "demo", workers: int = 1) -> int:
+    scenario = Scenario(base, name, meters=meters, seed=seed)
+    utility = scenario.utility
+    services = {}
+    for meter in utility.meters:
+        services[meter.service] = services.get(meter.service, 0) + 1
+    print(f"utility: {len(utility.accounts)} accounts, {len(utility.meters)} meters "
+          f"({', '.join(f'{n} {s}' for s, n in sorted(services.items()))}), zone {utility.zone}, "
+          f"cycle {utility.cycle_code} {utility.period_start} .. {utility.period_end} (end excluded)")
+    scenario.prepare()
+    scenario.start_workers(workers)
+    started = time.monotonic()
+    try:
+        show = (lambda n: print(f"\r  published {n:,} messages", end="", flush=True)) if sys.stdout.isatty() else None
+        sent = scenario.publish(block_hours=6, faults=FaultPlan.demo(), json_share=0.05, seed=seed, on_progress=show)
+        print(f"\r  published {sent} messages ({scenario.truth.reads} reads) in {time.monotonic() - started:.1f}s")
+        progress = scenario.wait_until_processed(timeout=900)
+        streamed = time.monotonic() - started
+    finally:
+        scenario.stop_workers()
+    settings = scenario.settings
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        period_id = conn.execute("select id from billing_periods order by id limit 1").fetchone()[0]
+        tariffs = current_tariffs(conn)
+        # cycle close: estimate the reads still missing (VEE estimation), re-rate the running estimates
+        # with them, then bill
+        filled = fill_period(conn, period_id)
+        rebuild_estimates(conn, EstimateCache.for_database(settings.redis_url, conn), tariffs)
+        estimated_accounts, bill_to_date, projected = scenario.estimates_total()
+        entities = configured_entities(settings)
+        first = run_bill_run(conn, period_id, tariffs, entities=entities)
+        # a billing clerk reviews the blocking exceptions that held accounts and releases them: those
+        # accounts are billed on the reads that passed validation
+        blocking = [row[0] for row in conn.execute(
+            "select id from vee_exceptions where status = 'open' and severity = 'blocks_billing'")]
+        released = act(conn, blocking, "release", "demo billing clerk", "reviewed: bill on the reads that passed")
+        second = run_bill_run(conn, period_id, tariffs, entities=entities)
+        again = run_bill_run(conn, period_id, tariffs, entities=entities)
+        bills = conn.execute("select count(*), coalesce(sum(total_minor), 0) from bills").fetchone()
+        ledger = conn.execute("select coalesce(sum(amount_minor), 0), count(*) from ledger_entries").fetchone()
+        rules = conn.execute("select rule, count(*) from vee_exceptions, unnest(rules) rule "
+                             "where flagged_count > 0 group by 1 order by 1")  # the rules that held reads back
+        rules = ", ".join(f"{rule} {count}" for rule, count in rules)
+        output_dir = Path(settings.output_dir).resolve() / name
+        output_dir.mkdir(parents=True, exist_ok=True)
+        receivables = run_receivables(settings, conn, output_dir, seed)
+        portal = run_portal(settings, conn)
+    truth, currency = scenario.truth, settings.currency
+    print()
+    print(f"reads published        {truth.reads:>12,}   ({truth.messages:,} messages, {truth.dlq_messages} undecodable)")
+    print(f"reads stored           {progress.stored_reads:>12,}")
+    print(f"reads flagged by VEE   {progress.flagged_reads:>12,}   ({rules or 'none'})")
+    print(f"dead-lettered messages {progress.dlq_messages:>12,}")
+    print(f"reads estimated        {sum(filled.values()):>12,}   "
+          f"({', '.join(f'{method} {count}' for method, count in filled.items())}) at cycle close")
+    print(f"streamed in            {streamed:>12.1f} s   ({truth.reads / streamed:,.0f} reads/s)")
+    print(f"estimated bills        {estimated_accounts:>12,}   bill-to-date {format_minor(bill_to_date, currency)}, "
+          f"projected {format_minor(projected, currency)} {currency}")
+    print(f"bill run {first.bill_run_id}             {first.accounts_billed:>12,}   bills; "
+          f"{len(first.accounts_held)} accounts held by blocking VEE exceptions")
+    print(f"review                 {released:>12,}   exceptions released by a billing clerk; bill run "
+          f"{second.bill_run_id} billed {second.accounts_billed} more")
+    print(f"final bills            {bills[0]:>12,}   total {format_minor(bills[1], currency)} {currency} "
+          f"(re-run {again.bill_run_id} billed {again.accounts_billed})")
+    print(f"ledger                 {ledger[1]:>12,} entries, debits - credits = {ledger[0]}")
+    print("\n".join(receivables.lines))
+    print("\n".join(portal.lines))
+    accounted = progress.stored_reads + progress.flagged_reads == truth.reads
+    matches = bill_to_date == bills[1]
+    print(f"every read stored or flagged: {'yes' if accounted else 'NO'}; "
+          f"estimates equal final bills: {'yes' if matches else 'NO'}")
+    print()
+    print("where to look next:")
+    print(f"  psql {settings.database_url} -c 'select * from bills limit 5'")
+    print(f"  M2C_DATABASE_URL={settings.database_url} m2c account show {utility.accounts[0].account_no}")
+    print(f"  M2C_DATABASE_URL={settings.database_url} m2c ledger trial-balance")
+    print(f"  print batch and lockbox file in {output_dir}")
+    print(f"  M2C_DATABASE_URL={settings.database_url} m2c exceptions list --status all")
+    with psycopg.connect(settings.database_url) as conn:
+        first_key = account_key(deployment_namespace(conn), 1)
+    print(f"  redis-cli -u {settings.redis_url} hget {first_key} body")
+    print(f"  Kafka topics {settings.topic_raw}, {settings.topic_exceptions}, {settings.topic_dlq}")
+    return 0 if (accounted and matches and again.accounts_billed == 0 and ledger[0] == 0
+                 and receivables.consistent and portal.consistent) else 1

@@ -1,0 +1,46 @@
+"""What the gap fill reads: the meters to fill, their stored consumption days as (values, present)
+arrays, and the meters of a billing cycle's period."""
+from __future__ import annotations
+
+from datetime import date
+
+import psycopg
+
+
+def meters_to_fill(conn: psycopg.Connection, meter_ids: list[int]) -> list[tuple[int, int, str, int, str]]:
+    """(meter id, agreement id, zone, interval seconds, service) of each meter."""
+    return conn.execute("select id, service_agreement_id, zone, interval_s, service from meters where id = any(%s)",
+                        (meter_ids,)).fetchall()
+
+
+def consumption_days(conn: psycopg.Connection, meter_ids: list[int], first_day: date,
+                     end_day: date) -> list[tuple[int, date, bytes]]:
+    """(meter id, local day, the day's values in PostgreSQL's binary array form) of channel 1 over
+    [first_day, end_day)."""
+    return conn.execute(
+        "select meter_id, local_day, array_send(values) from interval_blocks where meter_id = any(%s) "
+        "and channel = 1 and local_day >= %s and local_day < %s", (meter_ids, first_day, end_day)).fetchall()
+
+
+def meter_number(conn: psycopg.Connection, meter_id: int) -> str:
+    return conn.execute("select meter_no from meters where id = %s", (meter_id,)).fetchone()[0]
+
+
+def meter_by_number(conn: psycopg.Connection, meter_no: str) -> tuple[int, str] | None:
+    """(meter id, zone) of the meter with that number, if installed."""
+    return conn.execute("select id, zone from meters where meter_no = %s", (meter_no,)).fetchone()
+
+
+def period_meters(conn: psycopg.Connection, billing_period_id: int) -> tuple[date, date, list[int]] | None:
+    """(first day, end day, meter ids) of a billing period: every meter whose agreement on the period's
+    cycle is in force on some day of it; None when there is no such period."""
+    row = conn.execute("select billing_cycle_id, period_start, period_end from billing_periods where id = %s",
+                       (billing_period_id,)).fetchone()
+    if row is None:
+        return None
+    cycle_id, first_day, end_day = row
+    meter_ids = [r[0] for r in conn.execute(
+        "select m.id from meters m join service_agreements sa on sa.id = m.service_agreement_id "
+        "join accounts a on a.id = sa.account_id where a.billing_cycle_id = %s "
+        "and sa.start_date < %s and (sa.end_date is null or sa.end_date > %s)", (cycle_id, end_day, first_day))]
+    return first_day, end_day, meter_ids

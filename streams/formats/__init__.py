@@ -1,2 +1,0 @@
-"""Head-end and file formats (CMEP, Green Button / ESPI, CSV) parsed into source series that
-:mod:`streams.formats.scaling` turns into wire-format blocks. Pure: text in, records out."""
