@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.machine import describe, save  # noqa: E402
-from vee import blocks as vee, days as vee_day  # noqa: E402
+from vee import blocks as vee, days as vee_day, history as vee_history  # noqa: E402
 from meterdata.codec import BlockBatch  # noqa: E402
 
 NOW = 1_800_000_000
@@ -58,7 +58,7 @@ def make_batch(rng: np.random.Generator, blocks: int, reads: int) -> tuple[Block
 def rule_set(batch: BlockBatch, facts: dict, days: dict) -> tuple[np.ndarray, np.ndarray]:
     day_rules = {k: v for k, v in days.items() if k != "history"}
     return (vee.validate(batch, now=NOW, future_tolerance=300, **facts),
-            vee_day.check_days(**day_rules) | vee_day.check_history(**days["history"])[0])
+            vee_day.check_days(**day_rules) | vee_history.check_history(**days["history"])[0])
 
 
 def same_arrays_sum(batch) -> int:

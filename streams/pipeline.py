@@ -29,7 +29,8 @@ from vee import blocks as vee
 from meterdata.codec import NO_VERSION, BlockBatch, DecodeError, decode
 from billing.estimate import rebuild_estimates, refresh_estimates
 from streams.metrics import StreamMetrics
-from vee.days import MAX_SLOTS, check_days, check_history
+from vee.days import MAX_SLOTS, check_days
+from vee.history import check_history
 from vee.rules import (CONTINUOUS_FLOW, HIGH_HISTORY, HISTORY_WEEKS, LOW_HISTORY, SPIKE, SPIKE_SERVICES,
                                ZERO_RUN, rule_codes, severity)
 from vee.thresholds import LIMITS, ThresholdSource
@@ -96,7 +97,7 @@ def exception_records(batch: BlockBatch, flags: np.ndarray, flagged_per_block: n
             channel=int(batch.channel[block]), block_start=int(batch.start[block]),
             interval_s=int(batch.interval_s[block]), rules=rules, severity=severity(rules),
             flagged_count=int(flagged_per_block[block]), values=batch.values[lo:hi].tolist(),
-            flags=flags[lo:hi].astype(np.int16).tolist(),
+            flags=flags[lo:hi].astype(np.int64).tolist(),
             source=(source.topic, source.partition, source.offset) if source.offset is not None else None))
     return records
 
@@ -330,7 +331,7 @@ class BatchProcessor:
                               (HIGH_HISTORY, "high_history"), (LOW_HISTORY, "low_history")):
                 if not flags[index] & bit:
                     continue
-                marks = np.zeros(slots, np.int16)
+                marks = np.zeros(slots, np.int64)
                 if bit == HIGH_HISTORY:
                     marks[hot_hours[index][slot_hours[index]] & present[index, :slots]] = HIGH_HISTORY
                 elif bit == SPIKE:
@@ -397,7 +398,7 @@ class BatchProcessor:
                                              [days[i] for i in candidates])
         for index in candidates:
             if (agreements[index], days[index]) not in occupied:
-                flags[index] &= ~np.uint16(ZERO_RUN)
+                flags[index] &= ~np.uint32(ZERO_RUN)
 
     def _count_reads(self, service_of_block: list[str], counts: np.ndarray, flagged_per_block: np.ndarray) -> None:
         totals: dict[str, list[int]] = {}

@@ -1,6 +1,6 @@
 """Validation kernels (Numba) over a batch of interval blocks in CSR layout.
 
-Every kernel has a NumPy reference in :mod:`vee.reference` and a test that both agree on
+Every kernel has a plain NumPy reference beside it (``*_reference``) and a test that both agree on
 random input. Inputs are plain arrays; the clock (``now``) is an argument.
 """
 from __future__ import annotations
@@ -22,7 +22,7 @@ def check_reads(offsets, values, low, high, start, interval_s, expected_interval
     limit = now + future_tolerance
     for block in range(offsets.shape[0] - 1):
         step = np.int64(interval_s[block])
-        block_flags = np.uint16(0)
+        block_flags = np.uint32(0)
         if expected_interval[block] == 0:
             block_flags |= UNKNOWN_METER
         elif step != expected_interval[block]:
@@ -35,9 +35,9 @@ def check_reads(offsets, values, low, high, start, interval_s, expected_interval
         block_out = flags[first:last]
         for k in range(block_values.shape[0]):
             value = block_values[k]
-            block_out[k] |= ((np.uint16(NEGATIVE) * np.uint16(value < 0))
-                             | (np.uint16(LOW) * np.uint16((value >= 0) & (value < lo)))
-                             | (np.uint16(HIGH) * np.uint16(value > hi)) | block_flags)
+            block_out[k] |= ((np.uint32(NEGATIVE) * np.uint32(value < 0))
+                             | (np.uint32(LOW) * np.uint32((value >= 0) & (value < lo)))
+                             | (np.uint32(HIGH) * np.uint32(value > hi)) | block_flags)
         # interval k ends at start + (k + 1) * step: in the future from index ahead // step on
         ahead = limit - start[block]
         future_from = first + (ahead // step if ahead >= 0 else 0)
@@ -104,8 +104,8 @@ def block_versions(batch) -> np.ndarray:
 
 def validate(batch, meter_index, expected_interval, low, high, align_offset, now: int,
              future_tolerance: int) -> np.ndarray:
-    """All rules over one batch; returns per-interval flag bits (uint16, 0 = valid)."""
-    flags = np.zeros(batch.read_count, dtype=np.uint16)
+    """All rules over one batch; returns per-interval flag bits (uint32, 0 = valid)."""
+    flags = np.zeros(batch.read_count, dtype=np.uint32)
     check_reads(batch.offsets, batch.values, low, high, batch.start, batch.interval_s, expected_interval,
                 align_offset, np.int64(now), np.int64(future_tolerance), flags)
     if len(meter_index) and np.bincount(meter_index).max() > 1:  # a meter with one block cannot repeat itself
@@ -113,3 +113,59 @@ def validate(batch, meter_index, expected_interval, low, high, align_offset, now
         check_duplicates(order, meter_index, batch.channel, batch.offsets, batch.start, batch.interval_s,
                          batch.values, block_versions(batch), precedence(batch.quality), flags)
     return flags
+
+
+# plain NumPy references: slower, obviously right, used to test the kernels
+
+def _per_interval(offsets: np.ndarray, per_block: np.ndarray) -> np.ndarray:
+    return np.repeat(per_block, np.diff(offsets))
+
+
+def check_values_reference(offsets, values, low, high) -> np.ndarray:
+    lo, hi = _per_interval(offsets, low), _per_interval(offsets, high)
+    flags = np.zeros(len(values), dtype=np.uint32)
+    flags[values < 0] |= NEGATIVE
+    flags[(values >= 0) & (values < lo)] |= LOW
+    flags[values > hi] |= HIGH
+    return flags
+
+
+def check_timing_reference(offsets, start, interval_s, expected_interval, align_offset, now, future_tolerance):
+    step = interval_s.astype(np.int64)
+    block_flags = np.zeros(len(start), dtype=np.uint32)
+    block_flags[expected_interval == 0] |= UNKNOWN_METER
+    block_flags[(expected_interval != 0) & (step != expected_interval)] |= INTERVAL_MISMATCH
+    block_flags[(start + align_offset) % step != 0] |= MISALIGNED
+    flags = _per_interval(offsets, block_flags)
+    position = np.arange(offsets[-1]) - _per_interval(offsets, offsets[:-1])
+    ends = _per_interval(offsets, start) + (position + 1) * _per_interval(offsets, step)
+    flags[ends > now + future_tolerance] |= FUTURE
+    return flags
+
+
+def check_duplicates_reference(meter_index, channel, offsets, start, interval_s, values, version, rank) -> np.ndarray:
+    """Walk blocks in (meter, channel, start) order and remember every interval already seen, with the
+    version and kind of its first reading."""
+    flags = np.zeros(len(values), dtype=np.uint32)
+    order = np.lexsort((start, channel, meter_index))
+    seen: dict[tuple[int, int, int], tuple[int, int, int]] = {}
+    for block in order:
+        key = (int(meter_index[block]), int(channel[block]))
+        for k, i in enumerate(range(offsets[block], offsets[block + 1])):
+            moment = int(start[block]) + k * int(interval_s[block])
+            reading = (int(values[i]), int(version[block]), int(rank[i]))
+            earlier = seen.get(key + (moment,))
+            if earlier is not None and earlier[0] != reading[0] and earlier[1:] == reading[1:]:
+                flags[i] |= DUPLICATE
+            if earlier is None:
+                seen[key + (moment,)] = reading
+    return flags
+
+
+def validate_reference(batch, meter_index, expected_interval, low, high, align_offset, now, future_tolerance):
+    """All block rules, plainly: the reference :func:`validate` is tested against."""
+    return (check_values_reference(batch.offsets, batch.values, low, high)
+            | check_timing_reference(batch.offsets, batch.start, batch.interval_s, expected_interval, align_offset,
+                           now, future_tolerance)
+            | check_duplicates_reference(meter_index, batch.channel, batch.offsets, batch.start, batch.interval_s,
+                               batch.values, block_versions(batch), precedence(batch.quality)))

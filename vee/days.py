@@ -4,18 +4,19 @@
   and above a floor; blocks billing until reviewed;
 - continuous flow (water): every hour of the day has use, a possible leak: information for the
   customer, not blocking the bill;
-- high against history: an hour far above the same hour of the meter's like days (same weekday, the
-  weeks before): an issue for staff, the bill goes out.
+- zero consumption: a long run of zero reads (kept only where the premise had use the week before).
+
+The rules against the meter's own history are in :mod:`vee.history`.
 
 Rows are passed as a (rows x 100) matrix with a presence mask, so DST days (92 or 100 slots) fit.
-Each kernel has a NumPy reference in :mod:`vee.reference`.
+Each kernel has a plain NumPy reference beside it (``*_reference``).
 """
 from __future__ import annotations
 
 import numba
 import numpy as np
 
-from vee.rules import CONTINUOUS_FLOW, HIGH_HISTORY, LOW_HISTORY, SPIKE, ZERO_RUN
+from vee.rules import CONTINUOUS_FLOW, SPIKE, ZERO_RUN
 
 MAX_SLOTS = 100  # a 15-minute fall-back day; 5-minute data is checked per 100-slot chunk by the caller
 
@@ -72,9 +73,9 @@ def check_day_rows(values, present, hourly_total, complete, water, spike_candida
 
 
 def check_days(values, present, hourly_total, complete, water, spike_candidate, ratio, floor, min_zero_run=None):
-    """All day rules; returns per-row flag bits (uint16). Spikes are checked on complete days of the
+    """All day rules; returns per-row flag bits (uint32). Spikes are checked on complete days of the
     services the spike rule applies to (``spike_candidate``)."""
-    flags = np.zeros(values.shape[0], dtype=np.uint16)
+    flags = np.zeros(values.shape[0], dtype=np.uint32)
     if min_zero_run is None:
         min_zero_run = np.zeros(values.shape[0], np.int64)
     ratios = np.asarray(ratio, np.float64)
@@ -84,43 +85,21 @@ def check_days(values, present, hourly_total, complete, water, spike_candidate, 
                           floor, min_zero_run, flags)
 
 
-@numba.njit(cache=True, nogil=True)
-def check_history_rows(hourly_total, like_hourly, like_days, factor, floor, low_share, hot_hours, flags):
-    """Against the meter's own history (``like_hourly[row, :like_days[row]]``, at least two like days):
-    high, an hour whose use is above factor x the most that hour used on any like day plus ``floor``
-    (the hours marked in ``hot_hours``); low, a day below ``low_share`` x the least any like day used,
-    when every like day used more than 24 floors."""
-    for row in range(hourly_total.shape[0]):
-        if like_days[row] < 2:
-            continue
-        day_total = np.int64(0)
-        least = np.int64(2**62)
-        for day in range(like_days[row]):
-            total = np.int64(0)
-            for hour in range(24):
-                total += like_hourly[row, day, hour]
-            least = min(least, total)
-        for hour in range(24):
-            day_total += hourly_total[row, hour]
-        if least > 24 * floor[row] and day_total < low_share[row] * least:
-            flags[row] |= LOW_HISTORY
-        for hour in range(24):
-            most = np.int64(0)
-            for day in range(like_days[row]):
-                most = max(most, like_hourly[row, day, hour])
-            if hourly_total[row, hour] > factor[row] * most + floor[row]:
-                hot_hours[row, hour] = True
-                flags[row] |= HIGH_HISTORY
+def check_days_reference(values, present, hourly_total, complete, water, spike_candidate, ratio, floor, min_zero_run=None):
+    """Day rules, plainly: sort each candidate day's present values; count the hours with use; find the
+    longest stretch of zero reads."""
+    flags = np.zeros(values.shape[0], dtype=np.uint32)
+    for row in range(values.shape[0]):
+        if complete[row] and spike_candidate[row]:
+            day = np.sort(values[row][present[row]])[::-1]
+            row_ratio = np.broadcast_to(np.asarray(ratio, np.float64), (values.shape[0],))[row]
+            if len(day) >= 3 and day[0] > floor[row] and day[0] > row_ratio * max(day[2], 0):
+                flags[row] |= SPIKE
+        if complete[row] and water[row] and (hourly_total[row] > 0).all():
+            flags[row] |= CONTINUOUS_FLOW
+        if complete[row] and min_zero_run is not None and min_zero_run[row] > 0:
+            zero = present[row] & (values[row] == 0)
+            longest = max((len(run) for run in "".join("1" if z else "0" for z in zero).split("0")), default=0)
+            if longest >= min_zero_run[row]:
+                flags[row] |= ZERO_RUN
     return flags
-
-
-def check_history(hourly_total, like_hourly, like_days, factor, floor, low_share=None):
-    """(flags, hot hours) of the rules against history; see :func:`check_history_rows`."""
-    rows = hourly_total.shape[0]
-    hot = np.zeros((rows, 24), np.bool_)
-    flags = np.zeros(rows, np.uint16)
-    low = np.zeros(rows) if low_share is None else np.asarray(low_share, np.float64)
-    check_history_rows(np.ascontiguousarray(hourly_total, np.int64), np.ascontiguousarray(like_hourly, np.int64),
-                       np.asarray(like_days, np.int64), np.asarray(factor, np.float64), np.asarray(floor, np.float64),
-                       low, hot, flags)
-    return flags, hot

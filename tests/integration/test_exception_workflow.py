@@ -114,3 +114,18 @@ def test_reestimate_fills_the_held_back_read_and_closes_the_exception(flagged, s
     assert conn.execute(usage, (meter.meter_no, day)).fetchone() == (915, 3)
     assert queue.get_exception(conn, exception_id).status == "estimated"
     assert [a for a, *_ in queue.history(conn, exception_id)] == ["reestimate"]
+
+
+def test_stored_flags_hold_all_32_bits(flagged):
+    """A rule past the sixteenth (bit 31) round-trips through the queue: stored flags are 32 bits wide."""
+    conn, _, meter, exception_id = flagged
+    assert conn.execute("select data_type, udt_name from information_schema.columns "
+                        "where table_name = 'vee_exceptions' and column_name = 'flags'").fetchone() == ("ARRAY", "_int8")
+    record = queue.get_exception(conn, exception_id)
+    from storage.reads import ExceptionRecord, record_day_exceptions
+    wide = [(1 << 31) | f for f in record.flags]
+    record_day_exceptions(conn, [ExceptionRecord(meter.meter_no, None, 1, int(record.block_start.timestamp()),
+                                                 record.interval_s, ["future_rule"], "issue", 0, record.values,
+                                                 wide)], ["future_rule"])
+    stored = conn.execute("select flags from vee_exceptions where day_rule = 'future_rule'").fetchone()[0]
+    assert stored == wide

@@ -1,7 +1,7 @@
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from vee import blocks as vee, reference as vee_reference
+from vee import blocks as vee
 from meterdata.codec import Block, BlockBatch
 from vee.rules import (DUPLICATE, FUTURE, HIGH, INTERVAL_MISMATCH, LOW, MISALIGNED, NEGATIVE,
                                UNKNOWN_METER, rule_codes)
@@ -28,7 +28,7 @@ def facts(batch, expected=900, low=0, high=10_000):
 def run_both(batch, now=NOW, tolerance=300, **overrides):
     arguments = {**facts(batch), **overrides}
     kernel = vee.validate(batch, now=now, future_tolerance=tolerance, **arguments)
-    reference = vee_reference.validate(batch, now=now, future_tolerance=tolerance, **arguments)
+    reference = vee.validate_reference(batch, now=now, future_tolerance=tolerance, **arguments)
     assert kernel.tolist() == reference.tolist()
     return kernel
 
@@ -90,6 +90,21 @@ def test_rule_codes():
     assert rule_codes(NEGATIVE | FUTURE) == ["negative", "future"]
 
 
+def test_the_rule_registry_has_one_bit_and_one_code_per_rule_within_32_bits():
+    from vee.rules import REGISTRY, Rule, check_registry
+    assert check_registry() == []
+    assert check_registry(REGISTRY + (Rule(1 << 31, "next", "issue", "vee.days", "the 32nd rule"),)) == []
+    wrong = REGISTRY + (Rule(1 << 32, "too_wide", "issue", "vee.days", ""), Rule(NEGATIVE, "negative", "x", "", ""))
+    assert check_registry(wrong) == ["too_wide: bit 4294967296 is not one bit of 32", "negative: unknown severity x",
+                                     "bit 1 used twice", "code negative used twice"]
+
+
+def test_flags_are_32_bits_wide_so_rules_past_the_16th_fit():
+    flags = run_both(make_batch([("E1", 1, START, 900, [-5, 10])]))
+    assert flags.dtype == np.uint32
+    assert int((flags | np.uint32(1 << 31))[0]) == (1 << 31) | NEGATIVE
+
+
 @st.composite
 def random_batches(draw):
     rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
@@ -115,5 +130,5 @@ def test_kernels_agree_with_the_reference(batch, now_shift):
                      align_offset=rng.choice([0, 1800], n).astype(np.int64))
     now = START + now_shift
     kernel = vee.validate(batch, now=now, future_tolerance=300, **arguments)
-    reference = vee_reference.validate(batch, now=now, future_tolerance=300, **arguments)
+    reference = vee.validate_reference(batch, now=now, future_tolerance=300, **arguments)
     assert kernel.tolist() == reference.tolist()

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import numpy as np
 
-from vee import days as vee_day, reference as vee_reference
+from vee import history
 from vee.rules import HIGH_HISTORY, LOW_HISTORY, SPIKE_RATIO
 from vee.thresholds import Thresholds
 
@@ -40,8 +40,8 @@ def test_history_kernel_agrees_with_the_reference():
         floor = rng.uniform(0, 30, rows)
         low = rng.uniform(0, 1, rows)
         hourly[rng.random(rows) < 0.3] //= 50  # some quiet days
-        got = vee_day.check_history(hourly, like, days, factor, floor, low)
-        expected = vee_reference.check_history(hourly, like, days, factor, floor, low)
+        got = history.check_history(hourly, like, days, factor, floor, low)
+        expected = history.check_history_reference(hourly, like, days, factor, floor, low)
         assert got[0].tolist() == expected[0].tolist()
         assert got[1].tolist() == expected[1].tolist()
 
@@ -53,11 +53,11 @@ def test_history_rule_needs_two_like_days_and_looks_per_hour():
     hourly[0, 18] = 500  # 5 x the most that hour used: above 4 x 100 + 50
     hourly[1, 18] = 440  # below 4 x 100 + 50
     hourly[2, 18] = 5000
-    flags, hot = vee_day.check_history(hourly, like, np.array([3, 3, 1]), np.full(3, 4.0), np.full(3, 50.0))
+    flags, hot = history.check_history(hourly, like, np.array([3, 3, 1]), np.full(3, 4.0), np.full(3, 50.0))
     assert flags.tolist() == [HIGH_HISTORY, 0, 0]  # the third row has one like day only
     assert np.flatnonzero(hot[0]).tolist() == [18]
     quiet = np.full((3, 24), 100)
     quiet[0] = 5  # 120 in the day, under a tenth of the like days' 2,400
-    flags, _ = vee_day.check_history(quiet, like, np.array([3, 3, 3]), np.full(3, 4.0), np.full(3, 50.0),
+    flags, _ = history.check_history(quiet, like, np.array([3, 3, 3]), np.full(3, 4.0), np.full(3, 50.0),
                                      np.full(3, 0.1))
     assert flags.tolist() == [LOW_HISTORY, 0, 0]
