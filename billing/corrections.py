@@ -8,7 +8,7 @@ from datetime import date, datetime
 
 import psycopg
 
-from billing.errors import BillStateError, LedgerError
+from billing.errors import NotIssued, ReasonRequired, UnknownBill
 from billing.ledger import reversal
 from billing.postings import lock_account, post
 
@@ -16,17 +16,17 @@ from billing.postings import lock_account, post
 def cancel_bill(conn: psycopg.Connection, bill_id: int, actor: str, reason: str, posted_at: datetime) -> int:
     """Returns the ledger transaction of the reversal."""
     if not (actor or "").strip() or not (reason or "").strip():
-        raise LedgerError("who_and_why", "cancelling a bill needs who and why")
+        raise ReasonRequired("cancelling a bill needs who and why")
     conn.autocommit = True
     with conn.transaction():
         row = conn.execute("select account_id, status from bills where id = %s", (bill_id,)).fetchone()
         if row is None:
-            raise BillStateError("unknown_bill", f"no bill {bill_id}")
+            raise UnknownBill(f"no bill {bill_id}")
         account_id, _ = row
         lock_account(conn, account_id)
         status = conn.execute("select status from bills where id = %s for update", (bill_id,)).fetchone()[0]
         if status != "issued":
-            raise BillStateError("not_issued", f"bill {bill_id} is {status}")
+            raise NotIssued(f"bill {bill_id} is {status}")
         postings = conn.execute(
             "select ledger_account, amount_minor from ledger_entries where bill_id = %s "
             "and entry_type in ('bill', 'budget_deferral', 'budget_true_up') order by id", (bill_id,)).fetchall()
@@ -44,7 +44,7 @@ def period_of(conn: psycopg.Connection, bill_id: int) -> tuple[int, int]:
     """(billing period, account) of a bill."""
     row = conn.execute("select billing_period_id, account_id from bills where id = %s", (bill_id,)).fetchone()
     if row is None:
-        raise BillStateError("unknown_bill", f"no bill {bill_id}")
+        raise UnknownBill(f"no bill {bill_id}")
     return row
 
 

@@ -8,6 +8,7 @@ from datetime import date, timedelta
 
 import psycopg
 
+from billing.errors import BadCycleCount
 from storage.bulk_load import ensure_period
 
 
@@ -27,7 +28,7 @@ def create_cycles(conn: psycopg.Connection, count: int, zone: str, close_after_d
                   prefix: str = "BC") -> list[str]:
     """``count`` cycles (at most 28) spread over the month's first days; existing codes are kept."""
     if not 1 <= count <= 28:
-        raise ValueError("between 1 and 28 cycles: one per start day")
+        raise BadCycleCount("between 1 and 28 cycles: one per start day")
     codes = [f"{prefix}{number:02d}" for number in range(1, count + 1)]
     for number, code in enumerate(codes, start=1):
         conn.execute("insert into billing_cycles (code, zone, period_start_day, close_after_days) "

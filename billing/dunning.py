@@ -19,7 +19,7 @@ from datetime import date, datetime, timedelta
 
 import psycopg
 
-from billing.errors import BillingError
+from billing.errors import ArrangementExists, BadArrangement, NothingOwed, ReasonRequired
 from billing.ledger import FEES, RECEIVABLE
 from billing.notices import create_notice
 from billing.entities import Entity, entity_for
@@ -157,18 +157,18 @@ def create_arrangement(conn: psycopg.Connection, account_id: int, installments: 
                        every_days: int, actor: str, reason: str, now: datetime) -> int:
     """Spread the account's balance over equal installments (the first takes the rounding remainder)."""
     if not (actor or "").strip() or not (reason or "").strip():
-        raise BillingError("who_and_why", "a payment arrangement needs who made it and why")
+        raise ReasonRequired("a payment arrangement needs who made it and why")
     if installments < 1 or every_days < 1:
-        raise BillingError("bad_arrangement", "installments and days between them must be at least 1")
+        raise BadArrangement("installments and days between them must be at least 1")
     conn.autocommit = True
     with conn.transaction():
         lock_account(conn, account_id)
         balance = account_receivable(conn, account_id).balance_minor
         if balance < installments:
-            raise BillingError("nothing_owed", "the account owes too little to arrange in installments")
+            raise NothingOwed("the account owes too little to arrange in installments")
         if conn.execute("select 1 from payment_arrangements where account_id = %s and status = 'active'",
                         (account_id,)).fetchone():
-            raise BillingError("arrangement_exists", "the account has an active payment arrangement")
+            raise ArrangementExists("the account has an active payment arrangement")
         arrangement_id = conn.execute(
             "insert into payment_arrangements (account_id, total_minor, starts_on, status, created_by, reason, created_at) "
             "values (%s, %s, %s, 'active', %s, %s, %s) returning id",

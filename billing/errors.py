@@ -1,48 +1,135 @@
-"""Billing's exceptions: one root, codes an operator can act on.
+"""Billing's exceptions: one root, one class per code, each with the HTTP status a request that
+raised it is answered with.
 
     BillingError
-    ├── BillRunBusy        another bill run holds the period
-    ├── UnknownPeriod      no such billing period
-    ├── LedgerError        a posting that would break the ledger (unbalanced, unknown account)
-    ├── PaymentError       a payment that cannot be taken as given (amount, state)
-    ├── BillStateError     cancel/rebill/deliver on a bill in the wrong state
-    └── PolicyError        a billing-entity policy file with errors (every error, with its path)
+    ├── ReasonRequired      who_and_why: a staff action without who made it and why
+    ├── BadAmount           bad_amount: an amount that is not a positive number in the currency's decimals
+    ├── BadCycleCount       bad_cycles: cycles are one per start day, 1 to 28
+    ├── BillRunBusy         bill_run_busy: another bill run holds the period
+    ├── UnknownPeriod       unknown_period: no such billing period
+    ├── UnknownBill         unknown_bill
+    ├── BillStateError      bill_state: cancel/rebill/deliver on a bill in the wrong state
+    │   └── NotIssued       not_issued
+    ├── LedgerError         ledger_error: a posting that would break the ledger
+    │   ├── Unbalanced      unbalanced
+    │   └── UnknownAccount  unknown_account
+    ├── PaymentError        payment_error: a payment that cannot be taken as given
+    │   ├── NoReference     no_reference
+    │   ├── UnknownPayment  unknown_payment
+    │   ├── NotUnmatched    not_unmatched
+    │   ├── AlreadyReturned already_returned
+    │   └── MoreThanCredit  more_than_credit
+    ├── ArrangementError    arrangement_error: a payment arrangement that cannot be made
+    │   ├── BadArrangement  bad_arrangement
+    │   ├── NothingOwed     nothing_owed
+    │   └── ArrangementExists arrangement_exists
+    └── PolicyError         policy_error: a billing-entity policy file with errors (every error, with its path)
 """
 from __future__ import annotations
 
+from config.errors import M2CError
 
-class BillingError(Exception):
+
+class BillingError(M2CError):
     code = "billing_error"
 
-    def __init__(self, *args):
-        # BillingError("message") or BillingError("code", "message")
-        if len(args) == 2:
-            self.code, message = args
-            super().__init__(message)
-        else:
-            super().__init__(*args)
+
+class ReasonRequired(BillingError):
+    code = "who_and_why"
+
+
+class BadAmount(BillingError):
+    code = "bad_amount"
+
+
+class BadCycleCount(BillingError):
+    code = "bad_cycles"
 
 
 class BillRunBusy(BillingError):
     """Another bill run holds the same billing period."""
 
     code = "bill_run_busy"
+    status = 409
 
 
 class UnknownPeriod(BillingError):
     code = "unknown_period"
+    status = 404
+
+
+class UnknownBill(BillingError):
+    code = "unknown_bill"
+    status = 404
+
+
+class BillStateError(BillingError):
+    code = "bill_state"
+    status = 409
+
+
+class NotIssued(BillStateError):
+    code = "not_issued"
 
 
 class LedgerError(BillingError):
     code = "ledger_error"
 
 
+class Unbalanced(LedgerError):
+    code = "unbalanced"
+    status = 500  # postings are built by the code, never typed in: a defect
+
+
+class UnknownAccount(LedgerError):
+    code = "unknown_account"
+    status = 404
+
+
 class PaymentError(BillingError):
     code = "payment_error"
 
 
-class BillStateError(BillingError):
-    code = "bill_state"
+class NoReference(PaymentError):
+    code = "no_reference"
+
+
+class UnknownPayment(PaymentError):
+    code = "unknown_payment"
+    status = 404
+
+
+class NotUnmatched(PaymentError):
+    code = "not_unmatched"
+    status = 409
+
+
+class AlreadyReturned(PaymentError):
+    code = "already_returned"
+    status = 409
+
+
+class MoreThanCredit(PaymentError):
+    code = "more_than_credit"
+    status = 409
+
+
+class ArrangementError(BillingError):
+    code = "arrangement_error"
+
+
+class BadArrangement(ArrangementError):
+    code = "bad_arrangement"
+
+
+class NothingOwed(ArrangementError):
+    code = "nothing_owed"
+    status = 409
+
+
+class ArrangementExists(ArrangementError):
+    code = "arrangement_exists"
+    status = 409
 
 
 class PolicyError(BillingError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable
 
-from billing.errors import LedgerError
+from billing.errors import Unbalanced
 
 RECEIVABLE = "receivable"
 CASH = "cash"
@@ -30,7 +30,7 @@ def balanced(postings: Iterable[tuple[str, int]]) -> list[tuple[str, int]]:
     """The postings without zero amounts; raises unless they sum to zero."""
     postings = [(account, int(amount)) for account, amount in postings if amount]
     if sum(amount for _, amount in postings) != 0:
-        raise LedgerError("unbalanced", f"postings do not sum to zero: {postings}")
+        raise Unbalanced(f"postings do not sum to zero: {postings}")
     return postings
 
 

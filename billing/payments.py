@@ -10,7 +10,8 @@ from decimal import Decimal
 
 import psycopg
 
-from billing.errors import LedgerError, PaymentError
+from billing.errors import (AlreadyReturned, BadAmount, MoreThanCredit, NoReference, NotUnmatched, ReasonRequired,
+                            UnknownPayment)
 from billing.ledger import CASH, FEES, RECEIVABLE
 from billing.notices import create_notice
 from billing.entities import Entity, entity_for
@@ -41,10 +42,10 @@ class PaymentOutcome:
 
 def receive_payment(conn: psycopg.Connection, payment: PaymentIn, posted_at: datetime) -> PaymentOutcome:
     if not payment.reference or not payment.reference.strip():
-        raise PaymentError("no_reference", "a payment needs its unique reference")
+        raise NoReference("a payment needs its unique reference")
     amount_minor = to_minor_exact(payment.amount, payment.currency, "payment amount")
     if amount_minor <= 0:
-        raise PaymentError("bad_amount", f"a payment must be positive, got {payment.amount}")
+        raise BadAmount(f"a payment must be positive, got {payment.amount}")
     with conn.transaction():
         account_id, reason = _match(conn, payment)
         if account_id is not None:
@@ -110,9 +111,9 @@ def match_payment(conn: psycopg.Connection, payment_id: int, account_id: int, ac
         payment = conn.execute("select status, amount_minor, reference from payments where id = %s for update",
                                (payment_id,)).fetchone()
         if payment is None:
-            raise PaymentError("unknown_payment", f"no payment {payment_id}")
+            raise UnknownPayment(f"no payment {payment_id}")
         if payment[0] != "unmatched":
-            raise PaymentError("not_unmatched", f"payment {payment_id} is {payment[0]}, not unmatched")
+            raise NotUnmatched(f"payment {payment_id} is {payment[0]}, not unmatched")
         conn.execute("update payments set status = 'applied', account_id = %s where id = %s", (account_id, payment_id))
         _post_payment(conn, account_id, payment_id, payment[1], posted_at, payment[2])
         conn.execute("insert into payment_actions (payment_id, action, actor, reason, details) "
@@ -130,10 +131,10 @@ def return_payment(conn: psycopg.Connection, payment_id: int, actor: str, reason
         payment = conn.execute("select status, amount_minor, account_id, reference from payments where id = %s",
                                (payment_id,)).fetchone()
         if payment is None:
-            raise PaymentError("unknown_payment", f"no payment {payment_id}")
+            raise UnknownPayment(f"no payment {payment_id}")
         status, amount_minor, account_id, reference = payment
         if status == "returned":
-            raise PaymentError("already_returned", f"payment {payment_id} was returned already")
+            raise AlreadyReturned(f"payment {payment_id} was returned already")
         fee = 0
         if status == "applied":
             lock_account(conn, account_id)
@@ -160,16 +161,16 @@ def refund(conn: psycopg.Connection, account_id: int, amount_minor: int, actor: 
     """Pay a credit balance back to the customer (cash out): at most the account's credit."""
     _who_and_why(actor, reason)
     if amount_minor <= 0:
-        raise PaymentError("bad_amount", "a refund is a positive amount")
+        raise BadAmount("a refund is a positive amount")
     with conn.transaction():
         lock_account(conn, account_id)
         credit = -account_receivable(conn, account_id).balance_minor
         if amount_minor > credit:
-            raise PaymentError("more_than_credit", f"the account's credit is {max(credit, 0)} minor units")
+            raise MoreThanCredit(f"the account's credit is {max(credit, 0)} minor units")
         return post(conn, account_id, [(RECEIVABLE, amount_minor, "refund"), (CASH, -amount_minor, "refund")],
                     posted_at, memo=f"refund: {reason}", created_by=actor)
 
 
 def _who_and_why(actor: str, reason: str) -> None:
     if not (actor or "").strip() or not (reason or "").strip():
-        raise LedgerError("who_and_why", "staff actions on payments need who and why")
+        raise ReasonRequired("staff actions on payments need who and why")

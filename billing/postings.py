@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import psycopg
 
-from billing.errors import LedgerError
+from billing.errors import BadAmount, ReasonRequired, UnknownAccount
 from billing.ledger import ADJUSTMENTS, RECEIVABLE, Entry, Receivable, balanced, receivable
 from rating.money import MINOR_UNITS
 
@@ -18,14 +18,14 @@ def lock_account(conn: psycopg.Connection, account_id: int) -> tuple[int, str, s
     row = conn.execute("select id, account_no, currency from accounts where id = %s for update",
                        (account_id,)).fetchone()
     if row is None:
-        raise LedgerError("unknown_account", f"no account {account_id}")
+        raise UnknownAccount(f"no account {account_id}")
     return row
 
 
 def account_id_of(conn: psycopg.Connection, account_no: str) -> int:
     row = conn.execute("select id from accounts where account_no = %s", (account_no,)).fetchone()
     if row is None:
-        raise LedgerError("unknown_account", f"no account {account_no!r}")
+        raise UnknownAccount(f"no account {account_no!r}")
     return row[0]
 
 
@@ -50,10 +50,10 @@ def to_minor_exact(amount: Decimal, currency: str, what: str = "amount") -> int:
     """An amount given in the currency's major unit, refused if it has more decimals than the currency."""
     exponent = MINOR_UNITS[currency]
     if not amount.is_finite():
-        raise LedgerError("bad_amount", f"{what} is not a number: {amount}")
+        raise BadAmount(f"{what} is not a number: {amount}")
     minor = amount.scaleb(exponent)
     if minor != minor.to_integral_value():
-        raise LedgerError("bad_amount", f"{what} {amount} has more than {exponent} decimals")
+        raise BadAmount(f"{what} {amount} has more than {exponent} decimals")
     return int(minor)
 
 
@@ -61,9 +61,9 @@ def adjust(conn: psycopg.Connection, account_id: int, amount_minor: int, reason:
            posted_at: datetime) -> int:
     """A manual adjustment: positive charges the customer, negative credits them."""
     if not amount_minor:
-        raise LedgerError("bad_amount", "an adjustment of zero changes nothing")
+        raise BadAmount("an adjustment of zero changes nothing")
     if not reason.strip() or not actor.strip():
-        raise LedgerError("who_and_why", "an adjustment needs who made it and why")
+        raise ReasonRequired("an adjustment needs who made it and why")
     with conn.transaction():
         lock_account(conn, account_id)
         return post(conn, account_id, [(RECEIVABLE, amount_minor, "adjustment"),

@@ -12,7 +12,7 @@ import jinja2
 import psycopg
 from fpdf import FPDF
 
-from billing.errors import BillStateError
+from billing.errors import UnknownBill
 from billing.entities import Entity, entity_for
 from rating.money import format_minor
 
@@ -54,7 +54,7 @@ def bill_document(conn: psycopg.Connection, bill_id: int, entities: dict[str, En
         "adjustments_minor, fees_minor, budget_minor, total_due_minor, due_date, delivered_at "
         "from bills where id = %s", (bill_id,)).fetchone()
     if row is None:
-        raise BillStateError("unknown_bill", f"no bill {bill_id}")
+        raise UnknownBill(f"no bill {bill_id}")
     names = ["id", "account_id", "period_start", "period_end", "zone", "currency", "total_minor", "issued_at", "status",
              "kind", "rebill_of", "cancelled_at", "cancel_reason", "estimated", "billing_entity",
              "previous_balance_minor", "payments_minor", "adjustments_minor", "fees_minor", "budget_minor",

@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
+from config.errors import M2CError
+
 
 def day(text: str) -> str:
     """A day as YYYY-MM-DD; kept as the text it was given (the commands parse it where they use it)."""
@@ -14,9 +16,10 @@ def day(text: str) -> str:
     return text
 
 
-class UsageError(Exception):
+class UsageError(M2CError):
     """A command given something it cannot use: said in one line with ``code`` (exit 2) by ``m2c``."""
 
+    code = "bad_usage"
+
     def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
+        super().__init__(message, code=code)

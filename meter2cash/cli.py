@@ -291,17 +291,13 @@ def main(argv: list[str] | None = None) -> int:
     import psycopg
     from confluent_kafka import KafkaException
 
-    from billing.errors import BillingError
-    from meter2cash.arguments import UsageError
+    from config.errors import M2CError
     from storage.db_errors import first_line
-    from rating.errors import RatingError
 
     args = build_parser().parse_args(argv)
     try:
         return args.func(args, Settings.from_env())
-    except UsageError as error:
-        return _one_line(error.code, str(error), 2)
-    except (BillingError, RatingError) as error:
+    except M2CError as error:  # every project error: a user's mistake, said with its code
         return _one_line(error.code, first_line(error), 2)
     except FileNotFoundError as error:
         return _one_line("no_such_file", f"{error.filename or error}: no such file", 2)

@@ -24,6 +24,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
+from meterdata.errors import MeterDataError
+
 MAGIC = b"MB"
 VERSION = 1
 FLAG_QUALITY = 0x01
@@ -44,11 +46,13 @@ _TAIL = struct.Struct("<BqIH")
 _VERSION = struct.Struct("<q")
 
 
-class DecodeError(ValueError):
-    """A message that cannot be decoded; ``reason`` is a stable machine-readable code."""
+class DecodeError(MeterDataError):
+    """A message that cannot be decoded; ``reason`` (its ``code``) is a stable machine-readable code."""
+
+    code = "undecodable"
 
     def __init__(self, reason: str, detail: str):
-        super().__init__(f"{reason}: {detail}")
+        super().__init__(f"{reason}: {detail}", code=reason)
         self.reason = reason
         self.detail = detail
 

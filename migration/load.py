@@ -19,18 +19,13 @@ import psycopg
 from billing.cycles import period_containing
 from billing.ledger import OPENING_BALANCE, RECEIVABLE
 from billing.postings import lock_account, post, to_minor_exact
-from migration.extract import Extract, Problem, money, read_extract, read_history, validate
+from migration.extract import Extract, money, read_extract, read_history, validate
+from migration.errors import ExtractInvalid
 from storage.bulk_load import ensure_period
 from meterdata.codec import encode_binary
 
 STEPS = ("records", "opening_balances", "legacy_bills", "periods", "reads")
 READ_CHUNK = 2000  # blocks per stored batch
-
-
-class ExtractInvalid(Exception):
-    def __init__(self, problems: list[Problem]):
-        super().__init__(f"{len(problems)} problems in the extract")
-        self.problems = problems
 
 
 @dataclass

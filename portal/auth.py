@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 
 from portal.session_cache import SESSIONS
+from portal.errors import BadRole, NoAccounts, NoSuchAccount, NoSuchUser, PasswordPolicy
 from storage.throttle import ADDRESS, USER, PgThrottle
 
 ROLES = ("customer", "clerk", "supervisor", "admin")
@@ -66,10 +67,6 @@ class Principal:
         return next((i for number, i in self.accounts if number == account_no), None)
 
 
-class PasswordPolicy(ValueError):
-    pass
-
-
 def check_password(password: str) -> None:
     if len(password) < 12 or len(password) > 256:
         raise PasswordPolicy("a password is 12 to 256 characters")
@@ -78,17 +75,17 @@ def check_password(password: str) -> None:
 def create_user(conn: psycopg.Connection, username: str, password: str, role: str,
                 account_numbers: list[str] = ()) -> int:
     if role not in ROLES:
-        raise ValueError(f"role {role!r} is one of {ROLES}")
+        raise BadRole(f"role {role!r} is one of {ROLES}")
     check_password(password)
     if role == "customer" and not account_numbers:
-        raise ValueError("a customer user sees at least one account")
+        raise NoAccounts("a customer user sees at least one account")
     with conn.transaction():
         user_id = conn.execute("insert into portal_users (username, password_hash, role) values (%s, %s, %s) "
                                "returning id", (username, hash_password(password), role)).fetchone()[0]
         for number in account_numbers:
             row = conn.execute("select id from accounts where account_no = %s", (number,)).fetchone()
             if row is None:
-                raise ValueError(f"no account {number}")
+                raise NoSuchAccount(f"no account {number}")
             conn.execute("insert into portal_user_accounts (user_id, account_id) values (%s, %s)", (user_id, row[0]))
     return user_id
 
@@ -100,7 +97,7 @@ def set_disabled(conn: psycopg.Connection, username: str, disabled: bool) -> lis
         row = conn.execute("update portal_users set disabled = %s where username = %s returning id",
                            (disabled, username)).fetchone()
         if row is None:
-            raise ValueError(f"no user {username}")
+            raise NoSuchUser(f"no user {username}")
         if not disabled:
             return []
         return [r[0] for r in conn.execute("delete from portal_sessions where user_id = %s returning token_hash",

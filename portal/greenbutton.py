@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from portal.errors import BadRange
+
 ESPI_UOM = {"Wh": 72, "VArh": 73, "ft3": 119, "gal": 128, "therm": 169}
 COMMODITY = {"electric": 1, "gas": 7, "water": 9}  # ESPI CommodityKind
 SERVICE_KIND = {"electric": 0, "gas": 1, "water": 2}  # ESPI ServiceKind
@@ -48,7 +50,7 @@ def time_parameters(zone: str, year: int) -> str:
 def feed(conn: psycopg.Connection, account_id: int, first: date, end: date, base: str = "/espi/1_1/resource") -> str:
     """The account's feed for local days [first, end)."""
     if not first < end or (end - first).days > MAX_DAYS:
-        raise ValueError(f"a range of 1 to {MAX_DAYS} days")
+        raise BadRange(f"a range of 1 to {MAX_DAYS} days")
     account_no, zone = conn.execute("select account_no, zone from accounts where id = %s", (account_id,)).fetchone()
     meters = conn.execute(
         "select m.id, m.meter_no, m.service, m.unit, m.power_of_ten, m.interval_s from meters m "

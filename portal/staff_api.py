@@ -131,10 +131,7 @@ def override(request: Request, body: Override, exception_id: int = Path(ge=1, le
     with request.app.state.pool.connection() as conn:
         if queue.get_exception(conn, exception_id) is None:
             raise Problem(404, "no_such_exception", "no such exception")
-        try:
-            written = queue.override(conn, exception_id, body.values, who.username, body.why)
-        except queue.ExceptionActionRefused as error:
-            raise Problem(409, error.code, str(error)) from None
+        written = queue.override(conn, exception_id, body.values, who.username, body.why)
         record(conn, who, "exception.override", str(exception_id), {"why": body.why, "values": body.values})
     return {"written": written}
 
@@ -151,14 +148,10 @@ def act(request: Request, action: Literal["accept", "release", "reopen", "reesti
     with request.app.state.pool.connection() as conn:
         if queue.get_exception(conn, exception_id) is None:
             raise Problem(404, "no_such_exception", "no such exception")
-        try:
-            if action == "reestimate":
-                done = reestimate_exception(conn, exception_id, who.username, body.why)
-                result = {"estimated": done}
-            else:
-                result = {"moved": queue.act(conn, [exception_id], action, who.username, body.why)}
-        except queue.ExceptionActionRefused as error:
-            raise Problem(409, error.code, str(error)) from None
+        if action == "reestimate":
+            result = {"estimated": reestimate_exception(conn, exception_id, who.username, body.why)}
+        else:
+            result = {"moved": queue.act(conn, [exception_id], action, who.username, body.why)}
         record(conn, who, f"exception.{action}", str(exception_id), {"why": body.why, **result})
     return result
 
@@ -224,13 +217,9 @@ class BillRunRequest(BaseModel):
 def start_bill_run(request: Request, body: BillRunRequest, who: Principal = Depends(staff("supervisor"))) -> dict:
     """Start the bill run of a cycle's period (the oldest open one unless given); watch it with GET."""
     from billing.bill_run import find_period
-    from billing.errors import BillingError
 
     with request.app.state.pool.connection() as conn:
-        try:
-            period_id = find_period(conn, body.cycle, body.period_start)
-        except (BillingError, LookupError, ValueError) as error:
-            raise Problem(404, getattr(error, "code", "not_found"), str(error)) from None
+        period_id = find_period(conn, body.cycle, body.period_start)  # UnknownPeriod: 404
         record(conn, who, "bill_run.start", body.cycle, {"period_id": period_id})
     request.app.state.bill_runs.start(period_id, who.username)
     return {"billing_period_id": period_id, "status": "started"}
@@ -294,17 +283,13 @@ class Match(BaseModel):
 
 @router.post("/payments/{payment_id}/match")
 def match(request: Request, body: Match, payment_id: int = Path(ge=1, le=2**62), who: Principal = Depends(staff("clerk"))) -> dict:
-    from billing.errors import PaymentError
     from billing.payments import match_payment
 
     with request.app.state.pool.connection() as conn:
         row = conn.execute("select id from accounts where account_no = %s", (body.account_no,)).fetchone()
         if row is None:
             raise Problem(404, "no_such_account", "no such account")
-        try:
-            match_payment(conn, payment_id, row[0], who.username, body.why, datetime.now(timezone.utc))
-        except PaymentError as error:
-            raise Problem(409 if error.code != "unknown_payment" else 404, error.code, str(error)) from None
+        match_payment(conn, payment_id, row[0], who.username, body.why, datetime.now(timezone.utc))
         record(conn, who, "payment.match", str(payment_id), {"account_no": body.account_no, "why": body.why})
     return {"payment_id": payment_id, "status": "applied", "account_no": body.account_no}
 

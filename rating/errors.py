@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from config.errors import M2CError
 
-class RatingError(Exception):
+
+class RatingError(M2CError):
     """Root of every error raised by ``rating``."""
 
     code = "rating_error"
@@ -56,3 +58,9 @@ class NeedsIntervals(RatingError):
     """A time-of-use or demand charge was asked to price usage known only as a total."""
 
     code = "needs_interval_data"
+
+
+class NotWritable(RatingError):
+    """A value a tariff file cannot hold (a converted record carrying a float where a number must be exact)."""
+
+    code = "not_writable"

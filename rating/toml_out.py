@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 from datetime import date
 
+from rating.errors import NotWritable
+
 
 def _value(value) -> str:
     if isinstance(value, bool):
@@ -22,7 +24,7 @@ def _value(value) -> str:
         return "{ " + ", ".join(f"{_key(k)} = {_value(v)}" for k, v in value.items()) + " }"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} to a tariff file")
+    raise NotWritable(f"cannot write {type(value).__name__} {value!r} to a tariff file")
 
 
 def _key(key: str) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 import psycopg
 
 from storage.copy_text import int_array
+from storage.errors import NullHourlySum
 from storage.pg_binary import raw_array_cursor
 
 CONSUMPTION_CHANNEL = 1  # delivered to the customer
@@ -250,7 +251,7 @@ def hourly_for(conn: psycopg.Connection, agreement_ids: list[int], first_day: da
     def matrix(column: int) -> np.ndarray:
         sent = np.frombuffer(b"".join([row[column] for row in rows]), dtype=layout)["cells"]
         if not (sent["length"] == 8).all():
-            raise ValueError("hourly sums with a NULL element")
+            raise NullHourlySum("hourly sums with a NULL element")
         return sent["value"].astype(np.int64)
 
     return HourlyUsage(

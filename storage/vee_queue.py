@@ -12,16 +12,13 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from meterdata.day_rows import STAFF_EDIT_QUALITY, group_days
+from storage.errors import ExceptionActionRefused  # noqa: F401  (raised here; callers import it from here)
 from storage.reads import store_batch
 from storage.schema import PartitionManager
 
 QUALITY_EDITED = STAFF_EDIT_QUALITY  # codes 200 and up are the project's own: 200 = edited by staff
 STATUS_AFTER = {"accept": "accepted", "release": "released", "override": "overridden", "reopen": "open",
                 "reestimate": "estimated"}
-
-
-class ExceptionActionRefused(ValueError):
-    code = "exception_action_refused"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
 from config.settings import Settings
+from streams.errors import DlqError  # noqa: F401  (raised here; callers import it from here)
 
 
 REFERENCE_BYTES = 1024  # what a dead letter by reference keeps of the message's body
@@ -84,14 +85,6 @@ class Letter:
         return {"partition": self.partition, "offset": self.offset, "at": self.at.isoformat(),
                 "reason": self.reason, "detail": self.detail, "source": self.source, "size": self.size,
                 "by_reference": self.by_reference, "key": (self.key or b"").decode("utf-8", "replace")}
-
-
-class DlqError(Exception):
-    """A request the dead-letter topic cannot answer; ``code`` is stable."""
-
-    def __init__(self, code: str, message: str):
-        super().__init__(message)
-        self.code = code
 
 
 def read_letters(settings: Settings, timeout: float = 10.0) -> list[Letter]:

@@ -19,6 +19,7 @@ from meterdata.formats.registers import DAY, spread
 from meterdata.formats.scaling import MeterUnit, Register, to_blocks, to_register
 from meterdata.formats.series import Parsed, Rejected
 from streams.producer import publish
+from streams.errors import ImportFileInvalid
 
 FORMATS = ("cmep", "greenbutton", "csv")
 
@@ -73,11 +74,11 @@ def read_meter_map(path: str) -> dict[str, str]:
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.reader(handle))
     if not rows or [c.strip().lower() for c in rows[0][:2]] != ["source_id", "meter_id"]:
-        raise ValueError(f"{path}: the first row must be the header source_id,meter_id")
+        raise ImportFileInvalid(f"{path}: the first row must be the header source_id,meter_id")
     mapping: dict[str, str] = {}
     for number, row in enumerate(rows[1:], start=2):
         if len(row) < 2 or not row[0].strip() or not row[1].strip():
-            raise ValueError(f"{path}:{number}: a row is source_id,meter_id")
+            raise ImportFileInvalid(f"{path}:{number}: a row is source_id,meter_id")
         mapping[row[0].strip()] = row[1].strip()
     return mapping
 
@@ -122,7 +123,7 @@ def import_file(conn: psycopg.Connection, bootstrap: str, topic: str, kind: str,
                 meter_map: dict[str, str] | None = None, meter: str | None = None, meter_field: str = "meter",
                 snap_seconds: int = 0, dry_run: bool = False, on_progress=None, on_bytes=None) -> ImportSummary:
     if kind not in FORMATS:
-        raise ValueError(f"format {kind!r} is not one of {FORMATS}")
+        raise ImportFileInvalid(f"format {kind!r} is not one of {FORMATS}")
     parsed = parse_file(kind, path, meter_field, on_bytes)
     summary = ImportSummary(Path(path).name, kind, records=parsed.records, rejected=list(parsed.rejected))
 

@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, Counter, generate_latest
 
 from storage.throttle import MemoryThrottle, Policy
 from meterdata.codec import DecodeError, decode, decode_object, encode_binary
+from streams.errors import PushTokensInvalid
 
 MAX_BODY = 1_048_576  # bytes per request
 MAX_BLOCKS = 500  # blocks per request
@@ -60,10 +61,10 @@ def parse_tokens(text: str) -> dict[str, HeadEnd]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         name, digest, scope = (item.split(":", 2) + ["", ""])[:3]
         if not name or len(digest) != 64:
-            raise ValueError(f"push token {item[:20]!r}…: expected NAME:SHA256HEX:METERS")
+            raise PushTokensInvalid(f"push token {item[:20]!r}…: expected NAME:SHA256HEX:METERS")
         patterns = tuple(p for p in scope.split("|") if p)
         if not patterns or not all(_SCOPE.match(p) for p in patterns):
-            raise ValueError(f"push token of {name}: name the meters it may write after the digest "
+            raise PushTokensInvalid(f"push token of {name}: name the meters it may write after the digest "
                              "(NAME:SHA256HEX:E00*|W00*, or * for any meter)")
         tokens[digest.lower()] = HeadEnd(name, patterns)
     return tokens

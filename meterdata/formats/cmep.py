@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from meterdata.errors import FormatError
 from meterdata.formats.series import (ACTUAL, EDITED_AT_SOURCE, ESTIMATED_AT_SOURCE, Parsed, RegisterRead,
                                     Rejected, SourceSeries, common_scale, exact_decimal)
 
@@ -31,13 +32,13 @@ QUALITY = {"R": ACTUAL, "A": ACTUAL, "": ACTUAL, "E": ESTIMATED_AT_SOURCE, "M": 
 def interval_seconds(code: str) -> int:
     """'00000100' (MMDDHHMM) -> 3600. Months are not a fixed length and are refused."""
     if len(code) != 8 or not code.isdigit():
-        raise ValueError(f"interval {code!r} is not MMDDHHMM")
+        raise FormatError(f"interval {code!r} is not MMDDHHMM")
     months, days, hours, minutes = int(code[:2]), int(code[2:4]), int(code[4:6]), int(code[6:])
     if months:
-        raise ValueError(f"interval {code!r} is a month: not an interval length")
+        raise FormatError(f"interval {code!r} is a month: not an interval length")
     seconds = ((days * 24 + hours) * 60 + minutes) * 60
     if seconds <= 0:
-        raise ValueError(f"interval {code!r} is zero")
+        raise FormatError(f"interval {code!r} is zero")
     return seconds
 
 
@@ -57,9 +58,11 @@ def parse(lines, meter_field: str = "meter") -> Parsed:
     return out
 
 
-class _RecordError(ValueError):
+class _RecordError(FormatError):
+    code = "bad_cmep_record"
+
     def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
+        super().__init__(detail, code=reason)
         self.reason = reason
 
 
@@ -131,7 +134,7 @@ def _stamp(text: str, previous: datetime | None, step: int, k: int) -> datetime:
         return previous + timedelta(seconds=step)
     try:
         if len(text) != 12 or not text.isdigit():
-            raise ValueError(text)
+            raise FormatError(text)
         return datetime(int(text[:4]), int(text[4:6]), int(text[6:8]), int(text[8:10]), int(text[10:]))
     except ValueError:
         raise _RecordError("bad_timestamp", f"triple {k + 1}: {text[:20]!r} is not YYYYMMDDHHMM") from None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 from datetime import datetime
 
+from meterdata.errors import FormatError
 from meterdata.formats.series import (ACTUAL, EDITED_AT_SOURCE, ESTIMATED_AT_SOURCE, Parsed, RegisterRead, Rejected,
                                     SourceSeries, common_scale, exact_decimal)
 
@@ -50,9 +51,11 @@ def parse(lines) -> Parsed:
     return out
 
 
-class _RowError(ValueError):
+class _RowError(FormatError):
+    code = "bad_csv_row"
+
     def __init__(self, reason: str, detail: str):
-        super().__init__(detail)
+        super().__init__(detail, code=reason)
         self.reason = reason
 
 

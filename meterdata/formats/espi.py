@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from meterdata.errors import FormatError
 from meterdata.formats.series import (ACTUAL, EDITED_AT_SOURCE, ESTIMATED_AT_SOURCE, QUESTIONABLE_AT_SOURCE, Parsed,
                                     RegisterRead, Rejected, SourceSeries)
 
@@ -169,7 +170,7 @@ def _int(fields: dict, name: str, default: int | None = None) -> int:
     text = fields.get(name, "")
     if not text:
         if default is None:
-            raise ValueError(f"ReadingType has no {name}")
+            raise FormatError(f"ReadingType has no {name}")
         return default
     return int(text)
 
@@ -178,7 +179,7 @@ def _block(block: _Entry, reading_type: _Entry, source_id: str, out: Parsed) -> 
     fields = reading_type.fields
     uom = _int(fields, "uom")
     if uom not in UNITS:
-        raise ValueError(f"uom {uom} is not one of {sorted(UNITS)}")
+        raise FormatError(f"uom {uom} is not one of {sorted(UNITS)}")
     unit, power = UNITS[uom], _int(fields, "powerOfTenMultiplier", 0)
     channel = 3 if unit == "VArh" else 2 if _int(fields, "flowDirection", 1) == REVERSE_FLOW else 1
     default_length = _int(fields, "intervalLength", 0)

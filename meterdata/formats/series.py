@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
 from meterdata import day_rows
+from meterdata.errors import FormatError
 
 # quality codes of reads as the source flagged them (docs/importers.md); 0 = actual
 ACTUAL = 0
@@ -83,9 +84,9 @@ def exact_decimal(text: str) -> tuple[int, int]:
     try:
         number = Decimal(text.strip())
     except InvalidOperation:
-        raise ValueError(f"{text.strip()[:40]!r} is not a number") from None
+        raise FormatError(f"{text.strip()[:40]!r} is not a number") from None
     if not number.is_finite():
-        raise ValueError(f"{text.strip()[:40]!r} is not a finite number")
+        raise FormatError(f"{text.strip()[:40]!r} is not a finite number")
     sign, digits, exponent = number.as_tuple()
     integer = int("".join(map(str, digits)) or "0")
     return (-integer if sign else integer), int(exponent)

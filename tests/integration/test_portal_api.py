@@ -193,6 +193,17 @@ def test_staff_work_queues_tariffs_bill_runs_with_roles_and_audit(client, portal
     assert client.post(f"/api/v1/staff/exceptions/{first}/accept", headers=clerk, json={"why": ""}).status_code == 422
     assert client.post(f"/api/v1/staff/exceptions/{first}/accept", headers=clerk,
                        json={"why": "confirmed with the meter shop"}).json() == {"moved": 1}
+    # project errors come through as problem documents with their class's code and status
+    for answer, status, code in (
+            (client.post(f"/api/v1/staff/exceptions/{first}/override", headers=supervisor,
+                         json={"why": "after it was accepted", "values": {"0": 1}}), 409, "exception_action_refused"),
+            (client.post("/api/v1/staff/payments/99999/match", headers=clerk,
+                         json={"account_no": portal_data.alice, "why": "a payment that is not there"}),
+             404, "unknown_payment"),
+            (client.post("/api/v1/staff/bill-runs", headers=supervisor, json={"cycle": "NO-SUCH-CYCLE"}),
+             404, "unknown_period")):
+        assert (answer.status_code, answer.headers["content-type"]) == (status, "application/problem+json"), answer.text
+        assert (answer.json()["code"], answer.json()["status"]) == (code, status) and answer.json()["detail"]
     position = next(n for n, v in enumerate(evidence["values"]) if v < 0) if False else \
         next(n for n, f in enumerate(client.get(f"/api/v1/staff/exceptions/{second}", headers=clerk).json()["flags"]) if f)
     edited = client.post(f"/api/v1/staff/exceptions/{second}/override", headers=supervisor,

@@ -1,0 +1,35 @@
+"""The portal's own errors: user administration and requests only the portal takes. Routes let any
+project error through; ``portal.problems`` answers it as a problem document with its code and status."""
+from __future__ import annotations
+
+from config.errors import M2CError
+
+
+class PortalError(M2CError):
+    code = "portal_error"
+
+
+class PasswordPolicy(PortalError, ValueError):
+    code = "password_policy"
+
+
+class BadRole(PortalError, ValueError):
+    code = "bad_role"
+
+
+class NoAccounts(PortalError, ValueError):
+    code = "no_accounts"
+
+
+class NoSuchAccount(PortalError, ValueError):
+    code = "no_such_account"
+    status = 404
+
+
+class NoSuchUser(PortalError, ValueError):
+    code = "no_such_user"
+    status = 404
+
+
+class BadRange(PortalError, ValueError):
+    code = "bad_range"
