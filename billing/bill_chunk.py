@@ -8,6 +8,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import psycopg
 
@@ -20,19 +21,29 @@ from storage.copy_text import NULL, copy_rows, escaper, int_array
 from storage.usage import AgreementUsage, usage_for
 
 log = logging.getLogger(__name__)
+BILLED, HELD, FAILED, ALREADY_BILLED = "billed", "held", "failed", "already_billed"
+
+
+class Outcome(NamedTuple):
+    """What a bill run did with one account (``bill_run_accounts``)."""
+
+    account_id: int
+    status: str  # BILLED, HELD, FAILED or ALREADY_BILLED
+    reason: str | None  # why held or failed
+    bill_id: int | None
+    amount_minor: int  # the bill's current charges, when billed
 
 
 def bill_chunk(conn: psycopg.Connection, run_id: int, billing_period_id: int, chunk: list[int], tariffs,
-               entities, issued_at: datetime) -> list[tuple]:
-    """Bill the chunk's accounts; returns each account's (account_id, status, reason, bill_id, amount)
-    in chunk order."""
+               entities, issued_at: datetime) -> list[Outcome]:
+    """Bill the chunk's accounts; returns each account's outcome in chunk order."""
     rated = price_accounts(conn, billing_period_id, chunk, tariffs, entities)
     return write_chunk(conn, run_id, billing_period_id, chunk, rated, entities, issued_at)
 
 
 @dataclass
 class RatedChunk:
-    outcomes: dict[int, tuple]  # account_id -> (account_id, status, reason, bill_id, amount) decided already
+    outcomes: dict[int, Outcome]  # account_id -> outcome decided already (held, failed)
     bills: list
     terms: dict
 
@@ -64,11 +75,11 @@ def rate_chunk(conn, billing_period_id: int, chunk: list[int], inputs: ChunkInpu
     """Price every account of the chunk (nothing written)."""
     by_account, intervals, histories = inputs.by_account, inputs.intervals, inputs.histories
     blocked, terms = inputs.blocked, inputs.terms
-    outcomes: dict[int, tuple] = {}
+    outcomes: dict[int, Outcome] = {}
     bills = []
     for account_id in chunk:
         if account_id in blocked:
-            outcomes[account_id] = (account_id, "held", f"blocking_exceptions:{blocked[account_id]}", None, 0)
+            outcomes[account_id] = Outcome(account_id, HELD, f"blocking_exceptions:{blocked[account_id]}", None, 0)
             continue
         entity = entity_for(entities, terms[account_id].billing_entity)
         try:
@@ -76,10 +87,10 @@ def rate_chunk(conn, billing_period_id: int, chunk: list[int], inputs: ChunkInpu
                                       allow_estimated=entity.allow_estimated_bills, summaries=inputs.summaries)
         except Exception as error:  # one account's defect must not stop the cycle: it is reported
             log.exception("account %s could not be billed", account_id)
-            outcomes[account_id] = (account_id, "failed", f"{type(error).__name__}: {error}"[:500], None, 0)
+            outcomes[account_id] = Outcome(account_id, FAILED, f"{type(error).__name__}: {error}"[:500], None, 0)
             continue
         if bill.hold_reason:
-            outcomes[account_id] = (account_id, "held", bill.hold_reason, None, 0)
+            outcomes[account_id] = Outcome(account_id, HELD, bill.hold_reason, None, 0)
         else:
             bills.append(bill)
     add_true_ups(conn, bills, billing_period_id, tariffs)
@@ -93,22 +104,22 @@ def price_accounts(conn, billing_period_id: int, account_ids: list[int], tariffs
 
 
 def write_chunk(conn, run_id: int, billing_period_id: int, chunk: list[int], rated: RatedChunk, entities,
-                issued_at: datetime) -> list[tuple]:
+                issued_at: datetime) -> list[Outcome]:
     """Write the chunk's bills and every account's outcome; returns the outcomes in chunk order."""
     outcomes = dict(rated.outcomes)
     written = write_bills(conn, run_id, billing_period_id, rated.bills, rated.terms, entities, issued_at)
     for bill in rated.bills:
         if bill.account_id in written:
             bill_id, amount = written[bill.account_id]
-            outcomes[bill.account_id] = (bill.account_id, "billed", None, bill_id, amount)
+            outcomes[bill.account_id] = Outcome(bill.account_id, BILLED, None, bill_id, amount)
         else:
-            outcomes[bill.account_id] = (bill.account_id, "already_billed", "billed by another run", None, 0)
+            outcomes[bill.account_id] = Outcome(bill.account_id, ALREADY_BILLED, "billed by another run", None, 0)
     ordered = [outcomes[a] for a in chunk]
     record_outcomes(conn, run_id, ordered)
     return ordered
 
 
-def record_outcomes(conn: psycopg.Connection, run_id: int, outcomes) -> None:
+def record_outcomes(conn: psycopg.Connection, run_id: int, outcomes: list[Outcome]) -> None:
     if not outcomes:
         return
     escape = escaper()

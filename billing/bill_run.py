@@ -17,16 +17,16 @@ from typing import Callable
 
 import psycopg
 
-from billing.bill_chunk import record_outcomes
+from billing.bill_chunk import ALREADY_BILLED, BILLED, FAILED, HELD, Outcome, record_outcomes
 from billing.bill_workers import chunk_billing
 from billing.errors import BillRunBusy, UnknownPeriod
 from billing.metrics import BillRunMetrics
 from billing.entities import Entity, load_entities
-from storage.copy_text import int_array
+from storage import bill_runs
 from storage.tariffs import PublishedTariff
 
-_BILL_RUN_LOCK = 7_431_002
 CHUNK_ACCOUNTS = 1000
+
 
 @dataclass
 class BillRunResult:
@@ -42,16 +42,10 @@ class BillRunResult:
 
 def find_period(conn: psycopg.Connection, cycle_code: str, period_start=None) -> int:
     """The given period of a cycle, or its oldest period that is not closed."""
-    if period_start is not None:
-        row = conn.execute("select p.id from billing_periods p join billing_cycles c on c.id = p.billing_cycle_id "
-                           "where c.code = %s and p.period_start = %s", (cycle_code, period_start)).fetchone()
-    else:
-        row = conn.execute("select p.id from billing_periods p join billing_cycles c on c.id = p.billing_cycle_id "
-                           "where c.code = %s and p.closed_at is null order by p.period_start limit 1",
-                           (cycle_code,)).fetchone()
-    if row is None:
+    period_id = bill_runs.period_of_cycle(conn, cycle_code, period_start)
+    if period_id is None:
         raise UnknownPeriod(f"cycle {cycle_code!r} has no {'such' if period_start else 'open'} billing period")
-    return row[0]
+    return period_id
 
 
 def run_bill_run(conn: psycopg.Connection, billing_period_id: int, tariffs: dict[str, PublishedTariff],
@@ -66,100 +60,100 @@ def run_bill_run(conn: psycopg.Connection, billing_period_id: int, tariffs: dict
     the period, in chunks of ``chunk_accounts`` billed by ``workers`` processes (default: one per
     core). ``progress(done, total)`` is called after each chunk of accounts."""
     conn.autocommit = True
-    locked = conn.execute("select pg_try_advisory_lock(%s, %s)", (_BILL_RUN_LOCK, billing_period_id)).fetchone()[0]
-    if not locked:
+    if not bill_runs.try_lock_period(conn, billing_period_id):
         raise BillRunBusy(f"another bill run holds billing period {billing_period_id}")
     try:
         return _run(conn, billing_period_id, tariffs, clock, metrics or BillRunMetrics(), progress,
                     entities or load_entities(), account_ids, requested_by, chunk_accounts,
                     workers or os.cpu_count() or 1)
     finally:
-        conn.execute("select pg_advisory_unlock(%s, %s)", (_BILL_RUN_LOCK, billing_period_id))
+        bill_runs.unlock_period(conn, billing_period_id)
 
 
 def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progress, entities, only_accounts,
          requested_by, chunk_accounts, workers) -> BillRunResult:
-    period = conn.execute("select billing_cycle_id from billing_periods where id = %s",
-                          (billing_period_id,)).fetchone()
-    if period is None:
+    cycle_id = bill_runs.cycle_of_period(conn, billing_period_id)
+    if cycle_id is None:
         raise UnknownPeriod(f"no billing period {billing_period_id}")
-    # we hold the period's lock: a run still marked running was killed
-    conn.execute("update bill_runs set status = 'interrupted', finished_at = now() "
-                 "where billing_period_id = %s and status = 'running'", (billing_period_id,))
-    run_id = conn.execute("insert into bill_runs (billing_period_id, status, requested_by) "
-                          "values (%s, 'running', coalesce(%s, current_user)) returning id",
-                          (billing_period_id, requested_by)).fetchone()[0]
+    run_id = bill_runs.start_run(conn, billing_period_id, requested_by)  # we hold the period's lock
     result = BillRunResult(run_id, billing_period_id)
     try:
-        only = None if only_accounts is None else int_array(only_accounts)
-        accounts = conn.execute(
-            "select a.id, a.account_no, exists (select 1 from bills b where b.account_id = a.id "
-            "and b.billing_period_id = %s and b.status = 'issued') from accounts a "
-            "where a.billing_cycle_id = %s and (%s::int8[] is null or a.id = any(%s::int8[])) order by a.id",
-            (billing_period_id, period[0], only, only)).fetchall()
-        account_no = {row[0]: row[1] for row in accounts}
+        accounts = bill_runs.accounts_to_bill(conn, billing_period_id, cycle_id, only_accounts)
         pending = [row[0] for row in accounts if not row[2]]
-        already = [row[0] for row in accounts if row[2]]
-        result.accounts_already_billed = len(already)
-        record_outcomes(conn, run_id, [(a, "already_billed", None, None) for a in already])
-        metrics.accounts.labels("already_billed").inc(result.accounts_already_billed)
+        already = [Outcome(row[0], ALREADY_BILLED, None, None, 0) for row in accounts if row[2]]
+        record_outcomes(conn, run_id, already)
+        tally = Tally(result, {row[0]: row[1] for row in accounts}, metrics, progress, len(pending))
+        tally.count(already)
         started = time.monotonic()
-
-        def tally(chunk_started: float, done: int, billed_chunk) -> None:
-            outcomes = billed_chunk.result()
-            for account_id, status, reason, bill_id, _ in outcomes:
-                if status == "billed":
-                    result.bill_ids.append(bill_id)
-                elif status == "already_billed":
-                    result.accounts_already_billed += 1
-                elif status == "failed":
-                    result.accounts_failed[account_no[account_id]] = reason
-                elif status == "held":
-                    result.accounts_held[account_no[account_id]] = reason
-            billed = sum(1 for o in outcomes if o[1] == "billed")
-            total = sum(o[4] for o in outcomes if o[1] == "billed")
-            result.accounts_billed += billed
-            result.total_minor += total
-            metrics.accounts.labels("billed").inc(billed)
-            metrics.accounts.labels("held").inc(sum(1 for o in outcomes if o[1] == "held"))
-            metrics.accounts.labels("failed").inc(sum(1 for o in outcomes if o[1] == "failed"))
-            metrics.billed_minor.inc(max(total, 0))
-            metrics.chunk_seconds.observe(time.monotonic() - chunk_started)
-            metrics.progress.set(done / len(pending))
-            if progress:
-                progress(done, len(pending))
-
-        # chunks are billed in worker processes, a few in flight per worker; their outcomes are tallied
-        # in order
-        chunks = [pending[start:start + chunk_accounts] for start in range(0, len(pending), chunk_accounts)]
-        billing = chunk_billing(conn, workers, len(chunks), tariffs, entities)
-        try:
-            in_flight: deque = deque()
-            done = 0
-            for chunk in chunks:
-                while len(in_flight) >= 2 * workers:
-                    tally(*in_flight.popleft())
-                done += len(chunk)
-                in_flight.append((time.monotonic(), done,
-                                  billing.submit(run_id, billing_period_id, chunk, clock())))
-            while in_flight:
-                tally(*in_flight.popleft())
-        finally:
-            billing.close()
-        with conn.transaction():
-            if not result.accounts_held and not result.accounts_failed and only_accounts is None:
-                conn.execute("update billing_periods set closed_at = coalesce(closed_at, now()) where id = %s",
-                             (billing_period_id,))
-            elapsed = time.monotonic() - started
-            metrics.bills_per_second.set(result.accounts_billed / elapsed if elapsed > 0 else 0)
-            metrics.last_success.set(time.time())
-            conn.execute("update bill_runs set status = 'finished', finished_at = now(), accounts_billed = %s, "
-                         "accounts_skipped = %s, accounts_failed = %s, total_minor = %s where id = %s",
-                         (result.accounts_billed, len(result.accounts_held), len(result.accounts_failed),
-                          result.total_minor, run_id))
+        _bill_in_chunks(conn, run_id, billing_period_id, pending, chunk_accounts, workers, tariffs, entities,
+                        clock, tally)
+        elapsed = time.monotonic() - started
+        metrics.bills_per_second.set(result.accounts_billed / elapsed if elapsed > 0 else 0)
+        metrics.last_success.set(time.time())
+        bill_runs.finish_run(conn, run_id, billing_period_id, result.accounts_billed, len(result.accounts_held),
+                             len(result.accounts_failed), result.total_minor,
+                             close_period=not result.accounts_held and not result.accounts_failed
+                             and only_accounts is None)
     except Exception as error:
         metrics.failures.inc()
-        conn.execute("update bill_runs set status = 'failed', finished_at = now(), error = %s where id = %s",
-                     (str(error)[:2000], run_id))
+        bill_runs.fail_run(conn, run_id, str(error))
         raise
     return result
+
+
+def _bill_in_chunks(conn, run_id: int, billing_period_id: int, pending: list[int], chunk_accounts: int,
+                    workers: int, tariffs, entities, clock, tally: "Tally") -> None:
+    """Bill the pending accounts in chunks in worker processes, a few chunks in flight per worker; their
+    outcomes are tallied in order."""
+    chunks = [pending[start:start + chunk_accounts] for start in range(0, len(pending), chunk_accounts)]
+    billing = chunk_billing(conn, workers, len(chunks), tariffs, entities)
+    try:
+        in_flight: deque = deque()
+        done = 0
+        for chunk in chunks:
+            while len(in_flight) >= 2 * workers:
+                tally.chunk(*in_flight.popleft())
+            done += len(chunk)
+            in_flight.append((time.monotonic(), done, billing.submit(run_id, billing_period_id, chunk, clock())))
+        while in_flight:
+            tally.chunk(*in_flight.popleft())
+    finally:
+        billing.close()
+
+
+class Tally:
+    """A run's outcomes as they come in: into the result, the metrics and the progress callback."""
+
+    def __init__(self, result: BillRunResult, account_no: dict[int, str], metrics: BillRunMetrics,
+                 progress: Callable[[int, int], None] | None, pending: int):
+        self.result, self.account_no, self.metrics, self.progress = result, account_no, metrics, progress
+        self.pending = pending
+
+    def chunk(self, chunk_started: float, done: int, billed_chunk) -> None:
+        """A chunk's outcomes (``billed_chunk``: its future), after ``done`` of the pending accounts."""
+        self.count([Outcome(*o) for o in billed_chunk.result()])
+        self.metrics.chunk_seconds.observe(time.monotonic() - chunk_started)
+        self.metrics.progress.set(done / self.pending if self.pending else 1.0)
+        if self.progress:
+            self.progress(done, self.pending)
+
+    def count(self, outcomes: list[Outcome]) -> None:
+        result = self.result
+        counts = {BILLED: 0, HELD: 0, FAILED: 0, ALREADY_BILLED: 0}
+        total = 0
+        for outcome in outcomes:
+            counts[outcome.status] += 1
+            if outcome.status == BILLED:
+                result.bill_ids.append(outcome.bill_id)
+                total += outcome.amount_minor
+            elif outcome.status == FAILED:
+                result.accounts_failed[self.account_no[outcome.account_id]] = outcome.reason
+            elif outcome.status == HELD:
+                result.accounts_held[self.account_no[outcome.account_id]] = outcome.reason
+        result.accounts_billed += counts[BILLED]
+        result.accounts_already_billed += counts[ALREADY_BILLED]
+        result.total_minor += total
+        for status, count in counts.items():
+            if count:
+                self.metrics.accounts.labels(status).inc(count)
+        self.metrics.billed_minor.inc(max(total, 0))

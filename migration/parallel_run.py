@@ -156,7 +156,7 @@ def parallel_run(conn: psycopg.Connection, periods: int, tariffs, entities, tole
                     new, fixed = ours[key] if key in ours else (0, True)
                     comparison.lines.append(LineComparison(key[0], key[1], legacy.get(key, 0), new, fixed))
                 outcome = rated.outcomes.get(account_id)
-                classify(comparison, outcome[2] if outcome else None, tolerance_minor)
+                classify(comparison, outcome.reason if outcome else None, tolerance_minor)
                 run.bills.append(comparison)
             done += len(part)
             if progress:

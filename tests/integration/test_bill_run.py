@@ -5,7 +5,8 @@ import psycopg
 import pytest
 
 from billing.bill_chunk import price_accounts
-from billing.bill_run import _BILL_RUN_LOCK, find_period, run_bill_run
+from billing.bill_run import find_period, run_bill_run
+from storage.bill_runs import _BILL_RUN_LOCK
 from billing.bill_workers import WorkerProcesses, chunk_billing
 from billing.errors import BillRunBusy
 from billing.invoice import build_account_bill
