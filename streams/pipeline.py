@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from typing import Callable
 from zoneinfo import ZoneInfo
 
@@ -18,10 +18,9 @@ import psycopg
 
 from config.settings import Settings
 from storage.cache import EstimateCache
-from storage import day_history
 from storage.db_errors import DATA, TRANSIENT, classify, connect_waiting, connection_unusable, label
-from meterdata.day_rows import group_days, hourly_buckets, wall_clock_hours
-from storage.meter_facts import MeterDirectory, block_facts
+from meterdata.day_rows import group_days
+from storage.meter_facts import BlockFacts, MeterDirectory, block_facts
 from storage.reads import ExceptionRecord, StoreResult, record_day_exceptions, store_batch
 from storage.schema import PartitionManager
 from storage.tariffs import current_tariffs
@@ -29,11 +28,9 @@ from vee import blocks as vee
 from meterdata.codec import NO_VERSION, BlockBatch, DecodeError, decode
 from billing.estimate import rebuild_estimates, refresh_estimates
 from streams.metrics import StreamMetrics
-from vee.days import MAX_SLOTS, check_days
-from vee.history import check_history
-from vee.rules import (CONTINUOUS_FLOW, HIGH_HISTORY, HISTORY_WEEKS, LOW_HISTORY, SPIKE, SPIKE_SERVICES,
-                               ZERO_RUN, rule_codes, severity)
-from vee.thresholds import LIMITS, ThresholdSource
+from vee.rules import rule_codes, severity
+from vee.stored_days import check_stored_days
+from vee.thresholds import ThresholdSource, apply_class_limits
 
 log = logging.getLogger(__name__)
 TARIFF_RELOAD_SECONDS = 30.0
@@ -100,6 +97,19 @@ def exception_records(batch: BlockBatch, flags: np.ndarray, flagged_per_block: n
             flags=flags[lo:hi].astype(np.int64).tolist(),
             source=(source.topic, source.partition, source.offset) if source.offset is not None else None))
     return records
+
+
+@dataclass
+class Checked:
+    """A batch after the block rules: its meters, each read valid or not, and counts per block."""
+
+    known: dict  # meter number -> facts, of the meters the directory knows
+    facts: BlockFacts  # per block: meter id, zone, limits
+    valid: np.ndarray  # per read: no rule flagged it
+    version_given: np.ndarray  # per block: the head-end gave the version (not the arrival time)
+    counts: np.ndarray  # reads per block
+    flagged_per_block: np.ndarray
+    batch_meters: dict  # meter id -> (meter number, facts) of the batch's known meters
 
 
 class Estimator:
@@ -194,7 +204,6 @@ class BatchProcessor:
         outcome = BatchOutcome(messages=len(messages))
         self.metrics.messages_received.inc(len(messages))
         self.metrics.batch_size.observe(len(messages))
-        started = time.perf_counter()
         batch, sources = self.decode(messages, outcome)
         outcome.reads_received = batch.read_count
         appended = [m.timestamp for m in messages if m.timestamp]
@@ -202,17 +211,30 @@ class BatchProcessor:
         if not len(batch):
             return outcome
         outcome.newest_read_end = int((batch.start + np.diff(batch.offsets) * batch.interval_s).max())
+        checked = self._validate(batch, sources, outcome)
+        rows = self._store(batch, checked, outcome)
+        self._check_stored_days(rows, checked.batch_meters, outcome)
+        outcome.reads_stored = int(checked.valid.sum())
+        outcome.reads_flagged = int(checked.flagged_per_block.sum())
+        self._count_reads([checked.known[m].service if m in checked.known else "unknown" for m in batch.meter_ids],
+                          checked.counts, checked.flagged_per_block)
+        if refresh:
+            outcome.accounts_estimated = self.refresh(outcome.stored.touched)
+            self.metrics.observe_estimated(outcome.first_append, outcome.newest_read_end, self.clock())
+        return outcome
+
+    def _validate(self, batch: BlockBatch, sources: list[RawMessage], outcome: BatchOutcome) -> "Checked":
+        """Give every block its version, look its meter up and run the block rules; the flagged blocks
+        become the outcome's exceptions."""
+        started = time.perf_counter()
         version_given = batch.version != NO_VERSION
         batch.version = self._versions(batch, sources)
         known = self.directory.lookup(self.conn, batch.meter_ids)
         facts = block_facts(batch.meter_ids, batch.interval_s, known, self.settings.utility_zone)
         align = self._align_offsets(batch, facts.zones, facts.zone_index)
-        self._class_limits(batch, facts, known, align)
+        apply_class_limits(self.thresholds.get(), batch, facts, known, align)
         flags = vee.validate(batch, facts.meter_index, facts.expected_interval, facts.low, facts.high, align,
                              int(self.clock()), self.settings.future_tolerance_seconds)
-        validated = time.perf_counter()
-        self.metrics.stage_seconds.labels("validate").observe(validated - started)
-
         counts = np.diff(batch.offsets)
         flagged_per_block = np.add.reduceat((flags != 0).astype(np.int64), batch.offsets[:-1])
         flagged_per_block[counts == 0] = 0
@@ -220,44 +242,45 @@ class BatchProcessor:
         for record in outcome.exceptions:
             for rule in record.rules:
                 self.metrics.vee_exceptions.labels(rule, record.severity).inc()
-
-        valid = flags == 0
-        block_of = np.repeat(np.arange(len(batch)), counts)[valid]
-        moments = batch.interval_starts()[valid]
-        rows = group_days(facts.meter_id[block_of], batch.channel[block_of], moments,
-                          batch.interval_s[block_of], facts.zone_index[block_of], facts.zones,
-                          batch.values[valid], batch.quality[valid].astype(np.int16),
-                          batch.version[block_of], version_given[block_of])
         # the batch's own meters, by id (the directory holds every meter seen: never walk it per batch)
         batch_meters = {known[number].meter_id: (number, known[number]) for number in set(batch.meter_ids)
                         if number in known}
-        agreement_of_meter = {meter_id: facts.service_agreement_id for meter_id, (_, facts) in batch_meters.items()}
+        self.metrics.stage_seconds.labels("validate").observe(time.perf_counter() - started)
+        return Checked(known, facts, flags == 0, version_given, counts, flagged_per_block, batch_meters)
+
+    def _store(self, batch: BlockBatch, checked: "Checked", outcome: BatchOutcome):
+        """Merge the valid reads into day rows and roll them up, with the exceptions, in one transaction."""
+        started = time.perf_counter()
+        valid, facts = checked.valid, checked.facts
+        block_of = np.repeat(np.arange(len(batch)), checked.counts)[valid]
+        rows = group_days(facts.meter_id[block_of], batch.channel[block_of], batch.interval_starts()[valid],
+                          batch.interval_s[block_of], facts.zone_index[block_of], facts.zones,
+                          batch.values[valid], batch.quality[valid].astype(np.int16),
+                          batch.version[block_of], checked.version_given[block_of])
+        agreement_of_meter = {meter_id: meter.service_agreement_id
+                              for meter_id, (_, meter) in checked.batch_meters.items()}
         agreement_of_row = np.fromiter((agreement_of_meter[int(m)] for m in rows.meter_id), np.int64, len(rows))
         self.partitions.ensure(self.conn, {rows.local_day(r) for r in range(len(rows))})
         outcome.stored = self._store_with_retry(rows, agreement_of_row, outcome.exceptions)
-        stored_at = time.perf_counter()
-        self.metrics.stage_seconds.labels("store").observe(stored_at - validated)
+        self.metrics.stage_seconds.labels("store").observe(time.perf_counter() - started)
         self.metrics.last_batch.set(self.clock())
         self.metrics.reads_superseded.inc(outcome.stored.reads_superseded)
         for table, count in (("interval_blocks", outcome.stored.rows_inserted + outcome.stored.rows_updated),
                              ("vee_exceptions", outcome.stored.exceptions_recorded)):
             self.metrics.rows_written.labels(table).inc(count)
+        return rows
 
-        day_records, day_rules = self._check_days(rows, outcome.stored.merged, batch_meters)
-        if day_records:
-            record_day_exceptions(self.conn, day_records, day_rules)
-            for record in day_records:
-                self.metrics.vee_exceptions.labels(record.rules[0], record.severity).inc()
-            outcome.exceptions.extend(day_records)
-        outcome.reads_stored = int(valid.sum())
-        outcome.reads_flagged = int(flagged_per_block.sum())
-        self._count_reads([known[m].service if m in known else "unknown" for m in batch.meter_ids], counts,
-                          flagged_per_block)
-
-        if refresh:
-            outcome.accounts_estimated = self.refresh(outcome.stored.touched)
-            self.metrics.observe_estimated(outcome.first_append, outcome.newest_read_end, self.clock())
-        return outcome
+    def _check_stored_days(self, rows, batch_meters: dict, outcome: BatchOutcome) -> None:
+        """The day rules on the complete days just stored; what they find is recorded and added to the
+        outcome's exceptions."""
+        records, rules = check_stored_days(self.conn, self.thresholds.get(), rows, outcome.stored.merged,
+                                           batch_meters)
+        if not records:
+            return
+        record_day_exceptions(self.conn, records, rules)
+        for record in records:
+            self.metrics.vee_exceptions.labels(record.rules[0], record.severity).inc()
+        outcome.exceptions.extend(records)
 
     def _versions(self, batch: BlockBatch, sources: list[RawMessage]) -> np.ndarray:
         """Per block, its version: the one it carries, else its Kafka append time in epoch ms (a replay
@@ -268,137 +291,6 @@ class BatchProcessor:
             now = int(self.clock() * 1000)
             version[missing] = [int(sources[b].timestamp * 1000) if sources[b].timestamp else now for b in missing]
         return version
-
-    def _check_days(self, rows, merged: list, facts: dict) -> tuple[list[ExceptionRecord], list[str]]:
-        """Day rules on the complete days this batch stored (checked again on a redelivery: recording
-        is idempotent). ``facts``: meter id -> (meter number, facts) of the batch's meters."""
-        complete = [r for r, m in enumerate(merged) if m.read_count == len(m.values) and len(m.values) <= MAX_SLOTS]
-        if not complete:
-            return [], []
-        count = len(complete)
-        thresholds = self.thresholds.get()
-        values = np.zeros((count, MAX_SLOTS), np.int64)
-        present = np.zeros((count, MAX_SLOTS), bool)
-        hourly = np.zeros((count, 24), np.int64)
-        water = np.zeros(count, bool)
-        candidate = np.zeros(count, bool)
-        ratio = np.zeros(count, np.float64)
-        floor = np.zeros(count, np.int64)
-        min_zero_run = np.zeros(count, np.int64)
-        history_factor = np.zeros(count, np.float64)
-        history_floor = np.zeros(count, np.float64)
-        history_low = np.zeros(count, np.float64)
-        slot_hours = []
-        for index, row in enumerate(complete):
-            merged_row = merged[row]
-            slots = len(merged_row.values)
-            values[index, :slots] = merged_row.values
-            present[index, :slots] = merged_row.present
-            _, meter = facts[int(rows.meter_id[row])]
-            day, step = rows.local_day(row), int(rows.interval_s[row])
-
-            def limit(parameter: str) -> float:
-                return thresholds.value(meter.service, meter.meter_class, parameter, day)
-
-            water[index] = meter.service == "water"
-            candidate[index] = meter.service in SPIKE_SERVICES
-            ratio[index] = limit("spike_ratio")
-            floor[index] = int(meter.expected_high_per_hour * step / 3600 * limit("spike_floor_share"))
-            min_zero_run[index] = int(limit("zero_run_hours") * 3600) // step
-            history_factor[index] = limit("history_high_factor")
-            history_floor[index] = meter.expected_high_per_hour * limit("history_floor_share")
-            history_low[index] = limit("history_low_share")
-            hours = wall_clock_hours(rows.zone[row], int(rows.day_start[row]), step, slots)
-            slot_hours.append(hours)
-            hourly[index] = hourly_buckets(merged_row.values, merged_row.present, hours)[0]
-        flags = check_days(values, present, hourly, np.ones(count, bool), water, candidate, ratio, floor,
-                           min_zero_run)
-        like_hourly, like_days = self._like_days_hourly([int(rows.meter_id[r]) for r in complete],
-                                                        [int(rows.channel[r]) for r in complete],
-                                                        [rows.local_day(r) for r in complete])
-        history_flags, hot_hours = check_history(hourly, like_hourly, like_days, history_factor, history_floor,
-                                                 history_low)
-        flags |= history_flags
-        self._keep_zero_runs_of_occupied_premises(flags, [rows.local_day(r) for r in complete],
-                                                  [facts[int(rows.meter_id[r])][1].service_agreement_id
-                                                   for r in complete])
-        records, rules = [], []
-        for index in np.flatnonzero(flags):
-            row = complete[index]
-            meter_no, meter = facts[int(rows.meter_id[row])]
-            slots = len(merged[row].values)
-            for bit, rule in ((SPIKE, "spike"), (CONTINUOUS_FLOW, "continuous_flow"), (ZERO_RUN, "zero_consumption"),
-                              (HIGH_HISTORY, "high_history"), (LOW_HISTORY, "low_history")):
-                if not flags[index] & bit:
-                    continue
-                marks = np.zeros(slots, np.int64)
-                if bit == HIGH_HISTORY:
-                    marks[hot_hours[index][slot_hours[index]] & present[index, :slots]] = HIGH_HISTORY
-                elif bit == SPIKE:
-                    marks[int(np.argmax(np.where(present[index, :slots], values[index, :slots], -1)))] = SPIKE
-                elif bit == LOW_HISTORY:
-                    marks[present[index, :slots]] = LOW_HISTORY
-                elif bit == ZERO_RUN:
-                    marks[present[index, :slots] & (values[index, :slots] == 0)] = ZERO_RUN
-                else:
-                    marks[present[index, :slots]] = CONTINUOUS_FLOW
-                records.append(ExceptionRecord(
-                    meter_no=meter_no, meter_id=meter.meter_id, channel=int(rows.channel[row]),
-                    block_start=int(rows.day_start[row]), interval_s=int(rows.interval_s[row]), rules=[rule],
-                    severity=severity([rule]), flagged_count=0, values=values[index, :slots].tolist(),
-                    flags=marks.tolist()))
-                rules.append(rule)
-        return records, rules
-
-    def _class_limits(self, batch, facts, known: dict, align: np.ndarray) -> None:
-        """Hard limits staff set per service and meter class (``high_per_hour``, ``low_per_hour``) replace
-        the meter's own for the blocks of days they are in force; nothing to do when none is set."""
-        thresholds = self.thresholds.get()
-        wanted = [p for p in LIMITS if thresholds.sets(p)]
-        if not wanted:
-            return
-        for block, number in enumerate(batch.meter_ids):
-            meter = known.get(number)
-            if meter is None:
-                continue
-            day = date.fromordinal(date(1970, 1, 1).toordinal() + (int(batch.start[block]) + int(align[block])) // 86400)
-            step = int(batch.interval_s[block])
-            for parameter in wanted:
-                value = thresholds.value(meter.service, meter.meter_class, parameter, day)
-                if value is None:
-                    continue
-                if parameter == "high_per_hour":
-                    facts.high[block] = -(-int(value * step) // 3600)
-                else:
-                    facts.low[block] = int(value * step) // 3600
-
-    def _like_days_hourly(self, meter_ids: list[int], channels: list[int], days: list) -> tuple[np.ndarray, np.ndarray]:
-        """Per row, the hourly sums of the same meter and channel on the same weekday of the weeks before
-        (``HISTORY_WEEKS``), as (rows x weeks x 24) and how many of those days are there."""
-        like = np.zeros((len(days), HISTORY_WEEKS, 24), np.int64)
-        found = np.zeros(len(days), np.int64)
-        wanted = [(m, c, d - timedelta(days=7 * week)) for m, c, d in zip(meter_ids, channels, days)
-                  for week in range(1, HISTORY_WEEKS + 1)]
-        stored = day_history.hourly_totals(self.conn, wanted)
-        for row, key in enumerate(zip(meter_ids, channels, days)):
-            for week in range(1, HISTORY_WEEKS + 1):
-                hours = stored.get((key[0], key[1], key[2] - timedelta(days=7 * week)))
-                if hours is not None and len(hours) == 24:
-                    like[row, found[row]] = hours
-                    found[row] += 1
-        return like, found
-
-    def _keep_zero_runs_of_occupied_premises(self, flags: np.ndarray, days: list, agreements: list[int]) -> None:
-        """A long run of zero reads matters where the premise had use in the week before (occupied);
-        elsewhere (a vacant premise, a new account) the flag is dropped."""
-        candidates = np.flatnonzero(flags & ZERO_RUN)
-        if not len(candidates):
-            return
-        occupied = day_history.occupied_days(self.conn, [agreements[i] for i in candidates],
-                                             [days[i] for i in candidates])
-        for index in candidates:
-            if (agreements[index], days[index]) not in occupied:
-                flags[index] &= ~np.uint32(ZERO_RUN)
 
     def _count_reads(self, service_of_block: list[str], counts: np.ndarray, flagged_per_block: np.ndarray) -> None:
         totals: dict[str, list[int]] = {}

@@ -6,6 +6,8 @@ import bisect
 import time
 from datetime import date
 
+import numpy as np
+
 from vee.rules import (HISTORY_FLOOR_SHARE, HISTORY_HIGH_FACTOR, HISTORY_LOW_SHARE, REGISTER_TOLERANCE_SHARE,
                                REGISTER_TOLERANCE_UNITS, SPIKE_FLOOR_SHARE, SPIKE_RATIO, ZERO_RUN_HOURS)
 
@@ -67,3 +69,26 @@ class ThresholdSource:
             self.current = Thresholds(rows(self.conn))
             self.loaded_at = time.monotonic()
         return self.current
+
+
+def apply_class_limits(thresholds: Thresholds, batch, facts, known: dict, align: np.ndarray) -> None:
+    """Hard limits staff set per service and meter class (``high_per_hour``, ``low_per_hour``) replace
+    the meter's own for the blocks of days they are in force; nothing to do when none is set."""
+    wanted = [p for p in LIMITS if thresholds.sets(p)]
+    if not wanted:
+        return
+    for block, number in enumerate(batch.meter_ids):
+        meter = known.get(number)
+        if meter is None:
+            continue
+        day = date.fromordinal(date(1970, 1, 1).toordinal() + (int(batch.start[block]) + int(align[block])) // 86400)
+        step = int(batch.interval_s[block])
+        for parameter in wanted:
+            value = thresholds.value(meter.service, meter.meter_class, parameter, day)
+            if value is None:
+                continue
+            if parameter == "high_per_hour":
+                facts.high[block] = -(-int(value * step) // 3600)
+            else:
+                facts.low[block] = int(value * step) // 3600
+
