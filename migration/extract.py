@@ -119,132 +119,167 @@ def validate(extract: Extract, tariff_codes: set[str], cycle_codes: set[str]) ->
     """Every problem of the extract: bad values, duplicates, orphans, unknown rate codes and tariffs,
     meters on two premises, bills whose lines do not add up, balances that do not follow from the bill
     history. ``tariff_codes`` and ``cycle_codes`` are those published/created here."""
-    problems = list(extract.problems)
+    check = _Checks(extract)
+    check.accounts(cycle_codes)
+    check.rate_codes(tariff_codes)
+    check.agreements()
+    check.meters()
+    last_bill = check.bills()
+    check.balances(last_bill, check.payments())
+    return sorted(check.problems, key=lambda p: (p.file, p.line, p.code))
 
-    def add(name: str, row: Row, code: str, detail: str) -> None:
-        problems.append(Problem(name, row.line, code, detail))
 
-    def unique(name: str, key: str) -> dict[str, Row]:
+class _Checks:
+    """The checks of one extract, file by file, each adding to ``problems``; the records' keys are
+    checked for uniqueness first (every later check looks its references up in them)."""
+
+    def __init__(self, extract: Extract):
+        self.extract = extract
+        self.problems = list(extract.problems)
+        self.customers = self.unique("customers.csv", "customer_id")
+        self.premises = self.unique("premises.csv", "premise_id")
+        self.account_rows = self.unique("accounts.csv", "account_no")
+        self.agreement_rows = self.unique("service_agreements.csv", "agreement_id")
+        self.rate_code_rows = self.unique("rate_codes.csv", "rate_code")
+        self.bill_rows = self.unique("bills.csv", "bill_no")
+        self.meter_rows = self.unique("meters.csv", "meter_no")
+
+    def add(self, name: str, row: Row, code: str, detail: str) -> None:
+        self.problems.append(Problem(name, row.line, code, detail))
+
+    def unique(self, name: str, key: str) -> dict[str, Row]:
         seen: dict[str, Row] = {}
-        for row in extract.rows(name):
+        for row in self.extract.rows(name):
             if not row[key]:
-                add(name, row, "missing_value", f"{key} is empty")
+                self.add(name, row, "missing_value", f"{key} is empty")
             elif row[key] in seen:
                 if name != "meters.csv" or row["premise_id"] == seen[row[key]]["premise_id"]:
-                    add(name, row, "duplicate", f"{key} {row[key]} is also on line {seen[row[key]].line}")
+                    self.add(name, row, "duplicate", f"{key} {row[key]} is also on line {seen[row[key]].line}")
             else:
                 seen[row[key]] = row
         return seen
 
-    customers = unique("customers.csv", "customer_id")
-    premises = unique("premises.csv", "premise_id")
-    accounts = unique("accounts.csv", "account_no")
-    agreements = unique("service_agreements.csv", "agreement_id")
-    rate_codes = unique("rate_codes.csv", "rate_code")
-    bills = unique("bills.csv", "bill_no")
-    meters = unique("meters.csv", "meter_no")
+    def accounts(self, cycle_codes: set[str]) -> None:
+        for row in self.extract.rows("accounts.csv"):
+            if row["customer_id"] not in self.customers:
+                self.add("accounts.csv", row, "orphan", f"customer {row['customer_id']} is not in customers.csv")
+            if row["billing_cycle"] not in cycle_codes:
+                self.add("accounts.csv", row, "unknown_cycle", f"billing cycle {row['billing_cycle']} does not exist here")
+            if row["delivery_channel"] and row["delivery_channel"] not in CHANNELS:
+                self.add("accounts.csv", row, "bad_value",
+                         f"delivery_channel {row['delivery_channel']!r} is one of {CHANNELS}")
 
-    for row in extract.rows("accounts.csv"):
-        if row["customer_id"] not in customers:
-            add("accounts.csv", row, "orphan", f"customer {row['customer_id']} is not in customers.csv")
-        if row["billing_cycle"] not in cycle_codes:
-            add("accounts.csv", row, "unknown_cycle", f"billing cycle {row['billing_cycle']} does not exist here")
-        if row["delivery_channel"] and row["delivery_channel"] not in CHANNELS:
-            add("accounts.csv", row, "bad_value", f"delivery_channel {row['delivery_channel']!r} is one of {CHANNELS}")
-    for row in extract.rows("rate_codes.csv"):
-        if row["tariff_code"] not in tariff_codes:
-            add("rate_codes.csv", row, "unknown_tariff", f"{row['rate_code']} maps to {row['tariff_code']}, "
-                                                         "which is not published")
-        if row["service"] not in SERVICES:
-            add("rate_codes.csv", row, "bad_value", f"service {row['service']!r}")
-    for row in extract.rows("service_agreements.csv"):
-        if row["account_no"] not in accounts:
-            add("service_agreements.csv", row, "orphan", f"account {row['account_no']} is not in accounts.csv")
-        if row["premise_id"] not in premises:
-            add("service_agreements.csv", row, "orphan", f"premise {row['premise_id']} is not in premises.csv")
-        if row["service"] not in SERVICES:
-            add("service_agreements.csv", row, "bad_value", f"service {row['service']!r}")
-        code = rate_codes.get(row["rate_code"])
-        if code is None:
-            add("service_agreements.csv", row, "unknown_rate_code", f"rate code {row['rate_code']!r} is not in "
-                                                                    "rate_codes.csv")
-        elif code["service"] != row["service"]:
-            add("service_agreements.csv", row, "rate_code_service",
-                f"rate code {row['rate_code']} is for {code['service']}, the agreement is {row['service']}")
-        _dates(row, ("start_date", "end_date"), "service_agreements.csv", add)
-    for name, row in ((n, r) for n in ("meters.csv",) for r in extract.rows(n)):
-        first = meters.get(row["meter_no"])
-        if first is not None and first is not row and first["premise_id"] != row["premise_id"]:
-            add(name, row, "meter_on_two_premises", f"meter {row['meter_no']} is at premise {row['premise_id']} "
-                                                    f"here and at {first['premise_id']} on line {first.line}")
-            continue
-        agreement = agreements.get(row["agreement_id"])
-        if agreement is None:
-            add(name, row, "orphan", f"agreement {row['agreement_id']} is not in service_agreements.csv")
-        else:
-            if agreement["service"] != row["service"]:
-                add(name, row, "service_mismatch", f"a {row['service']} meter on a {agreement['service']} agreement")
-            if agreement["premise_id"] != row["premise_id"]:
-                add(name, row, "premise_mismatch", f"meter at premise {row['premise_id']}, its agreement at "
-                                                   f"{agreement['premise_id']}")
-        for column in ("power_of_ten", "interval_s", "max_per_hour"):
+    def rate_codes(self, tariff_codes: set[str]) -> None:
+        for row in self.extract.rows("rate_codes.csv"):
+            if row["tariff_code"] not in tariff_codes:
+                self.add("rate_codes.csv", row, "unknown_tariff", f"{row['rate_code']} maps to {row['tariff_code']}, "
+                                                                  "which is not published")
+            if row["service"] not in SERVICES:
+                self.add("rate_codes.csv", row, "bad_value", f"service {row['service']!r}")
+
+    def agreements(self) -> None:
+        name = "service_agreements.csv"
+        for row in self.extract.rows(name):
+            if row["account_no"] not in self.account_rows:
+                self.add(name, row, "orphan", f"account {row['account_no']} is not in accounts.csv")
+            if row["premise_id"] not in self.premises:
+                self.add(name, row, "orphan", f"premise {row['premise_id']} is not in premises.csv")
+            if row["service"] not in SERVICES:
+                self.add(name, row, "bad_value", f"service {row['service']!r}")
+            code = self.rate_code_rows.get(row["rate_code"])
+            if code is None:
+                self.add(name, row, "unknown_rate_code", f"rate code {row['rate_code']!r} is not in rate_codes.csv")
+            elif code["service"] != row["service"]:
+                self.add(name, row, "rate_code_service",
+                         f"rate code {row['rate_code']} is for {code['service']}, the agreement is {row['service']}")
+            _dates(row, ("start_date", "end_date"), name, self.add)
+
+    def meters(self) -> None:
+        name = "meters.csv"
+        for row in self.extract.rows(name):
+            first = self.meter_rows.get(row["meter_no"])
+            if first is not None and first is not row and first["premise_id"] != row["premise_id"]:
+                self.add(name, row, "meter_on_two_premises", f"meter {row['meter_no']} is at premise "
+                         f"{row['premise_id']} here and at {first['premise_id']} on line {first.line}")
+                continue
+            agreement = self.agreement_rows.get(row["agreement_id"])
+            if agreement is None:
+                self.add(name, row, "orphan", f"agreement {row['agreement_id']} is not in service_agreements.csv")
+            else:
+                if agreement["service"] != row["service"]:
+                    self.add(name, row, "service_mismatch",
+                             f"a {row['service']} meter on a {agreement['service']} agreement")
+                if agreement["premise_id"] != row["premise_id"]:
+                    self.add(name, row, "premise_mismatch", f"meter at premise {row['premise_id']}, its agreement "
+                             f"at {agreement['premise_id']}")
+            for column in ("power_of_ten", "interval_s", "max_per_hour"):
+                try:
+                    int(row[column])
+                except ValueError:
+                    self.add(name, row, "bad_value", f"{column} {row[column]!r} is not a whole number")
+
+    def bills(self) -> dict[str, Row]:
+        """Check bills against their lines; returns each account's latest bill."""
+        lines_by_bill: dict[str, Decimal] = defaultdict(Decimal)
+        for row in self.extract.rows("bill_lines.csv"):
+            if row["bill_no"] not in self.bill_rows:
+                self.add("bill_lines.csv", row, "orphan", f"bill {row['bill_no']} is not in bills.csv")
             try:
-                int(row[column])
-            except ValueError:
-                add(name, row, "bad_value", f"{column} {row[column]!r} is not a whole number")
+                lines_by_bill[row["bill_no"]] += money(row["amount"])
+            except (InvalidOperation, ValueError):
+                self.add("bill_lines.csv", row, "bad_value", f"amount {row['amount']!r}")
+        last_bill: dict[str, Row] = {}
+        for row in self.extract.rows("bills.csv"):
+            if row["account_no"] not in self.account_rows:
+                self.add("bills.csv", row, "orphan", f"account {row['account_no']} is not in accounts.csv")
+            if not _dates(row, ("period_start", "period_end"), "bills.csv", self.add):
+                continue
+            try:
+                total = money(row["total"])
+                money(row["balance_after"])
+            except (InvalidOperation, ValueError):
+                self.add("bills.csv", row, "bad_value",
+                         f"total {row['total']!r} / balance_after {row['balance_after']!r}")
+                continue
+            if total != lines_by_bill.get(row["bill_no"], Decimal(0)):
+                self.add("bills.csv", row, "bill_total_mismatch", f"total {total}, its lines add up to "
+                         f"{lines_by_bill.get(row['bill_no'], Decimal(0))}")
+            previous = last_bill.get(row["account_no"])
+            if previous is None or row["period_start"] > previous["period_start"]:
+                last_bill[row["account_no"]] = row
+        return last_bill
 
-    lines_by_bill: dict[str, Decimal] = defaultdict(Decimal)
-    for row in extract.rows("bill_lines.csv"):
-        if row["bill_no"] not in bills:
-            add("bill_lines.csv", row, "orphan", f"bill {row['bill_no']} is not in bills.csv")
-        try:
-            lines_by_bill[row["bill_no"]] += money(row["amount"])
-        except (InvalidOperation, ValueError):
-            add("bill_lines.csv", row, "bad_value", f"amount {row['amount']!r}")
-    last_bill: dict[str, Row] = {}
-    for row in extract.rows("bills.csv"):
-        if row["account_no"] not in accounts:
-            add("bills.csv", row, "orphan", f"account {row['account_no']} is not in accounts.csv")
-        if not _dates(row, ("period_start", "period_end"), "bills.csv", add):
-            continue
-        try:
-            total = money(row["total"])
-            money(row["balance_after"])
-        except (InvalidOperation, ValueError):
-            add("bills.csv", row, "bad_value", f"total {row['total']!r} / balance_after {row['balance_after']!r}")
-            continue
-        if total != lines_by_bill.get(row["bill_no"], Decimal(0)):
-            add("bills.csv", row, "bill_total_mismatch", f"total {total}, its lines add up to "
-                                                         f"{lines_by_bill.get(row['bill_no'], Decimal(0))}")
-        previous = last_bill.get(row["account_no"])
-        if previous is None or row["period_start"] > previous["period_start"]:
-            last_bill[row["account_no"]] = row
-    paid_after: dict[str, Decimal] = defaultdict(Decimal)
-    for row in extract.rows("payments.csv"):
-        if row["account_no"] not in accounts:
-            add("payments.csv", row, "orphan", f"account {row['account_no']} is not in accounts.csv")
-            continue
-        try:
-            paid_after[row["account_no"]] += money(row["amount"])
-        except (InvalidOperation, ValueError):
-            add("payments.csv", row, "bad_value", f"amount {row['amount']!r}")
-    for row in extract.rows("opening_balances.csv"):
-        if row["account_no"] not in accounts:
-            add("opening_balances.csv", row, "orphan", f"account {row['account_no']} is not in accounts.csv")
-            continue
-        try:
-            balance = money(row["balance"])
-        except (InvalidOperation, ValueError):
-            add("opening_balances.csv", row, "bad_value", f"balance {row['balance']!r}")
-            continue
-        last = last_bill.get(row["account_no"])
-        if last is not None:
-            expected = money(last["balance_after"]) - paid_after[row["account_no"]]
-            if balance != expected:
-                add("opening_balances.csv", row, "balance_mismatch",
-                    f"opening balance {balance}, the bill history says {expected} (bill {last['bill_no']} "
-                    f"balance {last['balance_after']} less {paid_after[row['account_no']]} paid since)")
-    return sorted(problems, key=lambda p: (p.file, p.line, p.code))
+    def payments(self) -> dict[str, Decimal]:
+        """Check payments; returns what each account paid (after its bills)."""
+        paid_after: dict[str, Decimal] = defaultdict(Decimal)
+        for row in self.extract.rows("payments.csv"):
+            if row["account_no"] not in self.account_rows:
+                self.add("payments.csv", row, "orphan", f"account {row['account_no']} is not in accounts.csv")
+                continue
+            try:
+                paid_after[row["account_no"]] += money(row["amount"])
+            except (InvalidOperation, ValueError):
+                self.add("payments.csv", row, "bad_value", f"amount {row['amount']!r}")
+        return paid_after
+
+    def balances(self, last_bill: dict[str, Row], paid_after: dict[str, Decimal]) -> None:
+        """An opening balance must be the last bill's balance less what was paid since."""
+        for row in self.extract.rows("opening_balances.csv"):
+            if row["account_no"] not in self.account_rows:
+                self.add("opening_balances.csv", row, "orphan", f"account {row['account_no']} is not in accounts.csv")
+                continue
+            try:
+                balance = money(row["balance"])
+            except (InvalidOperation, ValueError):
+                self.add("opening_balances.csv", row, "bad_value", f"balance {row['balance']!r}")
+                continue
+            last = last_bill.get(row["account_no"])
+            if last is not None:
+                expected = money(last["balance_after"]) - paid_after[row["account_no"]]
+                if balance != expected:
+                    self.add("opening_balances.csv", row, "balance_mismatch",
+                             f"opening balance {balance}, the bill history says {expected} (bill {last['bill_no']} "
+                             f"balance {last['balance_after']} less {paid_after[row['account_no']]} paid since)")
 
 
 def _dates(row: Row, columns, name: str, add) -> bool:
