@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -22,15 +23,53 @@ from vee.gap_fill import fill_period
 from billing.entities import configured_entities
 
 
+@dataclass
+class Closed:
+    """What cycle close and billing did in the demo."""
+
+    filled: dict
+    estimated_accounts: int
+    bill_to_date: int
+    projected: int
+    first: object  # BillRunResult of the first run
+    released: int
+    second: object
+    again: object
+    bills: tuple  # (count, total minor)
+    ledger: tuple  # (debits - credits, entries)
+    rules: str
+    output_dir: Path
+    receivables: object
+    portal: object
+
+
 def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "demo", workers: int = 1) -> int:
     scenario = Scenario(base, name, meters=meters, seed=seed)
-    utility = scenario.utility
-    services = {}
+    _describe(scenario.utility)
+    progress, streamed = _stream(scenario, workers, seed)
+    closed = _close_and_bill(scenario, name, seed)
+    truth = scenario.truth
+    _report(scenario, progress, streamed, closed)
+    accounted = progress.stored_reads + progress.flagged_reads == truth.reads
+    matches = closed.bill_to_date == closed.bills[1]
+    print(f"every read stored or flagged: {'yes' if accounted else 'NO'}; "
+          f"estimates equal final bills: {'yes' if matches else 'NO'}")
+    _where_next(scenario.settings, scenario.utility, closed.output_dir)
+    return 0 if (accounted and matches and closed.again.accounts_billed == 0 and closed.ledger[0] == 0
+                 and closed.receivables.consistent and closed.portal.consistent) else 1
+
+
+def _describe(utility) -> None:
+    services: dict[str, int] = {}
     for meter in utility.meters:
         services[meter.service] = services.get(meter.service, 0) + 1
     print(f"utility: {len(utility.accounts)} accounts, {len(utility.meters)} meters "
           f"({', '.join(f'{n} {s}' for s, n in sorted(services.items()))}), zone {utility.zone}, "
           f"cycle {utility.cycle_code} {utility.period_start} .. {utility.period_end} (end excluded)")
+
+
+def _stream(scenario: Scenario, workers: int, seed: int):
+    """Publish the period's reads (with the demo's faults) and wait until the workers processed them."""
     scenario.prepare()
     scenario.start_workers(workers)
     started = time.monotonic()
@@ -39,22 +78,25 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
         sent = scenario.publish(block_hours=6, faults=FaultPlan.demo(), json_share=0.05, seed=seed, on_progress=show)
         print(f"\r  published {sent} messages ({scenario.truth.reads} reads) in {time.monotonic() - started:.1f}s")
         progress = scenario.wait_until_processed(timeout=900)
-        streamed = time.monotonic() - started
+        return progress, time.monotonic() - started
     finally:
         scenario.stop_workers()
+
+
+def _close_and_bill(scenario: Scenario, name: str, seed: int) -> Closed:
+    """Cycle close: estimate the reads still missing (VEE estimation), re-rate the running estimates
+    with them, bill; a billing clerk then reviews the blocking exceptions that held accounts and
+    releases them (those accounts are billed on the reads that passed validation); a third run bills
+    nothing. Then receivables and the portal."""
     settings = scenario.settings
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         period_id = conn.execute("select id from billing_periods order by id limit 1").fetchone()[0]
         tariffs = current_tariffs(conn)
-        # cycle close: estimate the reads still missing (VEE estimation), re-rate the running estimates
-        # with them, then bill
         filled = fill_period(conn, period_id)
         rebuild_estimates(conn, EstimateCache.for_database(settings.redis_url, conn), tariffs)
         estimated_accounts, bill_to_date, projected = scenario.estimates_total()
         entities = configured_entities(settings)
         first = run_bill_run(conn, period_id, tariffs, entities=entities)
-        # a billing clerk reviews the blocking exceptions that held accounts and releases them: those
-        # accounts are billed on the reads that passed validation
         blocking = [row[0] for row in conn.execute(
             "select id from vee_exceptions where status = 'open' and severity = 'blocks_billing'")]
         released = act(conn, blocking, "release", "demo billing clerk", "reviewed: bill on the reads that passed")
@@ -69,30 +111,35 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
         output_dir.mkdir(parents=True, exist_ok=True)
         receivables = run_receivables(settings, conn, output_dir, seed)
         portal = run_portal(settings, conn)
-    truth, currency = scenario.truth, settings.currency
+    return Closed(filled, estimated_accounts, bill_to_date, projected, first, released, second, again, bills, ledger,
+                  rules, output_dir, receivables, portal)
+
+
+def _report(scenario: Scenario, progress, streamed: float, closed: Closed) -> None:
+    truth, currency = scenario.truth, scenario.settings.currency
+    first, second, again, bills = closed.first, closed.second, closed.again, closed.bills
     print()
     print(f"reads published        {truth.reads:>12,}   ({truth.messages:,} messages, {truth.dlq_messages} undecodable)")
     print(f"reads stored           {progress.stored_reads:>12,}")
-    print(f"reads flagged by VEE   {progress.flagged_reads:>12,}   ({rules or 'none'})")
+    print(f"reads flagged by VEE   {progress.flagged_reads:>12,}   ({closed.rules or 'none'})")
     print(f"dead-lettered messages {progress.dlq_messages:>12,}")
-    print(f"reads estimated        {sum(filled.values()):>12,}   "
-          f"({', '.join(f'{method} {count}' for method, count in filled.items())}) at cycle close")
+    print(f"reads estimated        {sum(closed.filled.values()):>12,}   "
+          f"({', '.join(f'{method} {count}' for method, count in closed.filled.items())}) at cycle close")
     print(f"streamed in            {streamed:>12.1f} s   ({truth.reads / streamed:,.0f} reads/s)")
-    print(f"estimated bills        {estimated_accounts:>12,}   bill-to-date {format_minor(bill_to_date, currency)}, "
-          f"projected {format_minor(projected, currency)} {currency}")
+    print(f"estimated bills        {closed.estimated_accounts:>12,}   bill-to-date "
+          f"{format_minor(closed.bill_to_date, currency)}, projected {format_minor(closed.projected, currency)} {currency}")
     print(f"bill run {first.bill_run_id}             {first.accounts_billed:>12,}   bills; "
           f"{len(first.accounts_held)} accounts held by blocking VEE exceptions")
-    print(f"review                 {released:>12,}   exceptions released by a billing clerk; bill run "
+    print(f"review                 {closed.released:>12,}   exceptions released by a billing clerk; bill run "
           f"{second.bill_run_id} billed {second.accounts_billed} more")
     print(f"final bills            {bills[0]:>12,}   total {format_minor(bills[1], currency)} {currency} "
           f"(re-run {again.bill_run_id} billed {again.accounts_billed})")
-    print(f"ledger                 {ledger[1]:>12,} entries, debits - credits = {ledger[0]}")
-    print("\n".join(receivables.lines))
-    print("\n".join(portal.lines))
-    accounted = progress.stored_reads + progress.flagged_reads == truth.reads
-    matches = bill_to_date == bills[1]
-    print(f"every read stored or flagged: {'yes' if accounted else 'NO'}; "
-          f"estimates equal final bills: {'yes' if matches else 'NO'}")
+    print(f"ledger                 {closed.ledger[1]:>12,} entries, debits - credits = {closed.ledger[0]}")
+    print("\n".join(closed.receivables.lines))
+    print("\n".join(closed.portal.lines))
+
+
+def _where_next(settings: Settings, utility, output_dir: Path) -> None:
     print()
     print("where to look next:")
     print(f"  psql {settings.database_url} -c 'select * from bills limit 5'")
@@ -104,5 +151,3 @@ def run_demo(base: Settings, meters: int = 1000, seed: int = 7, name: str = "dem
         first_key = account_key(deployment_namespace(conn), 1)
     print(f"  redis-cli -u {settings.redis_url} hget {first_key} body")
     print(f"  Kafka topics {settings.topic_raw}, {settings.topic_exceptions}, {settings.topic_dlq}")
-    return 0 if (accounted and matches and again.accounts_billed == 0 and ledger[0] == 0
-                 and receivables.consistent and portal.consistent) else 1
