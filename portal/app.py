@@ -121,8 +121,10 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
 
     @app.get("/healthz", include_in_schema=False)
     def health() -> dict:
+        from storage.portal_users import ping
+
         with app.state.pool.connection() as conn:
-            conn.execute("select 1")
+            ping(conn)
         return {"status": "ok"}
 
     @app.get("/metrics", include_in_schema=False)

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 
 from portal.session_cache import SESSIONS
+from storage import portal_users as users
 from portal.errors import BadRole, NoAccounts, NoSuchAccount, NoSuchUser, PasswordPolicy
 from storage.throttle import ADDRESS, USER, PgThrottle
 
@@ -80,13 +81,12 @@ def create_user(conn: psycopg.Connection, username: str, password: str, role: st
     if role == "customer" and not account_numbers:
         raise NoAccounts("a customer user sees at least one account")
     with conn.transaction():
-        user_id = conn.execute("insert into portal_users (username, password_hash, role) values (%s, %s, %s) "
-                               "returning id", (username, hash_password(password), role)).fetchone()[0]
+        user_id = users.insert_user(conn, username, hash_password(password), role)
         for number in account_numbers:
-            row = conn.execute("select id from accounts where account_no = %s", (number,)).fetchone()
-            if row is None:
+            found = users.account_id(conn, number)
+            if found is None:
                 raise NoSuchAccount(f"no account {number}")
-            conn.execute("insert into portal_user_accounts (user_id, account_id) values (%s, %s)", (user_id, row[0]))
+            users.link_account(conn, user_id, found)
     return user_id
 
 
@@ -94,14 +94,10 @@ def set_disabled(conn: psycopg.Connection, username: str, disabled: bool) -> lis
     """Disable (or enable) a user; disabling ends every session of theirs. Returns the ended sessions'
     token hashes, for the portal processes' caches (``SESSIONS.end`` / ``announce_ended``)."""
     with conn.transaction():
-        row = conn.execute("update portal_users set disabled = %s where username = %s returning id",
-                           (disabled, username)).fetchone()
-        if row is None:
+        user_id = users.set_disabled(conn, username, disabled)
+        if user_id is None:
             raise NoSuchUser(f"no user {username}")
-        if not disabled:
-            return []
-        return [r[0] for r in conn.execute("delete from portal_sessions where user_id = %s returning token_hash",
-                                           (row[0],)).fetchall()]
+        return users.end_sessions_of(conn, user_id) if disabled else []
 
 
 @dataclass(frozen=True)
@@ -129,8 +125,7 @@ def login(conn: psycopg.Connection, username: str, password: str, address: str =
     verdict = THROTTLE.check(conn, keys, now)
     if not verdict.allowed:
         return SignIn(retry_after_s=verdict.retry_after_s)
-    row = conn.execute("select id, password_hash, disabled from portal_users where username = %s",
-                       (username,)).fetchone()
+    row = users.credentials(conn, username)
     if row is None:
         _DUMMY = _DUMMY or hash_password(secrets.token_hex(8))
         verify_password(password, _DUMMY)
@@ -141,39 +136,29 @@ def login(conn: psycopg.Connection, username: str, password: str, address: str =
         return SignIn(locked_now="user" in locked)
     THROTTLE.succeed(conn, keys[:1])
     token = secrets.token_urlsafe(32)
-    conn.execute("insert into portal_sessions (token_hash, user_id, expires_at) values (%s, %s, %s)",
-                 (token_hash(token), row[0], now + timedelta(hours=SESSION_HOURS)))
+    users.start_session(conn, token_hash(token), row[0], now + timedelta(hours=SESSION_HOURS))
     return SignIn(token=token)
 
 
 def _locked(conn: psycopg.Connection, user_id: int, username: str, address: str) -> None:
-    from psycopg.types.json import Jsonb
-
     minutes = int(USER.lock_s // 60)
-    conn.execute("insert into portal_audit (user_id, username, action, target, details) values (%s, %s, %s, %s, %s)",
-                 (user_id, username, "sign_in_locked", address,
-                  Jsonb({"failures": USER.lock_after, "locked_minutes": minutes})))
-    for (account_id,) in conn.execute("select account_id from portal_user_accounts where user_id = %s", (user_id,)):
-        conn.execute("insert into notices (account_id, kind, subject, body) values (%s, 'security', %s, %s)",
-                     (account_id, "Sign-in locked after repeated wrong passwords",
-                      f"Someone tried {USER.lock_after} wrong passwords for your user {username} in a row, so "
-                      f"signing in is locked for {minutes} minutes. If it was not you, change your password "
-                      "when the lock ends, or call us."))
+    users.audit(conn, user_id, username, "sign_in_locked", address,
+                {"failures": USER.lock_after, "locked_minutes": minutes})
+    for account_id in users.user_account_ids(conn, user_id):
+        users.add_notice(conn, account_id, "security", "Sign-in locked after repeated wrong passwords",
+                         f"Someone tried {USER.lock_after} wrong passwords for your user {username} in a row, so "
+                         f"signing in is locked for {minutes} minutes. If it was not you, change your password "
+                         "when the lock ends, or call us.")
 
 
 def logout(conn: psycopg.Connection, token: str) -> None:
     ended = token_hash(token)
-    conn.execute("delete from portal_sessions where token_hash = %s", (ended,))
+    users.end_session(conn, ended)
     SESSIONS.end(ended)
 
 
 def principal_for(conn: psycopg.Connection, token: str) -> Principal | None:
-    row = conn.execute(
-        "select u.id, u.username, u.role from portal_sessions s join portal_users u on u.id = s.user_id "
-        "where s.token_hash = %s and s.expires_at > now() and not u.disabled", (token_hash(token),)).fetchone()
+    row = users.session_user(conn, token_hash(token))
     if row is None:
         return None
-    accounts = conn.execute("select a.account_no, a.id from portal_user_accounts ua join accounts a "
-                            "on a.id = ua.account_id where ua.user_id = %s order by a.account_no",
-                            (row[0],)).fetchall()
-    return Principal(row[0], row[1], row[2], tuple((r[0], r[1]) for r in accounts))
+    return Principal(row[0], row[1], row[2], tuple(users.user_accounts(conn, row[0])))

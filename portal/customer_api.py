@@ -18,6 +18,7 @@ from portal.auth import Principal
 from portal.problems import Problem
 from rating.money import MINOR_UNITS
 from storage.cache import account_key
+from storage import customer_views as views
 from portal.deps import account, principal
 
 router = APIRouter(prefix="/api/v1", tags=["customer"])
@@ -66,14 +67,9 @@ async def me(who: Principal = Depends(principal)) -> dict:
 def account_summary(request: Request, target: tuple[int, str] = Depends(account)) -> dict:
     account_id, _ = target
     with request.app.state.pool.connection() as conn:
-        row = conn.execute("select account_no, customer_name, currency, zone, delivery_channel from accounts "
-                           "where id = %s", (account_id,)).fetchone()
+        row = views.account_summary(conn, account_id)
         balance = account_balance(conn, account_id)
-        services = conn.execute(
-            "select sa.service, m.meter_no, m.unit, (select t.tariff_code from tariff_assignments t where "
-            "t.service_agreement_id = sa.id order by t.effective_from desc limit 1) from service_agreements sa "
-            "join meters m on m.service_agreement_id = sa.id where sa.account_id = %s order by sa.service, m.meter_no",
-            (account_id,)).fetchall()
+        services = views.account_services(conn, account_id)
     return {"account_no": row[0], "customer_name": row[1], "currency": row[2], "zone": row[3],
             "delivery_channel": row[4], "balance_minor": balance,
             "services": [{"service": s, "meter_no": m, "unit": u, "tariff": t} for s, m, u, t in services]}
@@ -107,30 +103,16 @@ def usage(request: Request, target: tuple[int, str] = Depends(account),
     period), or ``start``/``end`` (local days, end excluded)."""
     account_id, account_no = target
     with request.app.state.pool.connection() as conn:
-        zone = conn.execute("select zone from accounts where id = %s", (account_id,)).fetchone()[0]
-        cycle = conn.execute(
-            "select p.period_start, p.period_end from accounts a join billing_periods p on p.billing_cycle_id = "
-            "a.billing_cycle_id where a.id = %s and p.closed_at is null order by p.period_start desc limit 1",
-            (account_id,)).fetchone()
+        zone = views.account_zone(conn, account_id)
+        cycle = views.open_period(conn, account_id)
         first, end_day = _range(zone, range_, start, end, tuple(cycle) if cycle else None,
                                 MAX_INTERVAL_DAYS if view == "interval" else MAX_DAY_DAYS)
         if view == "day":
-            rows = conn.execute(
-                "select sa.service, d.local_day, d.quantity, m.unit, m.power_of_ten, d.read_count, d.estimated_count "
-                "from usage_daily d join service_agreements sa on sa.id = d.service_agreement_id "
-                "join lateral (select unit, power_of_ten from meters where service_agreement_id = sa.id limit 1) m "
-                "on true where sa.account_id = %s and d.channel = 1 and d.local_day >= %s and d.local_day < %s "
-                "and (%s::text is null or sa.service = %s) order by sa.service, d.local_day",
-                (account_id, first, end_day, service, service)).fetchall()
+            rows = views.daily_usage(conn, account_id, first, end_day, service)
             data = [{"service": s, "day": d.isoformat(), "quantity": _decimal(q, p), "unit": u, "reads": n,
                      "estimated_reads": e} for s, d, q, u, p, n, e in rows]
         else:
-            rows = conn.execute(
-                "select m.service, m.meter_no, r.interval_start, r.interval_s, r.value, m.unit, m.power_of_ten, "
-                "r.quality from interval_reads r join meters m on m.id = r.meter_id join service_agreements sa "
-                "on sa.id = m.service_agreement_id where sa.account_id = %s and r.channel = 1 and r.local_day >= %s "
-                "and r.local_day < %s and (%s::text is null or m.service = %s) order by m.service, r.interval_start",
-                (account_id, first, end_day, service, service)).fetchall()
+            rows = views.interval_usage(conn, account_id, first, end_day, service)
             data = [{"service": s, "meter_no": n, "start": t.astimezone(timezone.utc).isoformat(), "interval_s": i,
                      "quantity": _decimal(v, p), "unit": u, "quality": q} for s, n, t, i, v, u, p, q in rows]
     return {"account_no": account_no, "view": view, "start": first.isoformat(), "end": end_day.isoformat(),
@@ -201,10 +183,7 @@ def bills(request: Request, target: tuple[int, str] = Depends(account),
           limit: int = Query(24, ge=1, le=120)) -> dict:
     account_id, account_no = target
     with request.app.state.pool.connection() as conn:
-        rows = conn.execute(
-            "select id, period_start, period_end, total_minor, total_due_minor, currency, due_date, status, kind, "
-            "estimated, issued_at, delivered_at from bills where account_id = %s order by issued_at desc, id desc "
-            "limit %s", (account_id, limit)).fetchall()
+        rows = views.bills(conn, account_id, limit)
     return {"account_no": account_no, "bills": [
         {"id": r[0], "period_start": r[1].isoformat(), "period_end": r[2].isoformat(), "current_charges_minor": r[3],
          "total_due_minor": r[4], "currency": r[5], "due_date": r[6].isoformat() if r[6] else None,
@@ -213,7 +192,7 @@ def bills(request: Request, target: tuple[int, str] = Depends(account),
 
 
 def _bill_of(conn, account_id: int, bill_id: int) -> None:
-    if conn.execute("select 1 from bills where id = %s and account_id = %s", (bill_id, account_id)).fetchone() is None:
+    if not views.owns_bill(conn, account_id, bill_id):
         raise Problem(404, "no_such_bill", "no such bill")
 
 
@@ -226,13 +205,8 @@ def bill(request: Request, bill_id: int = Path(ge=1, le=2**62), target: tuple[in
     with request.app.state.pool.connection() as conn:
         _bill_of(conn, account_id, bill_id)
         if format == "json":
-            lines = conn.execute(
-                "select service, code, description, quantity, unit, price, amount_minor, kind, tariff_version "
-                "from bill_lines where bill_id = %s order by line_no", (bill_id,)).fetchall()
-            head = conn.execute(
-                "select period_start, period_end, currency, total_minor, previous_balance_minor, payments_minor, "
-                "adjustments_minor, fees_minor, budget_minor, total_due_minor, due_date, status, estimated "
-                "from bills where id = %s", (bill_id,)).fetchone()
+            lines = views.bill_lines(conn, bill_id)
+            head = views.bill_head(conn, bill_id)
             names = ["period_start", "period_end", "currency", "current_charges_minor", "previous_balance_minor",
                      "payments_minor", "adjustments_minor", "fees_minor", "budget_minor", "total_due_minor",
                      "due_date", "status", "estimated"]
@@ -254,9 +228,7 @@ def payments(request: Request, target: tuple[int, str] = Depends(account),
              limit: int = Query(50, ge=1, le=500)) -> dict:
     account_id, account_no = target
     with request.app.state.pool.connection() as conn:
-        rows = conn.execute("select id, received_on, amount_minor, currency, channel, method, status from payments "
-                            "where account_id = %s order by received_on desc, id desc limit %s",
-                            (account_id, limit)).fetchall()
+        rows = views.payments(conn, account_id, limit)
     return {"account_no": account_no, "payments": [
         {"id": r[0], "received_on": r[1].isoformat(), "amount_minor": r[2], "currency": r[3], "channel": r[4],
          "method": r[5], "status": r[6]} for r in rows]}
@@ -279,7 +251,7 @@ def pay(request: Request, payment: PaymentRequest, target: tuple[int, str] = Dep
     if amount <= 0:
         raise Problem(422, "bad_amount", "the amount must be above zero")
     with request.app.state.pool.connection() as conn:
-        currency = conn.execute("select currency from accounts where id = %s", (account_id,)).fetchone()[0]
+        currency = views.account_currency(conn, account_id)
         charge = request.app.state.gateway.charge(payment.token, int(amount.scaleb(MINOR_UNITS[currency])), currency,
                                                   f"{who.user_id}:{payment.idempotency_key}")
         if not charge.approved:
@@ -328,9 +300,7 @@ async def green_button_upload(request: Request, meter_no: str = Query(pattern=r"
 
 def _import_green_button(state, account_id: int, meter_no: str, data: bytes) -> dict:
     with state.pool.connection() as conn:
-        owned = conn.execute("select 1 from meters m join service_agreements sa on sa.id = m.service_agreement_id "
-                             "where m.meter_no = %s and sa.account_id = %s", (meter_no, account_id)).fetchone()
-        if owned is None:
+        if not views.owns_meter(conn, account_id, meter_no):
             raise Problem(404, "no_such_meter", "no such meter on this account")
         return state.import_green_button(conn, data, meter_no)
 
@@ -344,8 +314,7 @@ class Alerts(BaseModel):
 @router.get("/accounts/{account_no}/alerts")
 def get_alerts(request: Request, target: tuple[int, str] = Depends(account)) -> Alerts:
     with request.app.state.pool.connection() as conn:
-        row = conn.execute("select high_usage, high_usage_minor, leak from portal_alerts where account_id = %s",
-                           (target[0],)).fetchone()
+        row = views.alerts(conn, target[0])
     if row is None:
         return Alerts()
     return Alerts(high_usage=row[0], high_usage_amount=None if row[1] is None else _decimal(row[1], -2), leak=row[2])
@@ -359,8 +328,5 @@ def set_alerts(request: Request, alerts: Alerts, target: tuple[int, str] = Depen
     if minor == 0:
         raise Problem(422, "bad_amount", "the amount must be above zero")
     with request.app.state.pool.connection() as conn:
-        conn.execute("insert into portal_alerts (account_id, high_usage, high_usage_minor, leak) values (%s, %s, %s, %s) "
-                     "on conflict (account_id) do update set high_usage = excluded.high_usage, high_usage_minor = "
-                     "excluded.high_usage_minor, leak = excluded.leak, updated_at = now()",
-                     (target[0], alerts.high_usage, minor, alerts.leak))
+        views.set_alerts(conn, target[0], alerts.high_usage, minor, alerts.leak)
     return alerts

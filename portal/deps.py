@@ -72,9 +72,10 @@ async def account(request: Request, account_no: str = Path(pattern=ACCOUNT_NO, m
 
 
 def _account_id(pool, account_no: str) -> int | None:
+    from storage.portal_users import account_id
+
     with pool.connection() as conn:
-        row = conn.execute("select id from accounts where account_no = %s", (account_no,)).fetchone()
-    return row[0] if row else None
+        return account_id(conn, account_no)
 
 
 def valid_account_no(text: str) -> bool:

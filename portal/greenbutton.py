@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from portal.errors import BadRange
+from storage import customer_views as views
 
 ESPI_UOM = {"Wh": 72, "VArh": 73, "ft3": 119, "gal": 128, "therm": 169}
 COMMODITY = {"electric": 1, "gas": 7, "water": 9}  # ESPI CommodityKind
@@ -51,11 +52,8 @@ def feed(conn: psycopg.Connection, account_id: int, first: date, end: date, base
     """The account's feed for local days [first, end)."""
     if not first < end or (end - first).days > MAX_DAYS:
         raise BadRange(f"a range of 1 to {MAX_DAYS} days")
-    account_no, zone = conn.execute("select account_no, zone from accounts where id = %s", (account_id,)).fetchone()
-    meters = conn.execute(
-        "select m.id, m.meter_no, m.service, m.unit, m.power_of_ten, m.interval_s from meters m "
-        "join service_agreements sa on sa.id = m.service_agreement_id where sa.account_id = %s order by m.meter_no",
-        (account_id,)).fetchall()
+    account_no, zone = views.account_number_and_zone(conn, account_id)
+    meters = views.account_meters(conn, account_id)
     now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     customer = f"{base}/RetailCustomer/{escape(account_no)}"
     parts = ['<?xml version="1.0" encoding="UTF-8"?>\n<feed xmlns="http://www.w3.org/2005/Atom">'
@@ -84,10 +82,7 @@ def feed(conn: psycopg.Connection, account_id: int, first: date, end: date, base
                             f"<uom>{ESPI_UOM[unit]}</uom></ReadingType>", now))
         parts.append(_entry((meter_no, "mr"), reading, f"{point}/MeterReading", [kind, f"{reading}/IntervalBlock"],
                             "Meter reading", '<MeterReading xmlns="http://naesb.org/espi"/>', now))
-        rows = conn.execute(
-            "select local_day, extract(epoch from interval_start)::bigint, interval_s, value, quality "
-            "from interval_reads where meter_id = %s and channel = 1 and local_day >= %s and local_day < %s "
-            "order by interval_start", (meter_id, first, end)).fetchall()
+        rows = views.meter_reads(conn, meter_id, first, end)
         by_day: dict[date, list] = {}
         for day, start, step, value, quality in rows:
             by_day.setdefault(day, []).append((start, step, value, quality))

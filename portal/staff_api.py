@@ -15,6 +15,7 @@ from portal.audit import record
 from portal.problems import Problem
 from portal.auth import Principal
 from portal.deps import ACCOUNT_NO, staff
+from storage import portal_users as users, staff_views as views
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
 WHY = Field(min_length=3, max_length=500, description="why: kept with the action")
@@ -24,13 +25,8 @@ WHY = Field(min_length=3, max_length=500, description="why: kept with the action
 def search(request: Request, q: str = Query(min_length=2, max_length=64), limit: int = Query(20, ge=1, le=100),
            who: Principal = Depends(staff("clerk"))) -> dict:
     """Accounts by number, customer name, meter number or e-mail."""
-    pattern = "%" + q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     with request.app.state.pool.connection() as conn:
-        rows = conn.execute(
-            "select distinct a.account_no, a.customer_name, a.email from accounts a "
-            "left join service_agreements sa on sa.account_id = a.id left join meters m on m.service_agreement_id = sa.id "
-            "where a.account_no ilike %s or a.customer_name ilike %s or m.meter_no ilike %s or a.email ilike %s "
-            "order by a.account_no limit %s", (pattern, pattern, pattern, pattern, limit)).fetchall()
+        rows = views.search_accounts(conn, q, limit)
     return {"accounts": [{"account_no": r[0], "customer_name": r[1], "email": r[2]} for r in rows]}
 
 
@@ -39,27 +35,16 @@ def account_view(request: Request, account_no: str = Path(pattern=ACCOUNT_NO),
                  who: Principal = Depends(staff("clerk"))) -> dict:
     """Services, meters and their latest reads, bills, ledger, notices of one account."""
     with request.app.state.pool.connection() as conn:
-        row = conn.execute("select id, customer_name, email, zone, currency, delivery_channel, billing_entity from "
-                           "accounts where account_no = %s", (account_no,)).fetchone()
+        row = views.account_row(conn, account_no)
         if row is None:
             raise Problem(404, "no_such_account", "no such account")
         account_id = row[0]
-        meters = conn.execute(
-            "select sa.service, m.meter_no, m.unit, m.power_of_ten, m.interval_s, "
-            "(select max(local_day) from usage_daily d where d.service_agreement_id = sa.id) "
-            "from service_agreements sa join meters m on m.service_agreement_id = sa.id where sa.account_id = %s "
-            "order by m.meter_no", (account_id,)).fetchall()
-        bills = conn.execute("select id, period_start, total_minor, total_due_minor, status, due_date from bills "
-                             "where account_id = %s order by id desc limit 24", (account_id,)).fetchall()
-        ledger = conn.execute("select transaction_id, ledger_account, amount_minor, entry_type, bill_id, payment_id, "
-                              "posted_at, memo from ledger_entries where account_id = %s order by id desc limit 100",
-                              (account_id,)).fetchall()
-        notices = conn.execute("select id, kind, subject, created_at, delivered_at from notices where account_id = %s "
-                               "order by id desc limit 50", (account_id,)).fetchall()
+        meters = views.account_meters(conn, account_id)
+        bills = views.recent_bills(conn, account_id)
+        ledger = views.recent_ledger(conn, account_id)
+        notices = views.recent_notices(conn, account_id)
         balance = account_balance(conn, account_id)
-        exceptions = conn.execute(
-            "select count(*) from vee_exceptions e join meters m on m.id = e.meter_id join service_agreements sa "
-            "on sa.id = m.service_agreement_id where sa.account_id = %s and e.status = 'open'", (account_id,)).fetchone()[0]
+        exceptions = views.open_exception_count(conn, account_id)
     return {
         "account_no": account_no, "customer_name": row[1], "email": row[2], "zone": row[3], "currency": row[4],
         "delivery_channel": row[5], "billing_entity": row[6], "open_exceptions": exceptions,
@@ -185,8 +170,9 @@ def diff_tariff(request: Request, body: TariffText, who: Principal = Depends(sta
     if tariff is None:
         raise Problem(422, "tariff_invalid", f"{len(problems)} problem(s) in the tariff", problems=problems)
     with request.app.state.pool.connection() as conn:
-        row = conn.execute("select id, document from tariff_revisions where code = %s order by id desc limit 1",
-                           (tariff.code,)).fetchone()
+        from storage.tariffs import tariff_document
+
+        row = tariff_document(conn, tariff.code)
     old = row[1] if row else ""
     lines = list(difflib.unified_diff(old.splitlines(), body.document.splitlines(),
                                       f"{tariff.code}@{row[0]}" if row else "(none)", "proposed", lineterm=""))
@@ -225,15 +211,10 @@ def start_bill_run(request: Request, body: BillRunRequest, who: Principal = Depe
     return {"billing_period_id": period_id, "status": "started"}
 
 
-_RUNS = ("select r.id, c.code, p.period_start, r.status, r.started_at, r.finished_at, r.accounts_billed, "
-         "r.accounts_skipped, r.accounts_failed, r.total_minor, r.error, p.billing_cycle_id from bill_runs r "
-         "join billing_periods p on p.id = r.billing_period_id join billing_cycles c on c.id = p.billing_cycle_id ")
-
-
 @router.get("/bill-runs")
 def bill_runs(request: Request, who: Principal = Depends(staff("clerk")), limit: int = Query(20, ge=1, le=200)) -> dict:
     with request.app.state.pool.connection() as conn:
-        rows = conn.execute(_RUNS + "order by r.id desc limit %s", (limit,)).fetchall()
+        rows = views.bill_runs(conn, limit)
     return {"bill_runs": [_run(r) for r in rows]}
 
 
@@ -248,15 +229,10 @@ def _run(r) -> dict:
 def bill_run(request: Request, run_id: int = Path(ge=1, le=2**62), who: Principal = Depends(staff("clerk"))) -> dict:
     """Progress (accounts by outcome so far, of the cycle's accounts) and the held accounts with reasons."""
     with request.app.state.pool.connection() as conn:
-        row = conn.execute(_RUNS + "where r.id = %s", (run_id,)).fetchone()
+        row = views.bill_run(conn, run_id)
         if row is None:
             raise Problem(404, "no_such_bill_run", "no such bill run")
-        outcomes = dict(conn.execute("select status, count(*) from bill_run_accounts where bill_run_id = %s "
-                                     "group by status", (run_id,)).fetchall())
-        accounts = conn.execute("select count(*) from accounts where billing_cycle_id = %s", (row[11],)).fetchone()[0]
-        held = conn.execute("select a.account_no, b.reason from bill_run_accounts b join accounts a on a.id = b.account_id "
-                            "where b.bill_run_id = %s and b.status in ('held', 'failed') order by a.account_no limit 500",
-                            (run_id,)).fetchall()
+        outcomes, accounts, held = views.bill_run_progress(conn, run_id, row[11])
     body = _run(row[:11])
     body.update({"accounts_in_cycle": accounts, "outcomes": outcomes,
                  "done_share": round(sum(outcomes.values()) / accounts, 4) if accounts else 1.0,
@@ -268,9 +244,7 @@ def bill_run(request: Request, run_id: int = Path(ge=1, le=2**62), who: Principa
 def payment_exceptions(request: Request, who: Principal = Depends(staff("clerk")),
                        limit: int = Query(100, ge=1, le=1000)) -> dict:
     with request.app.state.pool.connection() as conn:
-        rows = conn.execute("select id, channel, reference, account_ref, invoice_ref, amount_minor, currency, received_on, "
-                            "exception_reason from payments where status = 'unmatched' order by id limit %s",
-                            (limit,)).fetchall()
+        rows = views.payment_exceptions(conn, limit)
     return {"payments": [{"id": r[0], "channel": r[1], "reference": r[2], "account_ref": r[3], "invoice_ref": r[4],
                           "amount_minor": r[5], "currency": r[6], "received_on": r[7].isoformat(), "reason": r[8]}
                          for r in rows]}
@@ -286,10 +260,10 @@ def match(request: Request, body: Match, payment_id: int = Path(ge=1, le=2**62),
     from billing.payments import match_payment
 
     with request.app.state.pool.connection() as conn:
-        row = conn.execute("select id from accounts where account_no = %s", (body.account_no,)).fetchone()
-        if row is None:
+        account_id = users.account_id(conn, body.account_no)
+        if account_id is None:
             raise Problem(404, "no_such_account", "no such account")
-        match_payment(conn, payment_id, row[0], who.username, body.why, datetime.now(timezone.utc))
+        match_payment(conn, payment_id, account_id, who.username, body.why, datetime.now(timezone.utc))
         record(conn, who, "payment.match", str(payment_id), {"account_no": body.account_no, "why": body.why})
     return {"payment_id": payment_id, "status": "applied", "account_no": body.account_no}
 
@@ -297,7 +271,6 @@ def match(request: Request, body: Match, payment_id: int = Path(ge=1, le=2**62),
 @router.get("/audit")
 def audit(request: Request, who: Principal = Depends(staff("admin")), limit: int = Query(100, ge=1, le=1000)) -> dict:
     with request.app.state.pool.connection() as conn:
-        rows = conn.execute("select id, username, action, target, details, at from portal_audit order by id desc "
-                            "limit %s", (limit,)).fetchall()
+        rows = views.audit_entries(conn, limit)
     return {"entries": [{"id": r[0], "username": r[1], "action": r[2], "target": r[3], "details": r[4],
                          "at": r[5].isoformat()} for r in rows]}
