@@ -25,6 +25,7 @@ from billing.notices import create_notice
 from billing.entities import Entity, entity_for
 from billing.postings import account_receivable, lock_account, post
 from rating.money import format_minor
+from storage import dunning as stored
 
 
 @dataclass
@@ -45,11 +46,7 @@ def run_collections(conn: psycopg.Connection, entities: dict[str, Entity], today
     conn.autocommit = True
     summary = CollectionSummary()
     smallest_grace = min(e.grace_days for e in entities.values())
-    candidates = conn.execute(
-        "select account_id from bills where status = 'issued' and due_date is not null and due_date + %s < %s "
-        "union select account_id from payment_arrangements where status = 'active' order by 1",
-        (smallest_grace, today)).fetchall()
-    for (account_id,) in candidates:
+    for account_id in stored.candidate_accounts(conn, smallest_grace, today):
         with conn.transaction():
             _collect_account(conn, account_id, entities, today, now, summary)
     return summary
@@ -57,8 +54,7 @@ def run_collections(conn: psycopg.Connection, entities: dict[str, Entity], today
 
 def _collect_account(conn, account_id: int, entities, today: date, now: datetime, summary: CollectionSummary) -> None:
     _, account_no, currency = lock_account(conn, account_id)
-    entity_code = conn.execute("select billing_entity from accounts where id = %s", (account_id,)).fetchone()[0]
-    entity = entity_for(entities, entity_code)
+    entity = entity_for(entities, stored.billing_entity_of(conn, account_id))
     summary.accounts_checked += 1
     if _arrangement_holds(conn, account_id, account_no, entity, today, now, summary):
         summary.paused_by_arrangement += 1
@@ -67,85 +63,89 @@ def _collect_account(conn, account_id: int, entities, today: date, now: datetime
     items = [i for i in receivable.open_items() if i.entry_type == "bill" and i.bill_id is not None]
     if not items:
         return
-    due = dict(conn.execute("select id, due_date from bills where id = any(%s) and due_date is not null",
-                            ([i.bill_id for i in items],)).fetchall())
+    due = stored.due_dates(conn, [i.bill_id for i in items])
     past_due = [i for i in items if i.bill_id in due and due[i.bill_id] + timedelta(days=entity.grace_days) < today]
-    if not past_due:
-        return
-    total_past_due = sum(i.open_minor for i in past_due)
-    steps = {}
-    for bill_id, step, service, business_date in conn.execute(
-            "select bill_id, step, service, business_date from collection_steps where bill_id = any(%s)",
-            ([i.bill_id for i in past_due],)).fetchall():
-        steps[(bill_id, step, service)] = business_date
-    services = [r[0] for r in conn.execute(
-        "select distinct service from service_agreements where account_id = %s and start_date <= %s "
-        "and (end_date is null or end_date > %s) order by 1", (account_id, today, today)).fetchall()]
+    if past_due:
+        _Steps(conn, account_id, account_no, currency, entity, today, now, summary).take_next(past_due, due)
 
-    def take(bill_id: int, step: str, amount: int, subject: str, body: str, service: str = "") -> None:
-        notice_id = create_notice(conn, account_id, step, subject, body, bill_id) if subject else None
-        conn.execute("insert into collection_steps (account_id, bill_id, step, service, business_date, amount_minor, "
-                     "notice_id) values (%s, %s, %s, %s, %s, %s, %s)",
-                     (account_id, bill_id, step, service, today, amount, notice_id))
-        summary.steps.append((account_no, bill_id, step, service))
 
-    money = lambda minor: f"{format_minor(minor, currency)} {currency}"  # noqa: E731
-    for item in past_due:
+class _Steps:
+    """The next collection step of each past-due bill of one account."""
+
+    def __init__(self, conn, account_id: int, account_no: str, currency: str, entity: Entity, today: date,
+                 now: datetime, summary: CollectionSummary):
+        self.conn, self.account_id, self.account_no, self.currency = conn, account_id, account_no, currency
+        self.entity, self.today, self.now, self.summary = entity, today, now, summary
+
+    def money(self, minor: int) -> str:
+        return f"{format_minor(minor, self.currency)} {self.currency}"
+
+    def take(self, bill_id: int, step: str, amount: int, subject: str, body: str, service: str = "") -> None:
+        notice_id = create_notice(self.conn, self.account_id, step, subject, body, bill_id) if subject else None
+        stored.record_step(self.conn, self.account_id, bill_id, step, service, self.today, amount, notice_id)
+        self.summary.steps.append((self.account_no, bill_id, step, service))
+
+    def take_next(self, past_due: list, due: dict[int, date]) -> None:
+        entity, today = self.entity, self.today
+        total_past_due = sum(i.open_minor for i in past_due)
+        steps = stored.steps_taken(self.conn, [i.bill_id for i in past_due])
+        services = stored.services_in_force(self.conn, self.account_id, today)
+        for item in past_due:
+            bill_id = item.bill_id
+            if (bill_id, "late_fee", "") not in steps:
+                self.late_fee(item, due[bill_id])
+                continue
+            reminded = steps.get((bill_id, "reminder", ""))
+            if (bill_id, "final_notice", "") not in steps:
+                if reminded and today >= reminded + timedelta(days=entity.final_notice_after_days):
+                    self.take(bill_id, "final_notice", item.open_minor, f"Final notice: bill {bill_id}",
+                              f"{self.money(total_past_due)} is past due on your account. If it is not paid within "
+                              f"{entity.disconnect_after_days} days, your service may be disconnected.")
+                    self.summary.final_notices += 1
+                continue
+            final = steps[(bill_id, "final_notice", "")]
+            if today >= final + timedelta(days=entity.disconnect_after_days) \
+                    and total_past_due >= entity.disconnect_minimum_minor:
+                self.disconnect_eligible(bill_id, total_past_due, services, steps)
+
+    def late_fee(self, item, due_on: date) -> None:
         bill_id = item.bill_id
-        if (bill_id, "late_fee", "") not in steps:
-            fee = entity.late_fee_minor(item.open_minor)
-            post(conn, account_id, [(RECEIVABLE, fee, "fee"), (FEES, -fee, "fee")], now, bill_id=bill_id,
-                 memo=f"late fee on bill {bill_id}", created_by="collections")
-            take(bill_id, "late_fee", item.open_minor, "", "")
-            take(bill_id, "reminder", item.open_minor, f"Reminder: bill {bill_id} is past due",
-                 f"Bill {bill_id} was due on {due[bill_id]}; {money(item.open_minor)} is unpaid. A late fee of "
-                 f"{money(fee)} has been added. Please pay now or call {entity.phone} to arrange payments.")
-            summary.late_fees += 1
-            summary.late_fees_minor += fee
-            summary.reminders += 1
-            continue
-        reminded = steps.get((bill_id, "reminder", ""))
-        if (bill_id, "final_notice", "") not in steps:
-            if reminded and today >= reminded + timedelta(days=entity.final_notice_after_days):
-                take(bill_id, "final_notice", item.open_minor, f"Final notice: bill {bill_id}",
-                     f"{money(total_past_due)} is past due on your account. If it is not paid within "
-                     f"{entity.disconnect_after_days} days, your service may be disconnected.")
-                summary.final_notices += 1
-            continue
-        final = steps[(bill_id, "final_notice", "")]
-        if today < final + timedelta(days=entity.disconnect_after_days) or total_past_due < entity.disconnect_minimum_minor:
-            continue
+        fee = self.entity.late_fee_minor(item.open_minor)
+        post(self.conn, self.account_id, [(RECEIVABLE, fee, "fee"), (FEES, -fee, "fee")], self.now, bill_id=bill_id,
+             memo=f"late fee on bill {bill_id}", created_by="collections")
+        self.take(bill_id, "late_fee", item.open_minor, "", "")
+        self.take(bill_id, "reminder", item.open_minor, f"Reminder: bill {bill_id} is past due",
+                  f"Bill {bill_id} was due on {due_on}; {self.money(item.open_minor)} is unpaid. A late fee of "
+                  f"{self.money(fee)} has been added. Please pay now or call {self.entity.phone} to arrange payments.")
+        self.summary.late_fees += 1
+        self.summary.late_fees_minor += fee
+        self.summary.reminders += 1
+
+    def disconnect_eligible(self, bill_id: int, total_past_due: int, services: list[str], steps: dict) -> None:
         for service in services:
-            if service in entity.disconnect_services and (bill_id, "disconnect_eligible", service) not in steps:
-                take(bill_id, "disconnect_eligible", total_past_due, f"{service.capitalize()} service: disconnection",
-                     f"Your {service} service is now eligible for disconnection for {money(total_past_due)} past due. "
-                     f"Pay now or call {entity.phone}.", service)
-                summary.disconnect_eligible += 1
+            if service in self.entity.disconnect_services and (bill_id, "disconnect_eligible", service) not in steps:
+                self.take(bill_id, "disconnect_eligible", total_past_due,
+                          f"{service.capitalize()} service: disconnection",
+                          f"Your {service} service is now eligible for disconnection for "
+                          f"{self.money(total_past_due)} past due. Pay now or call {self.entity.phone}.", service)
+                self.summary.disconnect_eligible += 1
 
 
 def _arrangement_holds(conn, account_id: int, account_no: str, entity: Entity, today: date, now: datetime,
                        summary: CollectionSummary) -> bool:
     """True while an active arrangement is kept (the sequence pauses); completes or breaks it otherwise."""
-    row = conn.execute("select id, total_minor, created_at from payment_arrangements "
-                       "where account_id = %s and status = 'active'", (account_id,)).fetchone()
+    row = stored.active_arrangement(conn, account_id)
     if row is None:
         return False
     arrangement_id, total, created_at = row
-    paid = -int(conn.execute(
-        "select coalesce(sum(amount_minor), 0) from ledger_entries where account_id = %s and ledger_account = %s "
-        "and entry_type in ('payment', 'payment_return') and posted_at >= %s",
-        (account_id, RECEIVABLE, created_at)).fetchone()[0])
+    paid = stored.paid_since(conn, account_id, RECEIVABLE, created_at)
     if paid >= total:
-        conn.execute("update payment_arrangements set status = 'completed', closed_at = %s where id = %s",
-                     (now, arrangement_id))
+        stored.close_arrangement(conn, arrangement_id, "completed", now)
         summary.arrangements_completed += 1
         return False
-    owed = int(conn.execute(
-        "select coalesce(sum(amount_minor), 0) from arrangement_installments where arrangement_id = %s "
-        "and due_on + %s < %s", (arrangement_id, entity.grace_days, today)).fetchone()[0])
-    if paid >= owed:
+    if paid >= stored.installments_due(conn, arrangement_id, entity.grace_days, today):
         return True
-    conn.execute("update payment_arrangements set status = 'broken', closed_at = %s where id = %s", (now, arrangement_id))
+    stored.close_arrangement(conn, arrangement_id, "broken", now)
     create_notice(conn, account_id, "arrangement_broken", "Your payment arrangement has ended",
                   f"Installments of your payment arrangement were not paid on time; the collection of the "
                   f"past-due amount resumes. Call {entity.phone} for help.")
@@ -166,19 +166,13 @@ def create_arrangement(conn: psycopg.Connection, account_id: int, installments: 
         balance = account_receivable(conn, account_id).balance_minor
         if balance < installments:
             raise NothingOwed("the account owes too little to arrange in installments")
-        if conn.execute("select 1 from payment_arrangements where account_id = %s and status = 'active'",
-                        (account_id,)).fetchone():
+        if stored.active_arrangement(conn, account_id) is not None:
             raise ArrangementExists("the account has an active payment arrangement")
-        arrangement_id = conn.execute(
-            "insert into payment_arrangements (account_id, total_minor, starts_on, status, created_by, reason, created_at) "
-            "values (%s, %s, %s, 'active', %s, %s, %s) returning id",
-            (account_id, balance, first_due, actor, reason, now)).fetchone()[0]
         share, remainder = divmod(balance, installments)
-        for number in range(installments):
-            conn.execute("insert into arrangement_installments (arrangement_id, number, due_on, amount_minor) "
-                         "values (%s, %s, %s, %s)", (arrangement_id, number + 1,
-                                                     first_due + timedelta(days=every_days * number),
-                                                     share + (remainder if number == 0 else 0)))
+        arrangement_id = stored.insert_arrangement(
+            conn, account_id, balance, first_due, actor, reason, now,
+            [(first_due + timedelta(days=every_days * number), share + (remainder if number == 0 else 0))
+             for number in range(installments)])
         create_notice(conn, account_id, "arrangement", "Your payment arrangement",
                       f"{installments} installments starting {first_due}, every {every_days} days.")
     return arrangement_id

@@ -16,6 +16,7 @@ from billing.ledger import CASH, FEES, RECEIVABLE
 from billing.notices import create_notice
 from billing.entities import Entity, entity_for
 from billing.postings import account_receivable, lock_account, post, to_minor_exact
+from storage import payments as stored
 
 
 @dataclass(frozen=True)
@@ -50,20 +51,13 @@ def receive_payment(conn: psycopg.Connection, payment: PaymentIn, posted_at: dat
         account_id, reason = _match(conn, payment)
         if account_id is not None:
             lock_account(conn, account_id)
-        row = conn.execute(
-            "insert into payments (channel, reference, account_id, account_ref, invoice_ref, amount_minor, currency, "
-            "method, received_on, status, exception_reason, source_file, source_line) "
-            "values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
-            "on conflict (channel, reference) do nothing returning id",
-            (payment.channel, payment.reference.strip(), account_id, payment.account_no, payment.invoice_no,
-             amount_minor, payment.currency, payment.method, payment.received_on,
-             "applied" if account_id is not None else "unmatched", reason, payment.source_file,
-             payment.source_line)).fetchone()
-        if row is None:
-            existing = conn.execute("select id, account_id from payments where channel = %s and reference = %s",
-                                    (payment.channel, payment.reference.strip())).fetchone()
+        payment_id = stored.insert(conn, payment.channel, payment.reference.strip(), account_id, payment.account_no,
+                                   payment.invoice_no, amount_minor, payment.currency, payment.method,
+                                   payment.received_on, "applied" if account_id is not None else "unmatched", reason,
+                                   payment.source_file, payment.source_line)
+        if payment_id is None:
+            existing = stored.by_reference(conn, payment.channel, payment.reference.strip())
             return PaymentOutcome(existing[0], "duplicate", "taken before", existing[1])
-        payment_id = row[0]
         if account_id is None:
             return PaymentOutcome(payment_id, "unmatched", reason)
         _post_payment(conn, account_id, payment_id, amount_minor, posted_at, payment.reference)
@@ -74,23 +68,20 @@ def _match(conn: psycopg.Connection, payment: PaymentIn) -> tuple[int | None, st
     """(account id, None) or (None, why the payment matches nothing)."""
     account = None
     if payment.account_no:
-        row = conn.execute("select id, currency from accounts where account_no = %s",
-                           (payment.account_no.strip(),)).fetchone()
+        row = stored.account_and_currency(conn, payment.account_no.strip())
         if row is None:
             return None, "unknown_account"
         if row[1] != payment.currency:
             return None, "currency_mismatch"
         account = row[0]
     if payment.invoice_no:
-        bill = None
-        if payment.invoice_no.strip().isdigit():
-            bill = conn.execute("select account_id from bills where id = %s",
-                                (int(payment.invoice_no.strip()),)).fetchone()
-        if bill is None:
+        billed = stored.account_of_bill(conn, int(payment.invoice_no.strip())) \
+            if payment.invoice_no.strip().isdigit() else None
+        if billed is None:
             return None, "unknown_invoice"
-        if account is not None and bill[0] != account:
+        if account is not None and billed != account:
             return None, "invoice_not_on_account"
-        account = bill[0]
+        account = billed
     if account is None:
         return None, "no_account_or_invoice"
     return account, None
@@ -108,17 +99,14 @@ def match_payment(conn: psycopg.Connection, payment_id: int, account_id: int, ac
     _who_and_why(actor, reason)
     with conn.transaction():
         lock_account(conn, account_id)
-        payment = conn.execute("select status, amount_minor, reference from payments where id = %s for update",
-                               (payment_id,)).fetchone()
+        payment = stored.lock_payment(conn, payment_id)
         if payment is None:
             raise UnknownPayment(f"no payment {payment_id}")
         if payment[0] != "unmatched":
             raise NotUnmatched(f"payment {payment_id} is {payment[0]}, not unmatched")
-        conn.execute("update payments set status = 'applied', account_id = %s where id = %s", (account_id, payment_id))
+        stored.apply_to(conn, payment_id, account_id)
         _post_payment(conn, account_id, payment_id, payment[1], posted_at, payment[2])
-        conn.execute("insert into payment_actions (payment_id, action, actor, reason, details) "
-                     "values (%s, 'match', %s, %s, jsonb_build_object('account_id', %s::int8))",
-                     (payment_id, actor, reason, account_id))
+        stored.record_action(conn, payment_id, "match", actor, reason, {"account_id": account_id})
 
 
 def return_payment(conn: psycopg.Connection, payment_id: int, actor: str, reason: str, posted_at: datetime,
@@ -128,8 +116,7 @@ def return_payment(conn: psycopg.Connection, payment_id: int, actor: str, reason
     fee in minor units (0 for a payment that was never applied)."""
     _who_and_why(actor, reason)
     with conn.transaction():
-        payment = conn.execute("select status, amount_minor, account_id, reference from payments where id = %s",
-                               (payment_id,)).fetchone()
+        payment = stored.payment(conn, payment_id)
         if payment is None:
             raise UnknownPayment(f"no payment {payment_id}")
         status, amount_minor, account_id, reference = payment
@@ -138,8 +125,7 @@ def return_payment(conn: psycopg.Connection, payment_id: int, actor: str, reason
         fee = 0
         if status == "applied":
             lock_account(conn, account_id)
-            entity_code = conn.execute("select billing_entity from accounts where id = %s", (account_id,)).fetchone()[0]
-            fee = entity_for(entities, entity_code).nsf_fee_minor
+            fee = entity_for(entities, stored.billing_entity_of(conn, account_id)).nsf_fee_minor
             post(conn, account_id, [(RECEIVABLE, amount_minor, "payment_return"), (CASH, -amount_minor, "payment_return")],
                  posted_at, payment_id=payment_id, memo=f"returned: {reason}", created_by=actor)
             if fee:
@@ -148,11 +134,8 @@ def return_payment(conn: psycopg.Connection, payment_id: int, actor: str, reason
             create_notice(conn, account_id, "payment_returned", "Your payment was returned",
                           f"Your payment {reference} was returned by your bank ({reason}). "
                           f"It has been reversed on your account and a fee was charged.")
-        conn.execute("update payments set status = 'returned', returned_at = %s, return_reason = %s where id = %s",
-                     (posted_at, reason, payment_id))
-        conn.execute("insert into payment_actions (payment_id, action, actor, reason, details) "
-                     "values (%s, 'return', %s, %s, jsonb_build_object('fee_minor', %s::int8))",
-                     (payment_id, actor, reason, fee))
+        stored.mark_returned(conn, payment_id, posted_at, reason)
+        stored.record_action(conn, payment_id, "return", actor, reason, {"fee_minor": fee})
     return fee
 
 

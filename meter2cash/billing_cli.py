@@ -265,7 +265,8 @@ def _import(conn, file: str, currency: str) -> int:
 
 
 def cmd_ledger(args, settings: Settings) -> int:
-    from billing.postings import adjust, trial_balance, unbalanced_transactions
+    from billing.postings import adjust
+    from storage.ledger_entries import trial_balance, unbalanced_transactions
 
     with _connect(settings) as conn:
         if args.action == "adjust":

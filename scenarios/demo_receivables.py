@@ -13,7 +13,7 @@ import psycopg
 from billing.dunning import run_collections
 from billing.delivery import deliver_pending
 from billing.lockbox import import_lockbox
-from billing.postings import trial_balance, unbalanced_transactions
+from storage.ledger_entries import trial_balance, unbalanced_transactions
 from scenarios.mailsink import MailSink
 from config.settings import Settings
 from rating.money import format_minor

@@ -21,7 +21,8 @@ from billing.lockbox import import_lockbox
 from billing.payments import return_payment
 from billing.entities import load_entities
 from billing.receivables_metrics import ReceivablesCollector
-from billing.postings import account_receivable, balances, trial_balance, unbalanced_transactions
+from billing.postings import account_receivable, balances
+from storage.ledger_entries import trial_balance, unbalanced_transactions
 from simulators.headend import generate
 from simulators.utility import make_utility
 from storage.bulk_load import load_directory

@@ -12,7 +12,8 @@ from billing.corrections import cancel_bill
 from billing.invoice import AccountBill, ServiceCharges
 from billing.payments import PaymentIn, receive_payment, return_payment
 from billing.entities import load_entities
-from billing.postings import account_receivable, adjust, balances, trial_balance, unbalanced_transactions
+from billing.postings import account_receivable, adjust, balances
+from storage.ledger_entries import trial_balance, unbalanced_transactions
 from rating.pricing import PricedLine
 from storage.bulk_load import ensure_period
 

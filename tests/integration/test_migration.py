@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from billing.cycles import create_cycles
-from billing.postings import trial_balance, unbalanced_transactions
+from storage.ledger_entries import trial_balance, unbalanced_transactions
 from migration.extract import read_extract
 from migration.load import ExtractInvalid, check, load
 from migration.parallel_run import parallel_run
