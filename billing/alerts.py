@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from billing.notices import create_notice
+from storage.notices import create_notice, high_usage_watchers, leaks_to_tell, notice_sent
 from billing.estimate import account_estimate
 from rating.money import format_minor
 
@@ -28,16 +28,10 @@ class AlertReport:
     leaks: int = 0
 
 
-def _already(conn, account_id: int, kind: str, subject: str) -> bool:
-    return conn.execute("select 1 from notices where account_id = %s and kind = %s and subject = %s",
-                        (account_id, kind, subject)).fetchone() is not None
-
-
 def run_alerts(conn: psycopg.Connection, tariffs: Callable[[], dict], now: datetime) -> AlertReport:
     """``tariffs`` is called only when some customer asked for high-usage alerts."""
     report = AlertReport()
-    wanted = conn.execute("select a.id, a.currency, p.high_usage_minor from portal_alerts p join accounts a on "
-                          "a.id = p.account_id where p.high_usage").fetchall()
+    wanted = high_usage_watchers(conn)
     published = tariffs() if wanted else {}
     for account_id, currency, threshold in wanted:
         estimate = account_estimate(conn, account_id, published, now)
@@ -45,22 +39,17 @@ def run_alerts(conn: psycopg.Connection, tariffs: Callable[[], dict], now: datet
             continue
         subject = f"High usage: your bill for {estimate['period_start']} to {estimate['period_end']} may pass " \
                   f"{format_minor(threshold, currency)} {currency}"
-        if _already(conn, account_id, HIGH_USAGE, subject):
+        if notice_sent(conn, account_id, HIGH_USAGE, subject):
             continue
         create_notice(conn, account_id, HIGH_USAGE, subject,
                       f"Your projected bill is {format_minor(estimate['projected_minor'], currency)} {currency} "
                       f"(so far {format_minor(estimate['bill_to_date_minor'], currency)} {currency}, day "
                       f"{estimate['days_elapsed']} of {estimate['days_in_period']}).")
         report.high_usage += 1
-    leaks = conn.execute(
-        "select distinct sa.account_id, m.meter_no, e.block_start, m.zone from vee_exceptions e "
-        "join meters m on m.id = e.meter_id join service_agreements sa on sa.id = m.service_agreement_id "
-        "join portal_alerts p on p.account_id = sa.account_id and p.leak "
-        "where 'continuous_flow' = any(e.rules) order by 1, 3").fetchall()
-    for account_id, meter_no, block_start, zone in leaks:
+    for account_id, meter_no, block_start, zone in leaks_to_tell(conn):
         day = block_start.astimezone(ZoneInfo(zone)).date()
         subject = f"Possible water leak at meter {meter_no} on {day:%Y-%m-%d}"
-        if _already(conn, account_id, LEAK, subject):
+        if notice_sent(conn, account_id, LEAK, subject):
             continue
         create_notice(conn, account_id, LEAK, subject,
                       f"Water flowed through meter {meter_no} all day on {day:%Y-%m-%d} without a stop. "

@@ -17,7 +17,7 @@ from billing.invoice import build_account_bill
 from billing.entities import entity_for
 from billing.pricing_inputs import histories as histories_for, interval_inputs
 from billing.true_up import add_true_ups
-from storage.copy_text import NULL, copy_rows, escaper, int_array
+from storage.bill_runs import blocking_exceptions, record_outcomes
 from storage.usage import AgreementUsage, usage_for
 
 log = logging.getLogger(__name__)
@@ -117,26 +117,3 @@ def write_chunk(conn, run_id: int, billing_period_id: int, chunk: list[int], rat
     ordered = [outcomes[a] for a in chunk]
     record_outcomes(conn, run_id, ordered)
     return ordered
-
-
-def record_outcomes(conn: psycopg.Connection, run_id: int, outcomes: list[Outcome]) -> None:
-    if not outcomes:
-        return
-    escape = escaper()
-    copy_rows(conn, "copy bill_run_accounts (bill_run_id, account_id, status, reason, bill_id) from stdin",
-              data="".join([f"{run_id}\t{account_id}\t{status}\t{escape(reason)}\t{NULL if bill_id is None else bill_id}\n"
-                            for account_id, status, reason, bill_id, *_ in outcomes]).encode())
-
-
-def blocking_exceptions(conn: psycopg.Connection, account_ids: list[int], billing_period_id: int) -> dict[int, int]:
-    """Open VEE exceptions that block billing, per account, whose reads fall in the period (local days)."""
-    rows = conn.execute(
-        "select sa.account_id, count(*) from vee_exceptions e join meters m on m.id = e.meter_id "
-        "join service_agreements sa on sa.id = m.service_agreement_id join accounts a on a.id = sa.account_id "
-        "join billing_periods p on p.id = %s "
-        "where e.status = 'open' and e.severity = 'blocks_billing' and sa.account_id = any(%s::int8[]) "
-        "  and e.block_start < (p.period_end::timestamp at time zone a.zone) "
-        "  and e.block_start + make_interval(secs => e.interval_s * array_length(e.values, 1)) "
-        "      > (p.period_start::timestamp at time zone a.zone) "
-        "group by sa.account_id", (billing_period_id, int_array(account_ids))).fetchall()
-    return dict(rows)

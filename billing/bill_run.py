@@ -17,7 +17,7 @@ from typing import Callable
 
 import psycopg
 
-from billing.bill_chunk import ALREADY_BILLED, BILLED, FAILED, HELD, Outcome, record_outcomes
+from billing.bill_chunk import ALREADY_BILLED, BILLED, FAILED, HELD, Outcome
 from billing.bill_workers import chunk_billing
 from billing.errors import BillRunBusy, UnknownPeriod
 from billing.metrics import BillRunMetrics
@@ -81,7 +81,7 @@ def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progr
         accounts = bill_runs.accounts_to_bill(conn, billing_period_id, cycle_id, only_accounts)
         pending = [row[0] for row in accounts if not row[2]]
         already = [Outcome(row[0], ALREADY_BILLED, None, None, 0) for row in accounts if row[2]]
-        record_outcomes(conn, run_id, already)
+        bill_runs.record_outcomes(conn, run_id, already)
         tally = Tally(result, {row[0]: row[1] for row in accounts}, metrics, progress, len(pending))
         tally.count(already)
         started = time.monotonic()

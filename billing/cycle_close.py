@@ -17,10 +17,10 @@ import psycopg
 
 from config.settings import Settings
 from billing.entities import configured_entities
+from storage import billing_cycles
 from billing.delivery import configured_delivery
 
 log = logging.getLogger(__name__)
-_SCHEDULER_LOCK = 7_431_003
 CORRECTION_LOOKBACK_DAYS = 120  # late reads are looked for in the bills of periods ended this recently
 
 
@@ -68,7 +68,7 @@ def close_due_cycles(settings: Settings, now: datetime | None = None,
     report = CycleCloseReport()
     entities = configured_entities(settings)
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        if not conn.execute("select pg_try_advisory_lock(%s)", (_SCHEDULER_LOCK,)).fetchone()[0]:
+        if not billing_cycles.try_lock_scheduler(conn):
             report.ran = False
             return report
         try:
@@ -85,7 +85,7 @@ def close_due_cycles(settings: Settings, now: datetime | None = None,
             report.delivery = deliver_pending(conn, entities, configured_delivery(settings), now)
             report.collections = run_collections(conn, entities, today, now)
         finally:
-            conn.execute("select pg_advisory_unlock(%s)", (_SCHEDULER_LOCK,))
+            billing_cycles.unlock_scheduler(conn)
     return report
 
 

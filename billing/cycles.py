@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import psycopg
 
 from billing.errors import BadCycleCount
+from storage import billing_cycles
 from storage.bulk_load import ensure_period
 
 
@@ -31,21 +32,18 @@ def create_cycles(conn: psycopg.Connection, count: int, zone: str, close_after_d
         raise BadCycleCount("between 1 and 28 cycles: one per start day")
     codes = [f"{prefix}{number:02d}" for number in range(1, count + 1)]
     for number, code in enumerate(codes, start=1):
-        conn.execute("insert into billing_cycles (code, zone, period_start_day, close_after_days) "
-                     "values (%s, %s, %s, %s) on conflict (code) do nothing", (code, zone, number, close_after_days))
+        billing_cycles.add_cycle(conn, code, zone, number, close_after_days)
     return codes
 
 
 def ensure_periods(conn: psycopg.Connection, today: date) -> int:
     """Make sure every cycle has its current period and the one before; returns how many were added."""
     added = 0
-    for cycle_id, start_day in conn.execute("select id, period_start_day from billing_cycles").fetchall():
+    for cycle_id, start_day in billing_cycles.cycles(conn):
         current = period_containing(start_day, today)
         previous = period_containing(start_day, current[0] - timedelta(days=1))
         for start, end in (previous, current):
-            exists = conn.execute("select 1 from billing_periods where billing_cycle_id = %s and period_start = %s",
-                                  (cycle_id, start)).fetchone()
-            if not exists:
+            if not billing_cycles.has_period(conn, cycle_id, start):
                 ensure_period(conn, cycle_id, start, end)
                 added += 1
     return added
@@ -61,10 +59,4 @@ class DuePeriod:
 
 def due_periods(conn: psycopg.Connection, today: date) -> list[DuePeriod]:
     """Open periods whose bill run is due by ``today``, oldest first."""
-    rows = conn.execute(
-        "select p.id, c.code, p.period_start, p.period_end from billing_periods p "
-        "join billing_cycles c on c.id = p.billing_cycle_id "
-        "where p.closed_at is null and p.period_end + c.close_after_days <= %s "
-        "and exists (select 1 from accounts a where a.billing_cycle_id = c.id) "
-        "order by p.period_end, c.code", (today,)).fetchall()
-    return [DuePeriod(*row) for row in rows]
+    return [DuePeriod(*row) for row in billing_cycles.due_periods(conn, today)]

@@ -26,6 +26,7 @@ import psycopg
 
 from billing.entities import Entity
 from billing.render import Document, add_to_pdf, bill_document, notice_document, pdf_writer, render_html, render_pdf
+from storage import deliveries
 
 log = logging.getLogger(__name__)
 
@@ -54,13 +55,7 @@ def deliver_pending(conn: psycopg.Connection, entities: dict[str, Entity], confi
                     limit: int = 50_000) -> DeliverySummary:
     conn.autocommit = True
     summary = DeliverySummary()
-    pending = conn.execute(
-        "select 'bill', b.id, a.delivery_channel, a.email is not null from bills b join accounts a on a.id = b.account_id "
-        "where b.delivered_at is null and b.status = 'issued' "
-        "union all "
-        "select 'notice', n.id, a.delivery_channel, a.email is not null from notices n "
-        "join accounts a on a.id = n.account_id where n.delivered_at is null "
-        "order by 1, 2 limit %s", (limit,)).fetchall()
+    pending = deliveries.pending(conn, limit)
     to_print: list[Document] = []
     for kind, number, channel, has_email in pending:
         document = bill_document(conn, number, entities) if kind == "bill" else notice_document(conn, number, entities)
@@ -126,20 +121,16 @@ def _print_batch(conn, documents: list[Document], config: DeliveryConfig, now: d
 
 def _record(conn, document: Document, channel: str, status: str, detail: str, delivered_at: datetime | None) -> None:
     with conn.transaction():
-        conn.execute("insert into deliveries (account_id, bill_id, notice_id, channel, status, detail) "
-                     "values (%s, %s, %s, %s, %s, %s)",
-                     (document.account_id, document.bill_id if document.kind == "bill" else None,
-                      document.notice_id, channel, status, detail))
+        deliveries.record_attempt(conn, document.account_id, document.bill_id if document.kind == "bill" else None,
+                                  document.notice_id, channel, status, detail)
         if delivered_at is None:
             return
         if document.kind == "bill":
             zone = ZoneInfo(document.context["bill"]["zone"])
             due = delivered_at.astimezone(zone).date() + timedelta(days=document.entity.payment_terms_days)
-            conn.execute("update bills set delivered_at = %s, delivery_channel = %s, due_date = %s "
-                         "where id = %s and delivered_at is null", (delivered_at, channel, due, document.bill_id))
+            deliveries.bill_delivered(conn, document.bill_id, delivered_at, channel, due)
         else:
-            conn.execute("update notices set delivered_at = %s where id = %s and delivered_at is null",
-                         (delivered_at, document.notice_id))
+            deliveries.notice_delivered(conn, document.notice_id, delivered_at)
 
 
 def configured_delivery(settings) -> DeliveryConfig:

@@ -21,7 +21,7 @@ import psycopg
 
 from billing.errors import ArrangementExists, BadArrangement, NothingOwed, ReasonRequired
 from billing.ledger import FEES, RECEIVABLE
-from billing.notices import create_notice
+from storage.notices import create_notice
 from billing.entities import Entity, entity_for
 from billing.postings import account_receivable, lock_account, post
 from rating.money import format_minor

@@ -13,7 +13,7 @@ import psycopg
 from billing.errors import (AlreadyReturned, BadAmount, MoreThanCredit, NoReference, NotUnmatched, ReasonRequired,
                             UnknownPayment)
 from billing.ledger import CASH, FEES, RECEIVABLE
-from billing.notices import create_notice
+from storage.notices import create_notice
 from billing.entities import Entity, entity_for
 from billing.postings import account_receivable, lock_account, post, to_minor_exact
 from storage import payments as stored

@@ -10,21 +10,9 @@ from typing import Callable
 import psycopg
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-log = logging.getLogger(__name__)
+from storage.operations import receivables_figures
 
-_QUERY = """
-select
-  (select coalesce(json_object_agg(channel, n), '{}') from (select channel, count(*) n from payments group by 1) p),
-  (select coalesce(sum(amount_minor), 0) from payments),
-  (select count(*) from payments where status = 'returned'),
-  (select count(*) from payments where status = 'unmatched'),
-  (select coalesce(json_object_agg(k, n), '{}') from (select channel || '/' || status k, count(*) n from deliveries
-     group by 1) d),
-  (select count(*) from bills where delivered_at is null and status = 'issued'),
-  (select coalesce(json_object_agg(step, n), '{}') from (select step, count(*) n from collection_steps group by 1) c),
-  (select coalesce(sum(amount_minor), 0) from ledger_entries where ledger_account = 'receivable'),
-  (select count(*) from payment_arrangements where status = 'active')
-"""
+log = logging.getLogger(__name__)
 
 
 class ReceivablesCollector:
@@ -35,7 +23,7 @@ class ReceivablesCollector:
         try:
             with self._connect() as conn:
                 (payments, received, returned, unmatched, deliveries, undelivered, steps, balance,
-                 arrangements) = conn.execute(_QUERY).fetchone()
+                 arrangements) = receivables_figures(conn)
         except psycopg.Error as error:  # a scrape never fails the worker; the figures are just absent
             log.warning("receivables metrics unavailable: %s", error)
             return

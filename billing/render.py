@@ -15,6 +15,7 @@ from fpdf import FPDF
 from billing.errors import UnknownBill
 from billing.entities import Entity, entity_for
 from rating.money import format_minor
+from storage import bill_records as records
 
 FONT_DIR = Path("/usr/share/fonts/truetype/dejavu")
 _FONTS = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf",
@@ -40,37 +41,17 @@ class Document:
     subject: str = ""
 
 
-def _account(conn: psycopg.Connection, account_id: int) -> tuple:
-    return conn.execute(
-        "select a.account_no, a.customer_name, coalesce(a.mailing_address, (select p.address from service_agreements sa "
-        " join premises p on p.id = sa.premise_id where sa.account_id = a.id order by sa.id limit 1), ''), "
-        "a.billing_entity, a.email, a.currency from accounts a where a.id = %s", (account_id,)).fetchone()
-
-
 def bill_document(conn: psycopg.Connection, bill_id: int, entities: dict[str, Entity]) -> Document:
-    row = conn.execute(
-        "select id, account_id, period_start, period_end, zone, currency, total_minor, issued_at, status, kind, "
-        "rebill_of, cancelled_at, cancel_reason, estimated, billing_entity, previous_balance_minor, payments_minor, "
-        "adjustments_minor, fees_minor, budget_minor, total_due_minor, due_date, delivered_at "
-        "from bills where id = %s", (bill_id,)).fetchone()
-    if row is None:
+    bill = records.bill(conn, bill_id)
+    if bill is None:
         raise UnknownBill(f"no bill {bill_id}")
-    names = ["id", "account_id", "period_start", "period_end", "zone", "currency", "total_minor", "issued_at", "status",
-             "kind", "rebill_of", "cancelled_at", "cancel_reason", "estimated", "billing_entity",
-             "previous_balance_minor", "payments_minor", "adjustments_minor", "fees_minor", "budget_minor",
-             "total_due_minor", "due_date", "delivered_at"]
-    bill = dict(zip(names, row))
     bill["period_last_day"] = bill["period_end"] - timedelta(days=1)
     bill["issued_on"] = bill["issued_at"].date()
     bill["cancelled_on"] = bill["cancelled_at"].date() if bill["cancelled_at"] else None
-    account_no, customer_name, address, entity_code, email, currency = _account(conn, bill["account_id"])
+    account_no, customer_name, address, entity_code, email, currency = records.addressee(conn, bill["account_id"])
     entity = entity_for(entities, bill["billing_entity"])
-    lines = conn.execute(
-        "select service_agreement_id, service, description, quantity, unit, price, amount_minor, tariff_version "
-        "from bill_lines where bill_id = %s order by line_no", (bill_id,)).fetchall()
-    usage = {r[0]: r[1:] for r in conn.execute(
-        "select service_agreement_id, quantity, unit, power_of_ten, read_count, estimated_count from bill_usage "
-        "where bill_id = %s", (bill_id,)).fetchall()}
+    lines = records.bill_lines(conn, bill_id)
+    usage = records.bill_usage(conn, bill_id)
     services: dict[int, dict] = {}
     for agreement_id, service, description, quantity, unit, price, amount_minor, tariff_version in lines:
         entry = services.setdefault(agreement_id, {"service": service, "tariff_version": tariff_version, "lines": [],
@@ -92,10 +73,8 @@ def bill_document(conn: psycopg.Connection, bill_id: int, entities: dict[str, En
 
 
 def notice_document(conn: psycopg.Connection, notice_id: int, entities: dict[str, Entity]) -> Document:
-    row = conn.execute("select account_id, kind, subject, body, created_at, bill_id from notices where id = %s",
-                       (notice_id,)).fetchone()
-    account_id, kind, subject, body, created_at, bill_id = row
-    account_no, customer_name, address, entity_code, email, currency = _account(conn, account_id)
+    account_id, kind, subject, body, created_at, bill_id = records.notice(conn, notice_id)
+    account_no, customer_name, address, entity_code, email, currency = records.addressee(conn, account_id)
     entity = entity_for(entities, entity_code)
     context = {"notice": {"kind": kind, "subject": subject, "body": body, "created_on": created_at.date()},
                "entity": entity, "account": {"account_no": account_no, "customer_name": customer_name,

@@ -12,6 +12,7 @@ from billing.invoice import AccountBill, ServiceCharges, build_account_bill
 from billing.pricing_inputs import histories, interval_inputs
 from rating.money import MINOR_UNITS
 from rating.pricing import PricedLine
+from storage import bill_records as records
 from storage.usage import usage_for
 
 
@@ -20,10 +21,7 @@ def add_true_ups(conn: psycopg.Connection, bills: list[AccountBill], billing_per
     if not bills:
         return 0
     by_account = {bill.account_id: bill for bill in bills}
-    pending = conn.execute(
-        "select b.id, b.account_id, b.billing_period_id, b.period_start, b.period_end, b.currency from bills b "
-        "where b.account_id = any(%s) and b.estimated and b.trued_up_by is null and b.status = 'issued' "
-        "and b.billing_period_id <> %s order by b.id", (list(by_account), billing_period_id)).fetchall()
+    pending = records.estimated_bills_to_true_up(conn, list(by_account), billing_period_id)
     added = 0
     for old_bill, account_id, period_id, start, end, currency in pending:
         usages = usage_for(conn, [(account_id, period_id)])
@@ -34,9 +32,7 @@ def add_true_ups(conn: psycopg.Connection, bills: list[AccountBill], billing_per
                                       summaries=summaries)
         if repriced.hold_reason:
             continue
-        billed = dict(conn.execute(
-            "select service_agreement_id, sum(amount_minor) from bill_lines where bill_id = %s and kind = 'charge' "
-            "group by 1", (old_bill,)).fetchall())
+        billed = records.charges_by_agreement(conn, old_bill)
         for service in repriced.services:
             now_minor = sum(line.amount_minor for line in service.lines)
             difference = now_minor - int(billed.get(service.service_agreement_id, 0))

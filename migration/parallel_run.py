@@ -21,6 +21,7 @@ import psycopg
 
 from billing.bill_chunk import price_accounts
 from billing.cycles import period_containing
+from storage import migration_runs as runs
 from storage.bulk_load import ensure_period
 
 FIXED_UNITS = ("period", "day", "month")
@@ -79,13 +80,7 @@ class ParallelRun:
 
 
 def legacy_bills(conn: psycopg.Connection, periods: int) -> list[tuple]:
-    return conn.execute(
-        """select lb.bill_no, a.id, a.account_no, a.billing_cycle_id, c.period_start_day, lb.period_start,
-                  lb.period_end, lb.total_minor
-           from (select *, row_number() over (partition by account_id order by period_start desc) as n
-                 from legacy_bills) lb
-           join accounts a on a.id = lb.account_id join billing_cycles c on c.id = a.billing_cycle_id
-           where lb.n <= %s order by a.account_no, lb.period_start""", (periods,)).fetchall()
+    return runs.latest_legacy_bills(conn, periods)
 
 
 def classify(bill: BillComparison, hold_reason: str | None, tolerance_minor: int) -> None:
@@ -123,9 +118,7 @@ def parallel_run(conn: psycopg.Connection, periods: int, tariffs, entities, tole
     run = ParallelRun(periods, tolerance_minor)
     rows = legacy_bills(conn, periods)
     lines: dict[str, dict[tuple[str, str], int]] = defaultdict(lambda: defaultdict(int))
-    for bill_no, service, code, amount in conn.execute(
-            "select l.bill_no, l.service, l.charge_code, l.amount_minor from legacy_bill_lines l "
-            "where l.bill_no = any(%s)", ([r[0] for r in rows],)).fetchall():
+    for bill_no, service, code, amount in runs.legacy_lines(conn, [r[0] for r in rows]):
         lines[bill_no][(service, code)] += amount
     by_period: dict[int, list[tuple]] = defaultdict(list)
     bounds: dict[int, tuple[date, date]] = {}

@@ -15,6 +15,7 @@ from scenarios.harness import Scenario
 from config.settings import Settings
 from rating.money import format_minor
 from simulators.headend import FaultPlan
+from storage import scenario_checks as checks
 from storage.cache import EstimateCache, account_key, deployment_namespace
 from storage.vee_queue import act
 from storage.tariffs import current_tariffs
@@ -90,23 +91,20 @@ def _close_and_bill(scenario: Scenario, name: str, seed: int) -> Closed:
     nothing. Then receivables and the portal."""
     settings = scenario.settings
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        period_id = conn.execute("select id from billing_periods order by id limit 1").fetchone()[0]
+        period_id = checks.first_period(conn)
         tariffs = current_tariffs(conn)
         filled = fill_period(conn, period_id)
         rebuild_estimates(conn, EstimateCache.for_database(settings.redis_url, conn), tariffs)
         estimated_accounts, bill_to_date, projected = scenario.estimates_total()
         entities = configured_entities(settings)
         first = run_bill_run(conn, period_id, tariffs, entities=entities)
-        blocking = [row[0] for row in conn.execute(
-            "select id from vee_exceptions where status = 'open' and severity = 'blocks_billing'")]
+        blocking = checks.open_blocking_exceptions(conn)
         released = act(conn, blocking, "release", "demo billing clerk", "reviewed: bill on the reads that passed")
         second = run_bill_run(conn, period_id, tariffs, entities=entities)
         again = run_bill_run(conn, period_id, tariffs, entities=entities)
-        bills = conn.execute("select count(*), coalesce(sum(total_minor), 0) from bills").fetchone()
-        ledger = conn.execute("select coalesce(sum(amount_minor), 0), count(*) from ledger_entries").fetchone()
-        rules = conn.execute("select rule, count(*) from vee_exceptions, unnest(rules) rule "
-                             "where flagged_count > 0 group by 1 order by 1")  # the rules that held reads back
-        rules = ", ".join(f"{rule} {count}" for rule, count in rules)
+        bills = checks.bill_totals(conn)
+        ledger = checks.ledger_totals(conn)
+        rules = ", ".join(f"{rule} {count}" for rule, count in checks.holding_rules(conn))
         output_dir = Path(settings.output_dir).resolve() / name
         output_dir.mkdir(parents=True, exist_ok=True)
         receivables = run_receivables(settings, conn, output_dir, seed)

@@ -17,6 +17,7 @@ from scenarios.harness import wait_until_serving
 from config.settings import Settings
 from portal.auth import create_user
 from rating.money import format_minor
+from storage.scenario_checks import first_billed_account
 
 
 @dataclass
@@ -41,9 +42,7 @@ def _call(base: str, path: str, token: str | None = None, body: dict | None = No
 
 
 def run_portal(settings: Settings, conn: psycopg.Connection) -> PortalReport:
-    account_no, bills_total = conn.execute(
-        "select a.account_no, sum(b.total_minor) from bills b join accounts a on a.id = b.account_id "
-        "group by 1 order by 1 limit 1").fetchone()
+    account_no, bills_total = first_billed_account(conn)
     password = secrets.token_urlsafe(12)
     create_user(conn, f"customer-{account_no}".lower(), password, "customer", [account_no])
     staff_password = secrets.token_urlsafe(12)

@@ -14,6 +14,7 @@ from billing.dunning import run_collections
 from billing.delivery import deliver_pending
 from billing.lockbox import import_lockbox
 from storage.ledger_entries import trial_balance, unbalanced_transactions
+from storage.scenario_checks import issued_bills, latest_due_date
 from scenarios.mailsink import MailSink
 from config.settings import Settings
 from rating.money import format_minor
@@ -59,14 +60,13 @@ def run_receivables(settings: Settings, conn: psycopg.Connection, output_dir: Pa
                                                             output_dir=str(output_dir))), now)
     finally:
         sink.stop()
-    bills = conn.execute("select a.account_no, b.id, b.total_due_minor from bills b join accounts a on a.id = b.account_id "
-                         "where b.status = 'issued' order by b.id").fetchall()
+    bills = issued_bills(conn)
     text, fate = lockbox_for(bills, seed)
     lockbox = output_dir / "lockbox.csv"
     lockbox.write_text(text)
     first = import_lockbox(conn, text, lockbox.name, now, currency=currency)
     second = import_lockbox(conn, text, lockbox.name, now, currency=currency)
-    latest_due = conn.execute("select max(due_date) from bills").fetchone()[0]
+    latest_due = latest_due_date(conn)
     grace = max(e.grace_days for e in entities.values())
     collections_day = latest_due + timedelta(days=grace + 1)
     collected = run_collections(conn, entities, collections_day, now)

@@ -23,6 +23,7 @@ from simulators.headend import FaultPlan, Truth, generate
 from streams.producer import publish
 from simulators.utility import Utility, make_utility
 from streams.topics import ensure_topics
+from storage import scenario_checks as checks
 
 
 @dataclass
@@ -102,8 +103,7 @@ class Scenario:
 
         database = urlsplit(self.settings.database_url).path.lstrip("/")
         with psycopg.connect(self.base.database_url, autocommit=True) as admin:
-            admin.execute(f'drop database if exists "{database}" with (force)')
-            admin.execute(f'create database "{database}"')
+            checks.recreate_database(admin, database)
         with psycopg.connect(self.settings.database_url) as conn:
             migrate(conn)
             conn.autocommit = True
@@ -144,9 +144,8 @@ class Scenario:
     # ------------------------------------------------------------------ check
     def progress(self) -> Progress:
         with psycopg.connect(self.settings.database_url) as conn:
-            stored = conn.execute("select coalesce(sum(read_count), 0) from usage_daily").fetchone()[0]
-            flagged = conn.execute("select coalesce(sum(flagged_count), 0) from vee_exceptions").fetchone()[0]
-        return Progress(int(stored), int(flagged), self.dlq_count())
+            stored, flagged = checks.stored_and_flagged(conn)
+        return Progress(stored, flagged, self.dlq_count())
 
     def dlq_count(self) -> int:
         consumer = Consumer({"bootstrap.servers": self.settings.kafka_bootstrap, "group.id": f"{self.run_id}.probe"})
@@ -181,7 +180,7 @@ class Scenario:
 
         with psycopg.connect(self.settings.database_url) as conn:
             cache = EstimateCache.for_database(self.settings.redis_url, conn)
-            accounts = [row[0] for row in conn.execute("select id from accounts order by id")]
+            accounts = checks.account_ids(conn)
         bodies = [cache.read(a) for a in accounts]
         present = [b for b in bodies if b is not None]
         return (len(present), sum(b["bill_to_date_minor"] for b in present),

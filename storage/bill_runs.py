@@ -6,7 +6,7 @@ from datetime import date
 
 import psycopg
 
-from storage.copy_text import int_array
+from storage.copy_text import NULL, copy_rows, escaper, int_array
 
 
 def period_of_cycle(conn: psycopg.Connection, cycle_code: str, period_start: date | None = None) -> int | None:
@@ -74,3 +74,27 @@ def try_lock_period(conn: psycopg.Connection, billing_period_id: int) -> bool:
 
 def unlock_period(conn: psycopg.Connection, billing_period_id: int) -> None:
     conn.execute("select pg_advisory_unlock(%s, %s)", (_BILL_RUN_LOCK, billing_period_id))
+
+
+def record_outcomes(conn: psycopg.Connection, run_id: int, outcomes: list[tuple]) -> None:
+    """(account id, status, reason, bill id, ...) rows into ``bill_run_accounts``."""
+    if not outcomes:
+        return
+    escape = escaper()
+    copy_rows(conn, "copy bill_run_accounts (bill_run_id, account_id, status, reason, bill_id) from stdin",
+              data="".join([f"{run_id}\t{account_id}\t{status}\t{escape(reason)}\t{NULL if bill_id is None else bill_id}\n"
+                            for account_id, status, reason, bill_id, *_ in outcomes]).encode())
+
+
+def blocking_exceptions(conn: psycopg.Connection, account_ids: list[int], billing_period_id: int) -> dict[int, int]:
+    """Open VEE exceptions that block billing, per account, whose reads fall in the period (local days)."""
+    rows = conn.execute(
+        "select sa.account_id, count(*) from vee_exceptions e join meters m on m.id = e.meter_id "
+        "join service_agreements sa on sa.id = m.service_agreement_id join accounts a on a.id = sa.account_id "
+        "join billing_periods p on p.id = %s "
+        "where e.status = 'open' and e.severity = 'blocks_billing' and sa.account_id = any(%s::int8[]) "
+        "  and e.block_start < (p.period_end::timestamp at time zone a.zone) "
+        "  and e.block_start + make_interval(secs => e.interval_s * array_length(e.values, 1)) "
+        "      > (p.period_start::timestamp at time zone a.zone) "
+        "group by sa.account_id", (billing_period_id, int_array(account_ids))).fetchall()
+    return dict(rows)

@@ -24,3 +24,24 @@ def database_health(conn: psycopg.Connection) -> DatabaseHealth:
     recent = conn.execute("select coalesce(sum(read_count), 0) from interval_blocks "
                           "where updated_at > now() - interval '5 minutes'").fetchone()[0]
     return DatabaseHealth(exceptions, run, int(recent))
+
+
+_RECEIVABLES = """
+select
+  (select coalesce(json_object_agg(channel, n), '{}') from (select channel, count(*) n from payments group by 1) p),
+  (select coalesce(sum(amount_minor), 0) from payments),
+  (select count(*) from payments where status = 'returned'),
+  (select count(*) from payments where status = 'unmatched'),
+  (select coalesce(json_object_agg(k, n), '{}') from (select channel || '/' || status k, count(*) n from deliveries
+     group by 1) d),
+  (select count(*) from bills where delivered_at is null and status = 'issued'),
+  (select coalesce(json_object_agg(step, n), '{}') from (select step, count(*) n from collection_steps group by 1) c),
+  (select coalesce(sum(amount_minor), 0) from ledger_entries where ledger_account = 'receivable'),
+  (select count(*) from payment_arrangements where status = 'active')
+"""
+
+
+def receivables_figures(conn) -> tuple:
+    """(payments by channel, received minor, returned, unmatched, deliveries by channel/status, undelivered
+    bills, collection steps by step, receivable balance minor, active arrangements)."""
+    return conn.execute(_RECEIVABLES).fetchone()

@@ -1,0 +1,63 @@
+"""What the demo and the scenario harness check a run by: totals of what was stored, flagged, billed and
+posted, and a scenario database made afresh."""
+from __future__ import annotations
+
+import psycopg
+
+
+def recreate_database(admin: psycopg.Connection, name: str) -> None:
+    """Drop (ending its sessions) and create the database ``name`` on an autocommit connection."""
+    admin.execute(f'drop database if exists "{name}" with (force)')
+    admin.execute(f'create database "{name}"')
+
+
+def stored_and_flagged(conn: psycopg.Connection) -> tuple[int, int]:
+    """(reads stored in the rollups, reads flagged by VEE)."""
+    stored = conn.execute("select coalesce(sum(read_count), 0) from usage_daily").fetchone()[0]
+    flagged = conn.execute("select coalesce(sum(flagged_count), 0) from vee_exceptions").fetchone()[0]
+    return int(stored), int(flagged)
+
+
+def account_ids(conn: psycopg.Connection) -> list[int]:
+    return [row[0] for row in conn.execute("select id from accounts order by id")]
+
+
+def first_period(conn: psycopg.Connection) -> int:
+    return conn.execute("select id from billing_periods order by id limit 1").fetchone()[0]
+
+
+def open_blocking_exceptions(conn: psycopg.Connection) -> list[int]:
+    return [row[0] for row in conn.execute(
+        "select id from vee_exceptions where status = 'open' and severity = 'blocks_billing'")]
+
+
+def bill_totals(conn: psycopg.Connection) -> tuple[int, int]:
+    """(bills, their current charges in minor units)."""
+    return conn.execute("select count(*), coalesce(sum(total_minor), 0) from bills").fetchone()
+
+
+def ledger_totals(conn: psycopg.Connection) -> tuple[int, int]:
+    """(debits - credits, entries)."""
+    return conn.execute("select coalesce(sum(amount_minor), 0), count(*) from ledger_entries").fetchone()
+
+
+def holding_rules(conn: psycopg.Connection) -> list[tuple[str, int]]:
+    """(rule, exceptions) of the rules that held reads back."""
+    return conn.execute("select rule, count(*) from vee_exceptions, unnest(rules) rule "
+                        "where flagged_count > 0 group by 1 order by 1").fetchall()
+
+
+def first_billed_account(conn: psycopg.Connection) -> tuple[str, int]:
+    """(account number, its bills' total) of the first account by number with bills."""
+    return conn.execute("select a.account_no, sum(b.total_minor) from bills b join accounts a on a.id = b.account_id "
+                        "group by 1 order by 1 limit 1").fetchone()
+
+
+def issued_bills(conn: psycopg.Connection) -> list[tuple[str, int, int]]:
+    """(account number, bill id, total due) of every issued bill."""
+    return conn.execute("select a.account_no, b.id, b.total_due_minor from bills b join accounts a on a.id = b.account_id "
+                        "where b.status = 'issued' order by b.id").fetchall()
+
+
+def latest_due_date(conn: psycopg.Connection):
+    return conn.execute("select max(due_date) from bills").fetchone()[0]
