@@ -1,6 +1,6 @@
 """The project's root error. Every package's errors derive from it through a small hierarchy of their
 own (``rating.errors``, ``billing.errors``, ``meterdata.errors``, ``storage.errors``,
-``streams.errors``, ``portal.errors``, ``migration.errors``), each class with a stable ``code`` and
+``vee.errors``, ``streams.errors``, ``portal.errors``, ``migration.errors``), each class with a stable ``code`` and
 the HTTP ``status`` a client's request that raised it is answered with.
 
 The command line prints any of them as ``error: <code>: <message>`` and exits 2; the portal answers

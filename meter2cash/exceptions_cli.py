@@ -15,6 +15,7 @@ def _connect(settings: Settings):
 
 def cmd_exceptions(args, settings: Settings) -> int:
     from storage import vee_queue as queue
+    from vee import queue as actions
 
     with _connect(settings) as conn:
         if args.action == "list":
@@ -60,18 +61,18 @@ def cmd_exceptions(args, settings: Settings) -> int:
                 for pair in args.set or []:
                     position, _, value = pair.partition("=")
                     if not (position.strip().isdigit() and value.strip().lstrip("-").isdigit()):
-                        raise queue.ExceptionActionRefused(f"--set takes POSITION=VALUE (integers), got {pair!r}")
+                        raise actions.ExceptionActionRefused(f"--set takes POSITION=VALUE (integers), got {pair!r}")
                     edits[int(position)] = int(value)
-                written = queue.override(conn, args.ids[0], edits, actor, args.why)
+                written = actions.override(conn, args.ids[0], edits, actor, args.why)
                 print(f"exception {args.ids[0]}: {written} read(s) edited and stored")
             else:
-                moved = queue.act(conn, args.ids, args.action, actor, args.why)
-                print(f"{moved} of {len(args.ids)} exception(s) {queue.STATUS_AFTER[args.action]}")
+                moved = actions.act(conn, args.ids, args.action, actor, args.why)
+                print(f"{moved} of {len(args.ids)} exception(s) {actions.STATUS_AFTER[args.action]}")
                 if moved < len(args.ids):
                     print(f"error: not_open: {len(args.ids) - moved} of the exceptions given do not exist or are "
                           "not open (see m2c exceptions list --status all)", file=sys.stderr)
                     return 2
-        except queue.ExceptionActionRefused as error:
+        except actions.ExceptionActionRefused as error:
             print(f"error: {error.code}: {error}", file=sys.stderr)
             return 2
     return 0

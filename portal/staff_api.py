@@ -112,11 +112,12 @@ class Override(BaseModel):
 def override(request: Request, body: Override, exception_id: int = Path(ge=1, le=2**62),
              who: Principal = Depends(staff("supervisor"))) -> dict:
     from storage import vee_queue as queue
+    from vee import queue as actions
 
     with request.app.state.pool.connection() as conn:
         if queue.get_exception(conn, exception_id) is None:
             raise Problem(404, "no_such_exception", "no such exception")
-        written = queue.override(conn, exception_id, body.values, who.username, body.why)
+        written = actions.override(conn, exception_id, body.values, who.username, body.why)
         record(conn, who, "exception.override", str(exception_id), {"why": body.why, "values": body.values})
     return {"written": written}
 
@@ -126,6 +127,7 @@ def act(request: Request, action: Literal["accept", "release", "reopen", "reesti
         exception_id: int = Path(ge=1, le=2**62), who: Principal = Depends(staff("clerk"))) -> dict:
     """accept (clerk), release / reopen / reestimate (supervisor)."""
     from storage import vee_queue as queue
+    from vee import queue as actions
     from vee.gap_fill import reestimate_exception
 
     if action != "accept" and not who.at_least("supervisor"):
@@ -136,7 +138,7 @@ def act(request: Request, action: Literal["accept", "release", "reopen", "reesti
         if action == "reestimate":
             result = {"estimated": reestimate_exception(conn, exception_id, who.username, body.why)}
         else:
-            result = {"moved": queue.act(conn, [exception_id], action, who.username, body.why)}
+            result = {"moved": actions.act(conn, [exception_id], action, who.username, body.why)}
         record(conn, who, f"exception.{action}", str(exception_id), {"why": body.why, **result})
     return result
 

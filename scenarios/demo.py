@@ -17,7 +17,7 @@ from rating.money import format_minor
 from simulators.headend import FaultPlan
 from storage import scenario_checks as checks
 from storage.cache import EstimateCache, account_key, deployment_namespace
-from storage.vee_queue import act
+from vee.queue import act
 from storage.tariffs import current_tariffs
 from billing.estimate import rebuild_estimates
 from vee.gap_fill import fill_period

@@ -15,9 +15,3 @@ class NullHourlySum(StorageError):
     code = "null_hourly_sum"
     status = 500
 
-
-class ExceptionActionRefused(StorageError, ValueError):
-    """A VEE exception-queue action the exception's state refuses (not open, meter not installed)."""
-
-    code = "exception_action_refused"
-    status = 409

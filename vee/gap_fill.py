@@ -17,7 +17,9 @@ import psycopg
 from rating.calendar import utc_offsets
 from meterdata.day_rows import local_midnight
 from storage import gap_reads
-from storage.vee_queue import ExceptionActionRefused, act, edit_reads, get_exception
+from storage.vee_queue import get_exception
+from vee.errors import ExceptionActionRefused
+from vee.queue import act, edit_reads
 from storage.pg_binary import parse_array
 from storage.reads import ExceptionRecord, record_day_exceptions
 from storage.vee_thresholds import holidays

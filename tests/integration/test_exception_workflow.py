@@ -9,7 +9,8 @@ import pytest
 from billing.bill_run import find_period, run_bill_run
 from meter2cash.cli import main
 from simulators.utility import make_utility
-from storage import vee_queue as queue
+from storage import vee_queue as stored
+from vee import queue
 from storage.bulk_load import load_directory
 from storage.tariffs import current_tariffs
 from meterdata.codec import Block, encode_binary
@@ -49,7 +50,7 @@ def test_a_blocking_exception_holds_the_bill_until_released(flagged):
     assert queue.act(conn, [exception_id], "accept", "clerk.bob", "too late") == 0  # not open any more
     second = run_bill_run(conn, period, current_tariffs(conn))
     assert second.accounts_billed == 1 and not second.accounts_held
-    assert [(a, who) for a, who, *_ in queue.history(conn, exception_id)] == [("release", "clerk.ann")]
+    assert [(a, who) for a, who, *_ in stored.history(conn, exception_id)] == [("release", "clerk.ann")]
 
 
 def test_override_stores_edited_reads_moves_rollups_and_keeps_the_old_value(flagged):
@@ -70,7 +71,7 @@ def test_override_stores_edited_reads_moves_rollups_and_keeps_the_old_value(flag
     edit = conn.execute("select old_value, new_value, actor, reason, exception_id from read_edits "
                         "where actor = %s", ("clerk.ann",)).fetchone()
     assert edit == (stored_before, 295, "clerk.ann", "neighbouring reads", exception_id)
-    assert queue.get_exception(conn, exception_id).status == "overridden"
+    assert stored.get_exception(conn, exception_id).status == "overridden"
     with pytest.raises(queue.ExceptionActionRefused):
         queue.override(conn, exception_id, {1: 1}, "clerk.ann", "again")
 
@@ -88,7 +89,7 @@ def test_exceptions_cli(flagged, settings, monkeypatch, capsys):
     shown = capsys.readouterr().out
     assert "position    1: value        -40  negative" in shown and "accept by clerk.cy: known fault" in shown
     assert main(["exceptions", "reopen", str(exception_id), "--by", "lead.dee", "--why", "recheck"]) == 0
-    assert queue.get_exception(conn, exception_id).status == "open"
+    assert stored.get_exception(conn, exception_id).status == "open"
 
 
 def test_reestimate_fills_the_held_back_read_and_closes_the_exception(flagged, settings, monkeypatch, capsys):
@@ -112,8 +113,8 @@ def test_reestimate_fills_the_held_back_read_and_closes_the_exception(flagged, s
                                   (meter.meter_no, day)).fetchone()
     assert (value, quality) == (305, 201)  # between the 300 and 310 around it
     assert conn.execute(usage, (meter.meter_no, day)).fetchone() == (915, 3)
-    assert queue.get_exception(conn, exception_id).status == "estimated"
-    assert [a for a, *_ in queue.history(conn, exception_id)] == ["reestimate"]
+    assert stored.get_exception(conn, exception_id).status == "estimated"
+    assert [a for a, *_ in stored.history(conn, exception_id)] == ["reestimate"]
 
 
 def test_stored_flags_hold_all_32_bits(flagged):
@@ -121,11 +122,11 @@ def test_stored_flags_hold_all_32_bits(flagged):
     conn, _, meter, exception_id = flagged
     assert conn.execute("select data_type, udt_name from information_schema.columns "
                         "where table_name = 'vee_exceptions' and column_name = 'flags'").fetchone() == ("ARRAY", "_int8")
-    record = queue.get_exception(conn, exception_id)
+    record = stored.get_exception(conn, exception_id)
     from storage.reads import ExceptionRecord, record_day_exceptions
     wide = [(1 << 31) | f for f in record.flags]
     record_day_exceptions(conn, [ExceptionRecord(meter.meter_no, None, 1, int(record.block_start.timestamp()),
                                                  record.interval_s, ["future_rule"], "issue", 0, record.values,
                                                  wide)], ["future_rule"])
-    stored = conn.execute("select flags from vee_exceptions where day_rule = 'future_rule'").fetchone()[0]
-    assert stored == wide
+    kept = conn.execute("select flags from vee_exceptions where day_rule = 'future_rule'").fetchone()[0]
+    assert kept == wide

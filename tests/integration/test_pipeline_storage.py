@@ -134,7 +134,7 @@ def test_reads_a_head_end_estimated_count_as_estimated_until_actual_reads_replac
 def test_a_stale_resend_never_undoes_a_correction_or_a_staff_edit(loaded, settings):
     """Blocks with versions (binary and JSON), resent in both orders; an estimate of a newer version; a
     staff override, then the head-end's old block again: the stored reads and rollups follow the rules."""
-    from storage.vee_queue import edit_reads
+    from vee.queue import edit_reads
 
     utility, conn, processor, _ = loaded
     meter = next(m for m in utility.meters if m.service == "electric")

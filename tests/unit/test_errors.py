@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("config", "rating", "meterdata", "simulators", "storage", "vee", "billing", "streams", "portal",
             "migration", "scenarios", "meter2cash")
 ERROR_MODULES = ("rating.errors", "rating.csv_usage", "billing.errors", "meterdata.errors", "meterdata.codec",
-                 "storage.errors", "streams.errors", "portal.errors", "migration.errors", "meter2cash.arguments")
+                 "storage.errors", "vee.errors", "streams.errors", "portal.errors", "migration.errors",
+                 "meter2cash.arguments")
 BUILTIN = {"Exception", "ValueError", "RuntimeError", "LookupError", "KeyError", "TypeError", "ArithmeticError"}
 # built-in exceptions raised and caught inside one function, never reaching a caller
 RAISED_AND_CAUGHT_HERE = {"rating/csv_usage.py", "scenarios/harness.py"}
