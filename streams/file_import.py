@@ -134,6 +134,25 @@ def import_file(conn: psycopg.Connection, bootstrap: str, topic: str, kind: str,
     facts = registers.meter_units(conn, wanted)
     known = {number: MeterUnit(number, *row[1:]) for number, row in facts.items()}
     ids = {number: row[0] for number, row in facts.items()}
+    messages = _interval_messages(parsed, target, known, snap_seconds, summary)
+    stored, daily = _register_reads(parsed, target, known, ids, summary)
+    messages += _spread_daily_registers(conn, daily, known, ids, summary)
+    summary.rejected.sort(key=lambda r: r.line)
+    if dry_run:
+        return summary
+    if messages:
+        total = len(messages)
+        publish(bootstrap, topic, messages, on_progress=(lambda done: on_progress(done, total)) if on_progress else None)
+        if on_progress:
+            on_progress(total, total)
+    with conn.transaction():
+        summary.registers_changed = registers.store(conn, stored, f"{kind}:{summary.file}")
+    return summary
+
+
+def _interval_messages(parsed: Parsed, target, known: dict, snap_seconds: int, summary: ImportSummary) -> list[Message]:
+    """The file's interval series as day blocks of the meters they map to; series of unknown meters are
+    rejected with their line."""
     messages: list[Message] = []
     for series in parsed.series:
         number = target(series.source_id)
@@ -149,6 +168,11 @@ def import_file(conn: psycopg.Connection, bootstrap: str, topic: str, kind: str,
         summary.reads += converted.reads
         summary.blocks += len(converted.blocks)
         messages.extend(Message(b.meter_id.encode(), encode_binary(b)) for b in converted.blocks)
+    return messages
+
+
+def _register_reads(parsed: Parsed, target, known: dict, ids: dict, summary: ImportSummary) -> tuple[list, dict]:
+    """(register rows to store, the reads of meters read once a day by meter and channel)."""
     stored: list[tuple] = []
     daily: dict[tuple[str, int], list[tuple[Register, int]]] = {}
     for read in parsed.registers:
@@ -165,6 +189,14 @@ def import_file(conn: psycopg.Connection, bootstrap: str, topic: str, kind: str,
         else:
             summary.rejected.append(result)
     summary.registers = len(stored)
+    return stored, daily
+
+
+def _spread_daily_registers(conn: psycopg.Connection, daily: dict, known: dict, ids: dict,
+                            summary: ImportSummary) -> list[Message]:
+    """A daily-read meter's consumption between its register reads, spread over the days between them
+    (from the last read stored before the file's first)."""
+    messages: list[Message] = []
     for (number, channel), reads in daily.items():
         first = min(r.read_at for r, _ in reads)
         before = registers.last_before(conn, ids[number], channel, first)
@@ -174,14 +206,4 @@ def import_file(conn: psycopg.Connection, bootstrap: str, topic: str, kind: str,
         summary.spread_reads += len(blocks)
         summary.blocks += len(blocks)
         messages.extend(Message(b.meter_id.encode(), encode_binary(b)) for b in blocks)
-    summary.rejected.sort(key=lambda r: r.line)
-    if dry_run:
-        return summary
-    if messages:
-        total = len(messages)
-        publish(bootstrap, topic, messages, on_progress=(lambda done: on_progress(done, total)) if on_progress else None)
-        if on_progress:
-            on_progress(total, total)
-    with conn.transaction():
-        summary.registers_changed = registers.store(conn, stored, f"{kind}:{summary.file}")
-    return summary
+    return messages

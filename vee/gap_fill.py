@@ -81,59 +81,74 @@ def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day
         stored[(meter_id, day)] = parse_array(data)
     done = {name: 0 for name in METHODS.values()}
     for meter_id, agreement_id, zone, interval_s, service in meters:
-        targets, like_rows, like_masks = [], [], []
-        day = first_day
-        while day < end_day:
-            ordinal = (day - _EPOCH).days
-            start = local_midnight(zone, ordinal)
-            slots = (local_midnight(zone, ordinal + 1) - start) // interval_s
-            values, present = stored.get((meter_id, day), (np.zeros(slots, np.int64), np.zeros(slots, bool)))
-            if not present.all():
-                history = _like_days(stored, meter_id, day, holidays, zone, start, slots, interval_s)
-                if history:
-                    like, like_present = like_day_average(np.array([h[0] for h in history]),
-                                                          np.array([h[1] for h in history]))
-                else:
-                    like, like_present = np.zeros(slots, np.int64), np.zeros(slots, bool)
-                targets.append((day, start, slots, values, present))
-                like_rows.append(like)
-                like_masks.append(like_present)
-            day += timedelta(days=1)
+        targets, like_rows, like_masks = _days_with_gaps(stored, meter_id, zone, interval_s, first_day, end_day,
+                                                         holidays)
         if not targets:
             continue
         width = max(t[2] for t in targets)
-
-        def matrix(parts, dtype):
-            out = np.zeros((len(parts), width), dtype)
-            for number, part in enumerate(parts):
-                out[number, :len(part)] = part
-            return out
-        values = matrix([t[3] for t in targets], np.int64)
-        present = matrix([t[4] for t in targets], bool)
-        filled, quality = fill_gaps(values, present, np.array([t[2] for t in targets]), max_linear,
-                                    matrix(like_rows, np.int64), matrix(like_masks, bool))
-        moments, new_values, codes = [], [], []
-        for number, (day, start, slots, _, _) in enumerate(targets):
-            for slot in np.flatnonzero(quality[number, :slots]):
-                if only is not None and start + int(slot) * interval_s not in only:
-                    continue
-                moments.append(start + int(slot) * interval_s)
-                new_values.append(int(filled[number, slot]))
-                codes.append(int(quality[number, slot]))
-        if not moments:
+        filled, quality = fill_gaps(_matrix([t[3] for t in targets], width, np.int64),
+                                    _matrix([t[4] for t in targets], width, bool), np.array([t[2] for t in targets]),
+                                    max_linear, _matrix(like_rows, width, np.int64), _matrix(like_masks, width, bool))
+        moments, new_values, codes = _estimates(targets, filled, quality, interval_s, only)
+        if not len(moments):
             continue
-        codes_array = np.array(codes, np.int16)
         for code, name in METHODS.items():
-            count = int((codes_array == code).sum())
+            count = int((codes == code).sum())
             done[name] += count
             if tally is not None and count:
                 tally(service, name, count)
-        edit_reads(conn, meter_id, agreement_id, zone, 1, np.array(moments, np.int64), interval_s,
-                   np.array(new_values, np.int64), "vee:estimation", "missing reads estimated before billing",
-                   quality=codes_array)
+        edit_reads(conn, meter_id, agreement_id, zone, 1, moments, interval_s, new_values, "vee:estimation",
+                   "missing reads estimated before billing", quality=codes)
         if only is None:
             _record_gaps(conn, meter_id, interval_s, targets, filled, quality)
     return done
+
+
+def _days_with_gaps(stored: dict, meter_id: int, zone: str, interval_s: int, first_day: date, end_day: date,
+                    holidays: frozenset[date]) -> tuple[list, list, list]:
+    """The meter's days in [first_day, end_day) with a read missing, as (day, start, slots, values,
+    present), and each one's like-day average and its presence."""
+    targets, like_rows, like_masks = [], [], []
+    day = first_day
+    while day < end_day:
+        ordinal = (day - _EPOCH).days
+        start = local_midnight(zone, ordinal)
+        slots = (local_midnight(zone, ordinal + 1) - start) // interval_s
+        values, present = stored.get((meter_id, day), (np.zeros(slots, np.int64), np.zeros(slots, bool)))
+        if not present.all():
+            history = _like_days(stored, meter_id, day, holidays, zone, start, slots, interval_s)
+            if history:
+                like, like_present = like_day_average(np.array([h[0] for h in history]),
+                                                      np.array([h[1] for h in history]))
+            else:
+                like, like_present = np.zeros(slots, np.int64), np.zeros(slots, bool)
+            targets.append((day, start, slots, values, present))
+            like_rows.append(like)
+            like_masks.append(like_present)
+        day += timedelta(days=1)
+    return targets, like_rows, like_masks
+
+
+def _matrix(parts: list[np.ndarray], width: int, dtype) -> np.ndarray:
+    out = np.zeros((len(parts), width), dtype)
+    for number, part in enumerate(parts):
+        out[number, :len(part)] = part
+    return out
+
+
+def _estimates(targets: list, filled: np.ndarray, quality: np.ndarray, interval_s: int,
+               only: set[int] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(interval starts, estimated values, quality codes) of the slots the fill estimated (those in
+    ``only``, when given)."""
+    moments, new_values, codes = [], [], []
+    for number, (_, start, slots, _, _) in enumerate(targets):
+        for slot in np.flatnonzero(quality[number, :slots]):
+            if only is not None and start + int(slot) * interval_s not in only:
+                continue
+            moments.append(start + int(slot) * interval_s)
+            new_values.append(int(filled[number, slot]))
+            codes.append(int(quality[number, slot]))
+    return np.array(moments, np.int64), np.array(new_values, np.int64), np.array(codes, np.int16)
 
 
 def _record_gaps(conn: psycopg.Connection, meter_id: int, interval_s: int, targets: list, filled: np.ndarray,
