@@ -8,7 +8,8 @@ from datetime import date, datetime
 
 import psycopg
 
-from billing.errors import NotIssued, ReasonRequired, UnknownBill
+from billing.errors import NotIssued, UnknownBill
+from config.errors import ReasonRequired
 from billing.ledger import reversal
 from billing.postings import lock_account, post
 from storage import bill_records as records

@@ -19,7 +19,8 @@ from datetime import date, datetime, timedelta
 
 import psycopg
 
-from billing.errors import ArrangementExists, BadArrangement, NothingOwed, ReasonRequired
+from billing.errors import ArrangementExists, BadArrangement, NothingOwed
+from config.errors import ReasonRequired
 from billing.ledger import FEES, RECEIVABLE
 from storage.notices import create_notice
 from billing.entities import Entity, entity_for

@@ -1,8 +1,8 @@
 """Billing's exceptions: one root, one class per code, each with the HTTP status a request that
-raised it is answered with.
+raised it is answered with (a change without who and why is the project's
+``config.errors.ReasonRequired``).
 
     BillingError
-    ├── ReasonRequired      who_and_why: a staff action without who made it and why
     ├── BadAmount           bad_amount: an amount that is not a positive number in the currency's decimals
     ├── BadCycleCount       bad_cycles: cycles are one per start day, 1 to 28
     ├── BillRunBusy         bill_run_busy: another bill run holds the period
@@ -32,10 +32,6 @@ from config.errors import M2CError
 
 class BillingError(M2CError):
     code = "billing_error"
-
-
-class ReasonRequired(BillingError):
-    code = "who_and_why"
 
 
 class BadAmount(BillingError):

@@ -10,12 +10,12 @@ from decimal import Decimal
 
 import psycopg
 
-from billing.errors import (AlreadyReturned, BadAmount, MoreThanCredit, NoReference, NotUnmatched, ReasonRequired,
-                            UnknownPayment)
+from billing.errors import AlreadyReturned, BadAmount, MoreThanCredit, NoReference, NotUnmatched, UnknownPayment
 from billing.ledger import CASH, FEES, RECEIVABLE
 from storage.notices import create_notice
 from billing.entities import Entity, entity_for
 from billing.postings import account_receivable, lock_account, post, to_minor_exact
+from config.errors import ReasonRequired
 from storage import payments as stored
 
 

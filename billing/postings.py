@@ -7,7 +7,8 @@ from decimal import Decimal
 
 import psycopg
 
-from billing.errors import BadAmount, ReasonRequired, UnknownAccount
+from billing.errors import BadAmount, UnknownAccount
+from config.errors import ReasonRequired
 from billing.ledger import ADJUSTMENTS, RECEIVABLE, Entry, Receivable, balanced, receivable
 from rating.money import MINOR_UNITS
 from storage import ledger_entries as entries

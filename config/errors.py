@@ -1,6 +1,6 @@
 """The project's root error. Every package's errors derive from it through a small hierarchy of their
 own (``rating.errors``, ``billing.errors``, ``meterdata.errors``, ``storage.errors``,
-``vee.errors``, ``streams.errors``, ``portal.errors``, ``migration.errors``), each class with a stable ``code`` and
+``vee.errors``, ``cis.errors``, ``streams.errors``, ``portal.errors``, ``migration.errors``), each class with a stable ``code`` and
 the HTTP ``status`` a client's request that raised it is answered with.
 
 The command line prints any of them as ``error: <code>: <message>`` and exits 2; the portal answers
@@ -18,4 +18,10 @@ class M2CError(Exception):
         super().__init__(message)
         if code is not None:  # a family of codes under one class (a codec's reasons, say)
             self.code = code
+
+
+class ReasonRequired(M2CError):
+    """A staff or customer change without who made it and why: every package's changes need both."""
+
+    code = "who_and_why"
 
