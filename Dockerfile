@@ -8,6 +8,7 @@ COPY pyproject.toml README.md ./
 COPY config config
 COPY meterdata meterdata
 COPY vee vee
+COPY cis cis
 COPY migration migration
 COPY scenarios scenarios
 COPY meter2cash meter2cash

@@ -18,7 +18,7 @@ demo: services
 	$(BIN)/m2c demo
 
 lint: setup
-	$(BIN)/python -m pyflakes config meterdata vee migration scenarios meter2cash rating storage streams billing portal simulators benchmarks tests deploy scripts
+	$(BIN)/python -m pyflakes config meterdata vee cis migration scenarios meter2cash rating storage streams billing portal simulators benchmarks tests deploy scripts
 
 test: services lint
 	$(BIN)/pytest -q -m "not faults"

@@ -380,3 +380,29 @@ def test_every_error_is_a_problem_document_with_a_code(client, portal_data):
         assert body["title"] and body["detail"]
     invalid = client.get(f"/api/v1/accounts/{portal_data.alice}/usage", headers=alice, params={"start": "x"}).json()
     assert invalid["errors"][0]["path"] == "query.start"
+
+
+def test_staff_open_accounts_and_add_premises_through_the_api(client, portal_data):
+    clerk, alice = token(client, "clerk"), token(client, "alice")
+    cycle = portal_data.utility.cycle_code
+    assert client.post("/api/v1/staff/accounts", headers=alice,
+                       json={"cycle": cycle, "name": "Eve", "why": "not staff"}).status_code == 403
+    opened = client.post("/api/v1/staff/accounts", headers=clerk,
+                         json={"cycle": cycle, "name": "Grace Hopper", "email": "grace@example.org",
+                               "delivery": "email", "why": "new service request by phone"})
+    assert opened.status_code == 201, opened.text
+    number = opened.json()["account_no"]
+    view = client.get(f"/api/v1/staff/accounts/{number}", headers=clerk).json()
+    assert (view["customer_name"], view["email"], view["delivery_channel"]) == ("Grace Hopper", "grace@example.org",
+                                                                              "email")
+    refused = client.post("/api/v1/staff/accounts", headers=clerk,
+                          json={"cycle": "NO-SUCH", "name": "Grace Hopper", "why": "typo in the cycle"})
+    assert (refused.status_code, refused.headers["content-type"], refused.json()["code"]) == \
+        (404, "application/problem+json", "unknown_cycle")
+    premise = client.post("/api/v1/staff/premises", headers=clerk, json={"address": "7 Oak Ave", "why": "new build"})
+    assert premise.status_code == 201 and premise.json()["zone"] == portal_data.settings.utility_zone
+    bad = client.post("/api/v1/staff/premises", headers=clerk, json={"address": "7 Oak Ave", "zone": "Nowhere/At_All",
+                                                                      "why": "new build"})
+    assert (bad.status_code, bad.json()["code"]) == (422, "bad_zone")
+    actions = [e["action"] for e in client.get("/api/v1/staff/audit", headers=token(client, "admin")).json()["entries"]]
+    assert {"account.open", "premise.add"} <= set(actions)

@@ -8,10 +8,10 @@ from pathlib import Path
 from config.errors import M2CError
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("config", "rating", "meterdata", "simulators", "storage", "vee", "billing", "streams", "portal",
+PACKAGES = ("config", "rating", "meterdata", "simulators", "storage", "vee", "cis", "billing", "streams", "portal",
             "migration", "scenarios", "meter2cash")
 ERROR_MODULES = ("rating.errors", "rating.csv_usage", "billing.errors", "meterdata.errors", "meterdata.codec",
-                 "storage.errors", "vee.errors", "streams.errors", "portal.errors", "migration.errors",
+                 "cis.errors", "storage.errors", "vee.errors", "streams.errors", "portal.errors", "migration.errors",
                  "meter2cash.arguments")
 BUILTIN = {"Exception", "ValueError", "RuntimeError", "LookupError", "KeyError", "TypeError", "ArithmeticError"}
 # built-in exceptions raised and caught inside one function, never reaching a caller
