@@ -33,3 +33,9 @@ class NoSuchUser(PortalError, ValueError):
 
 class BadRange(PortalError, ValueError):
     code = "bad_range"
+
+
+class RequestRefused(PortalError):
+    """A form field the request cannot take as given (too short, not one of the choices)."""
+
+    code = "invalid_request"

@@ -1,5 +1,6 @@
 """Server-rendered pages: sign-in, a customer's account (estimate, usage chart, bills, payments, pay,
-Green Button download), a bill, and the staff pages (search, exception queue, bill runs, account view).
+Green Button download), a bill, and the staff pages (search, exception queue, bill runs, account view,
+customer records: open an account, add a premise).
 Forms post with the session cookie (HttpOnly, SameSite=Strict); a form posted from another origin is
 refused."""
 from __future__ import annotations
@@ -15,11 +16,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
-from portal import customer_api, staff_api
+from config.errors import M2CError
+from portal import customer_api, records_api, staff_api
+from portal.errors import RequestRefused
 from portal.problems import Problem
 from portal.auth import SESSION_HOURS, Principal, logout
 from portal.deps import ACCOUNT_NO, COOKIE, account, optional_principal, sign_in_or_refuse, token_of
 from rating.money import format_minor
+from storage.db_errors import first_line
 
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(FilePath(__file__).parent / "templates"))
@@ -171,3 +175,65 @@ def staff_account_page(request: Request, account_no: str = Path(pattern=ACCOUNT_
     view = staff_api.account_view(request, account_no, who)
     return _page(request, "staff_account.html", who, title=f"Account {account_no}", view=view)
 
+
+
+def _staff(who: Principal | None) -> Principal:
+    who = _signed_in(who)
+    if not who.is_staff:
+        raise Problem(403, "staff_only", "staff only")
+    return who
+
+
+def _records_page(request: Request, who: Principal, status: int = 200, error: M2CError | None = None,
+                  message: str | None = None, form: dict | None = None) -> HTMLResponse:
+    from storage.customers import cycle_codes
+
+    with request.app.state.pool.connection() as conn:
+        cycles = cycle_codes(conn)
+    return _page(request, "staff_records.html", who, status, title="Customer records", cycles=cycles,
+                 zone=request.app.state.settings.utility_zone, form=form or {}, message=message,
+                 error=None if error is None else {"code": error.code, "message": first_line(error)})
+
+
+@router.get("/staff/records", response_class=HTMLResponse)
+def records_page(request: Request, premise: int | None = None, who: Principal | None = Depends(optional_principal)):
+    """Open an account, add a premise: the same workflows as ``m2c accounts open`` and ``m2c premises add``."""
+    who = _staff(who)
+    return _records_page(request, who, message=f"Premise {premise} added." if premise else None)
+
+
+@router.post("/staff/records/accounts")
+def open_account_form(request: Request, cycle: str = Form(max_length=32), why: str = Form(max_length=500),
+                      name: str = Form("", max_length=200), customer_id: str = Form("", max_length=19),
+                      kind: str = Form("person", max_length=16), email: str = Form("", max_length=254),
+                      delivery: str = Form("print", max_length=16), paperless: str = Form("", max_length=8),
+                      who: Principal | None = Depends(optional_principal)):
+    _same_origin(request)
+    who = _staff(who)
+    form = {"cycle": cycle, "why": why, "name": name, "customer_id": customer_id, "kind": kind, "email": email,
+            "delivery": delivery, "paperless": bool(paperless)}
+    try:
+        body = records_api.OpenAccount(cycle=cycle, why=why, name=name.strip() or None, kind=kind,
+                                       customer_id=int(customer_id) if customer_id.strip().isdigit() else None,
+                                       email=email.strip() or None, delivery=delivery, paperless=bool(paperless))
+        opened = records_api.open_account(request, body, who)
+    except M2CError as error:
+        return _records_page(request, who, error.status, error, form=form)
+    except ValueError as error:  # a field the form cannot hold (a why under three letters, an unknown kind)
+        return _records_page(request, who, 422, RequestRefused(str(error).splitlines()[0]), form=form)
+    return RedirectResponse(f"/staff/accounts/{opened['account_no']}", status_code=303)
+
+
+@router.post("/staff/records/premises")
+def add_premise_form(request: Request, address: str = Form(max_length=500), why: str = Form(max_length=500),
+                     zone: str = Form("", max_length=64), who: Principal | None = Depends(optional_principal)):
+    _same_origin(request)
+    who = _staff(who)
+    try:
+        added = records_api.add_premise(request, records_api.AddPremise(address=address, zone=zone.strip() or None,
+                                                                        why=why), who)
+    except M2CError as error:
+        return _records_page(request, who, error.status, error)
+    except ValueError as error:
+        return _records_page(request, who, 422, RequestRefused(str(error).splitlines()[0]))
+    return RedirectResponse(f"/staff/records?premise={added['premise_id']}", status_code=303)

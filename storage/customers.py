@@ -53,3 +53,7 @@ def events(conn: psycopg.Connection, subject: str) -> list[tuple]:
     """(kind, details, actor, reason, at) of the actions recorded on a subject, oldest first."""
     return conn.execute("select kind, details, actor, reason, at from cis_events where subject = %s order by id",
                         (subject,)).fetchall()
+
+
+def cycle_codes(conn: psycopg.Connection) -> list[str]:
+    return [r[0] for r in conn.execute("select code from billing_cycles order by code")]

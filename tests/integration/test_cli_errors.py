@@ -61,6 +61,10 @@ MISTAKES = [
     'estimates wipe',
     'status --worker-metrics-port x',
     'demo --meters x',
+    'accounts open --name Bo --cycle NOPE',
+    'accounts close --name Bo --cycle C01',
+    'premises add --address "1 Main St" --zone Nowhere/At_All',
+    'premises add --address " "',
 ]
 
 

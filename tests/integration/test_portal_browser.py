@@ -112,3 +112,40 @@ def test_staff_see_the_exception_queue_and_an_account(server, browser, portal_da
     browser.find_element(By.LINK_TEXT, portal_data.alice).click()
     arrive(browser, lambda url: "/staff/accounts/" in url)
     assert f"Account {portal_data.alice}" in browser.page_source
+
+
+def test_staff_open_an_account_and_add_a_premise_in_the_browser(server, browser, portal_data):
+    sign_in(browser, server, "clerk")
+    browser.find_element(By.ID, "records-link").click()
+    arrive(browser, lambda url: url.endswith("/staff/records"))
+    # refused: e-mail delivery without an address; the page says why and keeps what was typed
+    browser.find_element(By.ID, "name").send_keys("Katherine Johnson")
+    browser.find_element(By.ID, "delivery").send_keys("email")
+    browser.find_element(By.ID, "account-why").send_keys("moving in next week")
+    browser.find_element(By.ID, "open-account").click()
+    arrive(browser, lambda url: url.endswith("/staff/records/accounts"))
+    assert browser.find_element(By.ID, "error").text.startswith("email_required: ")
+    assert browser.find_element(By.ID, "name").get_attribute("value") == "Katherine Johnson"
+    browser.find_element(By.ID, "email").send_keys("kj@example.org")
+    browser.find_element(By.ID, "open-account").click()
+    arrive(browser, lambda url: "/staff/accounts/M" in url)
+    number = browser.current_url.rsplit("/", 1)[1]
+    assert "Katherine Johnson" in browser.page_source
+    assert portal_data.conn.execute("select a.delivery_channel, e.actor, e.reason from accounts a join cis_events e "
+                                    "on e.subject = a.account_no where a.account_no = %s", (number,)).fetchone() == \
+        ("email", "clerk", "moving in next week")
+    browser.get(f"{server}/staff/records")
+    browser.find_element(By.ID, "address").send_keys("31 Langley Rd")
+    browser.find_element(By.ID, "zone").send_keys("Atlantis/Deep")
+    browser.find_element(By.ID, "premise-why").send_keys("new build")
+    browser.find_element(By.ID, "add-premise").click()
+    arrive(browser, lambda url: url.endswith("/staff/records/premises"))
+    assert browser.find_element(By.ID, "error").text.startswith("bad_zone: ")
+    browser.find_element(By.ID, "address").send_keys("31 Langley Rd")
+    browser.find_element(By.ID, "premise-why").send_keys("new build")
+    browser.find_element(By.ID, "add-premise").click()
+    arrive(browser, lambda url: "premise=" in url)
+    premise_id = int(browser.current_url.rsplit("=", 1)[1])
+    assert browser.find_element(By.ID, "message").text == f"Premise {premise_id} added."
+    assert portal_data.conn.execute("select address from premises where id = %s", (premise_id,)).fetchone()[0] == \
+        "31 Langley Rd"
