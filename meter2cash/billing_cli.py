@@ -3,6 +3,7 @@ receivable for billing staff."""
 from __future__ import annotations
 
 import getpass
+import json
 import sys
 from datetime import date, datetime, timezone
 from decimal import Decimal, InvalidOperation
@@ -53,8 +54,13 @@ def cmd_account(args, settings: Settings) -> int:
         row = accounts.account_header(conn, args.account)
         if row is None:
             return _fail("no_such_account", f"no account {args.account}")
-        account_id, account_no, name, currency, entity, channel, email, cycle, budget = row
+        account_id, account_no, name, currency, entity, channel, email, cycle, budget, _, _ = row
         receivable = account_receivable(conn, account_id)
+        if args.json:
+            from meter2cash.account_json import account_document
+
+            print(json.dumps(account_document(conn, row, receivable)))
+            return 0
         print(f"account {account_no}: {name}; cycle {cycle}; entity {entity}; delivery {channel}"
               f"{' to ' + email if email else ''}{'; budget ' + _money(budget, currency) if budget else ''}")
         print(f"balance {_money(receivable.balance_minor, currency)}"
@@ -336,6 +342,7 @@ def register(sub) -> None:
     p.add_argument("--amount", help="budget: the levelized amount billed each period, e.g. 120.00")
     p.add_argument("--from", dest="start", type=day, help="budget: first period start it applies to (YYYY-MM-DD)")
     p.add_argument("--off", action="store_true", help="budget: back to billing actual charges")
+    p.add_argument("--json", action="store_true", help="show: one JSON object (bills with their lines)")
     p.set_defaults(func=cmd_account)
 
     p = sub.add_parser("bills", help="show, deliver, cancel or rebill bills; corrections raised by late reads")

@@ -9,10 +9,10 @@ import psycopg
 
 def account_header(conn: psycopg.Connection, account_no: str) -> tuple | None:
     """(id, account_no, customer name, currency, billing entity, delivery channel, email, cycle code,
-    budget amount in minor units), or None for an unknown number."""
+    budget amount in minor units, customer id, paperless), or None for an unknown number."""
     return conn.execute("select a.id, a.account_no, a.customer_name, a.currency, a.billing_entity, "
-                        "a.delivery_channel, a.email, c.code, a.budget_amount_minor from accounts a "
-                        "join billing_cycles c on c.id = a.billing_cycle_id where a.account_no = %s",
+                        "a.delivery_channel, a.email, c.code, a.budget_amount_minor, a.customer_id, a.paperless "
+                        "from accounts a join billing_cycles c on c.id = a.billing_cycle_id where a.account_no = %s",
                         (account_no,)).fetchone()
 
 

@@ -1,4 +1,5 @@
 """The billing staff's commands on a billed cycle: account, bills, payments, ledger, collections."""
+import json
 import re
 import psycopg
 import pypdf
@@ -57,6 +58,15 @@ def test_staff_work_a_cycle_from_the_command_line(billed, tmp_path, capsys):
     assert main(["ledger", "adjust", account, "-2.50", "--why", "waived"]) == 0
     assert main(["account", "show", account]) == 0
     assert "balance 0.00 USD" in capsys.readouterr().out
+    assert main(["account", "show", account, "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    bill = next(b for b in shown["bills"] if b["id"] == bill_id)
+    stored = conn.execute("select period_start, period_end, total_minor, kind from bills where id = %s",
+                          (bill_id,)).fetchone()
+    assert (bill["period_start"], bill["period_end"], bill["charges_minor"], bill["kind"]) == \
+        (stored[0].isoformat(), stored[1].isoformat(), stored[2], stored[3])
+    assert sum(line["amount_minor"] for line in bill["lines"]) == stored[2] and bill["lines"][0]["code"]
+    assert shown["balance_minor"] == 0 and shown["account_no"] == account and shown["customer_id"]
     assert main(["bills", "rebill", str(bill_id), "--why", "meter re-read"]) == 0
     assert "rebill" in capsys.readouterr().out
     assert main(["ledger", "trial-balance"]) == 0
