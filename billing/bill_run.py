@@ -131,7 +131,7 @@ class Tally:
 
     def chunk(self, chunk_started: float, done: int, billed_chunk) -> None:
         """A chunk's outcomes (``billed_chunk``: its future), after ``done`` of the pending accounts."""
-        self.count([Outcome(*o) for o in billed_chunk.result()])
+        self.count(billed_chunk.result())
         self.metrics.chunk_seconds.observe(time.monotonic() - chunk_started)
         self.metrics.progress.set(done / self.pending if self.pending else 1.0)
         if self.progress:

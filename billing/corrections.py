@@ -9,7 +9,7 @@ from datetime import date, datetime
 import psycopg
 
 from billing.errors import NotIssued, UnknownBill
-from config.errors import ReasonRequired
+from config.errors import require_who_and_why
 from billing.ledger import reversal
 from billing.postings import lock_account, post
 from storage import bill_records as records
@@ -17,8 +17,7 @@ from storage import bill_records as records
 
 def cancel_bill(conn: psycopg.Connection, bill_id: int, actor: str, reason: str, posted_at: datetime) -> int:
     """Returns the ledger transaction of the reversal."""
-    if not (actor or "").strip() or not (reason or "").strip():
-        raise ReasonRequired("cancelling a bill needs who and why")
+    require_who_and_why(actor, reason, "cancelling a bill needs who and why")
     conn.autocommit = True
     with conn.transaction():
         row = records.account_and_status(conn, bill_id)

@@ -20,13 +20,14 @@ from datetime import date, datetime, timedelta
 import psycopg
 
 from billing.errors import ArrangementExists, BadArrangement, NothingOwed
-from config.errors import ReasonRequired
+from config.errors import require_who_and_why
 from billing.ledger import FEES, RECEIVABLE
 from storage.notices import create_notice
 from billing.entities import Entity, entity_for
 from billing.postings import account_receivable, lock_account, post
 from rating.money import format_minor
 from storage import dunning as stored
+from storage.accounts import billing_entity_of
 
 
 @dataclass
@@ -55,7 +56,7 @@ def run_collections(conn: psycopg.Connection, entities: dict[str, Entity], today
 
 def _collect_account(conn, account_id: int, entities, today: date, now: datetime, summary: CollectionSummary) -> None:
     _, account_no, currency = lock_account(conn, account_id)
-    entity = entity_for(entities, stored.billing_entity_of(conn, account_id))
+    entity = entity_for(entities, billing_entity_of(conn, account_id))
     summary.accounts_checked += 1
     if _arrangement_holds(conn, account_id, account_no, entity, today, now, summary):
         summary.paused_by_arrangement += 1
@@ -157,8 +158,7 @@ def _arrangement_holds(conn, account_id: int, account_no: str, entity: Entity, t
 def create_arrangement(conn: psycopg.Connection, account_id: int, installments: int, first_due: date,
                        every_days: int, actor: str, reason: str, now: datetime) -> int:
     """Spread the account's balance over equal installments (the first takes the rounding remainder)."""
-    if not (actor or "").strip() or not (reason or "").strip():
-        raise ReasonRequired("a payment arrangement needs who made it and why")
+    require_who_and_why(actor, reason, "a payment arrangement needs who made it and why")
     if installments < 1 or every_days < 1:
         raise BadArrangement("installments and days between them must be at least 1")
     conn.autocommit = True

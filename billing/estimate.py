@@ -8,14 +8,13 @@ from datetime import date, datetime, timezone
 
 import psycopg
 
-from billing.pricing_inputs import hourly_summaries
+from billing.pricing_inputs import hourly_summaries, intervals_needed
 from rating.running import estimate_bodies
 from rating.units import unit_factor
 from rating.usage import IntervalData, UsageSummary, summarize
 from storage.cache import EstimateCache
 from storage.tariffs import PublishedTariff
-from storage.usage import (AgreementUsage, intervals_for, latest_open_period, open_account_periods,
-                           open_periods_touched, usage_for)
+from storage.usage import AgreementUsage, latest_open_period, open_account_periods, open_periods_touched, usage_for
 
 REBUILD_CHUNK = 2000
 
@@ -29,8 +28,7 @@ def estimate_summaries(conn: psycopg.Connection, usages: list[AgreementUsage],
     for usage in rest:
         by_period[usage.period].append(usage)
     for period, members in by_period.items():
-        stored = {i.service_agreement_id: i for i in intervals_for(
-            conn, [u.service_agreement_id for u in members], period.start, period.end)}
+        stored = intervals_needed(conn, members, tariffs)
         for usage in members:
             intervals = stored.get(usage.service_agreement_id)
             if intervals is None:

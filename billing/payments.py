@@ -15,8 +15,9 @@ from billing.ledger import CASH, FEES, RECEIVABLE
 from storage.notices import create_notice
 from billing.entities import Entity, entity_for
 from billing.postings import account_receivable, lock_account, post, to_minor_exact
-from config.errors import ReasonRequired
+from config.errors import require_who_and_why
 from storage import payments as stored
+from storage.accounts import billing_entity_of
 
 
 @dataclass(frozen=True)
@@ -125,7 +126,7 @@ def return_payment(conn: psycopg.Connection, payment_id: int, actor: str, reason
         fee = 0
         if status == "applied":
             lock_account(conn, account_id)
-            fee = entity_for(entities, stored.billing_entity_of(conn, account_id)).nsf_fee_minor
+            fee = entity_for(entities, billing_entity_of(conn, account_id)).nsf_fee_minor
             post(conn, account_id, [(RECEIVABLE, amount_minor, "payment_return"), (CASH, -amount_minor, "payment_return")],
                  posted_at, payment_id=payment_id, memo=f"returned: {reason}", created_by=actor)
             if fee:
@@ -155,5 +156,4 @@ def refund(conn: psycopg.Connection, account_id: int, amount_minor: int, actor: 
 
 
 def _who_and_why(actor: str, reason: str) -> None:
-    if not (actor or "").strip() or not (reason or "").strip():
-        raise ReasonRequired("staff actions on payments need who and why")
+    require_who_and_why(actor, reason, "staff actions on payments need who and why")

@@ -8,10 +8,10 @@ from decimal import Decimal
 import psycopg
 
 from billing.errors import BadAmount, UnknownAccount
-from config.errors import ReasonRequired
+from config.errors import require_who_and_why
 from billing.ledger import ADJUSTMENTS, RECEIVABLE, Entry, Receivable, balanced, receivable
 from rating.money import MINOR_UNITS
-from storage import ledger_entries as entries
+from storage import accounts, ledger_entries as entries
 
 
 def lock_account(conn: psycopg.Connection, account_id: int) -> tuple[int, str, str]:
@@ -24,7 +24,7 @@ def lock_account(conn: psycopg.Connection, account_id: int) -> tuple[int, str, s
 
 
 def account_id_of(conn: psycopg.Connection, account_no: str) -> int:
-    found = entries.account_id_of(conn, account_no)
+    found = accounts.account_id_of(conn, account_no)
     if found is None:
         raise UnknownAccount(f"no account {account_no!r}")
     return found
@@ -55,8 +55,7 @@ def adjust(conn: psycopg.Connection, account_id: int, amount_minor: int, reason:
     """A manual adjustment: positive charges the customer, negative credits them."""
     if not amount_minor:
         raise BadAmount("an adjustment of zero changes nothing")
-    if not reason.strip() or not actor.strip():
-        raise ReasonRequired("an adjustment needs who made it and why")
+    require_who_and_why(actor, reason, "an adjustment needs who made it and why")
     with conn.transaction():
         lock_account(conn, account_id)
         return post(conn, account_id, [(RECEIVABLE, amount_minor, "adjustment"),

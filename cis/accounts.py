@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import psycopg
 
 from cis.errors import BadDelivery, BadEmail, BadName, NoEmailForDelivery, UnknownCustomer, UnknownCycle
-from config.errors import ReasonRequired
+from config.errors import require_who_and_why
 from storage import customers as stored
 
 DELIVERY = ("print", "email", "portal")
@@ -63,8 +63,7 @@ _ERRORS = {cls.code: cls for cls in (BadName, BadEmail, BadDelivery)}
 
 def open_account(conn: psycopg.Connection, new: NewAccount, actor: str, reason: str) -> OpenedAccount:
     """Open the account (and its customer, when new) in one transaction, and record it."""
-    if not (actor or "").strip() or not (reason or "").strip():
-        raise ReasonRequired("opening an account needs who and why")
+    require_who_and_why(actor, reason, "opening an account needs who and why")
     problems = check(new)
     if problems:
         code, message = problems[0]

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import psycopg
 
 from cis.errors import BadAddress, BadZone
-from config.errors import ReasonRequired
+from config.errors import require_who_and_why
 from storage import customers as stored
 
 
@@ -20,8 +20,7 @@ def check_zone(zone: str) -> None:
 
 def add_premise(conn: psycopg.Connection, address: str, zone: str, actor: str, reason: str) -> int:
     """The new premise's id."""
-    if not (actor or "").strip() or not (reason or "").strip():
-        raise ReasonRequired("adding a premise needs who and why")
+    require_who_and_why(actor, reason, "adding a premise needs who and why")
     address = " ".join((address or "").split())
     if not address:
         raise BadAddress("a premise needs its address")

@@ -25,3 +25,9 @@ class ReasonRequired(M2CError):
 
     code = "who_and_why"
 
+
+def require_who_and_why(actor: str | None, reason: str | None, message: str) -> None:
+    """Raise ``ReasonRequired(message)`` unless both who and why are given (not blank)."""
+    if not (actor or "").strip() or not (reason or "").strip():
+        raise ReasonRequired(message)
+

@@ -21,6 +21,7 @@ from billing.postings import lock_account, post, to_minor_exact
 from migration.extract import Extract, money, read_extract, read_history, validate
 from migration.errors import ExtractInvalid
 from storage import migration_runs as runs
+from storage.customers import insert_premise
 from storage.bulk_load import ensure_period
 from meterdata.codec import encode_binary
 
@@ -107,7 +108,7 @@ def _records(conn, run_id: int, extract: Extract, known: dict) -> dict:
     premises = runs.keys(conn, "premise")
     for row in extract.rows("premises.csv"):
         if row["premise_id"] not in premises:
-            premise_id = runs.insert_premise(conn, row["address"], "UTC")
+            premise_id = insert_premise(conn, row["address"], "UTC")
             premises[row["premise_id"]] = premise_id
             runs.remember_key(conn, run_id, "premise", row["premise_id"], premise_id)
     accounts = runs.keys(conn, "account")

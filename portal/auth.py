@@ -17,6 +17,7 @@ import psycopg
 
 from portal.session_cache import SESSIONS
 from storage import portal_users as users
+from storage.accounts import account_id_of
 from portal.errors import BadRole, NoAccounts, NoSuchAccount, NoSuchUser, PasswordPolicy
 from storage.throttle import ADDRESS, USER, PgThrottle
 
@@ -83,7 +84,7 @@ def create_user(conn: psycopg.Connection, username: str, password: str, role: st
     with conn.transaction():
         user_id = users.insert_user(conn, username, hash_password(password), role)
         for number in account_numbers:
-            found = users.account_id(conn, number)
+            found = account_id_of(conn, number)
             if found is None:
                 raise NoSuchAccount(f"no account {number}")
             users.link_account(conn, user_id, found)

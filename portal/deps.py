@@ -72,10 +72,10 @@ async def account(request: Request, account_no: str = Path(pattern=ACCOUNT_NO, m
 
 
 def _account_id(pool, account_no: str) -> int | None:
-    from storage.portal_users import account_id
+    from storage.accounts import account_id_of
 
     with pool.connection() as conn:
-        return account_id(conn, account_no)
+        return account_id_of(conn, account_no)
 
 
 def valid_account_no(text: str) -> bool:

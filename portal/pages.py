@@ -94,6 +94,13 @@ def _signed_in(who: Principal | None) -> Principal:
     return who
 
 
+def _staff(who: Principal | None) -> Principal:
+    who = _signed_in(who)
+    if not who.is_staff:
+        raise Problem(403, "staff_only", "staff only")
+    return who
+
+
 def _charts(usage: list[dict]) -> list[dict]:
     by_service: dict[str, list[dict]] = {}
     for row in usage:
@@ -153,9 +160,7 @@ def bill_page(request: Request, bill_id: int = Path(ge=1, le=2**62), target: tup
 
 @router.get("/staff", response_class=HTMLResponse)
 async def staff_page(request: Request, q: str | None = None, who: Principal | None = Depends(optional_principal)):
-    who = _signed_in(who)
-    if not who.is_staff:
-        raise Problem(403, "staff_only", "staff only")
+    who = _staff(who)
     found = None
     if q and 2 <= len(q) <= 64:
         found = (await run_in_threadpool(staff_api.search, request, q, 20, who))["accounts"]
@@ -169,19 +174,10 @@ async def staff_page(request: Request, q: str | None = None, who: Principal | No
 @router.get("/staff/accounts/{account_no}", response_class=HTMLResponse)
 def staff_account_page(request: Request, account_no: str = Path(pattern=ACCOUNT_NO),
                        who: Principal | None = Depends(optional_principal)) -> Response:
-    who = _signed_in(who)
-    if not who.is_staff:
-        raise Problem(403, "staff_only", "staff only")
+    who = _staff(who)
     view = staff_api.account_view(request, account_no, who)
     return _page(request, "staff_account.html", who, title=f"Account {account_no}", view=view)
 
-
-
-def _staff(who: Principal | None) -> Principal:
-    who = _signed_in(who)
-    if not who.is_staff:
-        raise Problem(403, "staff_only", "staff only")
-    return who
 
 
 def _records_page(request: Request, who: Principal, status: int = 200, error: M2CError | None = None,

@@ -15,7 +15,8 @@ from portal.audit import record
 from portal.problems import Problem
 from portal.auth import Principal
 from portal.deps import ACCOUNT_NO, staff
-from storage import portal_users as users, staff_views as views
+from storage import staff_views as views
+from storage.accounts import account_id_of
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
 WHY = Field(min_length=3, max_length=500, description="why: kept with the action")
@@ -262,7 +263,7 @@ def match(request: Request, body: Match, payment_id: int = Path(ge=1, le=2**62),
     from billing.payments import match_payment
 
     with request.app.state.pool.connection() as conn:
-        account_id = users.account_id(conn, body.account_no)
+        account_id = account_id_of(conn, body.account_no)
         if account_id is None:
             raise Problem(404, "no_such_account", "no such account")
         match_payment(conn, payment_id, account_id, who.username, body.why, datetime.now(timezone.utc))

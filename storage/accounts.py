@@ -7,6 +7,15 @@ from datetime import date
 import psycopg
 
 
+def account_id_of(conn: psycopg.Connection, account_no: str) -> int | None:
+    row = conn.execute("select id from accounts where account_no = %s", (account_no,)).fetchone()
+    return None if row is None else row[0]
+
+
+def billing_entity_of(conn: psycopg.Connection, account_id: int) -> str:
+    return conn.execute("select billing_entity from accounts where id = %s", (account_id,)).fetchone()[0]
+
+
 def account_header(conn: psycopg.Connection, account_no: str) -> tuple | None:
     """(id, account_no, customer name, currency, billing entity, delivery channel, email, cycle code,
     budget amount in minor units, customer id, paperless), or None for an unknown number."""

@@ -6,6 +6,8 @@ from datetime import date
 
 import psycopg
 
+from storage.usage import latest_open_period_days
+
 
 def account_summary(conn: psycopg.Connection, account_id: int) -> tuple:
     """(account number, customer name, currency, zone, delivery channel)."""
@@ -32,11 +34,8 @@ def account_currency(conn: psycopg.Connection, account_id: int) -> str:
 
 def open_period(conn: psycopg.Connection, account_id: int) -> tuple[date, date] | None:
     """(first day, end day) of the account's latest open billing period."""
-    row = conn.execute(
-        "select p.period_start, p.period_end from accounts a join billing_periods p on p.billing_cycle_id = "
-        "a.billing_cycle_id where a.id = %s and p.closed_at is null order by p.period_start desc limit 1",
-        (account_id,)).fetchone()
-    return None if row is None else (row[0], row[1])
+    row = latest_open_period_days(conn, account_id)
+    return None if row is None else (row[1], row[2])
 
 
 def daily_usage(conn: psycopg.Connection, account_id: int, first: date, end: date, service: str | None) -> list[tuple]:

@@ -16,10 +16,6 @@ def candidate_accounts(conn: psycopg.Connection, smallest_grace: int, today: dat
         (smallest_grace, today)).fetchall()]
 
 
-def billing_entity_of(conn: psycopg.Connection, account_id: int) -> str:
-    return conn.execute("select billing_entity from accounts where id = %s", (account_id,)).fetchone()[0]
-
-
 def due_dates(conn: psycopg.Connection, bill_ids: list[int]) -> dict[int, date]:
     return dict(conn.execute("select id, due_date from bills where id = any(%s) and due_date is not null",
                              (bill_ids,)).fetchall())

@@ -13,11 +13,6 @@ def lock_account(conn: psycopg.Connection, account_id: int) -> tuple[int, str, s
                         (account_id,)).fetchone()
 
 
-def account_id_of(conn: psycopg.Connection, account_no: str) -> int | None:
-    row = conn.execute("select id from accounts where account_no = %s", (account_no,)).fetchone()
-    return None if row is None else row[0]
-
-
 def insert_transaction(conn: psycopg.Connection, account_id: int, postings: list[tuple[str, int, str]],
                        posted_at: datetime, bill_id: int | None, payment_id: int | None, memo: str | None,
                        created_by: str | None) -> int:

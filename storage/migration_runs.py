@@ -59,10 +59,6 @@ def keys(conn: psycopg.Connection, kind: str) -> dict[str, int]:
     return dict(conn.execute("select legacy_id, new_id from migration_keys where kind = %s", (kind,)).fetchall())
 
 
-def insert_premise(conn: psycopg.Connection, address: str, zone: str) -> int:
-    return conn.execute("insert into premises (address, zone) values (%s, %s) returning id", (address, zone)).fetchone()[0]
-
-
 def insert_account(conn: psycopg.Connection, account_no: str, name: str, cycle_id: int, zone: str, channel: str,
                    email: str | None, mailing_address: str | None) -> int:
     return conn.execute(

@@ -63,6 +63,3 @@ def record_action(conn: psycopg.Connection, payment_id: int, action: str, actor:
     conn.execute("insert into payment_actions (payment_id, action, actor, reason, details) values (%s, %s, %s, %s, %s)",
                  (payment_id, action, actor, reason, Jsonb(details)))
 
-
-def billing_entity_of(conn: psycopg.Connection, account_id: int) -> str:
-    return conn.execute("select billing_entity from accounts where id = %s", (account_id,)).fetchone()[0]

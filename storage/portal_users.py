@@ -7,11 +7,6 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 
-def account_id(conn: psycopg.Connection, account_no: str) -> int | None:
-    row = conn.execute("select id from accounts where account_no = %s", (account_no,)).fetchone()
-    return None if row is None else row[0]
-
-
 def insert_user(conn: psycopg.Connection, username: str, password_hash: str, role: str) -> int:
     return conn.execute("insert into portal_users (username, password_hash, role) values (%s, %s, %s) returning id",
                         (username, password_hash, role)).fetchone()[0]

@@ -104,14 +104,19 @@ def usage_for(conn: psycopg.Connection, targets: list[tuple[int, int]]) -> list[
 
 
 _LATEST_OPEN_PERIOD_SQL = (
-    "select p.id from accounts a join billing_periods p on p.billing_cycle_id = a.billing_cycle_id "
+    "select p.id, p.period_start, p.period_end from accounts a join billing_periods p on p.billing_cycle_id = a.billing_cycle_id "
     "where a.id = %s and p.closed_at is null order by p.period_start desc limit 1")
 
 
 def latest_open_period(conn: psycopg.Connection, account_id: int) -> int | None:
     """The id of the account's latest open billing period (the one its running estimate is of)."""
-    row = conn.execute(_LATEST_OPEN_PERIOD_SQL, (account_id,)).fetchone()
+    row = latest_open_period_days(conn, account_id)
     return None if row is None else row[0]
+
+
+def latest_open_period_days(conn: psycopg.Connection, account_id: int) -> tuple[int, date, date] | None:
+    """(id, first day, end day) of the account's latest open billing period."""
+    return conn.execute(_LATEST_OPEN_PERIOD_SQL, (account_id,)).fetchone()
 
 
 def estimate_identity(conn: psycopg.Connection, account_id: int) -> tuple[int, frozenset[int]] | None:
