@@ -83,7 +83,7 @@ def open_account(conn: psycopg.Connection, new: NewAccount, actor: str, reason: 
             name, email, mailing = new.name.strip(), new.email, new.mailing_address
             customer_id = stored.insert_customer(conn, new.kind, name, email, new.phone, mailing, {}, actor)
         if new.delivery == "email" and not email:
-            raise NoEmailForDelivery("bills by e-mail need the customer's e-mail address (--email)")
+            raise NoEmailForDelivery("bills by e-mail need the customer's e-mail address")
         account_no = stored.next_account_number(conn)
         account_id = stored.insert_account(conn, account_no, customer_id, name, cycle[0], cycle[1], new.delivery,
                                            new.paperless, email, mailing, new.billing_entity)
