@@ -55,15 +55,17 @@ def meters_for(accounts: int) -> int:
 
 
 USAGE_SQL = """
-insert into usage_daily (service_agreement_id, channel, local_day, quantity, read_count)
-select m.service_agreement_id, 1, d::date,
+insert into usage_daily (service_point_id, channel, local_day, quantity, read_count)
+select i.service_point_id, 1, d::date,
        case when ta.tariff_code = 'E-TOU' then 0
             else (case m.service when 'electric' then 24000 when 'water' then 2500 else 1500 end
                   * (0.5 + (m.id %% 97) / 97.0) * (0.8 + random() * 0.4))::bigint end,
        (extract(epoch from ((d::date + 1)::timestamp at time zone %(zone)s - d::date::timestamp at time zone %(zone)s))
         / m.interval_s)::int
 from meters m
-join tariff_assignments ta on ta.service_agreement_id = m.service_agreement_id
+join meter_installations i on i.meter_id = m.id
+join service_agreements sa on sa.service_point_id = i.service_point_id
+join tariff_assignments ta on ta.service_agreement_id = sa.id
 cross join generate_series(%(first)s::date, %(last)s::date, interval '1 day') d
 """
 
@@ -71,7 +73,8 @@ def write_time_of_use_days(conn: psycopg.Connection, zone: str, first, last) -> 
     """Day rows of every time-of-use meter, as the streams worker stores them (values, quality, totals,
     hourly sums and peaks), written by binary COPY."""
     meters = [r[0] for r in conn.execute(
-        "select m.id from meters m join tariff_assignments ta on ta.service_agreement_id = m.service_agreement_id "
+        "select m.id from meters m join agreement_meters am on am.meter_id = m.id "
+        "join tariff_assignments ta on ta.service_agreement_id = am.service_agreement_id "
         "and ta.tariff_code = 'E-TOU' order by m.id")]
     days = [first.fromordinal(o) for o in range(first.toordinal(), last.toordinal() + 1)]
     layouts = []
@@ -116,8 +119,8 @@ def build_template(settings: Settings, accounts: int) -> dict:
         days = {first.fromordinal(o) for o in range(first.toordinal(), last.toordinal() + 1)}
         PartitionManager(conn).ensure(conn, days)
         write_time_of_use_days(conn, settings.utility_zone, first, last)
-        conn.execute("update usage_daily u set quantity = b.total from interval_blocks b join meters m on m.id = b.meter_id "
-                     "where u.service_agreement_id = m.service_agreement_id "
+        conn.execute("update usage_daily u set quantity = b.total from interval_blocks b "
+                     "join meter_installations i on i.meter_id = b.meter_id where u.service_point_id = i.service_point_id "
                      "and u.local_day = b.local_day and u.channel = 1")
         conn.execute("vacuum analyze")
         counts = conn.execute("select (select count(*) from accounts), (select count(*) from service_agreements), "

@@ -18,7 +18,7 @@ from billing.entities import entity_for
 from billing.pricing_inputs import histories as histories_for, interval_inputs
 from billing.true_up import add_true_ups
 from storage.bill_runs import blocking_exceptions, record_outcomes
-from storage.usage import AgreementUsage, usage_for
+from storage.usage import AgreementUsage, leaving_accounts, usage_for
 
 log = logging.getLogger(__name__)
 BILLED, HELD, FAILED, ALREADY_BILLED = "billed", "held", "failed", "already_billed"
@@ -56,6 +56,7 @@ class ChunkInputs:
     histories: dict
     blocked: dict[int, int]
     terms: dict
+    leaving: set[int]  # accounts with an agreement that its final bill takes
 
 
 def read_chunk(conn, billing_period_id: int, chunk: list[int], tariffs) -> ChunkInputs:
@@ -67,7 +68,8 @@ def read_chunk(conn, billing_period_id: int, chunk: list[int], tariffs) -> Chunk
     summaries, intervals = interval_inputs(conn, usages, tariffs)
     return ChunkInputs(by_account, summaries, intervals, histories_for(conn, usages, tariffs),
                        blocking_exceptions(conn, chunk, billing_period_id),
-                       account_terms(conn, chunk, billing_period_id))
+                       account_terms(conn, chunk, billing_period_id),
+                       leaving_accounts(conn, [a for a in chunk if a not in by_account], billing_period_id))
 
 
 def rate_chunk(conn, billing_period_id: int, chunk: list[int], inputs: ChunkInputs, tariffs,
@@ -80,6 +82,10 @@ def rate_chunk(conn, billing_period_id: int, chunk: list[int], inputs: ChunkInpu
     for account_id in chunk:
         if account_id in blocked:
             outcomes[account_id] = Outcome(account_id, HELD, f"blocking_exceptions:{blocked[account_id]}", None, 0)
+            continue
+        if account_id in inputs.leaving and account_id not in by_account:
+            outcomes[account_id] = Outcome(account_id, ALREADY_BILLED, "service ended: its final bill bills it",
+                                           None, 0)
             continue
         entity = entity_for(entities, terms[account_id].billing_entity)
         try:

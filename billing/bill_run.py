@@ -23,6 +23,7 @@ from billing.errors import BillRunBusy, UnknownPeriod
 from billing.metrics import BillRunMetrics
 from billing.entities import Entity, load_entities
 from storage import bill_runs
+from storage.attribution import raise_unbilled_of_period
 from storage.tariffs import PublishedTariff
 
 CHUNK_ACCOUNTS = 1000
@@ -38,6 +39,7 @@ class BillRunResult:
     accounts_failed: dict[str, str] = field(default_factory=dict)  # account_no -> error
     total_minor: int = 0
     bill_ids: list[int] = field(default_factory=list)
+    unbilled_days: int = 0  # meter days of use at service points no agreement served, raised
 
 
 def find_period(conn: psycopg.Connection, cycle_code: str, period_start=None) -> int:
@@ -90,6 +92,8 @@ def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progr
         elapsed = time.monotonic() - started
         metrics.bills_per_second.set(result.accounts_billed / elapsed if elapsed > 0 else 0)
         metrics.last_success.set(time.time())
+        # what the period's days stored at service points no agreement served: raised, never billed
+        result.unbilled_days = raise_unbilled_of_period(conn, billing_period_id)
         bill_runs.finish_run(conn, run_id, billing_period_id, result.accounts_billed, len(result.accounts_held),
                              len(result.accounts_failed), result.total_minor,
                              close_period=not result.accounts_held and not result.accounts_failed

@@ -35,9 +35,10 @@ def account_terms(conn: psycopg.Connection, account_ids: list[int], billing_peri
 
 def write_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, bills: list[AccountBill],
                 terms: dict[int, AccountTerms], entities: dict[str, Entity],
-                issued_at: datetime) -> dict[int, tuple[int, int]]:
+                issued_at: datetime, final=None) -> dict[int, tuple[int, int]]:
     """Returns {account_id: (bill_id, current charges)} of the bills written; a bill that exists already
-    (a concurrent or earlier run) is skipped with its lines and ledger entries."""
+    (a concurrent or earlier run) is skipped with its lines and ledger entries. ``final`` (agreement,
+    first day, end day): the one bill is that agreement's final bill."""
     if not bills:
         return {}
     with conn.transaction():
@@ -59,7 +60,8 @@ def write_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, b
                                previous + payments + adjustments + fees + totals[bill.account_id] + budget_minor))
         bill_id = rows.insert_bills(conn, run_id, billing_period_id, issued_at, [b.account_id for b in bills],
                                     [totals[b.account_id] for b in bills], [b.estimated for b in bills],
-                                    [terms[b.account_id].rebill_of for b in bills], transaction_ids, statements)
+                                    [terms[b.account_id].rebill_of for b in bills], transaction_ids, statements,
+                                    final)
         written = [b for b in bills if b.account_id in bill_id]
         if not written:
             return {}

@@ -118,6 +118,11 @@ def _budget(args, settings: Settings) -> int:
 def cmd_bills(args, settings: Settings) -> int:
     from billing.errors import BillingError
 
+    if args.action == "final":
+        from meter2cash.lifecycle_cli import cmd_final_bills
+
+        return cmd_final_bills(args, settings)
+
     with _connect(settings) as conn:
         try:
             if args.action == "show":
@@ -346,12 +351,13 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_account)
 
     p = sub.add_parser("bills", help="show, deliver, cancel or rebill bills; corrections raised by late reads")
-    p.add_argument("action", choices=["show", "deliver", "cancel", "rebill", "corrections"])
+    p.add_argument("action", choices=["show", "deliver", "cancel", "rebill", "corrections", "final"])
     p.add_argument("bill", type=int, nargs="?", help="bill number")
     p.add_argument("--html", help="write the bill as HTML to this file")
     p.add_argument("--pdf", help="write the bill as PDF to this file")
     p.add_argument("--by", help="who (default: your login)")
     p.add_argument("--why", help="why (required for cancel and rebill)")
+    p.add_argument("--json", action="store_true", help="final: one JSON object")
     p.set_defaults(func=cmd_bills)
 
     p = sub.add_parser("payments", help="post, import, match, return or refund payments; list payment exceptions")

@@ -82,7 +82,7 @@ def feed(conn: psycopg.Connection, account_id: int, first: date, end: date, base
                             f"<uom>{ESPI_UOM[unit]}</uom></ReadingType>", now))
         parts.append(_entry((meter_no, "mr"), reading, f"{point}/MeterReading", [kind, f"{reading}/IntervalBlock"],
                             "Meter reading", '<MeterReading xmlns="http://naesb.org/espi"/>', now))
-        rows = views.meter_reads(conn, meter_id, first, end)
+        rows = views.meter_reads(conn, account_id, meter_id, first, end)
         by_day: dict[date, list] = {}
         for day, start, step, value, quality in rows:
             by_day.setdefault(day, []).append((start, step, value, quality))

@@ -30,15 +30,21 @@ def account_services(conn: psycopg.Connection, account_id: int) -> list[tuple]:
     return conn.execute(
         "select sa.service, p.address, (select tariff_code from tariff_assignments ta where "
         "ta.service_agreement_id = sa.id order by effective_from desc limit 1), "
-        "(select string_agg(meter_no, ' ') from meters m where m.service_agreement_id = sa.id) "
+        "(select string_agg(m.meter_no, ' ' order by am.installed_at) from agreement_meters am join meters m on m.id = am.meter_id "
+        " where am.service_agreement_id = sa.id) "
         "from service_agreements sa join premises p on p.id = sa.premise_id where sa.account_id = %s "
         "order by sa.id", (account_id,)).fetchall()
 
 
 def account_bills(conn: psycopg.Connection, account_id: int) -> list[tuple]:
+    """(id, first day served, end day, status, kind, charges, total due, due date, delivered at, channel,
+    estimated): the days are those the bill's services were billed for (a move-in's first bill starts
+    on its first day), the bill's period where it priced no usage."""
     return conn.execute(
-        "select id, period_start, period_end, status, kind, total_minor, total_due_minor, due_date, "
-        "delivered_at, delivery_channel, estimated from bills where account_id = %s order by id",
+        "select b.id, coalesce(u.first_day, b.period_start), coalesce(u.end_day, b.period_end), b.status, b.kind, "
+        "b.total_minor, b.total_due_minor, b.due_date, b.delivered_at, b.delivery_channel, b.estimated from bills b "
+        "left join lateral (select min(first_day) as first_day, max(end_day) as end_day from bill_usage "
+        " where bill_id = b.id) u on true where b.account_id = %s order by b.id",
         (account_id,)).fetchall()
 
 

@@ -83,7 +83,7 @@ def raise_corrections(conn: psycopg.Connection, since: date) -> int:
         "join lateral (select sum(quantity) as quantity, sum(read_count) as reads from bill_usage u "
         "              where u.bill_id = b.id) billed on true "
         "left join lateral (select sum(d.quantity) as quantity, sum(d.read_count) as reads from bill_usage u "
-        "                   join usage_daily d on d.service_agreement_id = u.service_agreement_id and d.channel = 1 "
+        "                   join agreement_usage_daily d on d.service_agreement_id = u.service_agreement_id and d.channel = 1 "
         "                    and d.local_day >= u.first_day and d.local_day < u.end_day "
         "                   where u.bill_id = b.id) now_ on true "
         "where b.status = 'issued' and b.period_end >= %s "

@@ -3,7 +3,7 @@ and array statements (one round trip each per chunk); and what the writer reads 
 terms, statement basis and levelized-billing state), with the chunk's account rows locked."""
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import psycopg
 
@@ -68,10 +68,15 @@ def statement_basis(conn: psycopg.Connection, account_ids: list[int]) -> dict[in
 
 def insert_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, issued_at: datetime,
                  account_ids: list[int], totals: list[int], estimated: list[bool], rebill_of: list[int | None],
-                 transaction_ids_: list[int], statements: list[tuple]) -> dict[int, int]:
+                 transaction_ids_: list[int], statements: list[tuple],
+                 final: tuple[int, date, date] | None = None) -> dict[int, int]:
     """Insert one issued bill per account (statements: previous, payments, adjustments, fees, budget,
-    total due); an account with an issued bill for the period already is skipped. Returns
-    {account id: bill id} of the bills inserted."""
+    total due); an account with an issued bill for the period already is skipped. ``final`` (agreement,
+    first day, end day) makes the one bill the agreement's final bill, of those days (an agreement
+    with an issued final bill already is skipped). Returns {account id: bill id} of the bills inserted."""
+    if final is not None:
+        return _insert_final(conn, run_id, billing_period_id, issued_at, account_ids[0], totals[0], estimated[0],
+                             transaction_ids_[0], statements[0], final)
     rows = conn.execute(
         "insert into bills (account_id, billing_period_id, bill_run_id, period_start, period_end, zone, "
         "currency, total_minor, issued_at, estimated, billing_entity, kind, rebill_of, ledger_transaction_id, "
@@ -84,12 +89,28 @@ def insert_bills(conn: psycopg.Connection, run_id: int, billing_period_id: int, 
         "  as t(account_id, total, estimated, rebill_of, transaction_id, previous, payments, adjustments, fees, "
         "       budget, total_due) "
         "join accounts a on a.id = t.account_id join billing_periods p on p.id = %s "
-        "on conflict (account_id, billing_period_id) where status = 'issued' do nothing "
+        "on conflict (account_id, billing_period_id) where status = 'issued' and kind <> 'final' do nothing "
         "returning id, account_id",
         (billing_period_id, run_id, issued_at, int_array(account_ids), int_array(totals), bool_array(estimated),
          int_array(rebill_of), int_array(transaction_ids_),
          *(int_array([s[column] for s in statements]) for column in range(6)), billing_period_id)).fetchall()
     return {account_id: bill_id for bill_id, account_id in rows}
+
+
+def _insert_final(conn: psycopg.Connection, run_id: int, billing_period_id: int, issued_at: datetime, account_id: int,
+                  total: int, estimated: bool, transaction_id: int, statement: tuple,
+                  final: tuple[int, date, date]) -> dict[int, int]:
+    agreement_id, first_day, end_day = final
+    row = conn.execute(
+        "insert into bills (account_id, billing_period_id, bill_run_id, period_start, period_end, zone, currency, "
+        "total_minor, issued_at, estimated, billing_entity, kind, final_agreement_id, ledger_transaction_id, "
+        "previous_balance_minor, payments_minor, adjustments_minor, fees_minor, budget_minor, total_due_minor) "
+        "select a.id, %s, %s, %s, %s, a.zone, a.currency, %s, %s, %s, a.billing_entity, 'final', %s, %s, "
+        "%s, %s, %s, %s, %s, %s from accounts a where a.id = %s "
+        "on conflict (final_agreement_id) where status = 'issued' do nothing returning id",
+        (billing_period_id, run_id, first_day, end_day, total, issued_at, estimated, agreement_id, transaction_id,
+         *statement, account_id)).fetchone()
+    return {} if row is None else {account_id: row[0]}
 
 
 def copy_lines(conn: psycopg.Connection, lines: list[tuple]) -> None:

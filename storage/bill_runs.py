@@ -42,7 +42,7 @@ def accounts_to_bill(conn: psycopg.Connection, billing_period_id: int, cycle_id:
     ids = None if only is None else int_array(only)
     return conn.execute(
         "select a.id, a.account_no, exists (select 1 from bills b where b.account_id = a.id "
-        "and b.billing_period_id = %s and b.status = 'issued') from accounts a "
+        "and b.billing_period_id = %s and b.status = 'issued' and b.kind <> 'final') from accounts a "
         "where a.billing_cycle_id = %s and (%s::int8[] is null or a.id = any(%s::int8[])) order by a.id",
         (billing_period_id, cycle_id, ids, ids)).fetchall()
 
@@ -89,8 +89,11 @@ def record_outcomes(conn: psycopg.Connection, run_id: int, outcomes: list[tuple]
 def blocking_exceptions(conn: psycopg.Connection, account_ids: list[int], billing_period_id: int) -> dict[int, int]:
     """Open VEE exceptions that block billing, per account, whose reads fall in the period (local days)."""
     rows = conn.execute(
-        "select sa.account_id, count(*) from vee_exceptions e join meters m on m.id = e.meter_id "
-        "join service_agreements sa on sa.id = m.service_agreement_id join accounts a on a.id = sa.account_id "
+        "select sa.account_id, count(*) from vee_exceptions e "
+        "join agreement_meters am on am.meter_id = e.meter_id "
+        " and am.installed_at < e.block_start + make_interval(secs => e.interval_s * array_length(e.values, 1)) "
+        " and coalesce(am.removed_at, 'infinity') > e.block_start "
+        "join service_agreements sa on sa.id = am.service_agreement_id join accounts a on a.id = sa.account_id "
         "join billing_periods p on p.id = %s "
         "where e.status = 'open' and e.severity = 'blocks_billing' and sa.account_id = any(%s::int8[]) "
         "  and e.block_start < (p.period_end::timestamp at time zone a.zone) "

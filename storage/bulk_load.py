@@ -47,11 +47,15 @@ def load_directory(conn: psycopg.Connection, utility) -> dict[str, int]:
             "join accounts a on a.account_no = n.account_no join premises p on p.address = n.address "
             "on conflict do nothing", (utility.period_start,))
         conn.execute(
-            "insert into meters (meter_no, service_agreement_id, service, unit, power_of_ten, interval_s, "
-            "expected_high_per_hour, zone) "
-            "select n.meter_no, sa.id, n.service, n.unit, n.power_of_ten, n.interval_s, n.high, %s "
-            "from new_meters n join accounts a on a.account_no = n.account_no "
-            "join service_agreements sa on sa.account_id = a.id and sa.service = n.service", (utility.zone,))
+            "insert into meters (meter_no, service, unit, power_of_ten, interval_s, expected_high_per_hour, zone) "
+            "select n.meter_no, n.service, n.unit, n.power_of_ten, n.interval_s, n.high, %s from new_meters n",
+            (utility.zone,))
+        # each meter installed at its agreement's service point from the first day
+        conn.execute(
+            "insert into meter_installations (meter_id, service_point_id, installed_at) "
+            "select m.id, sa.service_point_id, sa.start_date::timestamp at time zone m.zone "
+            "from new_meters n join meters m on m.meter_no = n.meter_no join accounts a on a.account_no = n.account_no "
+            "join service_agreements sa on sa.account_id = a.id and sa.service = n.service")
         conn.execute(
             "insert into tariff_assignments (service_agreement_id, effective_from, tariff_code) "
             "select sa.id, %s::date, n.tariff_code from new_meters n join accounts a on a.account_no = n.account_no "

@@ -20,7 +20,8 @@ def account_services(conn: psycopg.Connection, account_id: int) -> list[tuple]:
     return conn.execute(
         "select sa.service, m.meter_no, m.unit, (select t.tariff_code from tariff_assignments t where "
         "t.service_agreement_id = sa.id order by t.effective_from desc limit 1) from service_agreements sa "
-        "join meters m on m.service_agreement_id = sa.id where sa.account_id = %s order by sa.service, m.meter_no",
+        "join agreement_meters am on am.service_agreement_id = sa.id join meters m on m.id = am.meter_id "
+        "where sa.account_id = %s order by sa.service, m.meter_no",
         (account_id,)).fetchall()
 
 
@@ -42,8 +43,9 @@ def daily_usage(conn: psycopg.Connection, account_id: int, first: date, end: dat
     """(service, day, quantity, unit, power of ten, reads, estimated reads) of channel 1, by service and day."""
     return conn.execute(
         "select sa.service, d.local_day, d.quantity, m.unit, m.power_of_ten, d.read_count, d.estimated_count "
-        "from usage_daily d join service_agreements sa on sa.id = d.service_agreement_id "
-        "join lateral (select unit, power_of_ten from meters where service_agreement_id = sa.id limit 1) m "
+        "from agreement_usage_daily d join service_agreements sa on sa.id = d.service_agreement_id "
+        "join lateral (select unit, power_of_ten from agreement_meters am join meters on meters.id = am.meter_id "
+        " where am.service_agreement_id = sa.id order by am.installed_at desc limit 1) m "
         "on true where sa.account_id = %s and d.channel = 1 and d.local_day >= %s and d.local_day < %s "
         "and (%s::text is null or sa.service = %s) order by sa.service, d.local_day",
         (account_id, first, end, service, service)).fetchall()
@@ -51,13 +53,20 @@ def daily_usage(conn: psycopg.Connection, account_id: int, first: date, end: dat
 
 def interval_usage(conn: psycopg.Connection, account_id: int, first: date, end: date,
                    service: str | None) -> list[tuple]:
-    """(service, meter number, interval start, interval s, value, unit, power of ten, quality) of channel 1."""
+    """(service, meter number, interval start, interval s, value, unit, power of ten, quality) of channel 1:
+    the account's own, inside its agreements' days and its meters' installations."""
     return conn.execute(
         "select m.service, m.meter_no, r.interval_start, r.interval_s, r.value, m.unit, m.power_of_ten, "
-        "r.quality from interval_reads r join meters m on m.id = r.meter_id join service_agreements sa "
-        "on sa.id = m.service_agreement_id where sa.account_id = %s and r.channel = 1 and r.local_day >= %s "
+        "r.quality from service_agreements sa join agreement_meters am on am.service_agreement_id = sa.id "
+        "join meters m on m.id = am.meter_id join interval_reads r on r.meter_id = m.id " +
+        _IN_WINDOW + "where sa.account_id = %s and r.channel = 1 and r.local_day >= %s "
         "and r.local_day < %s and (%s::text is null or m.service = %s) order by m.service, r.interval_start",
         (account_id, first, end, service, service)).fetchall()
+
+
+# a read inside its agreement's days and its meter's installation
+_IN_WINDOW = ("and r.interval_start >= am.installed_at and (am.removed_at is null or r.interval_start < am.removed_at) "
+              "and r.local_day >= sa.start_date and (sa.end_date is null or r.local_day < sa.end_date) ")
 
 
 def bills(conn: psycopg.Connection, account_id: int, limit: int) -> list[tuple]:
@@ -93,7 +102,8 @@ def payments(conn: psycopg.Connection, account_id: int, limit: int) -> list[tupl
 
 
 def owns_meter(conn: psycopg.Connection, account_id: int, meter_no: str) -> bool:
-    return conn.execute("select 1 from meters m join service_agreements sa on sa.id = m.service_agreement_id "
+    return conn.execute("select 1 from meters m join agreement_meters am on am.meter_id = m.id "
+                        "join service_agreements sa on sa.id = am.service_agreement_id "
                         "where m.meter_no = %s and sa.account_id = %s", (meter_no, account_id)).fetchone() is not None
 
 
@@ -118,14 +128,18 @@ def account_number_and_zone(conn: psycopg.Connection, account_id: int) -> tuple[
 def account_meters(conn: psycopg.Connection, account_id: int) -> list[tuple]:
     """(meter id, number, service, unit, power of ten, interval s) of the account's meters, by number."""
     return conn.execute(
-        "select m.id, m.meter_no, m.service, m.unit, m.power_of_ten, m.interval_s from meters m "
-        "join service_agreements sa on sa.id = m.service_agreement_id where sa.account_id = %s order by m.meter_no",
+        "select distinct m.id, m.meter_no, m.service, m.unit, m.power_of_ten, m.interval_s from meters m "
+        "join agreement_meters am on am.meter_id = m.id join service_agreements sa on sa.id = am.service_agreement_id "
+        "where sa.account_id = %s order by m.meter_no",
         (account_id,)).fetchall()
 
 
-def meter_reads(conn: psycopg.Connection, meter_id: int, first: date, end: date) -> list[tuple]:
-    """(local day, interval start epoch s, interval s, value, quality) of channel 1 over [first, end)."""
+def meter_reads(conn: psycopg.Connection, account_id: int, meter_id: int, first: date, end: date) -> list[tuple]:
+    """(local day, interval start epoch s, interval s, value, quality) of channel 1 over [first, end): the
+    account's own reads of the meter (inside its agreements' days and the meter's installations)."""
     return conn.execute(
-        "select local_day, extract(epoch from interval_start)::bigint, interval_s, value, quality "
-        "from interval_reads where meter_id = %s and channel = 1 and local_day >= %s and local_day < %s "
-        "order by interval_start", (meter_id, first, end)).fetchall()
+        "select distinct r.local_day, extract(epoch from r.interval_start)::bigint, r.interval_s, r.value, r.quality "
+        "from service_agreements sa join agreement_meters am on am.service_agreement_id = sa.id "
+        "join interval_reads r on r.meter_id = am.meter_id " + _IN_WINDOW +
+        "where sa.account_id = %s and am.meter_id = %s and r.channel = 1 and r.local_day >= %s and r.local_day < %s "
+        "order by 2", (account_id, meter_id, first, end)).fetchall()

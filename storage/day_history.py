@@ -20,13 +20,14 @@ def hourly_totals(conn: Connection, days: list[tuple[int, int, date]]) -> dict[t
     return {(r[0], r[1], r[2]): r[3] for r in rows}
 
 
-def occupied_days(conn: Connection, agreements: list[int], days: list[date]) -> set[tuple[int, date]]:
-    """The (agreement, day) pairs whose agreement had metered use on channel 1 in the seven days before."""
-    if not agreements:
+def occupied_days(conn: Connection, points: list[int], days: list[date]) -> set[tuple[int, date]]:
+    """The (service point, day) pairs whose service point had metered use on channel 1 in the seven
+    days before (by whichever meter was installed there)."""
+    if not points:
         return set()
     rows = conn.execute(
-        "select t.sa, t.day from unnest(%s::int8[], %s::date[]) as t(sa, day) where exists ("
-        " select 1 from usage_daily u where u.service_agreement_id = t.sa and u.channel = 1"
+        "select t.sp, t.day from unnest(%s::int8[], %s::date[]) as t(sp, day) where exists ("
+        " select 1 from usage_daily u where u.service_point_id = t.sp and u.channel = 1"
         " and u.local_day >= t.day - 7 and u.local_day < t.day and u.quantity > 0)",
-        (agreements, days))
+        (points, days))
     return {(r[0], r[1]) for r in rows}

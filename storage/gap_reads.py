@@ -7,9 +7,9 @@ from datetime import date
 import psycopg
 
 
-def meters_to_fill(conn: psycopg.Connection, meter_ids: list[int]) -> list[tuple[int, int, str, int, str]]:
-    """(meter id, agreement id, zone, interval seconds, service) of each meter."""
-    return conn.execute("select id, service_agreement_id, zone, interval_s, service from meters where id = any(%s)",
+def meters_to_fill(conn: psycopg.Connection, meter_ids: list[int]) -> list[tuple[int, str, int, str]]:
+    """(meter id, zone, interval seconds, service) of each meter."""
+    return conn.execute("select id, zone, interval_s, service from meters where id = any(%s)",
                         (meter_ids,)).fetchall()
 
 
@@ -40,7 +40,7 @@ def period_meters(conn: psycopg.Connection, billing_period_id: int) -> tuple[dat
         return None
     cycle_id, first_day, end_day = row
     meter_ids = [r[0] for r in conn.execute(
-        "select m.id from meters m join service_agreements sa on sa.id = m.service_agreement_id "
+        "select distinct am.meter_id from agreement_meters am join service_agreements sa on sa.id = am.service_agreement_id "
         "join accounts a on a.id = sa.account_id where a.billing_cycle_id = %s "
         "and sa.start_date < %s and (sa.end_date is null or sa.end_date > %s)", (cycle_id, end_day, first_day))]
     return first_day, end_day, meter_ids

@@ -10,7 +10,7 @@ import psycopg
 @dataclass(frozen=True)
 class MeterFacts:
     meter_id: int
-    service_agreement_id: int
+    service_point_id: int  # where it is installed now (0: nowhere), for the rules that look at a premise
     service: str
     interval_s: int
     expected_low_per_hour: int
@@ -30,8 +30,9 @@ class MeterDirectory:
         missing = sorted({n for n in meter_numbers if n not in self._known})
         if missing:
             rows = conn.execute(
-                "select meter_no, id, service_agreement_id, service, interval_s, expected_low_per_hour, "
-                "expected_high_per_hour, zone, meter_class from meters where meter_no = any(%s)", (missing,)).fetchall()
+                "select meter_no, id, coalesce((select service_point_id from meter_installations i where i.meter_id = m.id "
+                "order by installed_at desc limit 1), 0), service, interval_s, expected_low_per_hour, "
+                "expected_high_per_hour, zone, meter_class from meters m where meter_no = any(%s)", (missing,)).fetchall()
             for row in rows:
                 self._known[row[0]] = MeterFacts(*row[1:])
         return self._known
@@ -43,7 +44,6 @@ class BlockFacts:
 
     meter_index: np.ndarray  # int64: a dense number per distinct meter in the batch
     meter_id: np.ndarray  # int64, 0 for unknown
-    service_agreement_id: np.ndarray  # int64, 0 for unknown
     expected_interval: np.ndarray  # int64, 0 for unknown
     low: np.ndarray  # int64, per interval of the block
     high: np.ndarray  # int64, per interval of the block
@@ -56,7 +56,6 @@ def block_facts(meter_numbers: list[str], interval_s: np.ndarray, known: dict[st
     count = len(meter_numbers)
     meter_index = np.zeros(count, np.int64)
     meter_id = np.zeros(count, np.int64)
-    agreement = np.zeros(count, np.int64)
     expected = np.zeros(count, np.int64)
     low_per_hour = np.zeros(count, np.int64)
     high_per_hour = np.zeros(count, np.int64)
@@ -70,7 +69,6 @@ def block_facts(meter_numbers: list[str], interval_s: np.ndarray, known: dict[st
         if facts is None:
             continue
         meter_id[block] = facts.meter_id
-        agreement[block] = facts.service_agreement_id
         expected[block] = facts.interval_s
         low_per_hour[block] = facts.expected_low_per_hour
         high_per_hour[block] = facts.expected_high_per_hour
@@ -84,4 +82,4 @@ def block_facts(meter_numbers: list[str], interval_s: np.ndarray, known: dict[st
     high = -(-high_per_hour * step // 3600)
     low = low_per_hour * step // 3600
     high[meter_id == 0] = np.iinfo(np.int64).max
-    return BlockFacts(meter_index, meter_id, agreement, expected, low, high, zone_index, zones)
+    return BlockFacts(meter_index, meter_id, expected, low, high, zone_index, zones)

@@ -86,10 +86,16 @@ def insert_agreement(conn: psycopg.Connection, account_id: int, premise_id: int,
 
 def insert_meter(conn: psycopg.Connection, meter_no: str, agreement_id: int, service: str, unit: str,
                  power_of_ten: int, interval_s: int, max_per_hour: int, zone: str) -> int:
-    return conn.execute(
-        "insert into meters (meter_no, service_agreement_id, service, unit, power_of_ten, interval_s, "
-        "expected_high_per_hour, zone) values (%s, %s, %s, %s, %s, %s, %s, %s) returning id",
-        (meter_no, agreement_id, service, unit, power_of_ten, interval_s, max_per_hour, zone)).fetchone()[0]
+    """The meter, installed at the agreement's service point for the agreement's days."""
+    meter_id = conn.execute(
+        "insert into meters (meter_no, service, unit, power_of_ten, interval_s, expected_high_per_hour, zone) "
+        "values (%s, %s, %s, %s, %s, %s, %s) returning id",
+        (meter_no, service, unit, power_of_ten, interval_s, max_per_hour, zone)).fetchone()[0]
+    conn.execute(
+        "insert into meter_installations (meter_id, service_point_id, installed_at, removed_at, created_by) "
+        "select %s, service_point_id, start_date::timestamp at time zone %s, end_date::timestamp at time zone %s, "
+        "'legacy migration' from service_agreements where id = %s", (meter_id, zone, zone, agreement_id))
+    return meter_id
 
 
 def zone_loaded_premises(conn: psycopg.Connection) -> None:

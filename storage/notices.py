@@ -28,6 +28,6 @@ def leaks_to_tell(conn: psycopg.Connection) -> list[tuple]:
     asked for leak alerts."""
     return conn.execute(
         "select distinct sa.account_id, m.meter_no, e.block_start, m.zone from vee_exceptions e "
-        "join meters m on m.id = e.meter_id join service_agreements sa on sa.id = m.service_agreement_id "
+        "join meters m on m.id = e.meter_id join service_agreements sa on sa.id = agreement_at(e.meter_id, e.block_start) "
         "join portal_alerts p on p.account_id = sa.account_id and p.leak "
         "where 'continuous_flow' = any(e.rules) order by 1, 3").fetchall()

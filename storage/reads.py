@@ -3,33 +3,20 @@ by exactly the change, record VEE exceptions. The caller commits the Kafka offse
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date
 
 import numpy as np
 import psycopg
 
 from meterdata.day_rows import (DayRows, MergedRow, StoredRow, hourly_buckets, merge_rows, pack_versions,
                               unpack_versions, wall_clock_hours)
+from storage.attribution import attribute_rows, lock_for_merge, outside_record
+from storage.exception_rows import ExceptionRecord, _utc, insert_day_exceptions
 from storage.pg_binary import (COPY_HEADER, COPY_TRAILER, array_bytes, copy_row, field_bytes, field_date,
                                field_int2, field_int4, field_int8, field_timestamptz, parse_array)
 
 _BLOCK_COLUMNS = ("meter_id, channel, local_day, day_start, interval_s, values, quality, total, read_count, "
                   "hourly_total, hourly_peak, versions")
-
-
-@dataclass(frozen=True)
-class ExceptionRecord:
-    meter_no: str
-    meter_id: int | None
-    channel: int
-    block_start: int  # epoch seconds
-    interval_s: int
-    rules: list[str]
-    severity: str
-    flagged_count: int
-    values: list[int]
-    flags: list[int]
-    source: tuple[str, int, int] | None = None  # topic, partition, offset
 
 
 @dataclass
@@ -39,23 +26,21 @@ class StoreResult:
     reads_added: int = 0  # net new reads stored (a redelivery adds 0)
     reads_superseded: int = 0  # reads not taken: an older version, or weaker than the stored read
     exceptions_recorded: int = 0
-    # (service agreement, local day) of every valid interval the batch carried, changed or not: a
+    # (service point, local day) of every valid interval the batch carried, changed or not: a
     # redelivered batch refreshes the estimates its first delivery may not have written
     touched: set[tuple[int, date]] = field(default_factory=set)
     merged: list = field(default_factory=list)  # the day rows as stored, aligned with the batch's DayRows
 
 
-def _utc(epoch: int) -> datetime:
-    return datetime.fromtimestamp(int(epoch), timezone.utc)
-
-
-def store_batch(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.ndarray,
-                exceptions: list[ExceptionRecord], trace_replacements: bool = True) -> StoreResult:
+def store_batch(conn: psycopg.Connection, rows: DayRows, exceptions: list[ExceptionRecord],
+                trace_replacements: bool = True, meter_numbers: dict[int, str] | None = None) -> StoreResult:
     """Runs inside one transaction; raises on any database error with nothing written. A stored read
     that a later one replaces with another value keeps a trace in ``read_edits`` (unless the caller
-    records its own, as staff edits do)."""
+    records its own, as staff edits do). Reads roll up at the service point of their meter's
+    installation (:mod:`storage.attribution`); reads outside every installation are stored and raised."""
     result = StoreResult()
     with conn.transaction():
+        lock_for_merge(conn)
         days = [rows.local_day(r) for r in range(len(rows))]
         stored = _lock_stored_rows(conn, rows, days)
         merged = merge_rows(rows, stored)
@@ -75,12 +60,27 @@ def store_batch(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.nd
         if updates and trace_replacements:
             _trace_replaced(conn, rows, stored, merged, updates)
         result.rows_inserted, result.rows_updated = len(inserts), len(updates)
-        result.reads_added = _move_rollups(conn, rows, agreement_of_row, days, merged)
-        result.touched = {(int(agreement_of_row[r]), days[r]) for r in range(len(rows))}
+        deltas, result.touched, outside = attribute_rows(conn, rows, stored, merged, days)
+        result.reads_added = _move_rollups(conn, deltas)
         result.merged = merged
         result.reads_superseded = sum(m.superseded for m in merged)
         result.exceptions_recorded = _record_exceptions(conn, exceptions)
+        if outside:
+            result.exceptions_recorded += _record_outside(conn, rows, merged, outside, meter_numbers)
     return result
+
+
+def _record_outside(conn: psycopg.Connection, rows: DayRows, merged: list, outside: list,
+                    meter_numbers: dict[int, str] | None) -> int:
+    numbers = meter_numbers or {}
+    missing = sorted({int(rows.meter_id[r]) for r, _ in outside} - set(numbers))
+    if missing:
+        numbers = {**numbers, **dict(conn.execute("select id, meter_no from meters where id = any(%s)",
+                                                  (missing,)).fetchall())}
+    records = [outside_record(numbers[int(rows.meter_id[r])], int(rows.meter_id[r]), int(rows.channel[r]),
+                              int(rows.day_start[r]), int(rows.interval_s[r]), merged[r].values, merged[r].present,
+                              mask) for r, mask in outside]
+    return insert_day_exceptions(conn, records, [r.rules[0] for r in records])
 
 
 def _trace_replaced(conn: psycopg.Connection, rows: DayRows, stored: dict, merged: list, updates: list[int]) -> None:
@@ -135,24 +135,14 @@ def _copy_rows(conn: psycopg.Connection, table: str, rows: DayRows, merged: list
         copy.write(b"".join(parts))
 
 
-def _move_rollups(conn: psycopg.Connection, rows: DayRows, agreement_of_row: np.ndarray, days: list[date],
-                  merged: list) -> int:
-    deltas: dict[tuple[int, int, date], list[int]] = {}
-    for row, merged_row in enumerate(merged):
-        if merged_row.delta_total == 0 and merged_row.delta_count == 0 and merged_row.delta_estimated == 0:
-            continue
-        key = (int(agreement_of_row[row]), int(rows.channel[row]), days[row])
-        total = deltas.setdefault(key, [0, 0, 0])
-        total[0] += merged_row.delta_total
-        total[1] += merged_row.delta_count
-        total[2] += merged_row.delta_estimated
+def _move_rollups(conn: psycopg.Connection, deltas: dict[tuple[int, int, date], list[int]]) -> int:
     if not deltas:
         return 0
     keys = list(deltas)
     conn.execute(
-        "insert into usage_daily (service_agreement_id, channel, local_day, quantity, read_count, estimated_count) "
+        "insert into usage_daily (service_point_id, channel, local_day, quantity, read_count, estimated_count) "
         "select * from unnest(%s::int8[], %s::int2[], %s::date[], %s::int8[], %s::int4[], %s::int4[]) "
-        "on conflict (service_agreement_id, channel, local_day) do update "
+        "on conflict (service_point_id, channel, local_day) do update "
         "set quantity = usage_daily.quantity + excluded.quantity, "
         "read_count = usage_daily.read_count + excluded.read_count, "
         "estimated_count = usage_daily.estimated_count + excluded.estimated_count",
@@ -166,14 +156,8 @@ def record_day_exceptions(conn: psycopg.Connection, exceptions: list[ExceptionRe
     so re-checking a day after a redelivery records nothing twice."""
     if not exceptions:
         return 0
-    with conn.transaction(), conn.cursor() as cursor:
-        cursor.executemany(
-            "insert into vee_exceptions (meter_no, meter_id, channel, block_start, interval_s, rules, severity, "
-            "flagged_count, values, flags, day_rule) values (%s, %s, %s, %s, %s, %s, %s, 0, %s, %s, %s) "
-            "on conflict (meter_id, channel, block_start, day_rule) where day_rule is not null do nothing",
-            [(e.meter_no, e.meter_id, e.channel, _utc(e.block_start), e.interval_s, e.rules, e.severity, e.values,
-              e.flags, rule) for e, rule in zip(exceptions, day_rules)])
-    return len(exceptions)
+    with conn.transaction():
+        return insert_day_exceptions(conn, exceptions, day_rules)
 
 
 def _record_exceptions(conn: psycopg.Connection, exceptions: list[ExceptionRecord]) -> int:

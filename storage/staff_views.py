@@ -11,7 +11,8 @@ def search_accounts(conn: psycopg.Connection, text: str, limit: int) -> list[tup
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return conn.execute(
         "select distinct a.account_no, a.customer_name, a.email from accounts a "
-        "left join service_agreements sa on sa.account_id = a.id left join meters m on m.service_agreement_id = sa.id "
+        "left join service_agreements sa on sa.account_id = a.id left join agreement_meters am on am.service_agreement_id = sa.id "
+        "left join meters m on m.id = am.meter_id "
         "where a.account_no ilike %s or a.customer_name ilike %s or m.meter_no ilike %s or a.email ilike %s "
         "order by a.account_no limit %s", (pattern, pattern, pattern, pattern, limit)).fetchall()
 
@@ -26,8 +27,9 @@ def account_meters(conn: psycopg.Connection, account_id: int) -> list[tuple]:
     """(service, meter number, unit, power of ten, interval s, last day with usage) per meter."""
     return conn.execute(
         "select sa.service, m.meter_no, m.unit, m.power_of_ten, m.interval_s, "
-        "(select max(local_day) from usage_daily d where d.service_agreement_id = sa.id) "
-        "from service_agreements sa join meters m on m.service_agreement_id = sa.id where sa.account_id = %s "
+        "(select max(local_day) from agreement_usage_daily d where d.service_agreement_id = sa.id) "
+        "from service_agreements sa join agreement_meters am on am.service_agreement_id = sa.id "
+        "join meters m on m.id = am.meter_id where sa.account_id = %s "
         "order by m.meter_no", (account_id,)).fetchall()
 
 
@@ -49,8 +51,8 @@ def recent_notices(conn: psycopg.Connection, account_id: int, limit: int = 50) -
 
 def open_exception_count(conn: psycopg.Connection, account_id: int) -> int:
     return conn.execute(
-        "select count(*) from vee_exceptions e join meters m on m.id = e.meter_id join service_agreements sa "
-        "on sa.id = m.service_agreement_id where sa.account_id = %s and e.status = 'open'", (account_id,)).fetchone()[0]
+        "select count(*) from vee_exceptions e join service_agreements sa "
+        "on sa.id = agreement_at(e.meter_id, e.block_start) where sa.account_id = %s and e.status = 'open'", (account_id,)).fetchone()[0]
 
 
 _RUNS = ("select r.id, c.code, p.period_start, r.status, r.started_at, r.finished_at, r.accounts_billed, "

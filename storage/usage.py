@@ -1,4 +1,5 @@
-"""Usage of service agreements over billing periods, from the usage_daily rollup (authoritative)."""
+"""Usage of service agreements over billing periods, from the usage_daily rollup (authoritative) of their
+service points on the days each agreement was in force, and the stored intervals of the meters installed there."""
 from __future__ import annotations
 
 import json
@@ -11,7 +12,7 @@ import psycopg
 
 from storage.copy_text import int_array
 from storage.errors import NullHourlySum
-from storage.pg_binary import raw_array_cursor
+from storage.pg_binary import parse_array, raw_array_cursor
 
 CONSUMPTION_CHANNEL = 1  # delivered to the customer
 EXPORT_CHANNEL = 2  # received from the customer (solar export): priced by net metering and export credits
@@ -50,38 +51,49 @@ class AgreementUsage:
     estimated_count: int = 0  # reads in the period that are estimates (meterdata.day_rows.estimated_count)
 
 
-_AGREEMENTS_SQL = """
+_AGREEMENTS_BASE = """
 select t.account_id, t.period_id, p.period_start, p.period_end, sa.id, sa.service,
        (select ta.tariff_code from tariff_assignments ta
          where ta.service_agreement_id = sa.id and ta.effective_from < p.period_end
          order by ta.effective_from desc limit 1),
-       m.unit, m.power_of_ten, a.zone, a.currency, nullif(sa.attributes, '{}'::jsonb)::text, sa.start_date,
+       m.unit, m.power_of_ten, a.zone, a.currency, nullif(sa.attributes, '{{}}'::jsonb)::text, sa.start_date,
        sa.end_date, m.interval_s
 from unnest(%s::int8[], %s::int8[]) as t(account_id, period_id)
 join billing_periods p on p.id = t.period_id
 join accounts a on a.id = t.account_id
-join service_agreements sa on sa.account_id = t.account_id
+join service_agreements sa on {which}
      and sa.start_date < p.period_end and (sa.end_date is null or sa.end_date > p.period_start)
-join lateral (select unit, power_of_ten, interval_s from meters where service_agreement_id = sa.id order by id limit 1) m on true
+join lateral (select unit, power_of_ten, interval_s from agreement_meters am join meters on meters.id = am.meter_id
+              where am.service_agreement_id = sa.id order by am.installed_at desc limit 1) m on true
 order by t.account_id, sa.id
 """
+# a regular bill: the account's agreements in force in the period, but not the days a final bill takes
+# (an agreement stopped in the period or before, or final-billed already)
+_AGREEMENTS_SQL = _AGREEMENTS_BASE.format(which=(
+    "sa.account_id = t.account_id and not (sa.status = 'stopped' and sa.end_date <= p.period_end) and not exists (select 1 from bills fb where fb.final_agreement_id = sa.id "
+    "and fb.status = 'issued')"))
+# a final bill: the one agreement (%s), in the period its service ended
+_FINAL_SQL = _AGREEMENTS_BASE.format(which="sa.account_id = t.account_id and sa.id = %s")
 
 # one index scan over all the agreements of a period (cheaper than one per agreement)
 _ROLLUP_SQL = """
 select service_agreement_id, sum(quantity), sum(read_count), max(local_day), sum(estimated_count)
-from usage_daily
+from agreement_usage_daily
 where service_agreement_id = any(%s::int8[]) and channel = %s and local_day >= %s and local_day < %s
 group by service_agreement_id
 """
 _NO_USAGE = (Decimal(0), 0, None, 0)  # (quantity, read_count, last_day, estimated_count) of no rows
 
 
-def usage_for(conn: psycopg.Connection, targets: list[tuple[int, int]]) -> list[AgreementUsage]:
-    """Usage of every agreement of each (account, period) target."""
+def usage_for(conn: psycopg.Connection, targets: list[tuple[int, int]],
+              final_agreement: int | None = None) -> list[AgreementUsage]:
+    """Usage of every agreement of each (account, period) target that a regular bill of the period
+    takes; with ``final_agreement``, of that agreement only (its final bill's)."""
     if not targets:
         return []
-    rows = conn.execute(_AGREEMENTS_SQL, (int_array([t[0] for t in targets]), int_array([t[1] for t in targets]))
-                        ).fetchall()
+    accounts, periods_ = int_array([t[0] for t in targets]), int_array([t[1] for t in targets])
+    rows = conn.execute(_AGREEMENTS_SQL, (accounts, periods_)).fetchall() if final_agreement is None else \
+        conn.execute(_FINAL_SQL, (accounts, periods_, final_agreement)).fetchall()
     periods: dict[int, Period] = {}
     agreements: dict[int, set[int]] = {}
     for r in rows:
@@ -101,6 +113,17 @@ def usage_for(conn: psycopg.Connection, targets: list[tuple[int, int]]) -> list[
         found.append(AgreementUsage(r[0], periods[r[1]], r[4], r[5], r[6], quantity, read_count, last_day,
                                     r[7], r[8], r[9], r[10], attributes, r[12], r[13], r[14], estimated))
     return found
+
+
+def leaving_accounts(conn: psycopg.Connection, account_ids: list[int], billing_period_id: int) -> set[int]:
+    """The accounts with an agreement in the period that its final bill takes (stopped in it or before,
+    or final-billed)."""
+    return {r[0] for r in conn.execute(
+        "select distinct sa.account_id from service_agreements sa join billing_periods p on p.id = %s "
+        "where sa.account_id = any(%s::int8[]) and sa.start_date < p.period_end and sa.end_date > p.period_start "
+        "and (sa.status = 'stopped' and sa.end_date <= p.period_end or exists (select 1 from bills b "
+        " where b.final_agreement_id = sa.id and b.status = 'issued'))",
+        (billing_period_id, int_array(account_ids))).fetchall()}
 
 
 _LATEST_OPEN_PERIOD_SQL = (
@@ -130,17 +153,27 @@ def estimate_identity(conn: psycopg.Connection, account_id: int) -> tuple[int, f
 
 
 def open_periods_touched(conn: psycopg.Connection, touched: set[tuple[int, date]]) -> list[tuple[int, int]]:
-    """(account, open billing period) pairs that the touched (agreement, local day) pairs fall in."""
+    """(account, open billing period) pairs that the touched (service point, local day) pairs fall in:
+    the account of the agreement in force at the point that day."""
     if not touched:
         return []
     pairs = sorted(touched)
     rows = conn.execute(
-        "select distinct a.id, p.id from unnest(%s::int8[], %s::date[]) as t(sa_id, day) "
-        "join service_agreements sa on sa.id = t.sa_id join accounts a on a.id = sa.account_id "
+        "select distinct a.id, p.id from unnest(%s::int8[], %s::date[]) as t(sp_id, day) "
+        "join service_agreements sa on sa.service_point_id = t.sp_id and sa.start_date <= t.day "
+        " and (sa.end_date is null or sa.end_date > t.day) join accounts a on a.id = sa.account_id "
         "join billing_periods p on p.billing_cycle_id = a.billing_cycle_id and p.closed_at is null "
         " and t.day >= p.period_start and t.day < p.period_end order by 1, 2",
         ([p[0] for p in pairs], [p[1] for p in pairs])).fetchall()
     return [(r[0], r[1]) for r in rows]
+
+
+_FOREVER = np.iinfo(np.int64).max
+# a day row of an agreement's meter on a day the agreement served, while the meter was installed there
+_BLOCK_SERVED = (
+    "and b.local_day >= sa.start_date and (sa.end_date is null or b.local_day < sa.end_date) "
+    "and am.installed_at < b.day_start + make_interval(secs => b.interval_s * array_length(b.values, 1)) "
+    "and (am.removed_at is null or am.removed_at > b.day_start) ")
 
 
 @dataclass(frozen=True)
@@ -172,13 +205,15 @@ def intervals_for(conn: psycopg.Connection, agreement_ids: list[int], first_day:
     from storage.pg_binary import parse_arrays
 
     rows = conn.execute(
-        "select m.service_agreement_id, a.account_no, m.unit, m.power_of_ten, m.interval_s, b.channel, "
-        "       extract(epoch from b.day_start)::bigint, array_send(b.values) "
-        "from meters m join service_agreements sa on sa.id = m.service_agreement_id "
-        "join accounts a on a.id = sa.account_id "
+        "select am.service_agreement_id, a.account_no, m.unit, m.power_of_ten, m.interval_s, b.channel, "
+        "       extract(epoch from b.day_start)::bigint, array_send(b.values), "
+        "       extract(epoch from am.installed_at)::bigint, extract(epoch from am.removed_at)::bigint "
+        "from agreement_meters am join meters m on m.id = am.meter_id "
+        "join service_agreements sa on sa.id = am.service_agreement_id join accounts a on a.id = sa.account_id "
         "join interval_blocks b on b.meter_id = m.id and b.channel in (%s, %s, %s) "
-        " and b.local_day >= %s and b.local_day < %s "
-        "where m.service_agreement_id = any(%s) order by m.service_agreement_id, b.channel, b.local_day",
+        " and b.local_day >= %s and b.local_day < %s " + _BLOCK_SERVED +
+        "where am.service_agreement_id = any(%s) order by am.service_agreement_id, b.channel, b.local_day, "
+        "am.installed_at",
         (CONSUMPTION_CHANNEL, EXPORT_CHANNEL, REACTIVE_CHANNEL, first_day, end_day, agreement_ids)).fetchall()
     if not rows:
         return []
@@ -189,6 +224,10 @@ def intervals_for(conn: psycopg.Connection, agreement_ids: list[int], first_day:
     row_offset = np.cumsum(counts) - counts
     row_of_slot = np.repeat(np.arange(len(rows)), counts)
     moments = day_start[row_of_slot] + (np.arange(len(values)) - row_offset[row_of_slot]) * interval[row_of_slot]
+    # only what the meter read while installed at the agreement's service point
+    installed = np.array([r[8] for r in rows], np.int64)
+    removed = np.array([_FOREVER if r[9] is None else r[9] for r in rows], np.int64)
+    present = present & (moments >= installed[row_of_slot]) & (moments < removed[row_of_slot])
     result = []
     first_row = 0
     while first_row < len(rows):
@@ -202,7 +241,11 @@ def intervals_for(conn: psycopg.Connection, agreement_ids: list[int], first_day:
                 channel_end += 1
             low, high = row_offset[end_row], row_offset[channel_end - 1] + counts[channel_end - 1]
             keep = present[low:high]
-            by_channel[channel] = (moments[low:high][keep], values[low:high][keep])
+            channel_moments, channel_values = moments[low:high][keep], values[low:high][keep]
+            if len(channel_moments) > 1 and not (np.diff(channel_moments) > 0).all():  # meters exchanged
+                order = np.argsort(channel_moments, kind="stable")
+                channel_moments, channel_values = channel_moments[order], channel_values[order]
+            by_channel[channel] = (channel_moments, channel_values)
             end_row = channel_end
         first = rows[first_row]
         grid = by_channel.get(CONSUMPTION_CHANNEL, (np.zeros(0, np.int64),))[0]
@@ -244,10 +287,15 @@ def hourly_for(conn: psycopg.Connection, agreement_ids: list[int], first_day: da
     """Hourly sums and peaks of the agreements' consumption over local days [first_day, end_day), read
     as raw arrays and decoded in one NumPy pass."""
     rows = raw_array_cursor(conn).execute(
-        "select m.service_agreement_id, b.local_day - date '1970-01-01', b.interval_s, b.hourly_total, b.hourly_peak "
-        "from meters m join interval_blocks b on b.meter_id = m.id and b.channel = %s "
-        " and b.local_day >= %s and b.local_day < %s and b.hourly_total is not null "
-        "where m.service_agreement_id = any(%s::int8[])",
+        "select am.service_agreement_id, b.local_day - date '1970-01-01', b.interval_s, b.hourly_total, b.hourly_peak, "
+        "       case when am.installed_at <= b.day_start and (am.removed_at is null or am.removed_at >= b.day_start "
+        "            + make_interval(secs => b.interval_s * array_length(b.values, 1))) then null "
+        "       else array[extract(epoch from b.day_start), extract(epoch from am.installed_at), "
+        "                  coalesce(extract(epoch from am.removed_at), 9e18)]::int8[] end, b.meter_id "
+        "from agreement_meters am join service_agreements sa on sa.id = am.service_agreement_id "
+        "join interval_blocks b on b.meter_id = am.meter_id and b.channel = %s "
+        " and b.local_day >= %s and b.local_day < %s and b.hourly_total is not null " + _BLOCK_SERVED +
+        "where am.service_agreement_id = any(%s::int8[])",
         (CONSUMPTION_CHANNEL, first_day, end_day, int_array(agreement_ids))).fetchall()
     position = {agreement: number for number, agreement in enumerate(agreement_ids)}
     # every array is 24 elements: a 20-byte header, then 24 (length, value) pairs
@@ -259,13 +307,36 @@ def hourly_for(conn: psycopg.Connection, agreement_ids: list[int], first_day: da
             raise NullHourlySum("hourly sums with a NULL element")
         return sent["value"].astype(np.int64)
 
+    totals = matrix(3) if rows else np.zeros((0, 24), np.int64)
+    peaks = matrix(4) if rows else np.zeros((0, 24), np.int64)
+    partial = [number for number, row in enumerate(rows) if row[5] is not None]
+    if partial:  # a day a meter was installed or removed: only its slots inside the installation
+        _partial_hours(conn, rows, partial, totals, peaks)
     return HourlyUsage(
         agreement_ids=agreement_ids,
         row_agreement=np.array([position[r[0]] for r in rows], np.int64),
         day_ordinal=np.array([r[1] for r in rows], np.int64),
         interval_s=np.array([r[2] for r in rows], np.int64),
-        totals=matrix(3) if rows else np.zeros((0, 24), np.int64),
-        peaks=matrix(4) if rows else np.zeros((0, 24), np.int64))
+        totals=totals, peaks=peaks)
+
+
+def _partial_hours(conn: psycopg.Connection, rows: list, partial: list[int], totals: np.ndarray,
+                   peaks: np.ndarray) -> None:
+    from meterdata.day_rows import hourly_buckets, wall_clock_hours
+
+    for number in partial:
+        day_start, installed, removed = (int(v) for v in parse_array(rows[number][5])[0])
+        meter_id, day = rows[number][6], rows[number][1]
+        values_bytes, zone = conn.execute(
+            "select array_send(b.values), m.zone from interval_blocks b join meters m on m.id = b.meter_id "
+            "where b.meter_id = %s and b.channel = %s and b.local_day = date '1970-01-01' + %s",
+            (meter_id, CONSUMPTION_CHANNEL, day)).fetchone()
+        values, present = parse_array(values_bytes)
+        step = int(rows[number][2])
+        starts = day_start + np.arange(len(values), dtype=np.int64) * step
+        present &= (starts >= installed) & (starts < removed)
+        totals[number], peaks[number] = hourly_buckets(values, present,
+                                                       wall_clock_hours(zone, day_start, step, len(values)))
 
 
 def billed_demands(conn: psycopg.Connection, agreement_ids: list[int], codes: list[str], before: date,
@@ -290,7 +361,7 @@ def winter_totals(conn: psycopg.Connection, agreement_ids: list[int], before: da
     winter_end = date(before.year if before.month > 3 else before.year - 1, 4, 1)
     winter_start = date(winter_end.year - 1, 12, 1)
     rows = conn.execute(
-        "select service_agreement_id, sum(quantity), count(distinct local_day) from usage_daily "
+        "select service_agreement_id, sum(quantity), count(distinct local_day) from agreement_usage_daily "
         "where service_agreement_id = any(%s) and channel = %s and local_day >= %s and local_day < %s "
         "group by service_agreement_id", (agreement_ids, CONSUMPTION_CHANNEL, winter_start, winter_end)).fetchall()
     return {r[0]: (int(r[1]), int(r[2])) for r in rows}

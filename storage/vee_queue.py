@@ -27,7 +27,7 @@ class ExceptionRow:
 
 _SELECT = ("select e.id, e.meter_no, a.account_no, e.channel, e.block_start, e.interval_s, e.rules, e.severity, "
            "e.flagged_count, e.status, e.values, e.flags from vee_exceptions e "
-           "left join meters m on m.id = e.meter_id left join service_agreements sa on sa.id = m.service_agreement_id "
+           "left join service_agreements sa on sa.id = agreement_at(e.meter_id, e.block_start) "
            "left join accounts a on a.id = sa.account_id ")
 
 
@@ -69,9 +69,9 @@ def history(conn: psycopg.Connection, exception_id: int) -> list[tuple]:
                         "where exception_id = %s order by id", (exception_id,)).fetchall()
 
 
-def installed_meter(conn: psycopg.Connection, meter_no: str) -> tuple[int, int, str] | None:
-    """(meter id, agreement id, zone) of the meter with that number."""
-    return conn.execute("select m.id, m.service_agreement_id, m.zone from meters m where m.meter_no = %s",
+def installed_meter(conn: psycopg.Connection, meter_no: str) -> tuple[int, str] | None:
+    """(meter id, zone) of the meter with that number."""
+    return conn.execute("select m.id, m.zone from meters m where m.meter_no = %s",
                         (meter_no,)).fetchone()
 
 

@@ -257,11 +257,8 @@ class BatchProcessor:
                           batch.interval_s[block_of], facts.zone_index[block_of], facts.zones,
                           batch.values[valid], batch.quality[valid].astype(np.int16),
                           batch.version[block_of], checked.version_given[block_of])
-        agreement_of_meter = {meter_id: meter.service_agreement_id
-                              for meter_id, (_, meter) in checked.batch_meters.items()}
-        agreement_of_row = np.fromiter((agreement_of_meter[int(m)] for m in rows.meter_id), np.int64, len(rows))
         self.partitions.ensure(self.conn, {rows.local_day(r) for r in range(len(rows))})
-        outcome.stored = self._store_with_retry(rows, agreement_of_row, outcome.exceptions)
+        outcome.stored = self._store_with_retry(rows, outcome.exceptions, {meter_id: number for meter_id, (number, _) in checked.batch_meters.items()})
         self.metrics.stage_seconds.labels("store").observe(time.perf_counter() - started)
         self.metrics.last_batch.set(self.clock())
         self.metrics.reads_superseded.inc(outcome.stored.reads_superseded)
@@ -303,14 +300,14 @@ class BatchProcessor:
             self.metrics.reads_flagged.labels(service).inc(flagged)
             self.metrics.reads_stored.labels(service).inc(received - flagged)
 
-    def _store_with_retry(self, rows, agreement_of_row, exceptions) -> StoreResult:
+    def _store_with_retry(self, rows, exceptions, meter_numbers: dict[int, str]) -> StoreResult:
         """Retry the batch transaction while the database fails in a way that passes (read-only, disk full,
         timeouts, lost connection: :mod:`storage.db_errors`): acknowledging a batch that was not stored
         would lose it. Back-off grows to 5 s; every retry is counted. Any other error is raised."""
         delay = 0.1
         while True:
             try:
-                return store_batch(self.conn, rows, agreement_of_row, exceptions)
+                return store_batch(self.conn, rows, exceptions, meter_numbers=meter_numbers)
             except psycopg.Error as error:
                 if classify(error) != TRANSIENT:
                     raise

@@ -80,7 +80,7 @@ def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day
     for meter_id, day, data in rows:
         stored[(meter_id, day)] = parse_array(data)
     done = {name: 0 for name in METHODS.values()}
-    for meter_id, agreement_id, zone, interval_s, service in meters:
+    for meter_id, zone, interval_s, service in meters:
         targets, like_rows, like_masks = _days_with_gaps(stored, meter_id, zone, interval_s, first_day, end_day,
                                                          holidays)
         if not targets:
@@ -97,7 +97,7 @@ def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day
             done[name] += count
             if tally is not None and count:
                 tally(service, name, count)
-        edit_reads(conn, meter_id, agreement_id, zone, 1, moments, interval_s, new_values, "vee:estimation",
+        edit_reads(conn, meter_id, zone, 1, moments, interval_s, new_values, "vee:estimation",
                    "missing reads estimated before billing", quality=codes)
         if only is None:
             _record_gaps(conn, meter_id, interval_s, targets, filled, quality)

@@ -55,13 +55,13 @@ def override(conn: psycopg.Connection, exception_id: int, edits: dict[int, int],
     moments = np.array([start + slot * exception.interval_s for slot in slots], dtype=np.int64)
     values = np.array([edits[slot] for slot in slots], dtype=np.int64)
     with conn.transaction():
-        written = edit_reads(conn, meter[0], meter[1], meter[2], exception.channel, moments, exception.interval_s,
+        written = edit_reads(conn, meter[0], meter[1], exception.channel, moments, exception.interval_s,
                              values, actor, reason, exception_id)
         act(conn, [exception_id], "override", actor, reason, {"positions": slots, "values": values.tolist()})
     return written
 
 
-def edit_reads(conn: psycopg.Connection, meter_id: int, agreement_id: int, zone: str, channel: int,
+def edit_reads(conn: psycopg.Connection, meter_id: int, zone: str, channel: int,
                moments: np.ndarray, interval_s: int, values: np.ndarray, actor: str, reason: str,
                exception_id: int | None = None, quality: np.ndarray | int = QUALITY_EDITED) -> int:
     """Merge edited (or estimated) reads through the same path as streamed ones, recording each old and
@@ -77,7 +77,7 @@ def edit_reads(conn: psycopg.Connection, meter_id: int, agreement_id: int, zone:
         old = {moment: stored.stored_value(conn, meter_id, channel, datetime.fromtimestamp(moment, timezone.utc),
                                            datetime.fromtimestamp(moment, info).date())
                for moment in moments.tolist()}
-        store_batch(conn, rows, np.full(len(rows), agreement_id, np.int64), [], trace_replacements=False)
+        store_batch(conn, rows, [], trace_replacements=False)
         stored.record_edits(conn, meter_id, channel, [(m, old[m], int(v)) for m, v in zip(moments.tolist(),
                                                                                           values.tolist())],
                             exception_id, actor, reason)

@@ -48,6 +48,12 @@ REGISTRY = (
     Rule(8192, "high_history", ISSUE, "vee.history", "an hour far above the same hour of like days"),
     # far below it: away from home, or a meter slowing down
     Rule(16384, "low_history", INFORMATION, "vee.history", "a day far below every like day"),
+    # stored, never billed: the meter was not installed anywhere then (an install keyed late, a removed meter)
+    Rule(32768, "outside_installation", ISSUE, "storage.attribution",
+         "reads of a meter outside its installations"),
+    # stored, never billed: a vacant premise, use after a stop
+    Rule(65536, "unbilled_consumption", ISSUE, "storage.attribution",
+         "use at a service point with no agreement in force"),
 )
 BY_CODE = {rule.code: rule for rule in REGISTRY}
 RULE_CODES = {rule.bit: rule.code for rule in REGISTRY}
@@ -60,6 +66,8 @@ SPIKE, CONTINUOUS_FLOW, ZERO_RUN = (BY_CODE[c].bit for c in ("spike", "continuou
 GAP_RULE, REGISTER_RULE = "gap", "register_sum"
 GAP, REGISTER_SUM = BY_CODE[GAP_RULE].bit, BY_CODE[REGISTER_RULE].bit
 HIGH_HISTORY, LOW_HISTORY = BY_CODE["high_history"].bit, BY_CODE["low_history"].bit
+OUTSIDE_RULE, UNBILLED_RULE = "outside_installation", "unbilled_consumption"
+OUTSIDE_INSTALLATION, UNBILLED = BY_CODE[OUTSIDE_RULE].bit, BY_CODE[UNBILLED_RULE].bit
 
 
 def check_registry(rules: tuple[Rule, ...] = REGISTRY) -> list[str]:

@@ -71,7 +71,7 @@ def check_stored_days(conn: psycopg.Connection, thresholds: Thresholds, rows, me
                                              days.history_floor, days.history_low)
     flags |= history_flags
     keep_zero_runs_of_occupied_premises(conn, flags, local_days,
-                                        [facts[int(rows.meter_id[r])][1].service_agreement_id for r in complete])
+                                        [facts[int(rows.meter_id[r])][1].service_point_id for r in complete])
     return day_records(rows, merged, facts, days, flags, hot_hours)
 
 

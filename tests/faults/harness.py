@@ -106,7 +106,7 @@ def end_state(settings: Settings) -> dict:
             "select m.meter_no, b.local_day, b.read_count, b.total from interval_blocks b join meters m "
             "on m.id = b.meter_id where b.channel = 1")}
         usage = {(a, s, str(d)): (q, n) for a, s, d, q, n in conn.execute(
-            "select a.account_no, sa.service, u.local_day, u.quantity, u.read_count from usage_daily u "
+            "select a.account_no, sa.service, u.local_day, u.quantity, u.read_count from agreement_usage_daily u "
             "join service_agreements sa on sa.id = u.service_agreement_id join accounts a on a.id = sa.account_id "
             "where u.channel = 1")}
         bills = {a: (t, d) for a, t, d in conn.execute(

@@ -256,10 +256,10 @@ def test_accounts_with_missing_reads_are_held_and_estimates_follow_the_entity(ut
     conn.execute("delete from interval_blocks where meter_id = (select id from meters where meter_no = %s) "
                  "and local_day = '2026-11-05'", (held_meter.meter_no,))
     conn.execute("update usage_daily set read_count = 0, quantity = 0 where local_day = '2026-11-05' and "
-                 "service_agreement_id = (select service_agreement_id from meters where meter_no = %s)",
+                 "service_point_id = (select i.service_point_id from meter_installations i join meters m on m.id = i.meter_id where m.meter_no = %s)",
                  (held_meter.meter_no,))
     conn.execute("update usage_daily set estimated_count = 3 where local_day = '2026-11-06' and "
-                 "service_agreement_id = (select service_agreement_id from meters where meter_no = %s)",
+                 "service_point_id = (select i.service_point_id from meter_installations i join meters m on m.id = i.meter_id where m.meter_no = %s)",
                  (estimated_meter.meter_no,))
     conn.execute("update accounts set billing_entity = 'north' where account_no = %s", (estimated_meter.account_no,))
     entities = load_entities()
@@ -283,7 +283,8 @@ def test_an_estimated_bill_is_trued_up_on_the_next_bill_once_reads_are_actual(ut
     entities = load_entities()
     tariffs = current_tariffs(conn)
     meter = next(m for m in utility.meters if m.service == "water")
-    meter_id, agreement_id = conn.execute("select id, service_agreement_id from meters where meter_no = %s",
+    meter_id, point_id = conn.execute("select m.id, i.service_point_id from meters m join meter_installations i "
+                                      "on i.meter_id = m.id where m.meter_no = %s",
                                           (meter.meter_no,)).fetchone()
     # the head-end lost a day; VEE estimates it at cycle close and the bill is estimated
     day = date(2026, 10, 5)
@@ -291,8 +292,8 @@ def test_an_estimated_bill_is_trued_up_on_the_next_bill_once_reads_are_actual(ut
                                    "local_day = %s", (meter_id, day)).fetchone()
     conn.execute("delete from interval_blocks where meter_id = %s and local_day = %s", (meter_id, day))
     conn.execute("update usage_daily set quantity = quantity - %s, read_count = read_count - %s "
-                 "where service_agreement_id = %s and local_day = %s and channel = 1",
-                 (quantity, reads, agreement_id, day))
+                 "where service_point_id = %s and local_day = %s and channel = 1",
+                 (quantity, reads, point_id, day))
     p1 = find_period(conn, utility.cycle_code, P1[0])
     assert sum(fill_period(conn, p1).values()) == reads
     run_bill_run(conn, p1, tariffs, clock=lambda: at(P1[1]), entities=entities)
@@ -304,8 +305,8 @@ def test_an_estimated_bill_is_trued_up_on_the_next_bill_once_reads_are_actual(ut
                                                   datetime.combine(day + timedelta(days=1), time(), zone),
                                                   block_hours=24) if m.key == meter.meter_no.encode()]
     BatchProcessor(settings, conn, cache=None).process(late)
-    assert conn.execute("select sum(estimated_count) from usage_daily where service_agreement_id = %s",
-                        (agreement_id,)).fetchone()[0] == 0
+    assert conn.execute("select sum(estimated_count) from usage_daily where service_point_id = %s",
+                        (point_id,)).fetchone()[0] == 0
     repriced = build_account_bill(*account_usage(conn, meter.account_no, p1), tariffs)
     expected = repriced.total_minor - old_charges
     run_bill_run(conn, find_period(conn, utility.cycle_code, P2[0]), tariffs, clock=lambda: at(P2[1]), entities=entities)

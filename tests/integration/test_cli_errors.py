@@ -65,6 +65,16 @@ MISTAKES = [
     'accounts close --name Bo --cycle C01',
     'premises add --address "1 Main St" --zone Nowhere/At_All',
     'premises add --address " "',
+    'meters install M1 --premise 999 --service electric --unit Wh --interval-s 900 --at 2026-11-01T00:00:00-05:00',
+    'meters install M1 --premise 1 --service water --unit Wh --interval-s 7 --at 2026-11-01T00:00:00-05:00',
+    'meters install M1 --premise 1 --service electric --unit Wh --interval-s 900 --at 2026-11-01T00:00',
+    'meters install M1 --at tomorrow',
+    'meters exchange NOPE NEW --at 2026-11-01T00:00:00-05:00',
+    'meters remove NOPE --at 2026-11-01T00:00:00-05:00',
+    'service start --account NOPE --premise 1 --service gas --tariff G-RES --on 2026-11-01',
+    'service start --account NOPE --premise 1 --service gas --on 2026-11-01',
+    'service stop --account NOPE --premise 1 --service gas --on 2026-11-31',
+    'service transfer --account NOPE --premise 1 --service gas --on 2026-11-01',
 ]
 
 

@@ -55,8 +55,8 @@ def test_a_blocking_exception_holds_the_bill_until_released(flagged):
 
 def test_override_stores_edited_reads_moves_rollups_and_keeps_the_old_value(flagged):
     conn, utility, meter, exception_id = flagged
-    day = "select quantity, read_count from usage_daily u join meters m on m.service_agreement_id = " \
-          "u.service_agreement_id where m.meter_no = %s and u.local_day = '2026-10-25'"
+    day = "select quantity, read_count from usage_daily u join meter_installations i on i.service_point_id = " \
+          "u.service_point_id join meters m on m.id = i.meter_id where m.meter_no = %s and u.local_day = '2026-10-25'"
     before_quantity, before_count = conn.execute(day, (meter.meter_no,)).fetchone()
     stored_before = conn.execute(
         "select values[50] from interval_blocks b join meters m on m.id = b.meter_id "
@@ -103,8 +103,8 @@ def test_reestimate_fills_the_held_back_read_and_closes_the_exception(flagged, s
     BatchProcessor(settings, conn, cache=None).process([RawMessage(encode_binary(bad), topic="raw", partition=0,
                                                                    offset=2)])
     exception_id = conn.execute("select id from vee_exceptions where source_offset = 2").fetchone()[0]
-    usage = "select quantity, read_count from usage_daily u join meters m on m.service_agreement_id = " \
-            "u.service_agreement_id where m.meter_no = %s and u.local_day = %s"
+    usage = "select quantity, read_count from usage_daily u join meter_installations i on i.service_point_id = " \
+            "u.service_point_id join meters m on m.id = i.meter_id where m.meter_no = %s and u.local_day = %s"
     assert conn.execute(usage, (meter.meter_no, day)).fetchone() == (610, 2)
     assert main(["exceptions", "reestimate", str(exception_id), "--by", "clerk.eve", "--why", "meter fault"]) == 0
     assert "estimated 1 linear" in capsys.readouterr().out

@@ -1,5 +1,5 @@
 """Bill runs give look-back charges their history: demand ratchets and sewer on winter average."""
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -61,6 +61,7 @@ def setup(settings, tariff_text: str, meter: Meter, periods: list[tuple[date, da
     for start, end in periods[1:]:
         ensure_period(conn, ids["billing_cycle_id"], start, end)
     conn.execute("update service_agreements set start_date = %s", (date(2025, 1, 1),))
+    conn.execute("update meter_installations set installed_at = %s", (datetime(2025, 1, 1, tzinfo=timezone.utc),))
     conn.execute("update tariff_assignments set effective_from = %s", (date(2025, 1, 1),))
     return conn
 

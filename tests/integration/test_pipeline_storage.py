@@ -1,6 +1,5 @@
 """The batch pipeline on the real PostgreSQL and Redis: idempotent merge, exact rollups, estimates."""
-from datetime import date, datetime, time
-from importlib import resources
+from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -11,6 +10,7 @@ from simulators.headend import FaultPlan, Truth, generate
 from simulators.utility import make_utility
 from storage.cache import EstimateCache
 from meterdata.day_rows import ESTIMATED_AT_SOURCE
+from storage.attribution import reattribute
 from storage.bulk_load import load_directory
 from storage.schema import uses_native_partitions
 from storage.usage import usage_for
@@ -75,9 +75,9 @@ def test_rollups_equal_the_stored_intervals(loaded):
     utility, conn, processor, _ = loaded
     processor.process(messages_of(utility))
     by_blocks = conn.execute(
-        "select m.service_agreement_id, b.channel, b.local_day, sum(b.total), sum(b.read_count) "
-        "from interval_blocks b join meters m on m.id = b.meter_id group by 1, 2, 3 order by 1, 2, 3").fetchall()
-    rollup = conn.execute("select service_agreement_id, channel, local_day, quantity, read_count "
+        "select i.service_point_id, b.channel, b.local_day, sum(b.total), sum(b.read_count) "
+        "from interval_blocks b join meter_installations i on i.meter_id = b.meter_id group by 1, 2, 3 order by 1, 2, 3").fetchall()
+    rollup = conn.execute("select service_point_id, channel, local_day, quantity, read_count "
                           "from usage_daily order by 1, 2, 3").fetchall()
     assert by_blocks == rollup
     # the analysts' view unnests the same reads
@@ -118,16 +118,20 @@ def test_reads_a_head_end_estimated_count_as_estimated_until_actual_reads_replac
     assert conn.execute(day).fetchone() == (1000, 4, 2)
     period = conn.execute("select p.id from billing_periods p join billing_cycles c on c.id = p.billing_cycle_id "
                           "where c.code = %s order by p.period_start limit 1", (utility.cycle_code,)).fetchone()[0]
-    account = conn.execute("select sa.account_id from meters m join service_agreements sa "
-                           "on sa.id = m.service_agreement_id where m.meter_no = %s", (meter.meter_no,)).fetchone()[0]
+    account = conn.execute("select sa.account_id from meters m join agreement_meters am on am.meter_id = m.id "
+                           "join service_agreements sa on sa.id = am.service_agreement_id where m.meter_no = %s",
+                           (meter.meter_no,)).fetchone()[0]
     usage = next(u for u in usage_for(conn, [(account, period)]) if u.service == "electric")
     assert usage.estimated_count == 2  # the bill is marked estimated and trued up later
     actual = Block(meter.meter_no, 1, start + 900, 900, np.array([210]), np.zeros(1, np.uint8))
     processor.process([RawMessage(encode_binary(actual))])
     assert conn.execute(day).fetchone() == (1010, 4, 1)
-    # rollups stored before head-end estimates counted are recounted by the schema migration
-    conn.execute("update usage_daily set estimated_count = 0")
-    conn.execute(resources.files("storage.migrations").joinpath("015_source_estimates.sql").read_text().encode())
+    # rolling the meter's days up again from the stored reads (as an installation recorded late does)
+    # gives the same rollup, estimates counted
+    conn.execute("update usage_daily set estimated_count = 0, quantity = 0")
+    meter_id = conn.execute("select id from meters where meter_no = %s", (meter.meter_no,)).fetchone()[0]
+    with conn.transaction():
+        reattribute(conn, meter_id, datetime(2000, 1, 1, tzinfo=timezone.utc))
     assert conn.execute(day).fetchone() == (1010, 4, 1)
 
 
@@ -138,7 +142,7 @@ def test_a_stale_resend_never_undoes_a_correction_or_a_staff_edit(loaded, settin
 
     utility, conn, processor, _ = loaded
     meter = next(m for m in utility.meters if m.service == "electric")
-    ids = conn.execute("select id, service_agreement_id, zone from meters where meter_no = %s",
+    ids = conn.execute("select id, zone from meters where meter_no = %s",
                        (meter.meter_no,)).fetchone()
     zone = ZoneInfo(settings.utility_zone)
     day = "select quantity, read_count, estimated_count from usage_daily where local_day = %s"
@@ -161,7 +165,7 @@ def test_a_stale_resend_never_undoes_a_correction_or_a_staff_edit(loaded, settin
         assert conn.execute(day, (local,)).fetchone() == (1050, 4, 0), order
     # a staff edit, then the head-end's newest block resent: the edit stands, and is billed
     start = int(datetime.combine(date(2026, 10, 21), time(6), zone).timestamp())
-    edit_reads(conn, ids[0], ids[1], ids[2], 1, np.array([start + 900], np.int64), 900, np.array([500]),
+    edit_reads(conn, ids[0], ids[1], 1, np.array([start + 900], np.int64), 900, np.array([500]),
                "clerk", "customer's photo of the register")
     assert conn.execute(day, (date(2026, 10, 21),)).fetchone() == (1300, 4, 0)
     resent = Block(meter.meter_no, 1, start, 900, np.array([100, 250, 300, 400]), np.zeros(4, np.uint8),

@@ -53,7 +53,7 @@ def test_customer_sees_usage_estimate_bills_and_pays(client, portal_data):
     days = client.get(f"/api/v1/accounts/{number}/usage", headers=alice,
                       params={"start": "2026-10-20", "end": "2026-11-19"}).json()["usage"]
     stored = dict(((s, d.isoformat()), q) for s, d, q in portal_data.conn.execute(
-        "select sa.service, d.local_day, d.quantity from usage_daily d join service_agreements sa on sa.id = "
+        "select sa.service, d.local_day, d.quantity from agreement_usage_daily d join service_agreements sa on sa.id = "
         "d.service_agreement_id join accounts a on a.id = sa.account_id where a.account_no = %s and d.channel = 1",
         (number,)).fetchall())
     power = {m.service: m.power_of_ten for m in portal_data.utility.meters if m.account_no == number}
@@ -120,7 +120,7 @@ def test_green_button_export_validates_and_reads_back(client, portal_data, tmp_p
     exported = {(s.source_id, t): v for s in parsed.series for t, v in zip(s.starts, s.values)}
     stored = {(meter, int(start)): value for meter, start, value in portal_data.conn.execute(
         "select m.meter_no, extract(epoch from r.interval_start), r.value from interval_reads r join meters m on "
-        "m.id = r.meter_id join service_agreements sa on sa.id = m.service_agreement_id join accounts a on "
+        "m.id = r.meter_id join agreement_meters am on am.meter_id = m.id join service_agreements sa on sa.id = am.service_agreement_id join accounts a on "
         "a.id = sa.account_id where a.account_no = %s and r.local_day >= '2026-10-30' and r.local_day < '2026-11-03'",
         (portal_data.alice,)).fetchall()}
     assert exported == stored and len(stored) > 0
@@ -406,3 +406,39 @@ def test_staff_open_accounts_and_add_premises_through_the_api(client, portal_dat
     assert (bad.status_code, bad.json()["code"]) == (422, "bad_zone")
     actions = [e["action"] for e in client.get("/api/v1/staff/audit", headers=token(client, "admin")).json()["entries"]]
     assert {"account.open", "premise.add"} <= set(actions)
+
+
+def test_staff_install_exchange_start_and_stop_through_the_api(client, portal_data):
+    clerk, supervisor = token(client, "clerk"), token(client, "supervisor")
+    meter = next(m for m in portal_data.utility.meters if m.service == "electric")
+    premise = client.post("/api/v1/staff/premises", headers=clerk, json={"address": "9 Birch Rd", "why": "new build"})
+    premise_id = premise.json()["premise_id"]
+    account = client.post("/api/v1/staff/accounts", headers=clerk, json={
+        "cycle": portal_data.utility.cycle_code, "name": "Alan Turing", "why": "moving in"}).json()["account_no"]
+    installed = client.post("/api/v1/staff/meters/install", headers=clerk, json={
+        "meter": "API-E1", "premise_id": premise_id, "service": "electric", "unit": "Wh", "interval_s": 900,
+        "at": "2026-11-01T00:00:00-05:00", "why": "new build"})
+    assert installed.status_code == 201, installed.text
+    start = {"account_no": account, "premise_id": premise_id, "service": "electric", "tariff": meter.tariff_code,
+             "on": "2026-11-01", "why": "moving in"}
+    started = client.post("/api/v1/staff/service/start", headers=clerk, json=start)
+    assert started.status_code == 201, started.text
+    again = client.post("/api/v1/staff/service/start", headers=clerk, json=start)
+    assert (again.status_code, again.headers["content-type"], again.json()["code"]) == \
+        (409, "application/problem+json", "service_point_occupied")
+    exchanged = client.post("/api/v1/staff/meters/exchange", headers=clerk, json={
+        "old": "API-E1", "new": "API-E2", "at": "2026-11-05T12:00:00-06:00", "why": "failed display"})
+    assert exchanged.status_code == 201 and exchanged.json()["new"]["service_point_id"] == \
+        installed.json()["service_point_id"]
+    naive = client.post("/api/v1/staff/meters/exchange", headers=clerk, json={
+        "old": "API-E2", "new": "API-E3", "at": "2026-11-06T12:00:00", "why": "no offset"})
+    assert (naive.status_code, naive.json()["code"]) == (422, "bad_date")
+    stopped = client.post("/api/v1/staff/service/stop", headers=clerk, json={
+        "account_no": account, "premise_id": premise_id, "service": "electric", "on": "2026-11-10", "why": "moved"})
+    assert stopped.status_code == 200 and stopped.json()["last_day"] == "2026-11-09"
+    assert client.post("/api/v1/staff/bills/final", headers=clerk).status_code == 403
+    finals = client.post("/api/v1/staff/bills/final", headers=supervisor).json()["final_bills"]
+    mine = next(f for f in finals if f["account_no"] == account)
+    assert mine["status"] == "waiting" and mine["reason"].startswith("missing_reads:electric:")
+    actions = [e["action"] for e in client.get("/api/v1/staff/audit", headers=token(client, "admin")).json()["entries"]]
+    assert {"meter.install", "meter.exchange", "service.start", "service.stop", "bills.final"} <= set(actions)

@@ -91,7 +91,7 @@ def test_customer_sees_the_running_estimate_and_usage_chart(server, browser, por
     assert projected and projected != "0.00"
     bars = browser.find_elements(By.CSS_SELECTOR, "#usage svg rect")
     days = portal_data.conn.execute(
-        "select count(*) from usage_daily d join service_agreements sa on sa.id = d.service_agreement_id "
+        "select count(*) from agreement_usage_daily d join service_agreements sa on sa.id = d.service_agreement_id "
         "join accounts a on a.id = sa.account_id where a.account_no = %s and d.channel = 1", (portal_data.alice,)
     ).fetchone()[0]
     assert len(bars) == days > 0

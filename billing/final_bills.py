@@ -1,0 +1,80 @@
+"""Final bills: a stopped agreement's unbilled days, billed off-cycle as soon as their reads are in.
+
+A final bill takes the agreement's days from the end of what its earlier bills took to its first day
+no longer served, priced on the billing period the stop falls in (fixed charges and tier limits
+prorated by days, as on any bill); the regular bill of that period leaves the agreement out. It waits
+(and says why) while reads are missing or while the period before is not billed yet. Issuing is
+idempotent: an agreement has at most one issued final bill."""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timezone
+from typing import Callable
+
+import psycopg
+
+from billing.bill_writer import account_terms, write_bills
+from billing.entities import Entity, entity_for, load_entities
+from billing.invoice import build_account_bill
+from billing.pricing_inputs import histories as histories_for, interval_inputs
+from storage import final_bills as stored
+from storage.usage import usage_for
+
+BILLED, WAITING, COVERED = "billed", "waiting", "covered"
+
+
+@dataclass(frozen=True)
+class FinalOutcome:
+    agreement_id: int
+    account_no: str
+    status: str  # BILLED, WAITING (reason says for what) or COVERED (earlier bills took every day)
+    first_day: date
+    end_day: date  # first day no longer served
+    bill_id: int | None = None
+    charges_minor: int = 0
+    reason: str | None = None
+
+
+def issue_final_bills(conn: psycopg.Connection, tariffs: dict, entities: dict[str, Entity] | None = None,
+                      clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                      requested_by: str = "m2c bills final") -> list[FinalOutcome]:
+    """Issue every final bill that is ready; returns what became of each stopped agreement."""
+    entities = entities or load_entities()
+    return [_final(conn, row, tariffs, entities, clock, requested_by) for row in stored.stopped_agreements(conn)]
+
+
+def _final(conn, row, tariffs, entities, clock, requested_by) -> FinalOutcome:
+    agreement_id, account_id, account_no, start, end, period_id, billed_to = row
+    first = max(start, billed_to or start)
+    if first >= end:
+        with conn.transaction():
+            stored.mark_final_billed(conn, agreement_id)
+        return FinalOutcome(agreement_id, account_no, COVERED, first, end,
+                            reason="earlier bills took every day served")
+    if period_id is None:
+        return FinalOutcome(agreement_id, account_no, WAITING, first, end,
+                            reason="no billing period of the account's cycle holds the last day served")
+    usages = usage_for(conn, [(account_id, period_id)], final_agreement=agreement_id)
+    if not usages:
+        return FinalOutcome(agreement_id, account_no, WAITING, first, end, reason="no meter installed for it")
+    usage = usages[0]
+    if first < usage.period.start:
+        return FinalOutcome(agreement_id, account_no, WAITING, first, end,
+                            reason=f"the regular bill of the days before {usage.period.start} is not issued")
+    usages = [replace(usage, service_from=max(usage.service_from, first))]
+    terms = account_terms(conn, [account_id], period_id)
+    terms = {account_id: replace(terms[account_id], rebill_of=None, budget_started_on=None)}
+    entity = entity_for(entities, terms[account_id].billing_entity)
+    summaries, intervals = interval_inputs(conn, usages, tariffs)
+    bill = build_account_bill(account_id, usages, tariffs, intervals, histories_for(conn, usages, tariffs),
+                              allow_estimated=entity.allow_estimated_bills, summaries=summaries)
+    if bill.hold_reason:
+        return FinalOutcome(agreement_id, account_no, WAITING, first, end, reason=bill.hold_reason)
+    with conn.transaction():
+        run_id = stored.start_final_run(conn, period_id, requested_by)
+        written = write_bills(conn, run_id, period_id, [bill], terms, entities, clock(),
+                              final=(agreement_id, first, end))
+        stored.mark_final_billed(conn, agreement_id)
+        bill_id, charges = written.get(account_id, (None, 0))
+        stored.finish_final_run(conn, run_id, 1 if bill_id else 0, charges)
+    return FinalOutcome(agreement_id, account_no, BILLED, first, end, bill_id, charges)

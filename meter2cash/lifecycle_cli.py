@@ -1,0 +1,195 @@
+"""``m2c meters install|exchange|remove``, ``m2c service start|stop|transfer`` and ``m2c bills final``: the
+records over time. Each prints for people, or one JSON object with ``--json``; who (``--by``, default
+your login) and why (``--why``) are recorded."""
+from __future__ import annotations
+
+import getpass
+import json
+from datetime import date, datetime
+
+from config.settings import Settings
+from meter2cash.arguments import UsageError
+
+
+def _connect(settings: Settings):
+    import psycopg
+
+    return psycopg.connect(settings.database_url, autocommit=True)
+
+
+def _say(args, text: str, body: dict) -> int:
+    print(json.dumps(body, default=str) if args.json else text)
+    return 0
+
+
+def moment(text: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise UsageError("bad_moment", f"{text!r} is not an ISO 8601 time (e.g. 2026-11-10T12:00:00-05:00)") from None
+
+
+def day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise UsageError("bad_date", f"{text!r} is not a day (YYYY-MM-DD)") from None
+
+
+def _installed(done) -> dict:
+    return {"meter": done.meter_no, "meter_id": done.meter_id, "service_point_id": done.service_point_id,
+            "installation_id": done.installation_id, "at": done.at.isoformat(), "rolled_up_days": done.rolled_up_days,
+            "held_reads_stored": done.held_reads_stored}
+
+
+def cmd_meters(args, settings: Settings) -> int:
+    from cis import meters
+
+    who = args.by or getpass.getuser()
+    at = moment(args.at)
+    with _connect(settings) as conn:
+        if args.action == "install":
+            if len(args.meters) != 1 or args.premise is None or not args.service or not args.unit or not args.interval_s:
+                raise UsageError("install_needs", "m2c meters install METER --premise ID --service S --unit U "
+                                                  "--interval-s N --at ISO8601")
+            spec = meters.MeterSpec(args.meters[0], args.service, args.unit, args.interval_s, args.power_of_ten or 0,
+                                    args.register_digits, args.meter_class)
+            done = meters.install(conn, spec, args.premise, at, who, args.why or "meter installed", args.read)
+            return _say(args, f"meter {done.meter_no} installed at premise {args.premise} (service point "
+                              f"{done.service_point_id}) from {at.isoformat()}"
+                              + (f"; {done.rolled_up_days} stored days rolled up again" if done.rolled_up_days else ""),
+                        _installed(done))
+        if args.action == "exchange":
+            if len(args.meters) != 2:
+                raise UsageError("exchange_needs", "m2c meters exchange OLD NEW --at ISO8601")
+            old_no, new_no = args.meters
+            new = new_no
+            if args.unit or args.interval_s or args.power_of_ten is not None:
+                found = _old_spec(conn, old_no)
+                new = meters.MeterSpec(new_no, found.service, args.unit or found.unit,
+                                       args.interval_s or found.interval_s,
+                                       found.power_of_ten if args.power_of_ten is None else args.power_of_ten,
+                                       args.register_digits, args.meter_class)
+            removed, installed = meters.exchange(conn, old_no, new, at, who, args.why or "meter exchanged",
+                                                 args.removal_read, args.read)
+            return _say(args, f"meter {old_no} removed and {new_no} installed at service point "
+                              f"{installed.service_point_id} at {at.isoformat()}",
+                        {"old": _installed(removed), "new": _installed(installed), "at": at.isoformat()})
+        if len(args.meters) != 1:
+            raise UsageError("remove_needs", "m2c meters remove METER --at ISO8601")
+        done = meters.remove(conn, args.meters[0], at, who, args.why or "meter removed", args.removal_read)
+        return _say(args, f"meter {done.meter_no} removed from service point {done.service_point_id} at "
+                          f"{at.isoformat()}", _installed(done))
+
+
+def _old_spec(conn, meter_no: str):
+    from cis.errors import UnknownMeter
+    from cis.meters import MeterSpec
+    from storage.installations import meter
+
+    found = meter(conn, meter_no)
+    if found is None:
+        raise UnknownMeter(f"no meter {meter_no}")
+    return MeterSpec(meter_no, found[1], found[2], found[4], found[3])
+
+
+def cmd_service(args, settings: Settings) -> int:
+    from cis import service
+
+    who = args.by or getpass.getuser()
+    on = day(args.on)
+    with _connect(settings) as conn:
+        if args.action == "start":
+            if not args.tariff:
+                raise UsageError("tariff_required", "m2c service start: give the --tariff CODE")
+            attributes = dict(_attribute(a) for a in args.attribute or [])
+            started = service.start(conn, service.Start(args.account, args.premise, args.service, args.tariff, on,
+                                                        attributes), who, args.why or "service started")
+            return _say(args, f"service {started.agreement_id} started: {args.service} for account {args.account} at "
+                              f"premise {args.premise} from {on} on {args.tariff} ({started.status})"
+                              + ("; the service point is disconnected: a connect order is due"
+                                 if started.connect_needed else ""),
+                        {"agreement_id": started.agreement_id, "service_point_id": started.service_point_id,
+                         "status": started.status, "connect_needed": started.connect_needed, "on": on.isoformat()})
+        if args.action == "stop":
+            stopped = service.stop(conn, args.account, args.premise, args.service, on, who,
+                                   args.why or "service stopped")
+            return _say(args, f"service {stopped.agreement_id} stopped: last day served {stopped.last_day}; its final "
+                              f"bill is issued by m2c bills final once the reads are in",
+                        {"agreement_id": stopped.agreement_id, "service_point_id": stopped.service_point_id,
+                         "last_day": stopped.last_day.isoformat(), "on": on.isoformat()})
+        if args.to_premise is None:
+            raise UsageError("to_premise_required", "m2c service transfer: give the --to-premise ID")
+        stopped, started = service.transfer(conn, args.account, args.premise, args.to_premise, args.service, on, who,
+                                            args.why or "service transferred", args.tariff)
+        return _say(args, f"account {args.account}: {args.service} at premise {args.premise} stopped (agreement "
+                          f"{stopped.agreement_id}, last day {stopped.last_day}) and started at premise "
+                          f"{args.to_premise} (agreement {started.agreement_id}) from {on}",
+                    {"stopped_agreement_id": stopped.agreement_id, "agreement_id": started.agreement_id,
+                     "last_day": stopped.last_day.isoformat(), "on": on.isoformat(), "status": started.status})
+
+
+def _attribute(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise UsageError("bad_attribute", f"{text!r}: a rate attribute is NAME=VALUE (e.g. meter_size=1in)")
+    return name, value
+
+
+def cmd_final_bills(args, settings: Settings) -> int:
+    from billing.final_bills import BILLED, issue_final_bills
+    from billing.entities import configured_entities
+    from storage.tariffs import current_tariffs
+
+    with _connect(settings) as conn:
+        outcomes = issue_final_bills(conn, current_tariffs(conn), configured_entities(settings),
+                                     requested_by=args.by or getpass.getuser())
+    body = {"final_bills": [{"agreement_id": o.agreement_id, "account_no": o.account_no, "status": o.status,
+                             "bill_id": o.bill_id, "period_start": o.first_day.isoformat(),
+                             "period_end": o.end_day.isoformat(), "charges_minor": o.charges_minor,
+                             "reason": o.reason} for o in outcomes],
+            "issued": sum(o.status == BILLED for o in outcomes),
+            "waiting": sum(o.status == "waiting" for o in outcomes)}
+    if args.json:
+        print(json.dumps(body))
+        return 0
+    for o in outcomes:
+        print(f"account {o.account_no} agreement {o.agreement_id} ({o.first_day} to {o.end_day}): {o.status}"
+              + (f" bill {o.bill_id}, charges {o.charges_minor / 100:.2f}" if o.bill_id else "")
+              + (f" ({o.reason})" if o.reason else ""))
+    print(f"{body['issued']} final bills issued, {body['waiting']} waiting")
+    return 0
+
+
+def register(sub) -> None:
+    p = sub.add_parser("meters", help="install, exchange or remove a meter at a premise")
+    p.add_argument("action", choices=["install", "exchange", "remove"])
+    p.add_argument("meters", nargs="+", metavar="METER", help="install/remove: METER; exchange: OLD NEW")
+    p.add_argument("--premise", type=int, help="premise id (install)")
+    p.add_argument("--service", choices=["electric", "water", "gas"])
+    p.add_argument("--unit", help="Wh; gal or ft3; ft3")
+    p.add_argument("--interval-s", type=int, help="interval length in seconds")
+    p.add_argument("--power-of-ten", type=int, help="stored value x 10^K = quantity in the unit (default 0)")
+    p.add_argument("--register-digits", type=int)
+    p.add_argument("--meter-class")
+    p.add_argument("--at", required=True, help="when, ISO 8601 with its UTC offset")
+    p.add_argument("--read", type=int, help="the register read at install")
+    p.add_argument("--removal-read", type=int, help="the register read at removal")
+    p.add_argument("--why", help="why (recorded)")
+    p.add_argument("--by", help="who (default: your login)")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=cmd_meters)
+
+    p = sub.add_parser("service", help="start, stop or transfer an account's service at a premise")
+    p.add_argument("action", choices=["start", "stop", "transfer"])
+    p.add_argument("--account", required=True, help="account number")
+    p.add_argument("--premise", type=int, required=True, help="premise id (transfer: the one left)")
+    p.add_argument("--to-premise", type=int, help="transfer: the premise moved to")
+    p.add_argument("--service", required=True, choices=["electric", "water", "gas"])
+    p.add_argument("--tariff", help="tariff code (start; transfer: default the old agreement's)")
+    p.add_argument("--on", required=True, help="start: first day served; stop: first day no longer served")
+    p.add_argument("--attribute", action="append", metavar="NAME=VALUE", help="a rate attribute (repeatable)")
+    p.add_argument("--why", help="why (recorded)")
+    p.add_argument("--by", help="who (default: your login)")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=cmd_service)

@@ -1,0 +1,158 @@
+"""Records over time, end to end through the commands: a meter exchange at noon keyed after its reads,
+a backdated move-out (a transfer to another premise), a move-in after a vacancy. Amounts are computed
+by hand below; every stored read of the period is billed once or raised."""
+import json
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psycopg
+import pytest
+
+from billing.bill_run import find_period, run_bill_run
+from meter2cash.cli import main
+from meterdata.codec import Block, encode_binary
+from simulators.utility import Utility
+from storage.bulk_load import load_directory
+from storage.tariffs import current_tariffs, publish
+from streams.pipeline import BatchProcessor, RawMessage
+
+pytestmark = pytest.mark.integration
+ZONE = "America/Chicago"
+CYCLE = "C-LIFE"
+FLAT = '''currency = "USD"
+code = "E-FLAT"
+service = "electric"
+billing_unit = "kWh"
+[[versions]]
+effective_from = "2026-01-01"
+  [[versions.charges]]
+  kind = "fixed"
+  code = "customer"
+  amount = "10.00"
+  [[versions.charges]]
+  kind = "tiered"
+  code = "energy"
+  tiers = [{ price = "0.10" }]
+'''
+
+
+def block(meter_no: str, day: date, values, first_hour: int = 0) -> RawMessage:
+    start = int(datetime.combine(day, time(first_hour), ZoneInfo(ZONE)).timestamp())
+    values = np.asarray(values, dtype=np.int64)
+    return RawMessage(encode_binary(Block(meter_no, 1, start, 3600, values, np.zeros(len(values), np.uint8))))
+
+
+def days(first: date, end: date):
+    return [first + timedelta(days=n) for n in range((end - first).days)]
+
+
+@pytest.fixture
+def town(settings, monkeypatch):
+    for key, value in settings.to_env().items():
+        monkeypatch.setenv(key, value)
+    conn = psycopg.connect(settings.database_url, autocommit=True)
+    publish(conn, FLAT)
+    load_directory(conn, Utility(ZONE, CYCLE, date(2026, 9, 1), date(2026, 10, 1)))
+    yield conn, settings
+    conn.close()
+
+
+def run(capsys, *argv) -> dict:
+    code = main([*argv, "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def refused(capsys, *argv) -> str:
+    assert main(list(argv)) == 2
+    return capsys.readouterr().err
+
+
+def test_exchange_move_out_and_move_in_bill_each_day_once(town, capsys):
+    conn, settings = town
+    elm = run(capsys, "premises", "add", "--address", "12 Elm St", "--zone", ZONE)["premise_id"]
+    oak = run(capsys, "premises", "add", "--address", "40 Oak Ave", "--zone", ZONE)["premise_id"]
+    ann = run(capsys, "accounts", "open", "--name", "Ann Archer", "--cycle", CYCLE)["account_no"]
+    bob = run(capsys, "accounts", "open", "--name", "Bob Baker", "--cycle", CYCLE)["account_no"]
+    for meter, premise in (("LX-E1", elm), ("LX-E3", oak)):
+        run(capsys, "meters", "install", meter, "--premise", str(premise), "--service", "electric", "--unit", "Wh",
+            "--interval-s", "3600", "--at", "2026-09-01T00:00:00-05:00", "--by", "tech.lee", "--why", "new build")
+    started = run(capsys, "service", "start", "--account", ann, "--premise", str(elm), "--service", "electric",
+                  "--tariff", "E-FLAT", "--on", "2026-09-01", "--by", "clerk.kim", "--why", "moving in")
+    assert started["agreement_id"] > 0
+    # the same service point cannot serve two accounts at once
+    assert "service_point_occupied" in refused(capsys, "service", "start", "--account", bob, "--premise", str(elm),
+                                               "--service", "electric", "--tariff", "E-FLAT", "--on", "2026-09-15")
+
+    # the reads arrive first: LX-E1 reads 1 kWh an hour (and keeps reporting all of 10 September);
+    # LX-E2, installed at noon on the 10th, reads 2 kWh an hour; LX-E3 at Oak Ave 0.5 kWh an hour
+    processor = BatchProcessor(settings, conn, cache=None)
+    september = days(date(2026, 9, 1), date(2026, 10, 1))
+    messages = [block("LX-E1", d, np.full(24, 1000)) for d in september if d <= date(2026, 9, 10)]
+    messages += [block("LX-E2", date(2026, 9, 10), np.full(12, 2000), first_hour=12)]
+    messages += [block("LX-E2", d, np.full(24, 2000)) for d in september if d > date(2026, 9, 10)]
+    messages += [block("LX-E3", d, np.full(24, 500)) for d in september]
+    processor.process(messages)
+
+    # then the records, late: the exchange keyed days after, Ann's move to Oak Ave backdated, Bob moving in
+    exchanged = run(capsys, "meters", "exchange", "LX-E1", "LX-E2", "--at", "2026-09-10T12:00:00-05:00",
+                    "--by", "tech.lee", "--why", "failed display")
+    assert exchanged["new"]["rolled_up_days"] > 0
+    moved = run(capsys, "service", "transfer", "--account", ann, "--premise", str(elm), "--to-premise", str(oak),
+                "--service", "electric", "--on", "2026-09-21", "--by", "clerk.kim", "--why", "moved to Oak Ave")
+    assert moved["last_day"] == "2026-09-20"
+    run(capsys, "service", "start", "--account", bob, "--premise", str(elm), "--service", "electric",
+        "--tariff", "E-FLAT", "--on", "2026-09-25", "--by", "clerk.kim", "--why", "moving in")
+
+    period = find_period(conn, CYCLE)
+    result = run_bill_run(conn, period, current_tariffs(conn))
+    assert result.accounts_billed == 2, result.accounts_held
+    finals = run(capsys, "bills", "final")
+    assert finals["issued"] == 1 and finals["final_bills"][0]["account_no"] == ann
+
+    # Ann at Elm St, 1-20 September: LX-E1 to noon on the 10th, 9.5 days x 24 kWh = 228 kWh, then LX-E2,
+    # 10.5 days x 48 kWh = 504 kWh: 732 kWh at $0.10 = $73.20, and 20/30 of the $10.00 charge = $6.67
+    ann_bills = run(capsys, "account", "show", ann)["bills"]
+    by_kind = {b["kind"]: b for b in ann_bills}
+    assert set(by_kind) == {"regular", "final"}
+    final = by_kind["final"]
+    assert (final["period_start"], final["period_end"], final["charges_minor"]) == ("2026-09-01", "2026-09-21", 7987)
+    # her first bill at Oak Ave, 21-30 September: 10 days x 12 kWh = 120 kWh = $12.00, plus $3.33
+    regular = by_kind["regular"]
+    assert (regular["period_start"], regular["period_end"], regular["charges_minor"]) == \
+        ("2026-09-21", "2026-10-01", 1533)
+    # Bob at Elm St, 25-30 September: 6 days x 48 kWh = 288 kWh = $28.80, plus 6/30 of $10.00
+    bob_bills = run(capsys, "account", "show", bob)["bills"]
+    assert [(b["kind"], b["period_start"], b["charges_minor"]) for b in bob_bills] == \
+        [("regular", "2026-09-25", 3080)]
+
+    # not billed, but raised: LX-E1 after its removal; Elm St vacant 21-24 September; Oak Ave before Ann
+    raised = dict(conn.execute("select day_rule, count(*) from vee_exceptions where status = 'open' "
+                               "and day_rule in ('outside_installation', 'unbilled_consumption') "
+                               "group by 1").fetchall())
+    assert raised == {"outside_installation": 1, "unbilled_consumption": 4 + 20}
+    outside = conn.execute("select values, flags from vee_exceptions where day_rule = 'outside_installation'").fetchone()
+    assert sum(1 for f in outside[1] if f) == 12  # the afternoon of the 10th
+    # LX-E2's reads came before it was in the directory: held as unknown_meter, stored at its install
+    assert exchanged["new"]["held_reads_stored"] == 12 + 20 * 24
+    assert conn.execute("select count(*), bool_and(status = 'resolved') from vee_exceptions where meter_no = 'LX-E2' "
+                        "and 'unknown_meter' = any(rules)").fetchone() == (21, True)
+
+    # every stored kWh of the period is billed once or raised
+    stored = conn.execute("select sum(total) from interval_blocks").fetchone()[0]
+    billed = conn.execute("select sum(quantity) from bill_usage u join bills b on b.id = u.bill_id "
+                          "where b.status = 'issued'").fetchone()[0]
+    raised_wh = conn.execute("select coalesce(sum(v), 0) from vee_exceptions e, unnest(e.values, e.flags) as t(v, f) "
+                             "where e.day_rule in ('outside_installation', 'unbilled_consumption') and f <> 0 "
+                             "and e.status = 'open'").fetchone()[0]
+    assert stored == billed + raised_wh
+    # issuing again bills nothing twice
+    assert run(capsys, "bills", "final")["issued"] == 0
+    assert conn.execute("select count(*) from bills where status = 'issued'").fetchone()[0] == 3
+    # who and why of each change
+    kinds = [r[0] for r in conn.execute("select kind from cis_events where actor in ('tech.lee', 'clerk.kim') "
+                                        "order by id")]
+    assert kinds == ["meter_installed", "meter_installed", "service_started", "meter_exchanged",
+                     "service_transferred", "service_started"]
