@@ -74,6 +74,10 @@ def rebuild_estimates(conn: psycopg.Connection, cache: EstimateCache, tariffs: d
     targets = open_account_periods(conn)
     moment = as_of or datetime.now(timezone.utc)
     for first in range(0, len(targets), REBUILD_CHUNK):
-        cache.write(estimates_for(conn, targets[first:first + REBUILD_CHUNK], tariffs, moment))
+        chunk = targets[first:first + REBUILD_CHUNK]
+        entries = estimates_for(conn, chunk, tariffs, moment)
+        cache.write(entries)
+        # an account whose service ended (its days go to a final bill) has no running estimate
+        cache.forget(sorted({t[0] for t in chunk} - {e[0] for e in entries}))
     cache.mark_warm()
     return len(targets)

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from config.errors import M2CError
-from portal import customer_api, records_api, staff_api
+from portal import customer_api, lifecycle_api, records_api, staff_api
 from portal.errors import RequestRefused
 from portal.problems import Problem
 from portal.auth import SESSION_HOURS, Principal, logout
@@ -233,3 +233,69 @@ def add_premise_form(request: Request, address: str = Form(max_length=500), why:
     except ValueError as error:
         return _records_page(request, who, 422, RequestRefused(str(error).splitlines()[0]))
     return RedirectResponse(f"/staff/records?premise={added['premise_id']}", status_code=303)
+
+
+def _moment(request: Request, text: str):
+    """A browser's datetime-local field is the utility's wall clock; an offset given is kept."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    moment = datetime.fromisoformat(text.strip())
+    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(request.app.state.settings.utility_zone))
+
+
+@router.post("/staff/records/meters")
+def meter_form(request: Request, action: str = Form(max_length=16), meter: str = Form(max_length=64),
+               at: str = Form(max_length=40), why: str = Form(max_length=500), new: str = Form("", max_length=64),
+               premise_id: str = Form("", max_length=19), service: str = Form("electric", max_length=16),
+               unit: str = Form("Wh", max_length=8), interval_s: str = Form("900", max_length=6),
+               who: Principal | None = Depends(optional_principal)):
+    """Install or exchange a meter: the same workflows as ``m2c meters install|exchange``."""
+    _same_origin(request)
+    who = _staff(who)
+    try:
+        if action == "exchange":
+            done = lifecycle_api.exchange_meter(request, lifecycle_api.ExchangeMeter(
+                old=meter.strip(), new=new.strip(), at=_moment(request, at), why=why), who)["new"]
+            message = f"Meter {meter.strip()} exchanged for {done['meter']} at {at}."
+        else:
+            done = lifecycle_api.install_meter(request, lifecycle_api.InstallMeter(
+                meter=meter.strip(), premise_id=int(premise_id), service=service, unit=unit,
+                interval_s=int(interval_s), at=_moment(request, at), why=why), who)
+            message = f"Meter {done['meter']} installed at service point {done['service_point_id']}."
+    except M2CError as error:
+        return _records_page(request, who, error.status, error)
+    except ValueError as error:
+        return _records_page(request, who, 422, RequestRefused(str(error).splitlines()[0]))
+    return _records_page(request, who, message=message)
+
+
+@router.post("/staff/records/service")
+def service_form(request: Request, action: str = Form(max_length=16), account_no: str = Form(max_length=32),
+                 premise_id: str = Form(max_length=19), service: str = Form(max_length=16), on: str = Form(max_length=10),
+                 why: str = Form(max_length=500), tariff: str = Form("", max_length=64),
+                 to_premise_id: str = Form("", max_length=19), who: Principal | None = Depends(optional_principal)):
+    """Start, stop or move service: the same workflows as ``m2c service start|stop|transfer``."""
+    from datetime import date
+
+    _same_origin(request)
+    who = _staff(who)
+    try:
+        if action == "start":
+            started = lifecycle_api.start_service(request, lifecycle_api.StartService(
+                account_no=account_no.strip(), premise_id=int(premise_id), service=service, tariff=tariff.strip(),
+                on=date.fromisoformat(on), why=why), who)
+            message = f"Service {started['agreement_id']} starts on {on} ({started['status']})."
+        else:
+            stopped = lifecycle_api.stop_service(request, lifecycle_api.StopService(
+                account_no=account_no.strip(), premise_id=int(premise_id), service=service, on=date.fromisoformat(on),
+                to_premise_id=int(to_premise_id) if action == "transfer" and to_premise_id.strip() else None,
+                tariff=tariff.strip() or None, why=why), who)
+            message = f"Service {stopped['agreement_id']} stopped: last day served {stopped['last_day']}" + (
+                f"; service {stopped['started_agreement_id']} starts at premise {to_premise_id} on {on}."
+                if stopped["started_agreement_id"] else ".")
+    except M2CError as error:
+        return _records_page(request, who, error.status, error)
+    except ValueError as error:
+        return _records_page(request, who, 422, RequestRefused(str(error).splitlines()[0]))
+    return _records_page(request, who, message=message)

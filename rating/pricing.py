@@ -129,12 +129,13 @@ def _midnight(day: date, zone: str) -> int:
 def rate(tariff: Tariff, period_start: date, period_end: date, usage: UsageInput, *, zone: str,
          attributes: dict[str, str] | None = None, history: History | None = None,
          service_from: date | None = None, service_to: date | None = None, proration: str | None = None,
-         whole_period_tiers: bool = False) -> Quote:
+         whole_period_tiers: bool = False, served_days: int | None = None) -> Quote:
     """Price the billed part of [period_start, period_end) (the part where service was active).
 
     ``proration`` (default: the tariff's) splits usage between segments by days or by consumption.
     ``whole_period_tiers``: tier widths stay those of the whole period although fewer days are billed
-    (a bill-to-date); fixed charges are prorated by days either way.
+    (a bill-to-date), prorated only to the ``served_days`` the service spans in the whole period
+    (default: all of them); fixed charges are prorated by days either way.
     """
     proration = proration or tariff.proration
     if proration not in PRORATIONS:
@@ -166,7 +167,8 @@ def rate(tariff: Tariff, period_start: date, period_end: date, usage: UsageInput
         quantity = summary.imported
         if version.netting == "monthly":
             quantity = max(summary.imported - summary.exported, Decimal(0))
-        tier_share = Share(days, billed_days if whole_period_tiers else period_days)
+        tier_share = Share(days * (served_days or period_days), billed_days * period_days) if whole_period_tiers \
+            else Share(days, period_days)
         segment_usage = Usage(quantity, period_days, days, summary, attributes, history, first, last,
                               fixed_share=Share(days, period_days), tier_share=tier_share)
         suffix = "" if len(parts) == 1 else f" ({first:%b %d}-{last - timedelta(days=1):%b %d})"
@@ -191,17 +193,21 @@ class Estimate:
 
 def estimate(tariff: Tariff, period_start: date, period_end: date, usage_to_date: UsageInput | Decimal,
              days_elapsed: int, *, zone: str, attributes: dict[str, str] | None = None,
-             in_ccf: bool = False) -> Estimate:
+             in_ccf: bool = False, service_from: date | None = None, service_to: date | None = None) -> Estimate:
     """Bill-to-date (fixed charges prorated to the days elapsed, whole-period tiers) and the projected
-    whole-period bill (energy extrapolated linearly from the days elapsed; demands as measured so far)."""
+    whole-period bill (energy extrapolated linearly from the days elapsed; demands as measured so far),
+    of the days the service is in force: [service_from, service_to) within the period."""
     if not isinstance(usage_to_date, UsageInput):
         usage_to_date = UsageInput(usage_to_date, in_ccf=in_ccf)
     days_in_period = (period_end - period_start).days
     days_elapsed = max(1, min(days_elapsed, days_in_period))
-    elapsed_end = period_start + timedelta(days=days_elapsed)
+    served_from = max(period_start, service_from or period_start)
+    served_end = min(period_end, service_to or period_end)
+    served_days = max(1, (served_end - served_from).days)
+    elapsed_end = max(served_from + timedelta(days=1), min(period_start + timedelta(days=days_elapsed), served_end))
     to_date = rate(tariff, period_start, period_end, usage_to_date, zone=zone, attributes=attributes,
-                   service_to=elapsed_end, whole_period_tiers=True)
-    stretch = Share(days_in_period, days_elapsed)
+                   service_from=served_from, service_to=elapsed_end, whole_period_tiers=True, served_days=served_days)
+    stretch = Share(served_days, max(1, (elapsed_end - served_from).days))
     if usage_to_date.summary is not None:
         projected_usage = UsageInput(summary=usage_to_date.summary.scaled(stretch), in_ccf=usage_to_date.in_ccf)
     elif usage_to_date.intervals is None:
@@ -209,5 +215,6 @@ def estimate(tariff: Tariff, period_start: date, period_end: date, usage_to_date
     else:
         so_far = _summary(usage_to_date, zone, period_start, elapsed_end, tariff.version_on(period_start))
         projected_usage = UsageInput(summary=so_far.scaled(stretch), in_ccf=usage_to_date.in_ccf)
-    projected = rate(tariff, period_start, period_end, projected_usage, zone=zone, attributes=attributes)
+    projected = rate(tariff, period_start, period_end, projected_usage, zone=zone, attributes=attributes,
+                     service_from=served_from, service_to=served_end)
     return Estimate(to_date, projected, days_elapsed, days_in_period)

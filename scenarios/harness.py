@@ -136,9 +136,12 @@ class Scenario:
 
     # ------------------------------------------------------------------ load
     def publish(self, block_hours: int = 6, faults: FaultPlan = FaultPlan(), json_share: float = 0.0,
-                seed: int = 11, on_progress=None) -> int:
+                seed: int = 11, on_progress=None, transform=None) -> int:
+        """Publish the period's messages; ``transform`` (messages -> messages) changes them on the way."""
         messages = generate(self.utility, block_hours=block_hours, faults=faults, json_share=json_share,
                             seed=seed, truth=self.truth)
+        if transform is not None:
+            messages = transform(messages)
         return publish(self.settings.kafka_bootstrap, self.settings.topic_raw, messages, on_progress)
 
     # ------------------------------------------------------------------ check

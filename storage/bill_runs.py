@@ -30,7 +30,7 @@ def start_run(conn: psycopg.Connection, billing_period_id: int, requested_by: st
     """Record a new running bill run of the period; a run of it still marked running was killed (the
     caller holds the period's lock) and is marked interrupted."""
     conn.execute("update bill_runs set status = 'interrupted', finished_at = now() "
-                 "where billing_period_id = %s and status = 'running'", (billing_period_id,))
+                 "where billing_period_id = %s and status = 'running' and kind = 'cycle'", (billing_period_id,))
     return conn.execute("insert into bill_runs (billing_period_id, status, requested_by) "
                         "values (%s, 'running', coalesce(%s, current_user)) returning id",
                         (billing_period_id, requested_by)).fetchone()[0]

@@ -1,8 +1,9 @@
 """Running bill estimates in Redis: a read cache that PostgreSQL can rebuild at any time.
 
-Each key holds a JSON body and a version (the number of reads behind it); a writer holding an
-older version than the stored one does not overwrite it, so two workers that rate the same
-account concurrently cannot leave the older figure behind.
+Each key holds a JSON body, a version (the number of reads behind it) and the agreements it is of; a
+writer holding an older version of the same agreements does not overwrite it, so two workers that
+rate the same account concurrently cannot leave the older figure behind. An estimate of other
+agreements (service started, stopped or moved) replaces the stored one whatever its version.
 
 Every key is namespaced by the deployment (a random id its database was given at migrate time), so
 two databases sharing one Redis - a test run beside a demo, say - never read each other's estimates.
@@ -18,8 +19,9 @@ PREFIX = "m2c"
 
 _SET_IF_NEWER = """
 local current = redis.call('HGET', KEYS[1], 'version')
-if current and tonumber(current) > tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'version', ARGV[1], 'body', ARGV[2])
+local agreements = redis.call('HGET', KEYS[1], 'agreements')
+if current and agreements == ARGV[3] and tonumber(current) > tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'version', ARGV[1], 'body', ARGV[2], 'agreements', ARGV[3])
 return 1
 """
 
@@ -59,9 +61,16 @@ class EstimateCache:
             return
         pipe = self._client.pipeline(transaction=False)
         for account_id, version, body in entries:
+            agreements = ",".join(str(a) for a in sorted(s.get("service_agreement_id", 0)
+                                                         for s in body.get("services", [])))
             self._set_if_newer(keys=[account_key(self.namespace, account_id)],
-                               args=[version, json.dumps(body, separators=(",", ":"))], client=pipe)
+                               args=[version, json.dumps(body, separators=(",", ":")), agreements], client=pipe)
         pipe.execute()
+
+    def forget(self, account_ids: list[int]) -> None:
+        """Drop the estimates of accounts that have none any more (their service ended)."""
+        if account_ids:
+            self._client.delete(*[account_key(self.namespace, a) for a in account_ids])
 
     def read(self, account_id: int) -> dict | None:
         body = self._client.hget(account_key(self.namespace, account_id), "body")

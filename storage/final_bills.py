@@ -28,8 +28,8 @@ def mark_final_billed(conn: psycopg.Connection, agreement_id: int) -> None:
 
 def start_final_run(conn: psycopg.Connection, billing_period_id: int, requested_by: str) -> int:
     """A bill run record for the final bills of one period (not a cycle's run: it holds no lock)."""
-    return conn.execute("insert into bill_runs (billing_period_id, status, requested_by) "
-                        "values (%s, 'running', %s) returning id", (billing_period_id, requested_by)).fetchone()[0]
+    return conn.execute("insert into bill_runs (billing_period_id, status, requested_by, kind) "
+                        "values (%s, 'running', %s, 'final') returning id", (billing_period_id, requested_by)).fetchone()[0]
 
 
 def finish_final_run(conn: psycopg.Connection, run_id: int, billed: int, total_minor: int) -> None:

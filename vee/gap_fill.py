@@ -16,6 +16,8 @@ import psycopg
 
 from rating.calendar import utc_offsets
 from meterdata.day_rows import local_midnight
+from meterdata.windows import split_row
+from storage.attribution import installations_of
 from storage import gap_reads
 from storage.vee_queue import get_exception
 from vee.errors import ExceptionActionRefused
@@ -80,9 +82,12 @@ def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day
     for meter_id, day, data in rows:
         stored[(meter_id, day)] = parse_array(data)
     done = {name: 0 for name in METHODS.values()}
+    installations = installations_of(conn, meter_ids)
     for meter_id, zone, interval_s, service in meters:
         targets, like_rows, like_masks = _days_with_gaps(stored, meter_id, zone, interval_s, first_day, end_day,
                                                          holidays)
+        targets, like_rows, like_masks = _installed_only(targets, like_rows, like_masks, interval_s,
+                                                         installations.get(meter_id, []))
         if not targets:
             continue
         width = max(t[2] for t in targets)
@@ -102,6 +107,26 @@ def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day
         if only is None:
             _record_gaps(conn, meter_id, interval_s, targets, filled, quality)
     return done
+
+
+def _installed_only(targets: list, like_rows: list, like_masks: list, interval_s: int,
+                    installations: list) -> tuple[list, list, list]:
+    """Only the gaps while the meter was installed: a slot before its install or after its removal is
+    no gap (the meter read nothing there to lose)."""
+    kept = ([], [], [])
+    for target, like, mask in zip(targets, like_rows, like_masks):
+        day, start, slots, values, present = target
+        split = split_row(int(start), interval_s, int(slots), installations)
+        outside = np.ones(int(slots), bool) if not split.parts else split.outside
+        if outside is not None:
+            present = present | outside[:len(present)]
+            if present[:int(slots)].all():
+                continue
+            target = (day, start, slots, values, present)
+        kept[0].append(target)
+        kept[1].append(like)
+        kept[2].append(mask)
+    return kept
 
 
 def _days_with_gaps(stored: dict, meter_id: int, zone: str, interval_s: int, first_day: date, end_day: date,

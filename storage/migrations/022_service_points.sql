@@ -100,3 +100,6 @@ create function agreement_at(meter bigint, moment timestamptz) returns bigint la
     where i.meter_id = meter and i.installed_at <= moment and (i.removed_at is null or i.removed_at > moment)
     order by i.installed_at desc limit 1
 $$;
+
+-- a cycle's bill run, or the final bills of agreements whose service ended in the period
+alter table bill_runs add column kind text not null default 'cycle' check (kind in ('cycle', 'final'));
