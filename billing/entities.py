@@ -35,6 +35,15 @@ class Entity:
     nsf_fee_minor: int
     allow_estimated_bills: bool
     budget_true_up_periods: int
+    # service -> ("fixed", minor units) or ("average_bills", multiple): the deposit starting service needs
+    deposits: tuple[tuple[str, str, Decimal], ...] = ()
+    deposit_refund_after_months: int = 12  # of on-time payment, then the deposit is credited back
+
+    def deposit_policy(self, service: str) -> tuple[str, Decimal] | None:
+        for name, kind, value in self.deposits:
+            if name == service:
+                return kind, value
+        return None
 
     def late_fee_minor(self, past_due_minor: int) -> int:
         past_due = Decimal(past_due_minor).scaleb(-MINOR_UNITS[self.currency])
@@ -104,8 +113,9 @@ def parse_entities(text: str, templates: set[str] | None = None) -> dict[str, En
         values["allow_estimated_bills"] = bool(allow)
         if templates is not None and isinstance(values["template"], str) and values["template"] not in templates:
             errors.append((f"{path}.template", "unknown_template", f"no template {values['template']!r}"))
+        values.update(_deposits(section.get("deposit", {}), f"{path}.deposit", currency, errors))
         known = set(_TEXT) | set(_INTS) | set(_MONEY) | {"currency", "late_fee_percent", "disconnect_services",
-                                                         "allow_estimated_bills"}
+                                                         "allow_estimated_bills", "deposit"}
         for key in sorted(set(section) - known):
             errors.append((f"{path}.{key}", "unknown_key", "not a setting of a billing entity"))
         if not any(e[0].startswith(path + ".") or e[0] == path for e in errors):
@@ -113,6 +123,40 @@ def parse_entities(text: str, templates: set[str] | None = None) -> dict[str, En
     if errors:
         raise PolicyError(errors)
     return entities
+
+
+def _deposits(section, path: str, currency: str, errors: list) -> dict:
+    """``[entities.X.deposit]``: per service a fixed amount ("150.00") or a multiple of the premise's
+    average bill ("2x"), and ``refund_after_months``."""
+    if not isinstance(section, dict):
+        errors.append((path, "not_a_table", "must be a table"))
+        return {}
+    policies, months = [], section.get("refund_after_months", 12)
+    if not isinstance(months, int) or isinstance(months, bool) or months < 1:
+        errors.append((f"{path}.refund_after_months", "bad_integer", f"must be a whole number of months, got {months!r}"))
+    for service, text in section.items():
+        if service == "refund_after_months":
+            continue
+        if service not in SERVICES:
+            errors.append((f"{path}.{service}", "bad_service", f"services must be among {SERVICES}"))
+            continue
+        try:
+            if isinstance(text, str) and text.endswith("x"):
+                multiple = Decimal(text[:-1])
+                if not multiple.is_finite() or multiple <= 0:
+                    raise InvalidOperation
+                policies.append((service, "average_bills", multiple))
+            elif isinstance(text, str):
+                amount = Decimal(text)
+                if not amount.is_finite() or amount < 0 or amount != round(amount, MINOR_UNITS[currency]):
+                    raise InvalidOperation
+                policies.append((service, "fixed", Decimal(to_minor(amount, currency))))
+            else:
+                raise InvalidOperation
+        except InvalidOperation:
+            errors.append((f"{path}.{service}", "bad_deposit",
+                           f'a fixed amount ("150.00") or a multiple of the average bill ("2x"), got {text!r}'))
+    return {"deposits": tuple(policies), "deposit_refund_after_months": months if isinstance(months, int) else 12}
 
 
 def template_names() -> set[str]:

@@ -2,7 +2,9 @@
 
 A final bill takes the agreement's days from the end of what its earlier bills took to its first day
 no longer served, priced on the billing period the stop falls in (fixed charges and tier limits
-prorated by days, as on any bill); the regular bill of that period leaves the agreement out. It waits
+prorated by days, as on any bill); the regular bill of that period leaves the agreement out. The
+agreement's held deposit is applied to it, and a credit left when the account has no service any
+more is paid back. It waits
 (and says why) while reads are missing or while the period before is not billed yet. Issuing is
 idempotent: an agreement has at most one issued final bill."""
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Callable
 import psycopg
 
 from billing.bill_writer import account_terms, write_bills
+from billing.deposits import apply_to_final_bill
 from billing.entities import Entity, entity_for, load_entities
 from billing.invoice import build_account_bill
 from billing.pricing_inputs import histories as histories_for, interval_inputs
@@ -33,6 +36,7 @@ class FinalOutcome:
     bill_id: int | None = None
     charges_minor: int = 0
     reason: str | None = None
+    deposit_applied_minor: int = 0
 
 
 def issue_final_bills(conn: psycopg.Connection, tariffs: dict, entities: dict[str, Entity] | None = None,
@@ -76,5 +80,6 @@ def _final(conn, row, tariffs, entities, clock, requested_by) -> FinalOutcome:
                               final=(agreement_id, first, end))
         stored.mark_final_billed(conn, agreement_id)
         bill_id, charges = written.get(account_id, (None, 0))
+        deposit = apply_to_final_bill(conn, agreement_id, clock(), bill_id) if bill_id else 0
         stored.finish_final_run(conn, run_id, 1 if bill_id else 0, charges)
-    return FinalOutcome(agreement_id, account_no, BILLED, first, end, bill_id, charges)
+    return FinalOutcome(agreement_id, account_no, BILLED, first, end, bill_id, charges, deposit_applied_minor=deposit)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from storage import accounts
 from storage.customer_views import bill_lines
+from storage.deposits import account_deposits
 
 
 def _day(value) -> str | None:
@@ -33,6 +34,11 @@ def account_document(conn, header: tuple, receivable) -> dict:
         "services": [{"service": service, "address": address, "tariff": tariff, "meters": (meters or "").split()}
                      for service, address, tariff, meters in accounts.account_services(conn, account_id)],
         "bills": bills,
+        "deposits": [{"id": did, "service_agreement_id": agreement, "amount_minor": amount, "status": status,
+                      "reason": reason, "billed_at": created.isoformat(),
+                      "settled_at": None if settled is None else settled.isoformat()}
+                     for did, agreement, amount, status, reason, created, settled
+                     in account_deposits(conn, account_id)],
         "open_items": [{"entry_type": i.entry_type, "bill_id": i.bill_id, "amount_minor": i.amount_minor,
                         "open_minor": i.open_minor} for i in receivable.open_items()],
         "payments": [{"id": pid, "received_on": _day(received), "amount_minor": amount, "method": method,

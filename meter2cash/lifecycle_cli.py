@@ -105,12 +105,18 @@ def cmd_service(args, settings: Settings) -> int:
             attributes = dict(_attribute(a) for a in args.attribute or [])
             started = service.start(conn, service.Start(args.account, args.premise, args.service, args.tariff, on,
                                                         attributes), who, args.why or "service started")
+            deposit = _deposit(conn, settings, args, started.agreement_id, who)
             return _say(args, f"service {started.agreement_id} started: {args.service} for account {args.account} at "
                               f"premise {args.premise} from {on} on {args.tariff} ({started.status})"
                               + ("; the service point is disconnected: a connect order is due"
-                                 if started.connect_needed else ""),
+                                 if started.connect_needed else "")
+                              + f"; deposit {deposit.status}"
+                              + (f" {deposit.amount_minor / 100:.2f}" if deposit.amount_minor else "")
+                              + (f" ({deposit.reason})" if deposit.reason else ""),
                         {"agreement_id": started.agreement_id, "service_point_id": started.service_point_id,
-                         "status": started.status, "connect_needed": started.connect_needed, "on": on.isoformat()})
+                         "status": started.status, "connect_needed": started.connect_needed, "on": on.isoformat(),
+                         "deposit": {"status": deposit.status, "amount_minor": deposit.amount_minor,
+                                     "reason": deposit.reason}})
         if args.action == "stop":
             stopped = service.stop(conn, args.account, args.premise, args.service, on, who,
                                    args.why or "service stopped")
@@ -127,6 +133,31 @@ def cmd_service(args, settings: Settings) -> int:
                           f"{args.to_premise} (agreement {started.agreement_id}) from {on}",
                     {"stopped_agreement_id": stopped.agreement_id, "agreement_id": started.agreement_id,
                      "last_day": stopped.last_day.isoformat(), "on": on.isoformat(), "status": started.status})
+
+
+def _deposit(conn, settings: Settings, args, agreement_id: int, who: str):
+    from datetime import timezone
+
+    from billing.deposits import charge_deposit
+    from billing.entities import configured_entities
+
+    return charge_deposit(conn, args.account, agreement_id, args.service, configured_entities(settings), who,
+                          args.why or "service started", datetime.now(timezone.utc), waive=args.waive_deposit)
+
+
+def cmd_deposits(args, settings: Settings) -> int:
+    from datetime import timezone
+
+    from billing.deposits import review
+    from billing.entities import configured_entities
+
+    now = datetime.combine(day(args.date), datetime.min.time(), timezone.utc) if args.date else \
+        datetime.now(timezone.utc)
+    with _connect(settings) as conn:
+        credited = review(conn, configured_entities(settings), now)
+    return _say(args, f"{len(credited)} deposits credited back after months paid on time "
+                      f"({sum(c[2] for c in credited) / 100:.2f})",
+                {"credited": [{"deposit_id": d, "account_id": a, "amount_minor": m} for d, a, m in credited]})
 
 
 def _attribute(text: str) -> tuple[str, str]:
@@ -147,7 +178,8 @@ def cmd_final_bills(args, settings: Settings) -> int:
     body = {"final_bills": [{"agreement_id": o.agreement_id, "account_no": o.account_no, "status": o.status,
                              "bill_id": o.bill_id, "period_start": o.first_day.isoformat(),
                              "period_end": o.end_day.isoformat(), "charges_minor": o.charges_minor,
-                             "reason": o.reason} for o in outcomes],
+                             "deposit_applied_minor": o.deposit_applied_minor, "reason": o.reason}
+                            for o in outcomes],
             "issued": sum(o.status == BILLED for o in outcomes),
             "waiting": sum(o.status == "waiting" for o in outcomes)}
     if args.json:
@@ -189,7 +221,14 @@ def register(sub) -> None:
     p.add_argument("--tariff", help="tariff code (start; transfer: default the old agreement's)")
     p.add_argument("--on", required=True, help="start: first day served; stop: first day no longer served")
     p.add_argument("--attribute", action="append", metavar="NAME=VALUE", help="a rate attribute (repeatable)")
+    p.add_argument("--waive-deposit", metavar="REASON", help="start: waive the deposit the entity asks, with why")
     p.add_argument("--why", help="why (recorded)")
     p.add_argument("--by", help="who (default: your login)")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(func=cmd_service)
+
+    p = sub.add_parser("deposits", help="credit back the deposits held for the entity's months of on-time payment")
+    p.add_argument("action", choices=["review"])
+    p.add_argument("--date", help="as of this day (default: now), YYYY-MM-DD")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=cmd_deposits)

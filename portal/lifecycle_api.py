@@ -74,19 +74,29 @@ class StartService(BaseModel):
     tariff: str = Field(min_length=1, max_length=64)
     on: date = Field(description="first day served")
     attributes: dict[str, str] = Field(default_factory=dict, max_length=20)
+    waive_deposit: str | None = Field(None, min_length=3, max_length=500, description="waive the deposit: why")
     why: str = WHY
 
 
 @router.post("/service/start", status_code=201)
 def start_service(request: Request, body: StartService, who: Principal = Depends(staff("clerk"))) -> dict:
+    from datetime import timezone
+
+    from billing.deposits import charge_deposit
+    from billing.entities import configured_entities
     from cis.service import Start, start
 
     with request.app.state.pool.connection() as conn:
         started = start(conn, Start(body.account_no, body.premise_id, body.service, body.tariff, body.on,
                                     body.attributes), who.username, body.why)
-        record(conn, who, "service.start", body.account_no, {"why": body.why, "agreement_id": started.agreement_id})
+        deposit = charge_deposit(conn, body.account_no, started.agreement_id, body.service,
+                                 configured_entities(request.app.state.settings), who.username, body.why,
+                                 datetime.now(timezone.utc), waive=body.waive_deposit)
+        record(conn, who, "service.start", body.account_no, {"why": body.why, "agreement_id": started.agreement_id,
+                                                              "deposit": deposit.status})
     return {"agreement_id": started.agreement_id, "service_point_id": started.service_point_id,
-            "status": started.status, "connect_needed": started.connect_needed}
+            "status": started.status, "connect_needed": started.connect_needed,
+            "deposit": {"status": deposit.status, "amount_minor": deposit.amount_minor, "reason": deposit.reason}}
 
 
 class StopService(BaseModel):

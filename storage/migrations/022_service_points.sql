@@ -103,3 +103,20 @@ $$;
 
 -- a cycle's bill run, or the final bills of agreements whose service ended in the period
 alter table bill_runs add column kind text not null default 'cycle' check (kind in ('cycle', 'final'));
+
+-- deposits starting service needs (the billing entity's policy): held in the deposit liability ledger
+-- account until applied to the final bill or credited back after months of on-time payment
+create table deposits (
+    id                   bigserial primary key,
+    account_id           bigint not null references accounts (id),
+    service_agreement_id bigint not null references service_agreements (id),
+    amount_minor         bigint not null check (amount_minor >= 0),
+    status               text not null check (status in ('held', 'waived', 'applied', 'refunded')),
+    reason               text,
+    transaction_id       bigint,               -- the ledger transaction that billed it
+    created_at           timestamptz not null default now(),
+    created_by           text not null,
+    settled_at           timestamptz
+);
+create index deposits_agreement on deposits (service_agreement_id);
+create index deposits_held on deposits (account_id) where status = 'held';

@@ -75,6 +75,7 @@ MISTAKES = [
     'service start --account NOPE --premise 1 --service gas --on 2026-11-01',
     'service stop --account NOPE --premise 1 --service gas --on 2026-11-31',
     'service transfer --account NOPE --premise 1 --service gas --on 2026-11-01',
+    'deposits review --date someday',
 ]
 
 

@@ -156,3 +156,81 @@ def test_exchange_move_out_and_move_in_bill_each_day_once(town, capsys):
                                         "order by id")]
     assert kinds == ["meter_installed", "meter_installed", "service_started", "meter_exchanged",
                      "service_transferred", "service_started"]
+
+
+WATER = '''currency = "USD"
+code = "W-FLAT"
+service = "water"
+billing_unit = "kgal"
+[[versions]]
+effective_from = "2026-01-01"
+  [[versions.charges]]
+  kind = "fixed"
+  code = "customer"
+  amount = "5.00"
+  [[versions.charges]]
+  kind = "tiered"
+  code = "water"
+  tiers = [{ price = "4.00" }]
+'''
+
+
+def test_a_deposit_is_billed_held_and_applied_to_the_final_bill_with_the_credit_paid_back(town, capsys):
+    conn, settings = town
+    publish(conn, WATER)
+    home = run(capsys, "premises", "add", "--address", "3 Pine Ct", "--zone", ZONE)["premise_id"]
+    cora = run(capsys, "accounts", "open", "--name", "Cora Diaz", "--cycle", CYCLE)["account_no"]
+    dana = run(capsys, "accounts", "open", "--name", "Dana Eve", "--cycle", CYCLE)["account_no"]
+    run(capsys, "meters", "install", "LX-W1", "--premise", str(home), "--service", "water", "--unit", "gal",
+        "--interval-s", "3600", "--at", "2026-09-01T00:00:00-05:00")
+    # the default entity asks $50.00 for water service: billed as an open item, held as a liability
+    started = run(capsys, "service", "start", "--account", cora, "--premise", str(home), "--service", "water",
+                  "--tariff", "W-FLAT", "--on", "2026-09-01", "--by", "clerk.kim", "--why", "moving in")
+    assert started["deposit"] == {"status": "held", "amount_minor": 5000, "reason": None}
+    shown = run(capsys, "account", "show", cora)
+    assert [(i["entry_type"], i["open_minor"]) for i in shown["open_items"]] == [("deposit", 5000)]
+    assert conn.execute("select sum(amount_minor) from ledger_entries where ledger_account = 'deposits'"
+                        ).fetchone()[0] == -5000
+    # she pays $200.00 ahead; 100 gal an hour for 14 days, then she moves out
+    assert main(["payments", "post", "--account", cora, "--amount", "200.00", "--reference", "chk-1001"]) == 0
+    capsys.readouterr()
+    processor = BatchProcessor(settings, conn, cache=None)
+    processor.process([block("LX-W1", d, np.full(24, 100)) for d in days(date(2026, 9, 1), date(2026, 9, 15))])
+    run(capsys, "service", "stop", "--account", cora, "--premise", str(home), "--service", "water",
+        "--on", "2026-09-15", "--why", "moved away")
+    final = run(capsys, "bills", "final")["final_bills"]
+    # 14 days x 2,400 gal = 33.6 kgal at $4.00 = $134.40, plus 14/30 of $5.00 = $2.33
+    assert [(f["account_no"], f["charges_minor"], f["deposit_applied_minor"]) for f in final] == [(cora, 13673, 5000)]
+    # paid 200.00 against the deposit and the bill: 200.00 - 50.00 - 136.73 + 50.00 applied = 63.27 paid back
+    shown = run(capsys, "account", "show", cora)
+    assert (shown["balance_minor"], shown["credit_minor"]) == (0, 0)
+    assert [d["status"] for d in shown["deposits"]] == ["applied"]
+    refunds = conn.execute("select sum(e.amount_minor) from ledger_entries e join accounts a on a.id = e.account_id "
+                           "where a.account_no = %s and e.entry_type = 'refund' and e.ledger_account = 'receivable'",
+                           (cora,)).fetchone()[0]
+    assert refunds == 20000 - 5000 - 13673 + 5000
+    assert conn.execute("select sum(amount_minor) from ledger_entries where ledger_account = 'deposits'"
+                        ).fetchone()[0] == 0
+    # waived with a reason: recorded, nothing billed
+    waived = run(capsys, "service", "start", "--account", dana, "--premise", str(home), "--service", "water",
+                 "--tariff", "W-FLAT", "--on", "2026-09-20", "--waive-deposit", "letter of credit from her bank",
+                 "--why", "moving in")
+    assert waived["deposit"] == {"status": "waived", "amount_minor": 5000, "reason": "letter of credit from her bank"}
+    assert run(capsys, "account", "show", dana)["open_items"] == []
+
+
+def test_a_deposit_is_credited_back_after_a_year_paid_on_time(town, capsys):
+    conn, _ = town
+    publish(conn, WATER)
+    home = run(capsys, "premises", "add", "--address", "8 Ash Ln", "--zone", ZONE)["premise_id"]
+    erin = run(capsys, "accounts", "open", "--name", "Erin Fox", "--cycle", CYCLE)["account_no"]
+    run(capsys, "meters", "install", "LX-W2", "--premise", str(home), "--service", "water", "--unit", "gal",
+        "--interval-s", "3600", "--at", "2026-09-01T00:00:00-05:00")
+    run(capsys, "service", "start", "--account", erin, "--premise", str(home), "--service", "water",
+        "--tariff", "W-FLAT", "--on", "2026-09-01", "--why", "moving in")
+    assert run(capsys, "deposits", "review")["credited"] == []  # not a year yet
+    credited = run(capsys, "deposits", "review", "--date", "2028-01-01")["credited"]
+    assert [c["amount_minor"] for c in credited] == [5000]
+    shown = run(capsys, "account", "show", erin)
+    assert shown["balance_minor"] == 0 and [d["status"] for d in shown["deposits"]] == ["refunded"]
+    assert run(capsys, "deposits", "review", "--date", "2028-01-01")["credited"] == []

@@ -1,5 +1,6 @@
 """Billing entities: every mistake in the file reported with its path; fees computed exactly."""
 from decimal import Decimal
+from importlib import resources
 
 import pytest
 
@@ -51,3 +52,24 @@ def test_a_file_that_is_not_toml_says_so():
     with pytest.raises(PolicyError) as caught:
         parse_entities("[entities.a\nname=")
     assert caught.value.errors[0][1] == "toml_syntax"
+
+
+def test_deposit_policies_and_what_they_require():
+    from billing.deposits import required
+
+    good = load_entities()["default"]
+    assert good.deposit_policy("water") == ("fixed", Decimal(5000))
+    assert good.deposit_policy("electric") == ("average_bills", Decimal(2))
+    assert good.deposit_policy("gas") is None
+    assert required(good.deposit_policy("electric"), 9_137) == (18_274, None)
+    assert required(("average_bills", Decimal("1.5")), 1_001) == (1_502, None)  # half up
+    assert required(good.deposit_policy("electric"), None)[0] == 0  # no history: none
+    assert required(None, 9_137) == (0, "the billing entity asks no deposit for this service")
+    text = resources.files("billing").joinpath("entities.toml").read_text()
+    bad = text.replace('water = "50.00"', 'water = "50.001"\nsteam = "1x"\ngas = "-2x"').replace(
+        "refund_after_months = 12", "refund_after_months = 0")
+    with pytest.raises(PolicyError) as caught:
+        parse_entities(bad, template_names())
+    assert {(p, c) for p, c, _ in caught.value.errors} == {
+        ("entities.default.deposit.water", "bad_deposit"), ("entities.default.deposit.steam", "bad_service"),
+        ("entities.default.deposit.gas", "bad_deposit"), ("entities.default.deposit.refund_after_months", "bad_integer")}
