@@ -39,3 +39,10 @@ class RequestRefused(PortalError):
     """A form field the request cannot take as given (too short, not one of the choices)."""
 
     code = "invalid_request"
+
+
+class RoleRequired(PortalError):
+    """A staff page action the signed-in role may not take."""
+
+    code = "role_required"
+    status = 403

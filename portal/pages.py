@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from config.errors import M2CError
 from portal import customer_api, lifecycle_api, records_api, staff_api
-from portal.errors import RequestRefused
+from portal.errors import RequestRefused, RoleRequired
 from portal.problems import Problem
 from portal.auth import SESSION_HOURS, Principal, logout
 from portal.deps import ACCOUNT_NO, COOKIE, account, optional_principal, sign_in_or_refuse, token_of
@@ -181,13 +181,13 @@ def staff_account_page(request: Request, account_no: str = Path(pattern=ACCOUNT_
 
 
 def _records_page(request: Request, who: Principal, status: int = 200, error: M2CError | None = None,
-                  message: str | None = None, form: dict | None = None) -> HTMLResponse:
+                  message: str | None = None, form: dict | None = None, finals: list | None = None) -> HTMLResponse:
     from storage.customers import cycle_codes
 
     with request.app.state.pool.connection() as conn:
         cycles = cycle_codes(conn)
     return _page(request, "staff_records.html", who, status, title="Customer records", cycles=cycles,
-                 zone=request.app.state.settings.utility_zone, form=form or {}, message=message,
+                 zone=request.app.state.settings.utility_zone, form=form or {}, message=message, finals=finals,
                  error=None if error is None else {"code": error.code, "message": first_line(error)})
 
 
@@ -270,11 +270,27 @@ def meter_form(request: Request, action: str = Form(max_length=16), meter: str =
     return _records_page(request, who, message=message)
 
 
+@router.post("/staff/records/final-bills")
+def final_bills_form(request: Request, who: Principal | None = Depends(optional_principal)):
+    """Issue the final bills that are ready: the same workflow as ``m2c bills final``."""
+    _same_origin(request)
+    who = _staff(who)
+    if not who.at_least("supervisor"):
+        refused = RoleRequired("issuing final bills needs the supervisor role")
+        return _records_page(request, who, refused.status, refused)
+    finals = lifecycle_api.final_bills(request, who)["final_bills"]
+    issued = sum(f["status"] == "billed" for f in finals)
+    return _records_page(request, who, message=f"{issued} final bills issued, "
+                                               f"{sum(f['status'] == 'waiting' for f in finals)} waiting.",
+                         finals=finals)
+
+
 @router.post("/staff/records/service")
 def service_form(request: Request, action: str = Form(max_length=16), account_no: str = Form(max_length=32),
                  premise_id: str = Form(max_length=19), service: str = Form(max_length=16), on: str = Form(max_length=10),
                  why: str = Form(max_length=500), tariff: str = Form("", max_length=64),
-                 to_premise_id: str = Form("", max_length=19), who: Principal | None = Depends(optional_principal)):
+                 to_premise_id: str = Form("", max_length=19), waive_deposit: str = Form("", max_length=500),
+                 who: Principal | None = Depends(optional_principal)):
     """Start, stop or move service: the same workflows as ``m2c service start|stop|transfer``."""
     from datetime import date
 
@@ -284,8 +300,11 @@ def service_form(request: Request, action: str = Form(max_length=16), account_no
         if action == "start":
             started = lifecycle_api.start_service(request, lifecycle_api.StartService(
                 account_no=account_no.strip(), premise_id=int(premise_id), service=service, tariff=tariff.strip(),
-                on=date.fromisoformat(on), why=why), who)
-            message = f"Service {started['agreement_id']} starts on {on} ({started['status']})."
+                on=date.fromisoformat(on), waive_deposit=waive_deposit.strip() or None, why=why), who)
+            deposit = started["deposit"]
+            message = (f"Service {started['agreement_id']} starts on {on} ({started['status']}); deposit "
+                       f"{deposit['status']}" + (f" {deposit['amount_minor'] / 100:.2f}" if deposit["amount_minor"] else "")
+                       + ".")
         else:
             stopped = lifecycle_api.stop_service(request, lifecycle_api.StopService(
                 account_no=account_no.strip(), premise_id=int(premise_id), service=service, on=date.fromisoformat(on),

@@ -203,3 +203,14 @@ def test_staff_install_a_meter_and_start_and_stop_service_in_the_browser(server,
     assert [r[0] for r in conn.execute("select kind from cis_events where actor = 'clerk' and subject in (%s, 'WEB-E1') "
                                        "order by id", (account,))] == ["meter_installed", "service_started",
                                                                         "service_stopped"]
+    # final bills: a supervisor's action; the stopped service waits for its reads, and the page says why
+    browser.find_element(By.ID, "final-bills").click()
+    arrive(browser, lambda url: url.endswith("/staff/records/final-bills"))
+    assert browser.find_element(By.ID, "error").text.startswith("role_required: ")
+    sign_in(browser, server, "supervisor")
+    browser.get(f"{server}/staff/records")
+    browser.find_element(By.ID, "final-bills").click()
+    arrive(browser, lambda url: url.endswith("/staff/records/final-bills"))
+    assert browser.find_element(By.ID, "message").text.startswith("0 final bills issued, ")
+    row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#finals tr") if account in r.text)
+    assert "waiting" in row.text and "no billing period of the account's cycle holds the last day served" in row.text
