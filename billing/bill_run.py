@@ -24,6 +24,7 @@ from billing.metrics import BillRunMetrics
 from billing.entities import Entity, load_entities
 from storage import bill_runs
 from storage.attribution import raise_unbilled_of_period
+from storage.final_bills import activate_started
 from storage.tariffs import PublishedTariff
 
 CHUNK_ACCOUNTS = 1000
@@ -78,6 +79,7 @@ def _run(conn, billing_period_id, tariffs, clock, metrics: BillRunMetrics, progr
     if cycle_id is None:
         raise UnknownPeriod(f"no billing period {billing_period_id}")
     run_id = bill_runs.start_run(conn, billing_period_id, requested_by)  # we hold the period's lock
+    activate_started(conn, clock().date())
     result = BillRunResult(run_id, billing_period_id)
     try:
         accounts = bill_runs.accounts_to_bill(conn, billing_period_id, cycle_id, only_accounts)

@@ -1,5 +1,5 @@
 """Closing billing cycles on schedule: for every period due, estimate its missing reads (VEE), run
-its bill run, then raise customers' alerts, deliver what is waiting and run collections for the day. The streams worker
+its bill run; issue the final bills that are ready; then raise customers' alerts, deliver what is waiting and run collections for the day. The streams worker
 runs this every few minutes in a thread (``m2c worker``); ``m2c cycles close-due`` runs it once.
 
 One process at a time does it (an advisory lock); each step is itself safe to repeat.
@@ -31,6 +31,7 @@ class CycleCloseReport:
     bill_runs: list = field(default_factory=list)  # BillRunResult per due period
     estimated_reads: int = 0
     corrections: int = 0  # bills whose usage changed after billing, raised for cancel/rebill
+    final_bills: list = field(default_factory=list)  # final_bills.FinalOutcome of each stopped agreement
     alerts: object | None = None  # customers' high-usage and leak alerts raised
     delivery: object | None = None
     collections: object | None = None
@@ -59,6 +60,7 @@ def close_due_cycles(settings: Settings, now: datetime | None = None,
     from billing.alerts import run_alerts
     from billing.corrections import raise_corrections
     from billing.dunning import run_collections
+    from billing.final_bills import issue_final_bills
     from billing.cycles import due_periods, ensure_periods
     from billing.delivery import deliver_pending
     from storage.tariffs import current_tariffs
@@ -80,6 +82,8 @@ def close_due_cycles(settings: Settings, now: datetime | None = None,
                                                  clock=lambda: now, progress=progress, tally=tally)
                 report.estimated_reads += estimated
                 report.bill_runs.append(result)
+            report.final_bills = issue_final_bills(conn, tariffs or current_tariffs(conn), entities,
+                                                   clock=lambda: now, requested_by="scheduler")
             report.corrections = raise_corrections(conn, today - timedelta(days=CORRECTION_LOOKBACK_DAYS))
             report.alerts = run_alerts(conn, lambda: tariffs or current_tariffs(conn), now)
             report.delivery = deliver_pending(conn, entities, configured_delivery(settings), now)

@@ -5,12 +5,14 @@ no longer served, priced on the billing period the stop falls in (fixed charges 
 prorated by days, as on any bill); the regular bill of that period leaves the agreement out. The
 agreement's held deposit is applied to it, and a credit left when the account has no service any
 more is paid back. It waits
-(and says why) while reads are missing or while the period before is not billed yet. Issuing is
+(and says why) while reads are missing or while the period before is not billed yet; once the
+cycle's wait for late reads (``close_after_days``) has passed since the stop, VEE estimates the reads
+that never came, as cycle close does, and the bill goes out (marked estimated). Issuing is
 idempotent: an agreement has at most one issued final bill."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Callable
 
 import psycopg
@@ -22,6 +24,7 @@ from billing.invoice import build_account_bill
 from billing.pricing_inputs import histories as histories_for, interval_inputs
 from storage import final_bills as stored
 from storage.usage import usage_for
+from vee.gap_fill import fill_missing_reads
 
 BILLED, WAITING, COVERED = "billed", "waiting", "covered"
 
@@ -44,11 +47,19 @@ def issue_final_bills(conn: psycopg.Connection, tariffs: dict, entities: dict[st
                       requested_by: str = "m2c bills final") -> list[FinalOutcome]:
     """Issue every final bill that is ready; returns what became of each stopped agreement."""
     entities = entities or load_entities()
+    stored.activate_started(conn, clock().date())
     return [_final(conn, row, tariffs, entities, clock, requested_by) for row in stored.stopped_agreements(conn)]
 
 
+def _priced(conn, account_id: int, usage, tariffs, entity: Entity):
+    usages = [usage]
+    summaries, intervals = interval_inputs(conn, usages, tariffs)
+    return build_account_bill(account_id, usages, tariffs, intervals, histories_for(conn, usages, tariffs),
+                              allow_estimated=entity.allow_estimated_bills, summaries=summaries)
+
+
 def _final(conn, row, tariffs, entities, clock, requested_by) -> FinalOutcome:
-    agreement_id, account_id, account_no, start, end, period_id, billed_to = row
+    agreement_id, account_id, account_no, start, end, period_id, billed_to, wait_days = row
     first = max(start, billed_to or start)
     if first >= end:
         with conn.transaction():
@@ -65,13 +76,16 @@ def _final(conn, row, tariffs, entities, clock, requested_by) -> FinalOutcome:
     if first < usage.period.start:
         return FinalOutcome(agreement_id, account_no, WAITING, first, end,
                             reason=f"the regular bill of the days before {usage.period.start} is not issued")
-    usages = [replace(usage, service_from=max(usage.service_from, first))]
     terms = account_terms(conn, [account_id], period_id)
     terms = {account_id: replace(terms[account_id], rebill_of=None, budget_started_on=None)}
     entity = entity_for(entities, terms[account_id].billing_entity)
-    summaries, intervals = interval_inputs(conn, usages, tariffs)
-    bill = build_account_bill(account_id, usages, tariffs, intervals, histories_for(conn, usages, tariffs),
-                              allow_estimated=entity.allow_estimated_bills, summaries=summaries)
+    bill = _priced(conn, account_id, replace(usage, service_from=max(usage.service_from, first)), tariffs, entity)
+    if bill.hold_reason and bill.hold_reason.startswith("missing_reads") and \
+            clock().date() >= end + timedelta(days=wait_days):
+        # the cycle's wait for late reads is over: VEE estimates what never came, as at cycle close
+        fill_missing_reads(conn, stored.agreement_meter_ids(conn, agreement_id), first, end)
+        usage = usage_for(conn, [(account_id, period_id)], final_agreement=agreement_id)[0]
+        bill = _priced(conn, account_id, replace(usage, service_from=max(usage.service_from, first)), tariffs, entity)
     if bill.hold_reason:
         return FinalOutcome(agreement_id, account_no, WAITING, first, end, reason=bill.hold_reason)
     with conn.transaction():

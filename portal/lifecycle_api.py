@@ -67,6 +67,23 @@ def exchange_meter(request: Request, body: ExchangeMeter, who: Principal = Depen
     return {"old": _installed(removed), "new": _installed(installed)}
 
 
+class RemoveMeter(BaseModel):
+    meter: str = Field(min_length=1, max_length=64)
+    at: datetime
+    removal_read: int | None = None
+    why: str = WHY
+
+
+@router.post("/meters/remove")
+def remove_meter(request: Request, body: RemoveMeter, who: Principal = Depends(staff("clerk"))) -> dict:
+    from cis.meters import remove
+
+    with request.app.state.pool.connection() as conn:
+        done = remove(conn, body.meter, body.at, who.username, body.why, body.removal_read)
+        record(conn, who, "meter.remove", body.meter, {"why": body.why})
+    return _installed(done)
+
+
 class StartService(BaseModel):
     account_no: str = Field(min_length=1, max_length=32)
     premise_id: int = Field(ge=1, le=2**62)

@@ -258,6 +258,10 @@ def meter_form(request: Request, action: str = Form(max_length=16), meter: str =
             done = lifecycle_api.exchange_meter(request, lifecycle_api.ExchangeMeter(
                 old=meter.strip(), new=new.strip(), at=_moment(request, at), why=why), who)["new"]
             message = f"Meter {meter.strip()} exchanged for {done['meter']} at {at}."
+        elif action == "remove":
+            done = lifecycle_api.remove_meter(request, lifecycle_api.RemoveMeter(
+                meter=meter.strip(), at=_moment(request, at), why=why), who)
+            message = f"Meter {done['meter']} removed from service point {done['service_point_id']} at {at}."
         else:
             done = lifecycle_api.install_meter(request, lifecycle_api.InstallMeter(
                 meter=meter.strip(), premise_id=int(premise_id), service=service, unit=unit,

@@ -7,19 +7,31 @@ from datetime import date
 import psycopg
 
 
-def stopped_agreements(conn: psycopg.Connection) -> list[tuple[int, int, str, date, date, int | None, date | None]]:
+def stopped_agreements(conn: psycopg.Connection) -> list[tuple]:
     """(agreement id, account id, account number, first day served, first day no longer served, the
-    billing period its last day falls in, the end of the days earlier issued bills took) of every
-    stopped agreement with no issued final bill."""
+    billing period its last day falls in, the end of the days earlier issued bills took, the cycle's
+    days to wait for late reads) of every stopped agreement with no issued final bill."""
     return conn.execute(
         "select sa.id, a.id, a.account_no, sa.start_date, sa.end_date, p.id, "
         "  (select max(u.end_day) from bill_usage u join bills b on b.id = u.bill_id "
-        "    where u.service_agreement_id = sa.id and b.status = 'issued') "
+        "    where u.service_agreement_id = sa.id and b.status = 'issued'), c.close_after_days "
         "from service_agreements sa join accounts a on a.id = sa.account_id "
+        "join billing_cycles c on c.id = a.billing_cycle_id "
         "left join billing_periods p on p.billing_cycle_id = a.billing_cycle_id "
         " and p.period_start < sa.end_date and p.period_end >= sa.end_date "
         "where sa.status = 'stopped' and not exists (select 1 from bills b where b.final_agreement_id = sa.id "
         " and b.status = 'issued') order by sa.end_date, sa.id").fetchall()
+
+
+def agreement_meter_ids(conn: psycopg.Connection, agreement_id: int) -> list[int]:
+    return [r[0] for r in conn.execute("select distinct meter_id from agreement_meters where service_agreement_id = %s",
+                                       (agreement_id,))]
+
+
+def activate_started(conn: psycopg.Connection, today: date) -> int:
+    """Pending agreements whose first day has come are active; returns how many."""
+    return conn.execute("update service_agreements set status = 'active' where status = 'pending' "
+                        "and start_date <= %s", (today,)).rowcount
 
 
 def mark_final_billed(conn: psycopg.Connection, agreement_id: int) -> None:

@@ -87,10 +87,19 @@ def test_a_day_row_locked_for_30_seconds_mid_ingest(base_settings, load, clean, 
     started = time.monotonic()
     run, worker = streaming(base_settings, load, "faults_lock", 14, 9472, tmp_path, 0.3)
     with psycopg.connect(run.settings.database_url) as holder:
-        # the rows of the newest day stored so far: the blocks still to come for that day need them
+        # the rows of the newest day still being filled: the blocks still to come for that day need them
+        # (when the worker has just finished a day, the next day's first rows are awaited)
+        deadline = time.monotonic() + 60
+        while True:
+            day = holder.execute("select max(local_day) from interval_blocks "
+                                 "where read_count < array_length(values, 1)").fetchone()[0]
+            holder.rollback()
+            if day is not None or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
         locked = holder.execute(
-            "select count(*) from (select 1 from interval_blocks where local_day = "
-            "(select max(local_day) from interval_blocks) for update) as held").fetchone()[0]
+            "select count(*) from (select 1 from interval_blocks where local_day = %s for update) as held",
+            (day,)).fetchone()[0]
         time.sleep(30)
         assert worker.poll() is None
         holder.rollback()

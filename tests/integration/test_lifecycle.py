@@ -234,3 +234,29 @@ def test_a_deposit_is_credited_back_after_a_year_paid_on_time(town, capsys):
     shown = run(capsys, "account", "show", erin)
     assert shown["balance_minor"] == 0 and [d["status"] for d in shown["deposits"]] == ["refunded"]
     assert run(capsys, "deposits", "review", "--date", "2028-01-01")["credited"] == []
+
+
+def test_a_final_bill_waits_for_its_reads_then_estimates_them_after_the_cycles_wait(town, capsys):
+    from billing.final_bills import issue_final_bills
+
+    conn, settings = town
+    home = run(capsys, "premises", "add", "--address", "2 Elm Ct", "--zone", ZONE)["premise_id"]
+    gail = run(capsys, "accounts", "open", "--name", "Gail Hunt", "--cycle", CYCLE)["account_no"]
+    run(capsys, "meters", "install", "LX-E9", "--premise", str(home), "--service", "electric", "--unit", "Wh",
+        "--interval-s", "3600", "--at", "2026-09-01T00:00:00-05:00")
+    run(capsys, "service", "start", "--account", gail, "--premise", str(home), "--service", "electric",
+        "--tariff", "E-FLAT", "--on", "2026-09-01", "--why", "moving in")
+    # 1 kWh an hour for 9 days; the 10th, her last, loses its last six hours
+    blocks = [block("LX-E9", d, np.full(24, 1000)) for d in days(date(2026, 9, 1), date(2026, 9, 10))]
+    BatchProcessor(settings, conn, cache=None).process(blocks + [block("LX-E9", date(2026, 9, 10), np.full(18, 1000))])
+    run(capsys, "service", "stop", "--account", gail, "--premise", str(home), "--service", "electric",
+        "--on", "2026-09-11", "--why", "moved away")
+    tariffs, zone = current_tariffs(conn), ZoneInfo(ZONE)
+    waiting = issue_final_bills(conn, tariffs, clock=lambda: datetime(2026, 9, 11, 12, tzinfo=zone))
+    assert [(o.status, o.reason) for o in waiting] == [("waiting", "missing_reads:electric:6")]
+    # the cycle waits one day for late reads; then VEE estimates the six hours and the bill goes out
+    billed = issue_final_bills(conn, tariffs, clock=lambda: datetime(2026, 9, 12, 12, tzinfo=zone))
+    assert [o.status for o in billed] == ["billed"]
+    estimated, = conn.execute("select estimated from bills where id = %s", (billed[0].bill_id,)).fetchone()
+    reads = conn.execute("select read_count from bill_usage where bill_id = %s", (billed[0].bill_id,)).fetchone()[0]
+    assert estimated and reads == 10 * 24

@@ -2,6 +2,7 @@
 what they cannot."""
 import json
 import re
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -436,9 +437,43 @@ def test_staff_install_exchange_start_and_stop_through_the_api(client, portal_da
     stopped = client.post("/api/v1/staff/service/stop", headers=clerk, json={
         "account_no": account, "premise_id": premise_id, "service": "electric", "on": "2026-11-10", "why": "moved"})
     assert stopped.status_code == 200 and stopped.json()["last_day"] == "2026-11-09"
+    remove = {"meter": "API-E2", "at": "2026-11-10T00:00:00-06:00", "why": "vacant: meter pulled"}
+    removed = client.post("/api/v1/staff/meters/remove", headers=clerk, json=remove)
+    assert removed.status_code == 200 and removed.json()["service_point_id"] == installed.json()["service_point_id"]
+    again = client.post("/api/v1/staff/meters/remove", headers=clerk, json=remove)
+    assert (again.status_code, again.json()["code"]) == (409, "meter_not_installed")
     assert client.post("/api/v1/staff/bills/final", headers=clerk).status_code == 403
     finals = client.post("/api/v1/staff/bills/final", headers=supervisor).json()["final_bills"]
     mine = next(f for f in finals if f["account_no"] == account)
     assert mine["status"] == "waiting" and mine["reason"].startswith("missing_reads:electric:")
     actions = [e["action"] for e in client.get("/api/v1/staff/audit", headers=token(client, "admin")).json()["entries"]]
-    assert {"meter.install", "meter.exchange", "service.start", "service.stop", "bills.final"} <= set(actions)
+    assert {"meter.install", "meter.exchange", "meter.remove", "service.start", "service.stop",
+            "bills.final"} <= set(actions)
+
+
+def test_a_customer_who_moved_in_sees_only_their_own_days(client, portal_data):
+    from cis import service
+    from cis.accounts import NewAccount, open_account
+    from portal.auth import create_user
+
+    conn, alice = portal_data.conn, portal_data.alice
+    premise, kind, tariff = conn.execute(
+        "select sa.premise_id, sa.service, ta.tariff_code from service_agreements sa join accounts a on a.id = "
+        "sa.account_id join tariff_assignments ta on ta.service_agreement_id = sa.id where a.account_no = %s "
+        "order by sa.id limit 1", (alice,)).fetchone()
+    # Alice moves out on 1 November (keyed after the reads); Newton moves in the same day
+    service.stop(conn, alice, premise, kind, date(2026, 11, 1), "clerk", "moved out")
+    newton = open_account(conn, NewAccount(cycle=portal_data.utility.cycle_code, name="Newton"), "clerk",
+                          "moving in").account_no
+    service.start(conn, service.Start(newton, premise, kind, tariff, date(2026, 11, 1)), "clerk", "moving in")
+    create_user(conn, "newton", PASSWORD, "customer", [newton])
+    window = {"start": "2026-10-20", "end": "2026-11-19"}
+    theirs = client.get(f"/api/v1/accounts/{newton}/usage", headers=token(client, "newton"), params=window).json()
+    days = {r["day"] for r in theirs["usage"] if r["service"] == kind}
+    assert days and min(days) == "2026-11-01"
+    hers = client.get(f"/api/v1/accounts/{alice}/usage", headers=token(client, "alice"), params=window).json()
+    assert max(r["day"] for r in hers["usage"] if r["service"] == kind) == "2026-10-31"
+    intervals = client.get(f"/api/v1/accounts/{newton}/usage", headers=token(client, "newton"),
+                           params={"view": "interval", "start": "2026-10-30", "end": "2026-11-03"}).json()["usage"]
+    # local midnight of 1 November (CDT) is 05:00 UTC: nothing of Alice's evening before
+    assert intervals and all(r["start"] >= "2026-11-01T05:00:00+00:00" for r in intervals if r["service"] == kind)
