@@ -30,6 +30,9 @@ class DepositOutcome:
     reason: str | None = None
     deposit_id: int | None = None
 
+    def document(self) -> dict:
+        return {"status": self.status, "amount_minor": self.amount_minor, "reason": self.reason}
+
 
 def required(policy: tuple[str, Decimal] | None, average_bill_minor: int | None) -> tuple[int, str | None]:
     """(amount in minor units, why none) under the policy: a fixed amount, or a multiple of the premise's

@@ -41,6 +41,13 @@ class FinalOutcome:
     reason: str | None = None
     deposit_applied_minor: int = 0
 
+    def document(self) -> dict:
+        """As the command line (``--json``), the staff API and the staff page give it."""
+        return {"agreement_id": self.agreement_id, "account_no": self.account_no, "status": self.status,
+                "bill_id": self.bill_id, "period_start": self.first_day.isoformat(),
+                "period_end": self.end_day.isoformat(), "charges_minor": self.charges_minor,
+                "deposit_applied_minor": self.deposit_applied_minor, "reason": self.reason}
+
 
 def issue_final_bills(conn: psycopg.Connection, tariffs: dict, entities: dict[str, Entity] | None = None,
                       clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),

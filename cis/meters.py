@@ -54,6 +54,12 @@ class Installed:
     rolled_up_days: int  # stored days rolled up again because reads had arrived before the record
     held_reads_stored: int = 0  # reads that came before the meter was in the directory, stored now
 
+    def document(self) -> dict:
+        """As the command line (``--json``) and the staff API give it."""
+        return {"meter": self.meter_no, "meter_id": self.meter_id, "service_point_id": self.service_point_id,
+                "installation_id": self.installation_id, "at": self.at.isoformat(),
+                "rolled_up_days": self.rolled_up_days, "held_reads_stored": self.held_reads_stored}
+
 
 def check_spec(spec: MeterSpec) -> list[tuple[str, str]]:
     """Every problem of the meter as (code, message)."""
@@ -114,11 +120,9 @@ def exchange(conn: psycopg.Connection, old_no: str, new: MeterSpec | str, at: da
     check_moment(at)
     with conn.transaction():
         lock_for_change(conn)
-        old = stored.meter(conn, old_no)
-        if old is None:
-            raise UnknownMeter(f"no meter {old_no}")
+        old = _known(conn, old_no)
         if isinstance(new, str):
-            new = MeterSpec(new, old[1], old[2], old[4], old[3], old[7], old[8], old[6])
+            new = replace(_spec(old_no, old), meter_no=new)
         elif new.high_per_hour is None:
             new = replace(new, high_per_hour=old[6] if new.unit == old[2] and new.power_of_ten == old[3] else None)
         _refuse(check_spec(new))
@@ -140,13 +144,27 @@ def remove(conn: psycopg.Connection, meter_no: str, at: datetime, actor: str, re
     check_moment(at)
     with conn.transaction():
         lock_for_change(conn)
-        found = stored.meter(conn, meter_no)
-        if found is None:
-            raise UnknownMeter(f"no meter {meter_no}")
-        removed = _remove(conn, found[0], meter_no, at, read)
+        removed = _remove(conn, _known(conn, meter_no)[0], meter_no, at, read)
         record_event(conn, "meter_removed", meter_no,
                      {"service_point_id": removed.service_point_id, "at": at.isoformat(), "read": read}, actor, reason)
     return removed
+
+
+def spec_of(conn: psycopg.Connection, meter_no: str) -> MeterSpec:
+    """The meter as a device, as recorded."""
+    return _spec(meter_no, _known(conn, meter_no))
+
+
+def _known(conn: psycopg.Connection, meter_no: str) -> tuple:
+    found = stored.meter(conn, meter_no)
+    if found is None:
+        raise UnknownMeter(f"no meter {meter_no}")
+    return found
+
+
+def _spec(meter_no: str, row: tuple) -> MeterSpec:
+    _, service, unit, power, interval_s, _, high, digits, meter_class = row
+    return MeterSpec(meter_no, service, unit, interval_s, power, digits, meter_class, high)
 
 
 def _meter_for(conn: psycopg.Connection, spec: MeterSpec, zone: str) -> int:

@@ -9,17 +9,7 @@ from datetime import date, datetime
 
 from config.settings import Settings
 from meter2cash.arguments import UsageError
-
-
-def _connect(settings: Settings):
-    import psycopg
-
-    return psycopg.connect(settings.database_url, autocommit=True)
-
-
-def _say(args, text: str, body: dict) -> int:
-    print(json.dumps(body, default=str) if args.json else text)
-    return 0
+from meter2cash.cis_cli import _connect, _say
 
 
 def moment(text: str) -> datetime:
@@ -34,12 +24,6 @@ def day(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise UsageError("bad_date", f"{text!r} is not a day (YYYY-MM-DD)") from None
-
-
-def _installed(done) -> dict:
-    return {"meter": done.meter_no, "meter_id": done.meter_id, "service_point_id": done.service_point_id,
-            "installation_id": done.installation_id, "at": done.at.isoformat(), "rolled_up_days": done.rolled_up_days,
-            "held_reads_stored": done.held_reads_stored}
 
 
 def cmd_meters(args, settings: Settings) -> int:
@@ -58,14 +42,14 @@ def cmd_meters(args, settings: Settings) -> int:
             return _say(args, f"meter {done.meter_no} installed at premise {args.premise} (service point "
                               f"{done.service_point_id}) from {at.isoformat()}"
                               + (f"; {done.rolled_up_days} stored days rolled up again" if done.rolled_up_days else ""),
-                        _installed(done))
+                        done.document())
         if args.action == "exchange":
             if len(args.meters) != 2:
                 raise UsageError("exchange_needs", "m2c meters exchange OLD NEW --at ISO8601")
             old_no, new_no = args.meters
             new = new_no
             if args.unit or args.interval_s or args.power_of_ten is not None:
-                found = _old_spec(conn, old_no)
+                found = meters.spec_of(conn, old_no)
                 new = meters.MeterSpec(new_no, found.service, args.unit or found.unit,
                                        args.interval_s or found.interval_s,
                                        found.power_of_ten if args.power_of_ten is None else args.power_of_ten,
@@ -74,23 +58,12 @@ def cmd_meters(args, settings: Settings) -> int:
                                                  args.removal_read, args.read)
             return _say(args, f"meter {old_no} removed and {new_no} installed at service point "
                               f"{installed.service_point_id} at {at.isoformat()}",
-                        {"old": _installed(removed), "new": _installed(installed), "at": at.isoformat()})
+                        {"old": removed.document(), "new": installed.document(), "at": at.isoformat()})
         if len(args.meters) != 1:
             raise UsageError("remove_needs", "m2c meters remove METER --at ISO8601")
         done = meters.remove(conn, args.meters[0], at, who, args.why or "meter removed", args.removal_read)
         return _say(args, f"meter {done.meter_no} removed from service point {done.service_point_id} at "
-                          f"{at.isoformat()}", _installed(done))
-
-
-def _old_spec(conn, meter_no: str):
-    from cis.errors import UnknownMeter
-    from cis.meters import MeterSpec
-    from storage.installations import meter
-
-    found = meter(conn, meter_no)
-    if found is None:
-        raise UnknownMeter(f"no meter {meter_no}")
-    return MeterSpec(meter_no, found[1], found[2], found[4], found[3])
+                          f"{at.isoformat()}", done.document())
 
 
 def cmd_service(args, settings: Settings) -> int:
@@ -115,8 +88,7 @@ def cmd_service(args, settings: Settings) -> int:
                               + (f" ({deposit.reason})" if deposit.reason else ""),
                         {"agreement_id": started.agreement_id, "service_point_id": started.service_point_id,
                          "status": started.status, "connect_needed": started.connect_needed, "on": on.isoformat(),
-                         "deposit": {"status": deposit.status, "amount_minor": deposit.amount_minor,
-                                     "reason": deposit.reason}})
+                         "deposit": deposit.document()})
         if args.action == "stop":
             stopped = service.stop(conn, args.account, args.premise, args.service, on, who,
                                    args.why or "service stopped")
@@ -175,11 +147,7 @@ def cmd_final_bills(args, settings: Settings) -> int:
     with _connect(settings) as conn:
         outcomes = issue_final_bills(conn, current_tariffs(conn), configured_entities(settings),
                                      requested_by=args.by or getpass.getuser())
-    body = {"final_bills": [{"agreement_id": o.agreement_id, "account_no": o.account_no, "status": o.status,
-                             "bill_id": o.bill_id, "period_start": o.first_day.isoformat(),
-                             "period_end": o.end_day.isoformat(), "charges_minor": o.charges_minor,
-                             "deposit_applied_minor": o.deposit_applied_minor, "reason": o.reason}
-                            for o in outcomes],
+    body = {"final_bills": [o.document() for o in outcomes],
             "issued": sum(o.status == BILLED for o in outcomes),
             "waiting": sum(o.status == "waiting" for o in outcomes)}
     if args.json:

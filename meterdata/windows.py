@@ -30,6 +30,14 @@ class Split:
     parts: list[tuple[int, np.ndarray | None]]
     outside: np.ndarray | None
 
+    def slots_at(self, point: int, slots: int) -> np.ndarray:
+        """The mask of the row's slots at ``point`` (all False when none are)."""
+        mask = np.zeros(slots, bool)
+        for part_point, part in self.parts:
+            if part_point == point:
+                mask |= True if part is None else part
+        return mask
+
 
 def split_row(day_start: int, interval_s: int, slots: int, installations: list[Installation]) -> Split:
     """Split a row of ``slots`` intervals from ``day_start`` by the meter's installations; an interval

@@ -30,12 +30,6 @@ class InstallMeter(BaseModel):
     why: str = WHY
 
 
-def _installed(done) -> dict:
-    return {"meter": done.meter_no, "service_point_id": done.service_point_id,
-            "installation_id": done.installation_id, "at": done.at.isoformat(),
-            "rolled_up_days": done.rolled_up_days, "held_reads_stored": done.held_reads_stored}
-
-
 @router.post("/meters/install", status_code=201)
 def install_meter(request: Request, body: InstallMeter, who: Principal = Depends(staff("clerk"))) -> dict:
     from cis.meters import MeterSpec, install
@@ -44,7 +38,7 @@ def install_meter(request: Request, body: InstallMeter, who: Principal = Depends
     with request.app.state.pool.connection() as conn:
         done = install(conn, spec, body.premise_id, body.at, who.username, body.why, body.read)
         record(conn, who, "meter.install", body.meter, {"why": body.why, "premise_id": body.premise_id})
-    return _installed(done)
+    return done.document()
 
 
 class ExchangeMeter(BaseModel):
@@ -64,7 +58,7 @@ def exchange_meter(request: Request, body: ExchangeMeter, who: Principal = Depen
         removed, installed = exchange(conn, body.old, body.new, body.at, who.username, body.why, body.removal_read,
                                       body.install_read)
         record(conn, who, "meter.exchange", body.old, {"why": body.why, "new": body.new})
-    return {"old": _installed(removed), "new": _installed(installed)}
+    return {"old": removed.document(), "new": installed.document()}
 
 
 class RemoveMeter(BaseModel):
@@ -81,7 +75,7 @@ def remove_meter(request: Request, body: RemoveMeter, who: Principal = Depends(s
     with request.app.state.pool.connection() as conn:
         done = remove(conn, body.meter, body.at, who.username, body.why, body.removal_read)
         record(conn, who, "meter.remove", body.meter, {"why": body.why})
-    return _installed(done)
+    return done.document()
 
 
 class StartService(BaseModel):
@@ -113,7 +107,7 @@ def start_service(request: Request, body: StartService, who: Principal = Depends
                                                               "deposit": deposit.status})
     return {"agreement_id": started.agreement_id, "service_point_id": started.service_point_id,
             "status": started.status, "connect_needed": started.connect_needed,
-            "deposit": {"status": deposit.status, "amount_minor": deposit.amount_minor, "reason": deposit.reason}}
+            "deposit": deposit.document()}
 
 
 class StopService(BaseModel):
@@ -153,7 +147,4 @@ def final_bills(request: Request, who: Principal = Depends(staff("supervisor")))
         outcomes = issue_final_bills(conn, current_tariffs(conn), configured_entities(request.app.state.settings),
                                      requested_by=who.username)
         record(conn, who, "bills.final", "final", {"issued": sum(o.status == BILLED for o in outcomes)})
-    return {"final_bills": [{"agreement_id": o.agreement_id, "account_no": o.account_no, "status": o.status,
-                             "bill_id": o.bill_id, "period_start": o.first_day.isoformat(),
-                             "period_end": o.end_day.isoformat(), "charges_minor": o.charges_minor,
-                             "reason": o.reason} for o in outcomes]}
+    return {"final_bills": [o.document() for o in outcomes]}

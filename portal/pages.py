@@ -191,6 +191,14 @@ def _records_page(request: Request, who: Principal, status: int = 200, error: M2
                  error=None if error is None else {"code": error.code, "message": first_line(error)})
 
 
+def _refused(request: Request, who: Principal, error: Exception, form: dict | None = None) -> HTMLResponse:
+    """The records page again with the refusal: a workflow's with its code and status, or a field the
+    form cannot hold (a why under three letters, an unknown kind, a number that is not one)."""
+    if not isinstance(error, M2CError):
+        error = RequestRefused(str(error).splitlines()[0])
+    return _records_page(request, who, error.status, error, form=form)
+
+
 @router.get("/staff/records", response_class=HTMLResponse)
 def records_page(request: Request, premise: int | None = None, who: Principal | None = Depends(optional_principal)):
     """Open an account, add a premise: the same workflows as ``m2c accounts open`` and ``m2c premises add``."""
@@ -213,10 +221,8 @@ def open_account_form(request: Request, cycle: str = Form(max_length=32), why: s
                                        customer_id=int(customer_id) if customer_id.strip().isdigit() else None,
                                        email=email.strip() or None, delivery=delivery, paperless=bool(paperless))
         opened = records_api.open_account(request, body, who)
-    except M2CError as error:
-        return _records_page(request, who, error.status, error, form=form)
-    except ValueError as error:  # a field the form cannot hold (a why under three letters, an unknown kind)
-        return _records_page(request, who, 422, RequestRefused(str(error).splitlines()[0]), form=form)
+    except (M2CError, ValueError) as error:
+        return _refused(request, who, error, form)
     return RedirectResponse(f"/staff/accounts/{opened['account_no']}", status_code=303)
 
 
@@ -228,10 +234,8 @@ def add_premise_form(request: Request, address: str = Form(max_length=500), why:
     try:
         added = records_api.add_premise(request, records_api.AddPremise(address=address, zone=zone.strip() or None,
                                                                         why=why), who)
-    except M2CError as error:
-        return _records_page(request, who, error.status, error)
-    except ValueError as error:
-        return _records_page(request, who, 422, RequestRefused(str(error).splitlines()[0]))
+    except (M2CError, ValueError) as error:
+        return _refused(request, who, error)
     return RedirectResponse(f"/staff/records?premise={added['premise_id']}", status_code=303)
 
 
@@ -250,7 +254,7 @@ def meter_form(request: Request, action: str = Form(max_length=16), meter: str =
                premise_id: str = Form("", max_length=19), service: str = Form("electric", max_length=16),
                unit: str = Form("Wh", max_length=8), interval_s: str = Form("900", max_length=6),
                who: Principal | None = Depends(optional_principal)):
-    """Install or exchange a meter: the same workflows as ``m2c meters install|exchange``."""
+    """Install, exchange or remove a meter: the same workflows as ``m2c meters install|exchange|remove``."""
     _same_origin(request)
     who = _staff(who)
     try:
@@ -267,10 +271,8 @@ def meter_form(request: Request, action: str = Form(max_length=16), meter: str =
                 meter=meter.strip(), premise_id=int(premise_id), service=service, unit=unit,
                 interval_s=int(interval_s), at=_moment(request, at), why=why), who)
             message = f"Meter {done['meter']} installed at service point {done['service_point_id']}."
-    except M2CError as error:
-        return _records_page(request, who, error.status, error)
-    except ValueError as error:
-        return _records_page(request, who, 422, RequestRefused(str(error).splitlines()[0]))
+    except (M2CError, ValueError) as error:
+        return _refused(request, who, error)
     return _records_page(request, who, message=message)
 
 
@@ -317,8 +319,6 @@ def service_form(request: Request, action: str = Form(max_length=16), account_no
             message = f"Service {stopped['agreement_id']} stopped: last day served {stopped['last_day']}" + (
                 f"; service {stopped['started_agreement_id']} starts at premise {to_premise_id} on {on}."
                 if stopped["started_agreement_id"] else ".")
-    except M2CError as error:
-        return _records_page(request, who, error.status, error)
-    except ValueError as error:
-        return _records_page(request, who, 422, RequestRefused(str(error).splitlines()[0]))
+    except (M2CError, ValueError) as error:
+        return _refused(request, who, error)
     return _records_page(request, who, message=message)

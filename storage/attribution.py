@@ -20,10 +20,14 @@ import psycopg
 
 from meterdata.day_rows import StoredRow
 from meterdata.windows import Installation, masked_totals, split_row
+from storage.exception_rows import ExceptionRecord, insert_day_exceptions
 from storage.pg_binary import parse_array
 
 OUTSIDE_RULE, UNBILLED_RULE = "outside_installation", "unbilled_consumption"
 _OUTSIDE_MARK, _UNBILLED_MARK = 32768, 65536  # their bits in vee.rules
+# an installation ``i`` that may cover part of the day row ``b`` (the exact slots: meterdata.windows)
+_INSTALLED_ON_ROW = (" and i.installed_at < b.day_start + interval '1 day 1 hour' "
+                     " and (i.removed_at is null or i.removed_at > b.day_start) ")
 
 
 def lock_for_merge(conn: psycopg.Connection) -> None:
@@ -48,14 +52,18 @@ def installations_of(conn: psycopg.Connection, meter_ids: list[int]) -> dict[int
 
 
 def outside_record(meter_no: str, meter_id: int, channel: int, day_start: int, interval_s: int,
-                   values: np.ndarray, present: np.ndarray, outside: np.ndarray):
+                   values: np.ndarray, present: np.ndarray, outside: np.ndarray) -> ExceptionRecord:
     """The evidence of reads no installation covers: the day's values with those slots marked."""
-    from storage.exception_rows import ExceptionRecord
+    return _marked(OUTSIDE_RULE, _OUTSIDE_MARK, meter_no, meter_id, channel, day_start, interval_s, values,
+                   present & outside, present)
 
-    marks = np.where(present & outside, _OUTSIDE_MARK, 0)
+
+def _marked(rule: str, mark: int, meter_no: str, meter_id: int, channel: int, day_start: int, interval_s: int,
+            values: np.ndarray, marked: np.ndarray, present: np.ndarray) -> ExceptionRecord:
+    """A day rule's exception: the day's values, the ``marked`` slots flagged with the rule's bit."""
     return ExceptionRecord(meter_no=meter_no, meter_id=meter_id, channel=channel, block_start=day_start,
-                           interval_s=interval_s, rules=[OUTSIDE_RULE], severity="issue", flagged_count=0,
-                           values=np.where(present, values, 0).tolist(), flags=marks.tolist())
+                           interval_s=interval_s, rules=[rule], severity="issue", flagged_count=0,
+                           values=np.where(present, values, 0).tolist(), flags=np.where(marked, mark, 0).tolist())
 
 
 def reattribute(conn: psycopg.Connection, meter_id: int, since: datetime) -> set[tuple[int, date]]:
@@ -85,9 +93,7 @@ def _roll_up_again(conn: psycopg.Connection, keys: list[tuple[int, date]]) -> No
         "array_send(b.values), array_send(b.quality), b.meter_id "
         "from unnest(%s::int8[], %s::date[]) as t(p, d) "
         "join meter_installations i on i.service_point_id = t.p "
-        "join interval_blocks b on b.meter_id = i.meter_id and b.local_day = t.d "
-        " and i.installed_at < b.day_start + interval '1 day 1 hour' "
-        " and (i.removed_at is null or i.removed_at > b.day_start) "
+        "join interval_blocks b on b.meter_id = i.meter_id and b.local_day = t.d " + _INSTALLED_ON_ROW +
         "group by 1, 2, 3, 4, 5, 6, 7, 8", (points, days)).fetchall()
     meters = sorted({r[7] for r in rows})
     windows = installations_of(conn, meters)
@@ -95,15 +101,14 @@ def _roll_up_again(conn: psycopg.Connection, keys: list[tuple[int, date]]) -> No
     for point, channel, day, day_start, interval_s, values_bytes, quality_bytes, meter_id in rows:
         values, present = parse_array(values_bytes)
         quality, _ = parse_array(quality_bytes)
-        split = split_row(day_start, interval_s, len(values), windows.get(meter_id, []))
-        for part_point, mask in split.parts:
-            if part_point != point:
-                continue
-            total, count, estimated = masked_totals(values, present, quality.astype(np.int16), mask)
-            into = totals.setdefault((point, channel, day), [0, 0, 0])
-            into[0] += total
-            into[1] += count
-            into[2] += estimated
+        mask = split_row(day_start, interval_s, len(values), windows.get(meter_id, [])).slots_at(point, len(values))
+        if not mask.any():
+            continue
+        total, count, estimated = masked_totals(values, present, quality.astype(np.int16), mask)
+        into = totals.setdefault((point, channel, day), [0, 0, 0])
+        into[0] += total
+        into[1] += count
+        into[2] += estimated
     conn.execute("delete from usage_daily u using unnest(%s::int8[], %s::date[]) as t(p, d) "
                  "where u.service_point_id = t.p and u.local_day = t.d", (points, days))
     if totals:
@@ -130,8 +135,6 @@ def _review_outside(conn: psycopg.Connection, meter_id: int, days: list[date],
                                          split.outside))
         else:
             covered.append((channel, datetime.fromtimestamp(day_start, timezone.utc)))
-    from storage.exception_rows import insert_day_exceptions
-
     insert_day_exceptions(conn, raised, [OUTSIDE_RULE] * len(raised))
     if covered:
         conn.execute(
@@ -149,32 +152,23 @@ def raise_unbilled(conn: psycopg.Connection, first_day: date, end_day: date) -> 
         "array_send(b.values), u.service_point_id "
         "from usage_daily u join meter_installations i on i.service_point_id = u.service_point_id "
         "join interval_blocks b on b.meter_id = i.meter_id and b.channel = u.channel and b.local_day = u.local_day "
-        " and i.installed_at < b.day_start + interval '1 day 1 hour' "
-        " and (i.removed_at is null or i.removed_at > b.day_start) "
-        "join meters m on m.id = b.meter_id "
+        + _INSTALLED_ON_ROW + "join meters m on m.id = b.meter_id "
         "where u.local_day >= %s and u.local_day < %s and u.read_count > 0 and not exists ("
         " select 1 from service_agreements sa where sa.service_point_id = u.service_point_id "
         " and sa.start_date <= u.local_day and (sa.end_date is null or sa.end_date > u.local_day)) "
         "and not exists (select 1 from vee_exceptions e where e.meter_id = b.meter_id and e.channel = b.channel "
         " and e.block_start = b.day_start and e.day_rule = %s)",
         (first_day, end_day, UNBILLED_RULE)).fetchall()
-    from storage.exception_rows import ExceptionRecord, insert_day_exceptions
-
     windows = installations_of(conn, sorted({r[1] for r in rows}))
     records = []
     for meter_no, meter_id, channel, day_start, interval_s, values_bytes, point in rows:
         values, present = parse_array(values_bytes)
-        split = split_row(day_start, interval_s, len(values), windows.get(meter_id, []))
-        marked = np.zeros(len(values), bool)
-        for part_point, mask in split.parts:  # only what the meter read while installed at the point
-            if part_point == point:
-                marked |= present if mask is None else present & mask
-        if not marked.any():
-            continue
-        records.append(ExceptionRecord(
-            meter_no=meter_no, meter_id=meter_id, channel=channel, block_start=day_start, interval_s=interval_s,
-            rules=[UNBILLED_RULE], severity="issue", flagged_count=0, values=np.where(present, values, 0).tolist(),
-            flags=np.where(marked, _UNBILLED_MARK, 0).tolist()))
+        # only what the meter read while installed at the point
+        marked = present & split_row(day_start, interval_s, len(values),
+                                     windows.get(meter_id, [])).slots_at(point, len(values))
+        if marked.any():
+            records.append(_marked(UNBILLED_RULE, _UNBILLED_MARK, meter_no, meter_id, channel, day_start,
+                                   interval_s, values, marked, present))
     insert_day_exceptions(conn, records, [UNBILLED_RULE] * len(records))
     return len(records)
 

@@ -51,6 +51,10 @@ class AgreementUsage:
     estimated_count: int = 0  # reads in the period that are estimates (meterdata.day_rows.estimated_count)
 
 
+# the agreement ``sa``'s days in the period ``p`` are a final bill's: stopped in the period or before, or
+# final-billed already
+_FINAL_TAKES = ("(sa.status = 'stopped' and sa.end_date <= p.period_end or exists (select 1 from bills fb "
+                "where fb.final_agreement_id = sa.id and fb.status = 'issued'))")
 _AGREEMENTS_BASE = """
 select t.account_id, t.period_id, p.period_start, p.period_end, sa.id, sa.service,
        (select ta.tariff_code from tariff_assignments ta
@@ -68,10 +72,7 @@ join lateral (select unit, power_of_ten, interval_s from agreement_meters am joi
 order by t.account_id, sa.id
 """
 # a regular bill: the account's agreements in force in the period, but not the days a final bill takes
-# (an agreement stopped in the period or before, or final-billed already)
-_AGREEMENTS_SQL = _AGREEMENTS_BASE.format(which=(
-    "sa.account_id = t.account_id and not (sa.status = 'stopped' and sa.end_date <= p.period_end) and not exists (select 1 from bills fb where fb.final_agreement_id = sa.id "
-    "and fb.status = 'issued')"))
+_AGREEMENTS_SQL = _AGREEMENTS_BASE.format(which=f"sa.account_id = t.account_id and not {_FINAL_TAKES}")
 # a final bill: the one agreement (%s), in the period its service ended
 _FINAL_SQL = _AGREEMENTS_BASE.format(which="sa.account_id = t.account_id and sa.id = %s")
 
@@ -121,8 +122,7 @@ def leaving_accounts(conn: psycopg.Connection, account_ids: list[int], billing_p
     return {r[0] for r in conn.execute(
         "select distinct sa.account_id from service_agreements sa join billing_periods p on p.id = %s "
         "where sa.account_id = any(%s::int8[]) and sa.start_date < p.period_end and sa.end_date > p.period_start "
-        "and (sa.status = 'stopped' and sa.end_date <= p.period_end or exists (select 1 from bills b "
-        " where b.final_agreement_id = sa.id and b.status = 'issued'))",
+        f"and {_FINAL_TAKES}",
         (billing_period_id, int_array(account_ids))).fetchall()}
 
 
