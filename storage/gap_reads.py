@@ -22,6 +22,28 @@ def consumption_days(conn: psycopg.Connection, meter_ids: list[int], first_day: 
         "and channel = 1 and local_day >= %s and local_day < %s", (meter_ids, first_day, end_day)).fetchall()
 
 
+def point_days(conn: psycopg.Connection, meter_ids: list[int], first_day: date,
+               end_day: date) -> list[tuple[int, date, bytes]]:
+    """(meter id, local day, values as in :func:`consumption_days`) of channel 1 over [first_day,
+    end_day) from the other meters of each meter's service points: the days another meter was
+    installed there for the whole day, counting in the same unit and interval (the service point's
+    history across an exchange)."""
+    return conn.execute(
+        "select distinct on (mine.meter_id, b.local_day) mine.meter_id, b.local_day, array_send(b.values) "
+        "from meter_installations mine "
+        "join meter_installations other on other.service_point_id = mine.service_point_id "
+        " and other.meter_id <> mine.meter_id "
+        "join meters this_meter on this_meter.id = mine.meter_id "
+        "join meters other_meter on other_meter.id = other.meter_id and other_meter.unit = this_meter.unit "
+        " and other_meter.power_of_ten = this_meter.power_of_ten and other_meter.interval_s = this_meter.interval_s "
+        "join interval_blocks b on b.meter_id = other.meter_id and b.channel = 1 "
+        " and b.local_day >= %s and b.local_day < %s and other.installed_at <= b.day_start "
+        " and (other.removed_at is null "
+        "  or other.removed_at >= b.day_start + make_interval(secs => b.interval_s * array_length(b.values, 1))) "
+        "where mine.meter_id = any(%s) order by mine.meter_id, b.local_day, other.installed_at desc",
+        (first_day, end_day, meter_ids)).fetchall()
+
+
 def meter_number(conn: psycopg.Connection, meter_id: int) -> str:
     return conn.execute("select meter_no from meters where id = %s", (meter_id,)).fetchone()[0]
 

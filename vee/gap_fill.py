@@ -1,6 +1,7 @@
 """Estimate the missing reads of stored days (and days with no read at all) before billing them.
 
-Like days come from the four weeks before each day; estimated reads go through the ordinary merge
+Like days come from the four weeks before each day, at the meter's service point (across an exchange,
+the days of the meter it replaced); estimated reads go through the ordinary merge
 with a quality code naming the method, and each one is recorded in ``read_edits`` (actor
 ``vee:estimation``), so an actual read that arrives later replaces it and moves the rollups by exactly
 the difference.
@@ -81,11 +82,15 @@ def fill_missing_reads(conn: psycopg.Connection, meter_ids: list[int], first_day
     stored: dict[tuple[int, date], tuple[np.ndarray, np.ndarray]] = {}
     for meter_id, day, data in rows:
         stored[(meter_id, day)] = parse_array(data)
+    # like days: the meter's own, and its service point's days from the meters before or after it
+    like_source = {(meter_id, day): parse_array(data) for meter_id, day, data in gap_reads.point_days(
+        conn, meter_ids, first_day - timedelta(days=7 * LIKE_WEEKS), end_day + timedelta(days=7 * LIKE_WEEKS))}
+    like_source.update(stored)
     done = {name: 0 for name in METHODS.values()}
     installations = installations_of(conn, meter_ids)
     for meter_id, zone, interval_s, service in meters:
-        targets, like_rows, like_masks = _days_with_gaps(stored, meter_id, zone, interval_s, first_day, end_day,
-                                                         holidays)
+        targets, like_rows, like_masks = _days_with_gaps(stored, like_source, meter_id, zone, interval_s, first_day,
+                                                         end_day, holidays)
         targets, like_rows, like_masks = _installed_only(targets, like_rows, like_masks, interval_s,
                                                          installations.get(meter_id, []))
         if not targets:
@@ -129,10 +134,11 @@ def _installed_only(targets: list, like_rows: list, like_masks: list, interval_s
     return kept
 
 
-def _days_with_gaps(stored: dict, meter_id: int, zone: str, interval_s: int, first_day: date, end_day: date,
-                    holidays: frozenset[date]) -> tuple[list, list, list]:
+def _days_with_gaps(stored: dict, like_source: dict, meter_id: int, zone: str, interval_s: int, first_day: date,
+                    end_day: date, holidays: frozenset[date]) -> tuple[list, list, list]:
     """The meter's days in [first_day, end_day) with a read missing, as (day, start, slots, values,
-    present), and each one's like-day average and its presence."""
+    present), and each one's like-day average (from ``like_source``: the service point's days) and its
+    presence."""
     targets, like_rows, like_masks = [], [], []
     day = first_day
     while day < end_day:
@@ -141,7 +147,7 @@ def _days_with_gaps(stored: dict, meter_id: int, zone: str, interval_s: int, fir
         slots = (local_midnight(zone, ordinal + 1) - start) // interval_s
         values, present = stored.get((meter_id, day), (np.zeros(slots, np.int64), np.zeros(slots, bool)))
         if not present.all():
-            history = _like_days(stored, meter_id, day, holidays, zone, start, slots, interval_s)
+            history = _like_days(like_source, meter_id, day, holidays, zone, start, slots, interval_s)
             if history:
                 like, like_present = like_day_average(np.array([h[0] for h in history]),
                                                       np.array([h[1] for h in history]))

@@ -1,5 +1,5 @@
-"""Validation of a stored day against the meter's own history (Numba): like days are the same weekday
-of the weeks before.
+"""Validation of a stored day against its history (Numba): like days are the same weekday of the weeks
+before, at the meter's service point (a new meter's first weeks take the days of the meter it replaced).
 
 - high against history: an hour far above the same hour of the like days: an issue for staff, the
   bill goes out;

@@ -132,8 +132,9 @@ def day_records(rows, merged: list, facts: dict, days: DayInputs, flags: np.ndar
 
 
 def like_days_hourly(conn: psycopg.Connection, meter_ids: list[int], channels: list[int], days: list) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the hourly sums of the same meter and channel on the same weekday of the weeks before
-    (``HISTORY_WEEKS``), as (rows x weeks x 24) and how many of those days are there."""
+    """Per row, the hourly sums of the same channel on the same weekday of the weeks before
+    (``HISTORY_WEEKS``), of the meter or, before it was installed, of the meter it replaced at its
+    service point, as (rows x weeks x 24) and how many of those days are there."""
     like = np.zeros((len(days), HISTORY_WEEKS, 24), np.int64)
     found = np.zeros(len(days), np.int64)
     wanted = [(m, c, d - timedelta(days=7 * week)) for m, c, d in zip(meter_ids, channels, days)

@@ -16,6 +16,8 @@ from simulators.utility import Utility
 from storage.bulk_load import load_directory
 from storage.tariffs import current_tariffs, publish
 from streams.pipeline import BatchProcessor, RawMessage
+from vee.estimation import LIKE_DAY
+from vee.gap_fill import fill_missing_reads
 
 pytestmark = pytest.mark.integration
 ZONE = "America/Chicago"
@@ -260,3 +262,49 @@ def test_a_final_bill_waits_for_its_reads_then_estimates_them_after_the_cycles_w
     estimated, = conn.execute("select estimated from bills where id = %s", (billed[0].bill_id,)).fetchone()
     reads = conn.execute("select read_count from bill_usage where bill_id = %s", (billed[0].bill_id,)).fetchone()[0]
     assert estimated and reads == 10 * 24
+
+
+def _exchanged_point(conn, capsys, settings, old_days, at: str):
+    """Meter PH-A at a new premise from 1 September, its reads of ``old_days`` (hour h reads
+    100 x (h + 1) Wh), exchanged for PH-B at ``at``."""
+    premise = run(capsys, "premises", "add", "--address", "7 Birch Rd", "--zone", ZONE)["premise_id"]
+    run(capsys, "meters", "install", "PH-A", "--premise", str(premise), "--service", "electric", "--unit", "Wh",
+        "--interval-s", "3600", "--at", "2026-09-01T00:00:00-05:00", "--by", "tech.lee", "--why", "new build")
+    processor = BatchProcessor(settings, conn, cache=None)
+    processor.process([block("PH-A", d, 100 * np.arange(1, 25)) for d in old_days])
+    run(capsys, "meters", "exchange", "PH-A", "PH-B", "--at", at, "--by", "tech.lee", "--why", "failed display")
+    return processor
+
+
+def test_a_new_meter_s_gap_is_estimated_from_the_days_of_the_meter_it_replaced(town, capsys):
+    conn, settings = town
+    # PH-A read every weekday of 1-14 September; PH-B, from midnight on Tuesday the 15th, reads only
+    # from noon: its first twelve hours are a gap at the day's edge, longer than linear fill covers
+    processor = _exchanged_point(conn, capsys, settings, days(date(2026, 9, 1), date(2026, 9, 15)),
+                                 "2026-09-15T00:00:00-05:00")
+    processor.process([block("PH-B", date(2026, 9, 15), np.full(12, 5000), first_hour=12)])
+    new_meter = conn.execute("select id from meters where meter_no = 'PH-B'").fetchone()[0]
+
+    done = fill_missing_reads(conn, [new_meter], date(2026, 9, 15), date(2026, 9, 16))
+
+    # the like days are PH-A's weekdays at the same service point: hour h estimated as 100 x (h + 1)
+    assert done["like_day"] == 12 and done["linear"] == done["flat"] == 0
+    values, quality = conn.execute("select values, quality from interval_blocks where meter_id = %s "
+                                   "and local_day = '2026-09-15'", (new_meter,)).fetchone()
+    assert values == [100 * (h + 1) for h in range(12)] + [5000] * 12
+    assert quality == [LIKE_DAY] * 12 + [0] * 12
+
+
+def test_a_new_meter_s_hour_far_above_the_service_point_s_history_is_raised(town, capsys):
+    conn, settings = town
+    # PH-A's Tuesdays 1 and 8 September are the like days of PH-B's first Tuesday, the 15th
+    processor = _exchanged_point(conn, capsys, settings, days(date(2026, 9, 1), date(2026, 9, 15)),
+                                 "2026-09-15T00:00:00-05:00")
+    # hour 18: 30 kWh against PH-A's 1.9 kWh (the limit: 4 x 1.9 kWh + a tenth of the 50 kWh hourly limit)
+    first_day = 100 * np.arange(1, 25)
+    first_day[18] = 30_000
+    processor.process([block("PH-B", date(2026, 9, 15), first_day)])
+    rules = [r[0] for r in conn.execute(
+        "select e.day_rule from vee_exceptions e join meters m on m.id = e.meter_id "
+        "where m.meter_no = 'PH-B' and e.day_rule is not null")]
+    assert "high_history" in rules
