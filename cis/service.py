@@ -92,15 +92,16 @@ def _start(conn: psycopg.Connection, request: Start, actor: str, today: date) ->
 
 
 def stop(conn: psycopg.Connection, account_no: str, premise_id: int, service: str, on: date, actor: str,
-         reason: str) -> Stopped:
+         reason: str, final_read: dict | None = None) -> Stopped:
     """Stop the account's service at the premise: ``on`` is the first day no longer served. Its final
-    bill is issued by ``m2c bills final`` once the reads through the last day served are in."""
+    bill is issued by ``m2c bills final`` once the reads through the last day served are in.
+    ``final_read``: the final register read taken (vee.register_entry), recorded with the stop."""
     require_who_and_why(actor, reason, "stopping service needs who and why")
     with conn.transaction():
         stopped = _stop(conn, account_no, premise_id, service, on)
         record_event(conn, "service_stopped", account_no,
                      {"agreement_id": stopped.agreement_id, "premise_id": premise_id, "service": service,
-                      "on": on.isoformat()}, actor, reason)
+                      "on": on.isoformat(), **({"final_read": final_read} if final_read else {})}, actor, reason)
     return stopped
 
 
@@ -122,7 +123,8 @@ def _stop(conn: psycopg.Connection, account_no: str, premise_id: int, service: s
 
 
 def transfer(conn: psycopg.Connection, account_no: str, from_premise: int, to_premise: int, service: str, on: date,
-             actor: str, reason: str, tariff: str | None = None, today: date | None = None) -> tuple[Stopped, Started]:
+             actor: str, reason: str, tariff: str | None = None, today: date | None = None,
+             final_read: dict | None = None) -> tuple[Stopped, Started]:
     """Stop at one premise and start at another on the same account, in one transaction: ``on`` is the
     first day served at the new premise and the first day no longer served at the old one. The new
     agreement keeps the old one's tariff unless ``tariff`` names another."""
@@ -134,5 +136,7 @@ def transfer(conn: psycopg.Connection, account_no: str, from_premise: int, to_pr
         record_event(conn, "service_transferred", account_no,
                      {"stopped_agreement_id": stopped.agreement_id, "started_agreement_id": started.agreement_id,
                       "from_premise": from_premise, "to_premise": to_premise, "service": service,
-                      "on": on.isoformat(), "tariff": code}, actor, reason)
+                      "on": on.isoformat(), "tariff": code,
+                      **({"final_read": final_read} if final_read else {})}, actor, reason)
     return stopped, started
+

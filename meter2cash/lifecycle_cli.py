@@ -89,23 +89,54 @@ def cmd_service(args, settings: Settings) -> int:
                         {"agreement_id": started.agreement_id, "service_point_id": started.service_point_id,
                          "status": started.status, "connect_needed": started.connect_needed, "on": on.isoformat(),
                          "deposit": deposit.document()})
+        read = _final_read(conn, args, on)
         if args.action == "stop":
-            stopped = service.stop(conn, args.account, args.premise, args.service, on, who,
-                                   args.why or "service stopped")
+            with conn.transaction():
+                stopped = service.stop(conn, args.account, args.premise, args.service, on, who,
+                                       args.why or "service stopped", read and read.document())
+                _enter(conn, read, who, args.why or "final read at the stop")
             return _say(args, f"service {stopped.agreement_id} stopped: last day served {stopped.last_day}; its final "
-                              f"bill is issued by m2c bills final once the reads are in",
+                              f"bill is issued by m2c bills final once the reads are in" + _read_line(read),
                         {"agreement_id": stopped.agreement_id, "service_point_id": stopped.service_point_id,
-                         "last_day": stopped.last_day.isoformat(), "on": on.isoformat()})
+                         "last_day": stopped.last_day.isoformat(), "on": on.isoformat(),
+                         "final_read": read and read.document()})
         if args.to_premise is None:
             raise UsageError("to_premise_required", "m2c service transfer: give the --to-premise ID")
-        stopped, started = service.transfer(conn, args.account, args.premise, args.to_premise, args.service, on, who,
-                                            args.why or "service transferred", args.tariff)
+        with conn.transaction():
+            stopped, started = service.transfer(conn, args.account, args.premise, args.to_premise, args.service, on,
+                                                who, args.why or "service transferred", args.tariff,
+                                                final_read=read and read.document())
+            _enter(conn, read, who, args.why or "final read at the move")
         return _say(args, f"account {args.account}: {args.service} at premise {args.premise} stopped (agreement "
                           f"{stopped.agreement_id}, last day {stopped.last_day}) and started at premise "
-                          f"{args.to_premise} (agreement {started.agreement_id}) from {on}",
+                          f"{args.to_premise} (agreement {started.agreement_id}) from {on}" + _read_line(read),
                     {"stopped_agreement_id": stopped.agreement_id, "agreement_id": started.agreement_id,
-                     "last_day": stopped.last_day.isoformat(), "on": on.isoformat(), "status": started.status})
+                     "last_day": stopped.last_day.isoformat(), "on": on.isoformat(), "status": started.status,
+                     "final_read": read and read.document()})
 
+
+def _final_read(conn, args, on: date):
+    """The stop's final register read (``--final-read``), checked before anything is recorded: a read
+    the meter cannot have refuses the stop."""
+    if args.final_read is None or args.action == "start":
+        return None
+    from vee import register_entry
+
+    return register_entry.final_read(conn, args.premise, args.service, on, args.final_read)
+
+
+def _enter(conn, read, who: str, why: str) -> None:
+    if read is not None:
+        from vee import register_entry
+
+        register_entry.enter(conn, read, who, why)
+
+
+def _read_line(read) -> str:
+    if read is None:
+        return ""
+    return (f"; final read of meter {read.meter_no} stored" + (f", {len(read.days)} day(s) since the read before "
+                                                                f"billed from it" if read.days else ""))
 
 def _deposit(conn, settings: Settings, args, agreement_id: int, who: str):
     from datetime import timezone
@@ -190,6 +221,9 @@ def register(sub) -> None:
     p.add_argument("--on", required=True, help="start: first day served; stop: first day no longer served")
     p.add_argument("--attribute", action="append", metavar="NAME=VALUE", help="a rate attribute (repeatable)")
     p.add_argument("--waive-deposit", metavar="REASON", help="start: waive the deposit the entity asks, with why")
+    p.add_argument("--final-read", metavar="VALUE",
+                   help="stop, transfer: the meter's register at the end of the last day served, in its unit "
+                        "(a meter read by hand is billed to here)")
     p.add_argument("--why", help="why (recorded)")
     p.add_argument("--by", help="who (default: your login)")
     p.add_argument("--json", action="store_true", help="one JSON object")

@@ -117,24 +117,35 @@ class StopService(BaseModel):
     on: date = Field(description="first day no longer served")
     to_premise_id: int | None = Field(None, ge=1, le=2**62, description="a transfer: the premise moved to")
     tariff: str | None = Field(None, max_length=64, description="a transfer: the new premise's (default: the same)")
+    final_read: str | None = Field(None, max_length=32, pattern=r"^\s*\d+(\.\d+)?\s*$",
+                                   description="the meter's register at the end of the last day served, in its "
+                                               "unit (a meter read by hand is billed to here)")
     why: str = WHY
 
 
 @router.post("/service/stop")
 def stop_service(request: Request, body: StopService, who: Principal = Depends(staff("clerk"))) -> dict:
     from cis.service import stop, transfer
+    from vee import register_entry
 
     with request.app.state.pool.connection() as conn:
-        if body.to_premise_id is None:
-            stopped = stop(conn, body.account_no, body.premise_id, body.service, body.on, who.username, body.why)
-            started = None
-        else:
-            stopped, started = transfer(conn, body.account_no, body.premise_id, body.to_premise_id, body.service,
-                                        body.on, who.username, body.why, body.tariff)
+        read = None if body.final_read is None else register_entry.final_read(
+            conn, body.premise_id, body.service, body.on, body.final_read)
+        fact = read and read.document()
+        with conn.transaction():
+            if body.to_premise_id is None:
+                stopped = stop(conn, body.account_no, body.premise_id, body.service, body.on, who.username, body.why,
+                               fact)
+                started = None
+            else:
+                stopped, started = transfer(conn, body.account_no, body.premise_id, body.to_premise_id, body.service,
+                                            body.on, who.username, body.why, body.tariff, final_read=fact)
+            if read is not None:
+                register_entry.enter(conn, read, who.username, body.why)
         record(conn, who, "service.transfer" if started else "service.stop", body.account_no,
-               {"why": body.why, "agreement_id": stopped.agreement_id})
+               {"why": body.why, "agreement_id": stopped.agreement_id, **({"final_read": fact} if fact else {})})
     return {"agreement_id": stopped.agreement_id, "last_day": stopped.last_day.isoformat(),
-            "started_agreement_id": None if started is None else started.agreement_id}
+            "started_agreement_id": None if started is None else started.agreement_id, "final_read": fact}
 
 
 @router.post("/bills/final")

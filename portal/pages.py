@@ -296,7 +296,7 @@ def service_form(request: Request, action: str = Form(max_length=16), account_no
                  premise_id: str = Form(max_length=19), service: str = Form(max_length=16), on: str = Form(max_length=10),
                  why: str = Form(max_length=500), tariff: str = Form("", max_length=64),
                  to_premise_id: str = Form("", max_length=19), waive_deposit: str = Form("", max_length=500),
-                 who: Principal | None = Depends(optional_principal)):
+                 final_read: str = Form("", max_length=32), who: Principal | None = Depends(optional_principal)):
     """Start, stop or move service: the same workflows as ``m2c service start|stop|transfer``."""
     from datetime import date
 
@@ -315,10 +315,13 @@ def service_form(request: Request, action: str = Form(max_length=16), account_no
             stopped = lifecycle_api.stop_service(request, lifecycle_api.StopService(
                 account_no=account_no.strip(), premise_id=int(premise_id), service=service, on=date.fromisoformat(on),
                 to_premise_id=int(to_premise_id) if action == "transfer" and to_premise_id.strip() else None,
-                tariff=tariff.strip() or None, why=why), who)
+                tariff=tariff.strip() or None, final_read=final_read.strip() or None, why=why), who)
+            read = stopped["final_read"]
             message = f"Service {stopped['agreement_id']} stopped: last day served {stopped['last_day']}" + (
-                f"; service {stopped['started_agreement_id']} starts at premise {to_premise_id} on {on}."
-                if stopped["started_agreement_id"] else ".")
+                f"; service {stopped['started_agreement_id']} starts at premise {to_premise_id} on {on}"
+                if stopped["started_agreement_id"] else "") + (
+                f"; final read of meter {read['meter']} stored ({read['daily_reads']} day(s) billed from it)."
+                if read else ".")
     except (M2CError, ValueError) as error:
         return _refused(request, who, error)
     return _records_page(request, who, message=message)

@@ -56,6 +56,15 @@ def installed_at_point(conn: psycopg.Connection, point_id: int, at: datetime) ->
         (point_id, at)).fetchall()
 
 
+def meter_at_point(conn: psycopg.Connection, point_id: int, at: datetime) -> tuple[str, str] | None:
+    """(meter number, unit) of the meter installed at the point just before ``at`` (the one whose
+    read closes the time up to then)."""
+    return conn.execute(
+        "select m.meter_no, m.unit from meter_installations i join meters m on m.id = i.meter_id "
+        "where i.service_point_id = %s and i.installed_at < %s and (i.removed_at is null or i.removed_at >= %s) "
+        "order by i.installed_at desc limit 1", (point_id, at, at)).fetchone()
+
+
 def insert_installation(conn: psycopg.Connection, meter_id: int, point_id: int, at: datetime, read: int | None,
                         actor: str) -> int:
     return conn.execute(

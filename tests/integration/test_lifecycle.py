@@ -14,6 +14,7 @@ from meter2cash.cli import main
 from meterdata.codec import Block, encode_binary
 from simulators.utility import Utility
 from storage.bulk_load import load_directory
+from streams.file_import import import_file
 from storage.tariffs import current_tariffs, publish
 from streams.pipeline import BatchProcessor, RawMessage
 from vee.estimation import LIKE_DAY
@@ -308,3 +309,38 @@ def test_a_new_meter_s_hour_far_above_the_service_point_s_history_is_raised(town
         "select e.day_rule from vee_exceptions e join meters m on m.id = e.meter_id "
         "where m.meter_no = 'PH-B' and e.day_rule is not null")]
     assert "high_history" in rules
+
+
+def test_a_hand_read_meter_s_final_read_at_the_stop_bills_the_customer_to_the_gallon(town, capsys, tmp_path):
+    conn, settings = town
+    publish(conn, WATER)
+    home = run(capsys, "premises", "add", "--address", "2 Route Rd", "--zone", ZONE)["premise_id"]
+    fay = run(capsys, "accounts", "open", "--name", "Fay Gill", "--cycle", CYCLE)["account_no"]
+    run(capsys, "meters", "install", "LX-R1", "--premise", str(home), "--service", "water", "--unit", "gal",
+        "--interval-s", "86400", "--at", "2026-09-01T00:00:00-05:00", "--why", "route meter")
+    run(capsys, "service", "start", "--account", fay, "--premise", str(home), "--service", "water",
+        "--tariff", "W-FLAT", "--on", "2026-09-01", "--waive-deposit", "long-time customer", "--why", "moving in")
+    route = tmp_path / "route.csv"
+    route.write_text("meter_id,start,value,kind\nLX-R1,2026-09-01 08:30,48210,register\n")
+    assert import_file(conn, settings.kafka_bootstrap, settings.topic_raw, "csv", str(route)).registers == 1
+    stop = ("service", "stop", "--account", fay, "--premise", str(home), "--service", "water", "--on", "2026-09-15",
+            "--why", "moved away")
+    # a read below the route's, or not a number, refuses the stop: nothing recorded
+    assert "register_backwards" in refused(capsys, *stop, "--final-read", "47000")
+    assert "bad_read" in refused(capsys, *stop, "--final-read", "lots")
+    assert conn.execute("select count(*) from service_agreements where end_date is not null").fetchone()[0] == 0
+
+    stopped = run(capsys, *stop, "--final-read", "49610")
+    # read at midnight starting the 15th: 1,400 gal over the 14 days since the route read, 100 a day
+    assert stopped["final_read"] == {"meter": "LX-R1", "at": "2026-09-15T05:00:00+00:00", "unit": "gal",
+                                     "value": 49610, "daily_reads": 14, "spread_quantity": 1400}
+    event = conn.execute("select details, actor, reason from cis_events where kind = 'service_stopped'").fetchone()
+    assert event[0]["final_read"] == stopped["final_read"] and event[2] == "moved away"
+    stored = conn.execute("select b.local_day, b.values, b.quality from interval_blocks b join meters m "
+                          "on m.id = b.meter_id where m.meter_no = 'LX-R1' order by b.local_day").fetchall()
+    assert [(d, v, q) for d, v, q in stored] == [(day, [100], [4]) for day in days(date(2026, 9, 1),
+                                                                                   date(2026, 9, 15))]
+    assert conn.execute("select count(*) from register_reads").fetchone()[0] == 2
+    final = run(capsys, "bills", "final")["final_bills"]
+    # 1.4 kgal at $4.00 = $5.60, plus 14/30 of $5.00 = $2.33
+    assert [(f["account_no"], f["charges_minor"]) for f in final] == [(fay, 793)]

@@ -434,9 +434,15 @@ def test_staff_install_exchange_start_and_stop_through_the_api(client, portal_da
     naive = client.post("/api/v1/staff/meters/exchange", headers=clerk, json={
         "old": "API-E2", "new": "API-E3", "at": "2026-11-06T12:00:00", "why": "no offset"})
     assert (naive.status_code, naive.json()["code"]) == (422, "bad_date")
-    stopped = client.post("/api/v1/staff/service/stop", headers=clerk, json={
-        "account_no": account, "premise_id": premise_id, "service": "electric", "on": "2026-11-10", "why": "moved"})
+    stop = {"account_no": account, "premise_id": premise_id, "service": "electric", "on": "2026-11-10", "why": "moved"}
+    # a final read finer than the meter's resolution (whole Wh) refuses the stop
+    finer = client.post("/api/v1/staff/service/stop", headers=clerk, json={**stop, "final_read": "48213.5"})
+    assert (finer.status_code, finer.json()["code"]) == (422, "resolution")
+    stopped = client.post("/api/v1/staff/service/stop", headers=clerk, json={**stop, "final_read": "48213"})
     assert stopped.status_code == 200 and stopped.json()["last_day"] == "2026-11-09"
+    # the dial of the meter installed then, at the end of the last day served
+    assert stopped.json()["final_read"] == {"meter": "API-E2", "at": "2026-11-10T06:00:00+00:00", "unit": "Wh",
+                                            "value": 48213, "daily_reads": 0, "spread_quantity": 0}
     remove = {"meter": "API-E2", "at": "2026-11-10T00:00:00-06:00", "why": "vacant: meter pulled"}
     removed = client.post("/api/v1/staff/meters/remove", headers=clerk, json=remove)
     assert removed.status_code == 200 and removed.json()["service_point_id"] == installed.json()["service_point_id"]

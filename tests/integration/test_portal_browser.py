@@ -194,10 +194,14 @@ def test_staff_install_a_meter_and_start_and_stop_service_in_the_browser(server,
     browser.find_element(By.ID, "service-account").send_keys(account)
     browser.find_element(By.ID, "service-premise").send_keys(str(premise_id))
     _set(browser, "service-on", "2026-11-20")
+    browser.find_element(By.ID, "final-read").send_keys("73125")
     browser.find_element(By.ID, "service-why").send_keys("sold the house")
     browser.find_element(By.ID, "service-submit").click()
     arrive(browser, lambda url: url.endswith("/staff/records/service"))
     assert "last day served 2026-11-19" in browser.find_element(By.ID, "message").text
+    assert "final read of meter WEB-E1 stored" in browser.find_element(By.ID, "message").text
+    assert conn.execute("select r.value, r.read_at from register_reads r join meters m on m.id = r.meter_id "
+                        "where m.meter_no = 'WEB-E1'").fetchone() == (73125, datetime(2026, 11, 20, 6, tzinfo=timezone.utc))
     assert conn.execute("select start_date::text, end_date::text, status from service_agreements "
                         "where premise_id = %s", (premise_id,)).fetchone() == ("2026-11-03", "2026-11-20", "stopped")
     assert [r[0] for r in conn.execute("select kind from cis_events where actor = 'clerk' and subject in (%s, 'WEB-E1') "
