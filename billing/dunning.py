@@ -24,6 +24,7 @@ from config.errors import require_who_and_why
 from billing.ledger import FEES, RECEIVABLE
 from storage.notices import create_notice
 from billing.entities import Entity, entity_for
+from billing.disconnects import order_disconnect, reconnect_if_settled
 from billing.postings import account_receivable, lock_account, post
 from rating.money import format_minor
 from storage import dunning as stored
@@ -38,6 +39,8 @@ class CollectionSummary:
     reminders: int = 0
     final_notices: int = 0
     disconnect_eligible: int = 0
+    disconnects_ordered: int = 0  # into the supervisors' approval queue
+    disconnects_withheld: int = 0  # protected customers (medical need, winter moratorium)
     paused_by_arrangement: int = 0
     arrangements_completed: int = 0
     arrangements_broken: int = 0
@@ -124,13 +127,25 @@ class _Steps:
         self.summary.reminders += 1
 
     def disconnect_eligible(self, bill_id: int, total_past_due: int, services: list[str], steps: dict) -> None:
+        """Each disconnectable service: the eligibility step (a notice) once, then, on every run until
+        it is made, the disconnect order for a supervisor's approval unless the customer is protected
+        that day."""
         for service in services:
-            if service in self.entity.disconnect_services and (bill_id, "disconnect_eligible", service) not in steps:
+            if service not in self.entity.disconnect_services:
+                continue
+            if (bill_id, "disconnect_eligible", service) not in steps:
                 self.take(bill_id, "disconnect_eligible", total_past_due,
                           f"{service.capitalize()} service: disconnection",
                           f"Your {service} service is now eligible for disconnection for "
                           f"{self.money(total_past_due)} past due. Pay now or call {self.entity.phone}.", service)
                 self.summary.disconnect_eligible += 1
+            done = order_disconnect(self.conn, self.account_id, self.account_no, self.entity, bill_id, service,
+                                    total_past_due, self.today)
+            if done == "ordered":
+                self.summary.disconnects_ordered += 1
+                self.summary.steps.append((self.account_no, bill_id, "disconnect_ordered", service))
+            elif done.startswith("withheld:"):
+                self.summary.disconnects_withheld += 1
 
 
 def _arrangement_holds(conn, account_id: int, account_no: str, entity: Entity, today: date, now: datetime,
@@ -156,8 +171,10 @@ def _arrangement_holds(conn, account_id: int, account_no: str, entity: Entity, t
 
 
 def create_arrangement(conn: psycopg.Connection, account_id: int, installments: int, first_due: date,
-                       every_days: int, actor: str, reason: str, now: datetime) -> int:
-    """Spread the account's balance over equal installments (the first takes the rounding remainder)."""
+                       every_days: int, actor: str, reason: str, now: datetime, entity: Entity | None = None) -> int:
+    """Spread the account's balance over equal installments (the first takes the rounding remainder).
+    With the account's ``entity``: its disconnect orders in progress are cancelled and a service point a
+    disconnect left disconnected is ordered reconnected (with the entity's fee)."""
     require_who_and_why(actor, reason, "a payment arrangement needs who made it and why")
     if installments < 1 or every_days < 1:
         raise BadArrangement("installments and days between them must be at least 1")
@@ -176,4 +193,6 @@ def create_arrangement(conn: psycopg.Connection, account_id: int, installments: 
              for number in range(installments)])
         create_notice(conn, account_id, "arrangement", "Your payment arrangement",
                       f"{installments} installments starting {first_due}, every {every_days} days.")
+        if entity is not None:
+            reconnect_if_settled(conn, account_id, entity, now, actor, f"payment arrangement {arrangement_id}")
     return arrangement_id

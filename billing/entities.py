@@ -38,6 +38,8 @@ class Entity:
     # service -> ("fixed", minor units) or ("average_bills", multiple): the deposit starting service needs
     deposits: tuple[tuple[str, str, Decimal], ...] = ()
     deposit_refund_after_months: int = 12  # of on-time payment, then the deposit is credited back
+    reconnect_fee_minor: int = 0  # billed when a reconnect order follows a disconnect for non-payment
+    winter_moratorium: tuple[str, str] | None = None  # ("12-01", "03-01"): no disconnections from, up to
 
     def deposit_policy(self, service: str) -> tuple[str, Decimal] | None:
         for name, kind, value in self.deposits:
@@ -114,8 +116,10 @@ def parse_entities(text: str, templates: set[str] | None = None) -> dict[str, En
         if templates is not None and isinstance(values["template"], str) and values["template"] not in templates:
             errors.append((f"{path}.template", "unknown_template", f"no template {values['template']!r}"))
         values.update(_deposits(section.get("deposit", {}), f"{path}.deposit", currency, errors))
+        values.update(_orders(section, path, currency, errors))
         known = set(_TEXT) | set(_INTS) | set(_MONEY) | {"currency", "late_fee_percent", "disconnect_services",
-                                                         "allow_estimated_bills", "deposit"}
+                                                         "allow_estimated_bills", "deposit", "reconnect_fee",
+                                                         "winter_moratorium"}
         for key in sorted(set(section) - known):
             errors.append((f"{path}.{key}", "unknown_key", "not a setting of a billing entity"))
         if not any(e[0].startswith(path + ".") or e[0] == path for e in errors):
@@ -157,6 +161,40 @@ def _deposits(section, path: str, currency: str, errors: list) -> dict:
             errors.append((f"{path}.{service}", "bad_deposit",
                            f'a fixed amount ("150.00") or a multiple of the average bill ("2x"), got {text!r}'))
     return {"deposits": tuple(policies), "deposit_refund_after_months": months if isinstance(months, int) else 12}
+
+
+def _orders(section: dict, path: str, currency: str, errors: list) -> dict:
+    """``reconnect_fee`` ("35.00", default none) and ``winter_moratorium`` (["12-01", "03-01"]: no
+    disconnection for non-payment from the first month-day up to the second; default none)."""
+    values: dict = {}
+    fee = section.get("reconnect_fee", "0")
+    try:
+        amount = Decimal(fee) if isinstance(fee, str) else None
+    except InvalidOperation:
+        amount = None
+    if amount is None or not amount.is_finite() or amount < 0 or amount != round(amount, MINOR_UNITS[currency]):
+        errors.append((f"{path}.reconnect_fee", "bad_amount", f"must be a non-negative decimal string, got {fee!r}"))
+    else:
+        values["reconnect_fee_minor"] = to_minor(amount, currency)
+    moratorium = section.get("winter_moratorium")
+    if moratorium is not None:
+        if not (isinstance(moratorium, list) and len(moratorium) == 2 and all(_month_day(d) for d in moratorium)
+                and moratorium[0] != moratorium[1]):
+            errors.append((f"{path}.winter_moratorium", "bad_moratorium",
+                           f'two different month-days, from and up to: ["12-01", "03-01"], got {moratorium!r}'))
+        else:
+            values["winter_moratorium"] = (moratorium[0], moratorium[1])
+    return values
+
+
+def _month_day(text) -> bool:
+    from datetime import date
+
+    try:
+        date.fromisoformat(f"2024-{text}")  # a leap year: 02-29 is a day
+    except (TypeError, ValueError):
+        return False
+    return isinstance(text, str) and len(text) == 5
 
 
 def template_names() -> set[str]:

@@ -81,3 +81,12 @@ def rebuild_estimates(conn: psycopg.Connection, cache: EstimateCache, tariffs: d
         cache.forget(sorted({t[0] for t in chunk} - {e[0] for e in entries}))
     cache.mark_warm()
     return len(targets)
+
+
+def refresh_accounts(conn: psycopg.Connection, cache: EstimateCache, tariffs: dict[str, PublishedTariff],
+                     account_ids: list[int], as_of: datetime | None = None) -> int:
+    """Re-rate these accounts' open periods now (a service point disconnected or reconnected changes the
+    projection with no read to say so); returns accounts written."""
+    targets = [(a, p) for a in account_ids if (p := latest_open_period(conn, a)) is not None]
+    cache.write(estimates_for(conn, targets, tariffs, as_of or datetime.now(timezone.utc)))
+    return len(targets)

@@ -95,12 +95,13 @@ class ImportSummary:
 
 
 def import_lockbox(conn: psycopg.Connection, text: str, source: str, posted_at: datetime,
-                   progress: Callable[[int, int], None] | None = None, currency: str = "USD") -> ImportSummary:
+                   progress: Callable[[int, int], None] | None = None, currency: str = "USD",
+                   entities: dict | None = None) -> ImportSummary:
     parsed = parse_lockbox(text, source, currency)
     summary = ImportSummary(lines=len(parsed.payments), errors=list(parsed.errors))
     for number, payment in enumerate(parsed.payments, start=1):
         try:
-            outcome = receive_payment(conn, payment, posted_at)
+            outcome = receive_payment(conn, payment, posted_at, entities)
         except BillingError as error:
             summary.errors.append((payment.source_line or 0, str(error)))
             continue

@@ -42,7 +42,11 @@ class PaymentOutcome:
     account_id: int | None = None
 
 
-def receive_payment(conn: psycopg.Connection, payment: PaymentIn, posted_at: datetime) -> PaymentOutcome:
+def receive_payment(conn: psycopg.Connection, payment: PaymentIn, posted_at: datetime,
+                    entities: dict[str, Entity] | None = None) -> PaymentOutcome:
+    """Take a payment. One that leaves the account owing nothing cancels its disconnect orders in
+    progress and orders a disconnected service reconnected (``billing.disconnects``; ``entities``: the
+    deployment's, for the reconnect fee — the packaged file's when not given)."""
     if not payment.reference or not payment.reference.strip():
         raise NoReference("a payment needs its unique reference")
     amount_minor = to_minor_exact(payment.amount, payment.currency, "payment amount")
@@ -62,7 +66,16 @@ def receive_payment(conn: psycopg.Connection, payment: PaymentIn, posted_at: dat
         if account_id is None:
             return PaymentOutcome(payment_id, "unmatched", reason)
         _post_payment(conn, account_id, payment_id, amount_minor, posted_at, payment.reference)
+        _settled(conn, account_id, entities, posted_at, f"payment {payment.reference.strip()}")
     return PaymentOutcome(payment_id, "applied", None, account_id)
+
+
+def _settled(conn, account_id: int, entities: dict[str, Entity] | None, now: datetime, why: str) -> None:
+    from billing.disconnects import reconnect_if_settled
+    from billing.entities import load_entities
+
+    entity = entity_for(entities if entities is not None else load_entities(), billing_entity_of(conn, account_id))
+    reconnect_if_settled(conn, account_id, entity, now, "payments", why)
 
 
 def _match(conn: psycopg.Connection, payment: PaymentIn) -> tuple[int | None, str | None]:
@@ -95,7 +108,7 @@ def _post_payment(conn, account_id: int, payment_id: int, amount_minor: int, pos
 
 
 def match_payment(conn: psycopg.Connection, payment_id: int, account_id: int, actor: str, reason: str,
-                  posted_at: datetime) -> None:
+                  posted_at: datetime, entities: dict[str, Entity] | None = None) -> None:
     """Staff apply an unmatched payment to the account it belongs to."""
     _who_and_why(actor, reason)
     with conn.transaction():
@@ -108,6 +121,7 @@ def match_payment(conn: psycopg.Connection, payment_id: int, account_id: int, ac
         stored.apply_to(conn, payment_id, account_id)
         _post_payment(conn, account_id, payment_id, payment[1], posted_at, payment[2])
         stored.record_action(conn, payment_id, "match", actor, reason, {"account_id": account_id})
+        _settled(conn, account_id, entities, posted_at, f"payment {payment[2]} matched")
 
 
 def return_payment(conn: psycopg.Connection, payment_id: int, actor: str, reason: str, posted_at: datetime,

@@ -34,7 +34,8 @@ class Started:
     agreement_id: int
     service_point_id: int
     status: str
-    connect_needed: bool  # the service point is disconnected: a connect order is due
+    connect_needed: bool  # the service point is disconnected: a connect order is made
+    connect_order_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,15 @@ def _start(conn: psycopg.Connection, request: Start, actor: str, today: date) ->
     status = "pending" if request.on > today else "active"
     agreement_id = stored.insert_agreement(conn, account[0], request.premise_id, point_id, request.service,
                                            request.on, status, request.attributes, request.tariff)
-    return Started(agreement_id, point_id, status, stored.point_state(conn, point_id) == "disconnected")
+    if stored.point_state(conn, point_id) != "disconnected":
+        return Started(agreement_id, point_id, status, False)
+    # the field connects it for the first day served (or at once, when that is past)
+    from cis.orders import active_or_new
+
+    order_id = active_or_new(conn, "connect", point_id, account[0], actor,
+                             f"service {agreement_id} starts on {request.on}", today=today,
+                             due_on=max(request.on, today), source="lifecycle")
+    return Started(agreement_id, point_id, status, True, order_id)
 
 
 def stop(conn: psycopg.Connection, account_no: str, premise_id: int, service: str, on: date, actor: str,

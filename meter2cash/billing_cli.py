@@ -223,12 +223,13 @@ def cmd_payments(args, settings: Settings) -> int:
             if args.action == "post":
                 outcome = receive_payment(conn, PaymentIn(
                     "cli", args.reference, _amount(args.amount), date.fromisoformat(args.date) if args.date
-                    else date.today(), args.account, args.invoice, args.method, settings.currency), _now())
+                    else date.today(), args.account, args.invoice, args.method, settings.currency), _now(),
+                    configured_entities(settings))
                 print(f"payment {outcome.payment_id}: {outcome.status}"
                       f"{' (' + outcome.reason + ')' if outcome.reason else ''}")
                 return 0
             if args.action == "import":
-                return _import(conn, args.file, settings.currency)
+                return _import(conn, args.file, settings.currency, configured_entities(settings))
             if args.action == "exceptions":
                 rows = unmatched_payments(conn)
                 for pid, received, amount, currency, channel, reference, account, invoice, reason in rows:
@@ -240,7 +241,8 @@ def cmd_payments(args, settings: Settings) -> int:
             if not args.why:
                 return _fail("why_required", "say why with --why")
             if args.action == "match":
-                match_payment(conn, args.payment, _account_id(conn, args.account), actor, args.why, _now())
+                match_payment(conn, args.payment, _account_id(conn, args.account), actor, args.why, _now(),
+                              configured_entities(settings))
                 print(f"payment {args.payment} applied to account {args.account}")
                 return 0
             if args.action == "refund":
@@ -259,13 +261,13 @@ def cmd_payments(args, settings: Settings) -> int:
     return 2
 
 
-def _import(conn, file: str, currency: str) -> int:
+def _import(conn, file: str, currency: str, entities) -> int:
     from billing.lockbox import import_lockbox
     from meter2cash.progress import ProgressBar
 
     bar = ProgressBar("payments")
     summary = import_lockbox(conn, Path(file).read_text(), Path(file).name, _now(), progress=bar.update,
-                             currency=currency)
+                             currency=currency, entities=entities)
     bar.close()
     print(f"{file}: {summary.lines} payments read; {summary.applied} applied "
           f"({_money(summary.applied_minor, currency)}), {summary.unmatched} to the payment-exception queue, "
@@ -333,11 +335,19 @@ def cmd_arrangements(args, settings: Settings) -> int:
         try:
             arrangement_id = create_arrangement(conn, _account_id(conn, args.account), args.installments,
                                                 date.fromisoformat(args.first_due), args.every_days,
-                                                args.by or getpass.getuser(), args.why, _now())
+                                                args.by or getpass.getuser(), args.why, _now(),
+                                                _entity_of(conn, settings, args.account))
         except BillingError as error:
             return _fail(error.code, str(error))
     print(f"payment arrangement {arrangement_id} for {args.account}: {args.installments} installments")
     return 0
+
+
+def _entity_of(conn, settings: Settings, account_no: str):
+    from billing.entities import entity_for
+    from storage.accounts import billing_entity_of
+
+    return entity_for(configured_entities(settings), billing_entity_of(conn, _account_id(conn, account_no)))
 
 
 def register(sub) -> None:

@@ -81,13 +81,14 @@ def cmd_service(args, settings: Settings) -> int:
             deposit = _deposit(conn, settings, args, started.agreement_id, who)
             return _say(args, f"service {started.agreement_id} started: {args.service} for account {args.account} at "
                               f"premise {args.premise} from {on} on {args.tariff} ({started.status})"
-                              + ("; the service point is disconnected: a connect order is due"
+                              + (f"; the service point is disconnected: connect order {started.connect_order_id}"
                                  if started.connect_needed else "")
                               + f"; deposit {deposit.status}"
                               + (f" {deposit.amount_minor / 100:.2f}" if deposit.amount_minor else "")
                               + (f" ({deposit.reason})" if deposit.reason else ""),
                         {"agreement_id": started.agreement_id, "service_point_id": started.service_point_id,
-                         "status": started.status, "connect_needed": started.connect_needed, "on": on.isoformat(),
+                         "status": started.status, "connect_needed": started.connect_needed,
+                         "connect_order_id": started.connect_order_id, "on": on.isoformat(),
                          "deposit": deposit.document()})
         read = _final_read(conn, args, on)
         if args.action == "stop":

@@ -260,7 +260,7 @@ def pay(request: Request, payment: PaymentRequest, target: tuple[int, str] = Dep
             outcome = receive_payment(conn, PaymentIn("portal", charge.reference, amount,
                                                       datetime.now(ZoneInfo("UTC")).date(), account_no=account_no,
                                                       method="card", currency=currency),
-                                      datetime.now(timezone.utc))
+                                      datetime.now(timezone.utc), request.app.state.entities)
         except (PaymentError, LedgerError) as error:
             raise Problem(422, getattr(error, "code", "invalid_payment"), str(error)) from None
     return {"payment_id": outcome.payment_id, "status": outcome.status, "reference": charge.reference}

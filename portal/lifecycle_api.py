@@ -107,6 +107,7 @@ def start_service(request: Request, body: StartService, who: Principal = Depends
                                                               "deposit": deposit.status})
     return {"agreement_id": started.agreement_id, "service_point_id": started.service_point_id,
             "status": started.status, "connect_needed": started.connect_needed,
+            "connect_order_id": started.connect_order_id,
             "deposit": deposit.document()}
 
 

@@ -266,7 +266,8 @@ def match(request: Request, body: Match, payment_id: int = Path(ge=1, le=2**62),
         account_id = account_id_of(conn, body.account_no)
         if account_id is None:
             raise Problem(404, "no_such_account", "no such account")
-        match_payment(conn, payment_id, account_id, who.username, body.why, datetime.now(timezone.utc))
+        match_payment(conn, payment_id, account_id, who.username, body.why, datetime.now(timezone.utc),
+                      request.app.state.entities)
         record(conn, who, "payment.match", str(payment_id), {"account_no": body.account_no, "why": body.why})
     return {"payment_id": payment_id, "status": "applied", "account_no": body.account_no}
 

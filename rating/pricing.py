@@ -193,10 +193,13 @@ class Estimate:
 
 def estimate(tariff: Tariff, period_start: date, period_end: date, usage_to_date: UsageInput | Decimal,
              days_elapsed: int, *, zone: str, attributes: dict[str, str] | None = None,
-             in_ccf: bool = False, service_from: date | None = None, service_to: date | None = None) -> Estimate:
+             in_ccf: bool = False, service_from: date | None = None, service_to: date | None = None,
+             use_ends: date | None = None) -> Estimate:
     """Bill-to-date (fixed charges prorated to the days elapsed, whole-period tiers) and the projected
     whole-period bill (energy extrapolated linearly from the days elapsed; demands as measured so far),
-    of the days the service is in force: [service_from, service_to) within the period."""
+    of the days the service is in force: [service_from, service_to) within the period. From
+    ``use_ends`` (the service point disconnected) no more use is projected: the projection takes the use
+    so far, the fixed charges still run to the period's end."""
     if not isinstance(usage_to_date, UsageInput):
         usage_to_date = UsageInput(usage_to_date, in_ccf=in_ccf)
     days_in_period = (period_end - period_start).days
@@ -208,6 +211,8 @@ def estimate(tariff: Tariff, period_start: date, period_end: date, usage_to_date
     to_date = rate(tariff, period_start, period_end, usage_to_date, zone=zone, attributes=attributes,
                    service_from=served_from, service_to=elapsed_end, whole_period_tiers=True, served_days=served_days)
     stretch = Share(served_days, max(1, (elapsed_end - served_from).days))
+    if use_ends is not None and use_ends <= served_end:
+        stretch = Share(1, 1)
     if usage_to_date.summary is not None:
         projected_usage = UsageInput(summary=usage_to_date.summary.scaled(stretch), in_ccf=usage_to_date.in_ccf)
     elif usage_to_date.intervals is None:

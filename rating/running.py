@@ -52,7 +52,8 @@ def estimate_bodies(usages: list, tariffs: dict, as_of: datetime,
                 so_far = UsageInput(quantity, in_ccf=in_ccf, summary=summary)
                 result = estimate(tariff, period.start, period.end, so_far, days_elapsed, zone=usage.zone,
                                   attributes={k: str(v) for k, v in usage.attributes.items()},
-                                  service_from=usage.service_from, service_to=usage.service_to)
+                                  service_from=usage.service_from, service_to=usage.service_to,
+                                  use_ends=usage.disconnected_on)
             except RatingError as error:
                 account_body["services"].append({"service_agreement_id": usage.service_agreement_id,
                                                  "service": usage.service, "error": error.code})

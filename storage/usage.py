@@ -49,6 +49,7 @@ class AgreementUsage:
     service_to: date | None
     interval_s: int = 0  # the meter's interval length
     estimated_count: int = 0  # reads in the period that are estimates (meterdata.day_rows.estimated_count)
+    disconnected_on: date | None = None  # the service point is disconnected (a completed order) since this day
 
 
 # the agreement ``sa``'s days in the period ``p`` are a final bill's: stopped in the period or before, or
@@ -61,7 +62,9 @@ select t.account_id, t.period_id, p.period_start, p.period_end, sa.id, sa.servic
          where ta.service_agreement_id = sa.id and ta.effective_from < p.period_end
          order by ta.effective_from desc limit 1),
        m.unit, m.power_of_ten, a.zone, a.currency, nullif(sa.attributes, '{{}}'::jsonb)::text, sa.start_date,
-       sa.end_date, m.interval_s
+       sa.end_date, m.interval_s,
+       (select (sp.state_since at time zone a.zone)::date from service_points sp
+         where sp.id = sa.service_point_id and sp.state = 'disconnected')
 from unnest(%s::int8[], %s::int8[]) as t(account_id, period_id)
 join billing_periods p on p.id = t.period_id
 join accounts a on a.id = t.account_id
@@ -112,7 +115,7 @@ def usage_for(conn: psycopg.Connection, targets: list[tuple[int, int]],
         quantity, read_count, last_day, estimated = rollup.get((r[4], r[1]), _NO_USAGE)
         attributes = json.loads(r[11]) if r[11] is not None else {}  # most agreements have none
         found.append(AgreementUsage(r[0], periods[r[1]], r[4], r[5], r[6], quantity, read_count, last_day,
-                                    r[7], r[8], r[9], r[10], attributes, r[12], r[13], r[14], estimated))
+                                    r[7], r[8], r[9], r[10], attributes, r[12], r[13], r[14], estimated, r[15]))
     return found
 
 

@@ -153,7 +153,7 @@ def test_every_route_refuses_callers_who_may_not_use_it(client, portal_data):
     alice_bill = portal_data.conn.execute("select b.id from bills b join accounts a on a.id = b.account_id "
                                           "where a.account_no = %s", (portal_data.alice,)).fetchone()[0]
     values = {"account_no": portal_data.alice, "bill_id": alice_bill, "exception_id": 1, "payment_id": 1,
-              "run_id": 1, "action": "accept"}
+              "run_id": 1, "action": "accept", "order_id": 1}
     walked = 0
     for route in routes(client.app.routes):
         path = getattr(route, "path", "")
@@ -483,3 +483,56 @@ def test_a_customer_who_moved_in_sees_only_their_own_days(client, portal_data):
                            params={"view": "interval", "start": "2026-10-30", "end": "2026-11-03"}).json()["usage"]
     # local midnight of 1 November (CDT) is 05:00 UTC: nothing of Alice's evening before
     assert intervals and all(r["start"] >= "2026-11-01T05:00:00+00:00" for r in intervals if r["service"] == kind)
+
+
+def test_service_orders_through_the_api_by_role_and_only_to_their_own_customer(client, portal_data):
+    clerk, supervisor = token(client, "clerk"), token(client, "supervisor")
+    alice, bob = token(client, "alice"), token(client, "bob")
+    premise, service = portal_data.conn.execute(
+        "select sa.premise_id, sa.service from service_agreements sa join accounts a on a.id = sa.account_id "
+        "where a.account_no = %s order by sa.id limit 1", (portal_data.alice,)).fetchone()
+    order = {"kind": "investigate", "premise_id": premise, "service": service, "account_no": portal_data.alice,
+             "why": "customer reports a buzzing meter"}
+    made = client.post("/api/v1/staff/orders", headers=clerk, json=order)
+    assert made.status_code == 201, made.text
+    assert (made.json()["status"], made.json()["source"]) == ("open", "staff")
+    again = client.post("/api/v1/staff/orders", headers=clerk, json=order)
+    assert (again.status_code, again.headers["content-type"], again.json()["code"]) == \
+        (409, "application/problem+json", "order_refused")
+    # a disconnection is a supervisor's to order or approve
+    cut = {**order, "kind": "disconnect", "why": "unsafe wiring reported"}
+    assert client.post("/api/v1/staff/orders", headers=clerk, json=cut).json()["code"] == "role_required"
+    cut_id = client.post("/api/v1/staff/orders", headers=supervisor, json=cut).json()["id"]
+    order_id = made.json()["id"]
+    listed = client.get("/api/v1/staff/orders", headers=clerk, params={"status": ["open"], "limit": 1}).json()
+    assert listed["total"] == 2 and len(listed["orders"]) == 1
+    assert client.post(f"/api/v1/staff/orders/{order_id}/approve", headers=clerk,
+                       json={"why": "looks right"}).json()["code"] == "role_required"
+    scheduled = client.post(f"/api/v1/staff/orders/{order_id}/schedule", headers=clerk,
+                            json={"day": "2026-12-10", "why": "next route day"})
+    assert scheduled.status_code == 200 and scheduled.json()["scheduled_for"] == "2026-12-10"
+    naive = client.post(f"/api/v1/staff/orders/{order_id}/complete", headers=clerk,
+                        json={"at": "2026-12-10T10:00:00", "why": "done"})
+    assert (naive.status_code, naive.json()["code"]) == (422, "bad_date")
+    done = client.post(f"/api/v1/staff/orders/{order_id}/complete", headers=clerk,
+                       json={"at": "2026-12-10T10:00:00-06:00", "notes": "loose cover, tightened", "why": "fixed"})
+    assert done.status_code == 200 and done.json()["completion"] == {"notes": "loose cover, tightened"}
+    twice = client.post(f"/api/v1/staff/orders/{order_id}/complete", headers=clerk, json={"why": "again"})
+    assert (twice.status_code, twice.json()["code"]) == (409, "order_refused")
+    client.post(f"/api/v1/staff/orders/{cut_id}/cancel", headers=clerk, json={"why": "inspected: safe"})
+    shown = client.get(f"/api/v1/staff/orders/{order_id}", headers=clerk).json()
+    assert [h["status"] for h in shown["history"]] == ["open", "scheduled", "completed"]
+    # the customer sees their own account's orders; another customer gets the account's 404
+    mine = client.get(f"/api/v1/accounts/{portal_data.alice}/orders", headers=alice).json()
+    assert {(o["kind"], o["status"]) for o in mine["orders"]} == {("investigate", "completed"),
+                                                                 ("disconnect", "cancelled")}
+    assert "reason" not in mine["orders"][0]
+    assert client.get(f"/api/v1/accounts/{portal_data.alice}/orders", headers=bob).status_code == 404
+    assert client.get("/api/v1/staff/orders", headers=alice).status_code == 403
+    # a medical need certificate: supervisors only
+    need = {"until": "2027-04-30", "why": "certificate received"}
+    url = f"/api/v1/staff/accounts/{portal_data.alice}/medical-need"
+    assert client.put(url, headers=clerk, json=need).status_code == 403
+    assert client.put(url, headers=supervisor, json=need).json()["medical_need_until"] == "2027-04-30"
+    actions = [e["action"] for e in client.get("/api/v1/staff/audit", headers=token(client, "admin")).json()["entries"]]
+    assert {"order.create", "order.schedule", "order.complete", "order.cancel", "account.medical_need"} <= set(actions)

@@ -1,0 +1,164 @@
+"""Service orders end to end through the commands: a bill goes unpaid -> late fee -> final notice ->
+disconnect ordered, approved, scheduled, completed -> payment in full -> reconnect order with the
+entity's fee -> completed, with the notices each step sends; a customer with a certified medical need
+is never ordered; a start at a disconnected service point orders the connection."""
+import json
+from datetime import date, datetime, time, timezone
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import psycopg
+import pytest
+
+from billing.bill_run import find_period, run_bill_run
+from billing.delivery import DeliveryConfig, deliver_pending
+from billing.dunning import run_collections
+from billing.entities import load_entities
+from meter2cash.cli import main
+from simulators.utility import Utility
+from storage.bulk_load import load_directory
+from storage.ledger_entries import trial_balance, unbalanced_transactions
+from storage.tariffs import current_tariffs, publish
+from streams.pipeline import BatchProcessor
+from tests.integration.test_lifecycle import FLAT, block, days
+
+pytestmark = pytest.mark.integration
+ZONE = "America/Chicago"
+CYCLE = "C-ORD"
+
+
+@pytest.fixture
+def town(settings, monkeypatch):
+    for key, value in settings.to_env().items():
+        monkeypatch.setenv(key, value)
+    conn = psycopg.connect(settings.database_url, autocommit=True)
+    publish(conn, FLAT)
+    load_directory(conn, Utility(ZONE, CYCLE, date(2026, 9, 1), date(2026, 10, 1)))
+    yield conn, settings
+    conn.close()
+
+
+def run(capsys, *argv) -> dict:
+    code = main([*argv, "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return json.loads(out)
+
+
+def refused(capsys, *argv) -> str:
+    assert main(list(argv)) == 2
+    return capsys.readouterr().err
+
+
+def noon(day: date) -> datetime:
+    return datetime.combine(day, time(12), ZoneInfo(ZONE)).astimezone(timezone.utc)
+
+
+def customer(capsys, name: str, address: str, meter: str) -> tuple[str, int]:
+    premise = run(capsys, "premises", "add", "--address", address, "--zone", ZONE)["premise_id"]
+    account = run(capsys, "accounts", "open", "--name", name, "--cycle", CYCLE)["account_no"]
+    run(capsys, "meters", "install", meter, "--premise", str(premise), "--service", "electric", "--unit", "Wh",
+        "--interval-s", "3600", "--at", "2026-09-01T00:00:00-05:00", "--why", "new build")
+    run(capsys, "service", "start", "--account", account, "--premise", str(premise), "--service", "electric",
+        "--tariff", "E-FLAT", "--on", "2026-09-01", "--waive-deposit", "test customer", "--why", "moving in")
+    return account, premise
+
+
+def notices(conn, account_no: str) -> list[str]:
+    return [r[0] for r in conn.execute("select n.kind from notices n join accounts a on a.id = n.account_id "
+                                       "where a.account_no = %s order by n.id", (account_no,))]
+
+
+def test_unpaid_to_disconnected_to_paid_to_reconnected_with_the_notices_of_each_step(town, capsys, tmp_path):
+    conn, settings = town
+    entities = load_entities()
+    ann, ann_premise = customer(capsys, "Ann Archer", "12 Elm St", "SO-E1")
+    ben, _ = customer(capsys, "Ben Baker", "14 Elm St", "SO-E2")
+    run(capsys, "orders", "protect", "--account", ben, "--until", "2027-03-31", "--why", "oxygen concentrator, "
+        "doctor's certificate on file")
+    # 2 kWh an hour in September: 1,440 kWh at $0.10 + $10.00 = $154.00 each
+    BatchProcessor(settings, conn, cache=None).process(
+        [block(m, d, np.full(24, 2000)) for m in ("SO-E1", "SO-E2") for d in days(date(2026, 9, 1), date(2026, 10, 1))])
+    billed = run_bill_run(conn, find_period(conn, CYCLE), current_tariffs(conn), entities=entities,
+                          clock=lambda: noon(date(2026, 10, 1)))
+    assert billed.accounts_billed == 2
+    deliver_pending(conn, entities, DeliveryConfig(tmp_path, "127.0.0.1", 1), noon(date(2026, 10, 2)))
+    # due 21 days after delivery (23 October), 5 days' grace; then 15 days to the final notice, 10 more
+    for day in (date(2026, 10, 29), date(2026, 11, 13)):
+        run_collections(conn, entities, day, noon(day))
+    cut = run_collections(conn, entities, date(2026, 11, 23), noon(date(2026, 11, 23)))
+    assert (cut.disconnect_eligible, cut.disconnects_ordered, cut.disconnects_withheld) == (2, 1, 1)
+    withheld = conn.execute("select details->>'rule', reason from cis_events where kind = 'disconnect_withheld' "
+                            "and subject = %s", (ben,)).fetchall()
+    assert withheld == [("medical_need", "a medical need is certified until 2027-03-31")]
+    # running collections again orders nothing twice and records the withholding once
+    again = run_collections(conn, entities, date(2026, 11, 24), noon(date(2026, 11, 24)))
+    assert again.disconnects_ordered == 0
+    assert conn.execute("select count(*) from cis_events where kind = 'disconnect_withheld'").fetchone()[0] == 1
+
+    queue = run(capsys, "orders", "list", "--status", "awaiting_approval")
+    assert queue["total"] == 1
+    order = queue["orders"][0]
+    assert (order["kind"], order["account_no"], order["source"]) == ("disconnect", ann, "collections")
+    assert order["reason"].startswith("non-payment: 154.00 USD past due on bill ")
+    order_id = str(order["id"])
+    # nothing happens in the field before a supervisor approves it
+    assert "order_refused" in refused(capsys, "orders", "schedule", order_id, "--on", "2026-11-25", "--why", "route")
+    run(capsys, "orders", "approve", order_id, "--why", "past due 30 days, no contact", "--by", "sup.ray")
+    scheduled = run(capsys, "orders", "schedule", order_id, "--on", "2026-11-25", "--why", "north route")
+    assert (scheduled["status"], scheduled["field_reference"]) == ("scheduled", f"FW-{order_id}")
+    done = run(capsys, "orders", "complete", order_id, "--at", "2026-11-25T10:00:00-06:00", "--read", "1440000",
+               "--notes", "meter sealed", "--why", "disconnected at the meter")
+    assert (done["status"], done["point_state"]) == ("completed", "disconnected")
+    assert done["completion"] == {"notes": "meter sealed", "read": "1440000", "point_state": "disconnected"}
+    assert conn.execute("select r.value from register_reads r join meters m on m.id = r.meter_id "
+                        "where m.meter_no = 'SO-E1'").fetchone()[0] == 1440000
+    sent = conn.execute("select action, reference from field_work_requests where order_id = %s order by id",
+                        (int(order_id),)).fetchall()
+    assert sent == [("schedule", f"FW-{order_id}")]
+
+    # paid in full (the bill and its late fee): the reconnect order at once, with the entity's $35.00 fee
+    owed = run(capsys, "account", "show", ann)["balance_minor"]
+    assert owed == 15400 + entities["default"].late_fee_minor(15400)
+    assert main(["payments", "post", "--account", ann, "--amount", f"{owed / 100:.2f}", "--reference", "PAY-1"]) == 0
+    capsys.readouterr()
+    reconnects = run(capsys, "orders", "list", "--kind", "reconnect", "--account", ann)["orders"]
+    assert [(o["status"], o["fee_minor"], o["source"]) for o in reconnects] == [("open", 3500, "payment")]
+    assert run(capsys, "account", "show", ann)["balance_minor"] == 3500
+    run(capsys, "orders", "complete", str(reconnects[0]["id"]), "--why", "seal cut, service on")
+    state = conn.execute("select sp.state from service_points sp join premises p on p.id = sp.premise_id "
+                         "where p.id = %s", (ann_premise,)).fetchone()[0]
+    assert state == "connected"
+    assert notices(conn, ann) == ["reminder", "final_notice", "disconnect_eligible", "disconnect_scheduled",
+                                  "disconnected", "reconnect_ordered", "reconnected"]
+    assert "disconnect_scheduled" not in notices(conn, ben)
+    history = run(capsys, "orders", "show", order_id)["history"]
+    assert [(h["status"], h["actor"]) for h in history] == [
+        ("awaiting_approval", "collections"), ("open", "sup.ray"), ("scheduled", history[2]["actor"]),
+        ("completed", history[3]["actor"])]
+    rows = trial_balance(conn)
+    assert sum(r[1] for r in rows) == sum(r[2] for r in rows) and unbalanced_transactions(conn) == []
+
+
+def test_a_start_at_a_disconnected_service_point_orders_its_connection(town, capsys):
+    conn, _ = town
+    account, premise = customer(capsys, "Cy Dale", "20 Oak Ave", "SO-E3")
+    run(capsys, "service", "stop", "--account", account, "--premise", str(premise), "--service", "electric",
+        "--on", "2026-09-10", "--why", "moved away")
+    cut = run(capsys, "orders", "create", "--kind", "disconnect", "--premise", str(premise), "--why", "vacant")
+    assert cut["status"] == "open"
+    run(capsys, "orders", "complete", str(cut["id"]), "--why", "vacant premise made safe")
+    newcomer = run(capsys, "accounts", "open", "--name", "Di Eve", "--cycle", CYCLE)["account_no"]
+    started = run(capsys, "service", "start", "--account", newcomer, "--premise", str(premise), "--service",
+                  "electric", "--tariff", "E-FLAT", "--on", "2026-09-20", "--waive-deposit", "test", "--why", "moving in")
+    assert started["connect_needed"] and started["connect_order_id"]
+    order = run(capsys, "orders", "show", str(started["connect_order_id"]))
+    assert (order["kind"], order["status"], order["account_no"], order["source"]) == \
+        ("connect", "open", newcomer, "lifecycle")
+    # one connect order in progress at a time
+    assert "order_refused" in refused(capsys, "orders", "create", "--kind", "connect", "--premise", str(premise),
+                                      "--why", "again")
+    run(capsys, "orders", "complete", str(order["id"]), "--why", "connected")
+    assert "connected" in notices(conn, newcomer)
+    listed = run(capsys, "orders", "list", "--account", newcomer)
+    assert listed["total"] == 1 and listed["orders"][0]["point_state"] == "connected"
