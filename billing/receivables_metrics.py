@@ -52,3 +52,50 @@ class ReceivablesCollector:
 
     def describe(self):
         return []  # collected on scrape only
+
+
+class OrdersCollector:
+    """Service orders as Prometheus metrics, read from PostgreSQL when scraped: how many by kind and
+    status, the oldest in progress, those past their due day, and the disconnects a supervisor has yet
+    to approve."""
+
+    def __init__(self, connect: Callable[[], psycopg.Connection]):
+        self._connect = connect
+
+    def collect(self):
+        from datetime import date
+
+        from storage.orders import ACTIVE, counts
+
+        try:
+            with self._connect() as conn:
+                rows = counts(conn, date.today())
+        except psycopg.Error as error:
+            log.warning("service order metrics unavailable: %s", error)
+            return
+        orders = GaugeMetricFamily("m2c_service_orders", "Service orders, by kind and status",
+                                   labels=["kind", "status"])
+        oldest = GaugeMetricFamily("m2c_service_orders_oldest_age_seconds",
+                                   "Age of the oldest service order in progress, by kind and status",
+                                   labels=["kind", "status"])
+        past_due = GaugeMetricFamily("m2c_service_orders_past_due", "Service orders in progress past their due day",
+                                     labels=["kind"])
+        late: dict[str, int] = {}
+        awaiting = 0
+        for kind, status, count, age, overdue in rows:
+            orders.add_metric([kind, status], count)
+            if status in ACTIVE:
+                oldest.add_metric([kind, status], float(age))
+                late[kind] = late.get(kind, 0) + overdue
+            if kind == "disconnect" and status == "awaiting_approval":
+                awaiting = count
+        for kind, count in late.items():
+            past_due.add_metric([kind], count)
+        yield orders
+        yield oldest
+        yield past_due
+        yield GaugeMetricFamily("m2c_disconnects_awaiting_approval",
+                                "Disconnect orders for non-payment waiting for a supervisor's approval", value=awaiting)
+
+    def describe(self):
+        return []

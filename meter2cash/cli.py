@@ -45,14 +45,16 @@ def cmd_worker(args, settings: Settings) -> int:
         from billing.cycle_close import CycleScheduler
 
         CycleScheduler(settings, every, tally=lambda s, m, n: estimated.labels(s, m).inc(n)).start()
-    from billing.receivables_metrics import ReceivablesCollector
+    from billing.receivables_metrics import OrdersCollector, ReceivablesCollector
 
     import psycopg
 
-    receivables = ReceivablesCollector(lambda: psycopg.connect(settings.database_url, autocommit=True,
-                                                               connect_timeout=5))
+    def connect():
+        return psycopg.connect(settings.database_url, autocommit=True, connect_timeout=5)
+
     sys.argv = [sys.argv[0]]  # the Faust worker reads its own command line
-    run_worker(settings, metrics_port=args.metrics_port, loglevel=args.loglevel, collectors=[receivables, estimated])
+    run_worker(settings, metrics_port=args.metrics_port, loglevel=args.loglevel,
+               collectors=[ReceivablesCollector(connect), OrdersCollector(connect), estimated])
     return 0
 
 

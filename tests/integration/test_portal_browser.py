@@ -218,3 +218,50 @@ def test_staff_install_a_meter_and_start_and_stop_service_in_the_browser(server,
     assert browser.find_element(By.ID, "message").text.startswith("0 final bills issued, ")
     row = next(r for r in browser.find_elements(By.CSS_SELECTOR, "#finals tr") if account in r.text)
     assert "waiting" in row.text and "no billing period of the account's cycle holds the last day served" in row.text
+
+
+def test_a_supervisor_approves_and_schedules_a_disconnect_after_confirming_what_it_does(server, browser, portal_data):
+    from datetime import date
+
+    from cis.orders import create_at_point
+
+    conn = portal_data.conn
+    point, account_id = conn.execute(
+        "select sa.service_point_id, sa.account_id from service_agreements sa join accounts a on a.id = sa.account_id "
+        "where a.account_no = %s order by sa.id limit 1", (portal_data.alice,)).fetchone()
+    order = create_at_point(conn, "disconnect", point, account_id, "collections", "non-payment: 212.40 USD past due",
+                            today=date.today(), source="collections", awaiting_approval=True)
+    sign_in(browser, server, "supervisor")
+    browser.get(f"{server}/staff/orders")
+    assert browser.find_element(By.ID, "order-total").text.startswith("1 order;")
+    browser.find_element(By.ID, f"order-{order.id}").click()
+    arrive(browser, lambda url: url.endswith(f"/staff/orders/{order.id}"))
+    assert browser.find_element(By.ID, "order-status").text == "awaiting_approval"
+
+    browser.find_element(By.ID, "order-action").send_keys("approve")
+    browser.find_element(By.ID, "order-why").send_keys("60 days past due, two notices sent")
+    browser.find_element(By.ID, "order-submit").click()
+    # nothing is done before the page says what will happen and it is confirmed
+    assert browser.find_element(By.ID, "confirm-text").text.startswith(f"This will approve order {order.id} (disconnect")
+    assert conn.execute("select status from service_orders where id = %s", (order.id,)).fetchone()[0] == \
+        "awaiting_approval"
+    browser.find_element(By.ID, "confirm-submit").click()
+    assert browser.find_element(By.ID, "message").text == f"Order {order.id} is open."
+
+    browser.find_element(By.ID, "order-action").send_keys("schedule")
+    _set(browser, "order-day", "2026-12-14")
+    browser.find_element(By.ID, "order-why").send_keys("north route, Monday")
+    browser.find_element(By.ID, "order-submit").click()
+    assert "for 2026-12-14 and tell the field-work system" in browser.find_element(By.ID, "confirm-text").text
+    browser.find_element(By.ID, "confirm-submit").click()
+    assert browser.find_element(By.ID, "order-status").text == "scheduled"
+    history = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")]
+    assert len(history) == 3 and "supervisor" in history[1] and "north route, Monday" in history[2]
+    assert conn.execute("select action, reference from field_work_requests where order_id = %s",
+                        (order.id,)).fetchall() == [("schedule", f"FW-{order.id}")]
+    # a clerk may schedule but not approve: the approve action is not offered to one
+    assert conn.execute("select count(*) from notices where kind = 'disconnect_scheduled' and account_id = %s",
+                        (account_id,)).fetchone()[0] == 1
+    for width in (1280, 390):
+        browser.set_window_size(width, 900)
+        browser.save_screenshot(f"/tmp/m2c-order-{width}.png")

@@ -9,11 +9,13 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import psycopg
 import pytest
+from prometheus_client import CollectorRegistry
 
 from billing.bill_run import find_period, run_bill_run
 from billing.delivery import DeliveryConfig, deliver_pending
 from billing.dunning import run_collections
 from billing.entities import load_entities
+from billing.receivables_metrics import OrdersCollector
 from meter2cash.cli import main
 from simulators.utility import Utility
 from storage.bulk_load import load_directory
@@ -138,6 +140,12 @@ def test_unpaid_to_disconnected_to_paid_to_reconnected_with_the_notices_of_each_
         ("completed", history[3]["actor"])]
     rows = trial_balance(conn)
     assert sum(r[1] for r in rows) == sum(r[2] for r in rows) and unbalanced_transactions(conn) == []
+    # operators see the same on /metrics
+    registry = CollectorRegistry()
+    registry.register(OrdersCollector(lambda: psycopg.connect(conn.info.dsn)))
+    assert registry.get_sample_value("m2c_service_orders", {"kind": "disconnect", "status": "completed"}) == 1
+    assert registry.get_sample_value("m2c_service_orders", {"kind": "reconnect", "status": "completed"}) == 1
+    assert registry.get_sample_value("m2c_disconnects_awaiting_approval") == 0
 
 
 def test_a_start_at_a_disconnected_service_point_orders_its_connection(town, capsys):

@@ -11,7 +11,7 @@ import yaml
 from prometheus_client import CollectorRegistry
 
 from billing.metrics import BillRunMetrics
-from billing.receivables_metrics import ReceivablesCollector
+from billing.receivables_metrics import OrdersCollector, ReceivablesCollector
 from portal.metrics import PortalMetrics
 from streams.metrics import StreamMetrics
 from streams.push import PushMetrics
@@ -36,10 +36,35 @@ class CannedConnection:
         return ({"lockbox": 3}, 1200, 0, 1, {"print/sent": 2}, 0, {"reminder": 1}, 500, 0)
 
 
+class CannedOrders(CannedConnection):
+    """The service order collector's one query, answered with fixed figures."""
+
+    def execute(self, query, params=None):
+        return self
+
+    def fetchall(self):
+        return [("disconnect", "awaiting_approval", 2, 7200.0, 0), ("reconnect", "open", 1, 60.0, 1),
+                ("connect", "completed", 4, 86400.0, 0)]
+
+
+def test_service_order_figures_by_kind_and_status():
+    registry = CollectorRegistry()
+    registry.register(OrdersCollector(CannedOrders))
+    assert registry.get_sample_value("m2c_service_orders", {"kind": "connect", "status": "completed"}) == 4
+    assert registry.get_sample_value("m2c_disconnects_awaiting_approval") == 2
+    assert registry.get_sample_value("m2c_service_orders_past_due", {"kind": "reconnect"}) == 1
+    assert registry.get_sample_value("m2c_service_orders_oldest_age_seconds",
+                                     {"kind": "disconnect", "status": "awaiting_approval"}) == 7200
+    # a completed order is not in progress: no age
+    assert registry.get_sample_value("m2c_service_orders_oldest_age_seconds",
+                                     {"kind": "connect", "status": "completed"}) is None
+
+
 def exported() -> set[str]:
     names = set()
     receivables = CollectorRegistry()
     receivables.register(ReceivablesCollector(CannedConnection))
+    receivables.register(OrdersCollector(CannedOrders))
     for registry in (StreamMetrics().registry, BillRunMetrics().registry, receivables, PortalMetrics().registry,
                      PushMetrics().registry):
         for family in registry.collect():
