@@ -69,9 +69,10 @@ def charge_deposit(conn: psycopg.Connection, account_no: str, agreement_id: int,
     return DepositOutcome(HELD, amount, None, deposit_id)
 
 
-def apply_to_final_bill(conn: psycopg.Connection, agreement_id: int, posted_at: datetime, bill_id: int) -> int:
-    """Apply the agreement's held deposits to its final bill and pay back a credit left when the account
-    has no service any more; returns the amount applied."""
+def apply_to_final_bill(conn: psycopg.Connection, agreement_id: int, posted_at: datetime, bill_id: int | None) -> int:
+    """Apply the agreement's held deposits to its final bill (None: earlier bills took every day served,
+    there is none) and pay back a credit left when the account has no service any more; returns the
+    amount applied."""
     applied = 0
     for deposit_id, account_id, amount in stored.held_for_agreement(conn, agreement_id):
         lock_account(conn, account_id)

@@ -68,10 +68,18 @@ def _priced(conn, account_id: int, usage, tariffs, entity: Entity):
 def _final(conn, row, tariffs, entities, clock, requested_by) -> FinalOutcome:
     agreement_id, account_id, account_no, start, end, period_id, billed_to, wait_days = row
     first = max(start, billed_to or start)
+    if billed_to is not None and billed_to > end:
+        # the stop was recorded after a bill took days it no longer serves (backdated): that bill is wrong
+        late = ", ".join(str(b) for b in stored.bills_past(conn, agreement_id, end))
+        return FinalOutcome(agreement_id, account_no, WAITING, end, end,
+                            reason=f"bill {late} took days to {billed_to} after the last day served "
+                                   f"({end - timedelta(days=1)}): cancel it (m2c bills cancel) or rebill it (m2c bills "
+                                   f"rebill); the final bill then takes the days served")
     if first >= end:
         with conn.transaction():
             stored.mark_final_billed(conn, agreement_id)
-        return FinalOutcome(agreement_id, account_no, COVERED, first, end,
+            deposit = apply_to_final_bill(conn, agreement_id, clock(), None)
+        return FinalOutcome(agreement_id, account_no, COVERED, first, end, deposit_applied_minor=deposit,
                             reason="earlier bills took every day served")
     if period_id is None:
         return FinalOutcome(agreement_id, account_no, WAITING, first, end,

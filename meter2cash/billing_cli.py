@@ -169,6 +169,10 @@ def cmd_bills(args, settings: Settings) -> int:
                                       account_ids=[account_id], requested_by=actor)
                 if not result.bill_ids:
                     held = {**result.accounts_held, **result.accounts_failed}
+                    if not held:  # its agreements all stopped in the period: their final bills take the days
+                        print(f"bill {args.bill} cancelled; nothing else of the account to bill in its period "
+                              f"(the final bill takes the days served: m2c bills final)")
+                        return 0
                     return _fail("rebill_held", f"bill {args.bill} cancelled; the rebill was not issued: {held}", 1)
                 print(f"bill {args.bill} cancelled; rebill {result.bill_ids[0]} issued")
                 return 0

@@ -47,3 +47,10 @@ def start_final_run(conn: psycopg.Connection, billing_period_id: int, requested_
 def finish_final_run(conn: psycopg.Connection, run_id: int, billed: int, total_minor: int) -> None:
     conn.execute("update bill_runs set status = 'finished', finished_at = now(), accounts_billed = %s, "
                  "total_minor = %s where id = %s", (billed, total_minor, run_id))
+
+
+def bills_past(conn: psycopg.Connection, agreement_id: int, end: date) -> list[int]:
+    """The issued bills that took days of the agreement from ``end`` on."""
+    return [r[0] for r in conn.execute(
+        "select distinct b.id from bill_usage u join bills b on b.id = u.bill_id where u.service_agreement_id = %s "
+        "and b.status = 'issued' and u.end_day > %s order by 1", (agreement_id, end))]

@@ -344,3 +344,66 @@ def test_a_hand_read_meter_s_final_read_at_the_stop_bills_the_customer_to_the_ga
     final = run(capsys, "bills", "final")["final_bills"]
     # 1.4 kgal at $4.00 = $5.60, plus 14/30 of $5.00 = $2.33
     assert [(f["account_no"], f["charges_minor"]) for f in final] == [(fay, 793)]
+
+
+def test_a_move_out_backdated_past_an_issued_bill_comes_out_as_if_recorded_first(town, capsys):
+    conn, settings = town
+    people = {}
+    for name, address, meter in (("Ann Lee", "1 Late Ln", "LX-L1"), ("Bob Roe", "2 Early Ln", "LX-L2")):
+        premise = run(capsys, "premises", "add", "--address", address, "--zone", ZONE)["premise_id"]
+        account = run(capsys, "accounts", "open", "--name", name, "--cycle", CYCLE)["account_no"]
+        run(capsys, "meters", "install", meter, "--premise", str(premise), "--service", "electric", "--unit", "Wh",
+            "--interval-s", "3600", "--at", "2026-09-01T00:00:00-05:00")
+        run(capsys, "service", "start", "--account", account, "--premise", str(premise), "--service", "electric",
+            "--tariff", "E-FLAT", "--on", "2026-09-01", "--why", "moving in")
+        people[name] = (account, premise)
+    # both read 1 kWh an hour all September (the premises stay in use after the move-outs: raised, not billed)
+    BatchProcessor(settings, conn, cache=None).process(
+        [block(m, d, np.full(24, 1000)) for m in ("LX-L1", "LX-L2") for d in days(date(2026, 9, 1), date(2026, 10, 1))])
+    ann, ann_premise = people["Ann Lee"]
+    bob, bob_premise = people["Bob Roe"]
+    stop = ("service", "stop", "--service", "electric", "--on", "2026-09-21", "--why", "moved out on the 20th")
+    run(capsys, *stop, "--account", bob, "--premise", str(bob_premise))  # recorded in time
+    result = run_bill_run(conn, find_period(conn, CYCLE), current_tariffs(conn))
+    regular = conn.execute("select b.id, b.total_minor from bills b join accounts a on a.id = b.account_id "
+                           "where a.account_no = %s and b.kind = 'regular'", (ann,)).fetchone()
+    assert result.accounts_billed == 1 and regular[1] == 72_00 + 10_00  # Ann's whole month: 720 kWh
+    run(capsys, *stop, "--account", ann, "--premise", str(ann_premise))  # keyed after her bill went out
+
+    finals = {f["account_no"]: f for f in run(capsys, "bills", "final")["final_bills"]}
+    assert finals[bob]["status"] == "billed"
+    assert finals[ann]["status"] == "waiting"
+    assert finals[ann]["reason"].startswith(f"bill {regular[0]} took days to 2026-10-01 after the last day served "
+                                            f"(2026-09-20): cancel it")
+    assert main(["bills", "rebill", str(regular[0]), "--why", "moved out on the 20th"]) == 0
+    assert "nothing else of the account to bill" in capsys.readouterr().out
+    finals = {f["account_no"]: f for f in run(capsys, "bills", "final")["final_bills"]}
+    # 20 days: 480 kWh at $0.10 and 20/30 of $10.00, for both, however late the move-out was keyed
+    assert finals[ann]["status"] == "billed" and finals[ann]["charges_minor"] == 48_00 + 6_67
+    bob_final = run(capsys, "account", "show", bob)
+    ann_final = run(capsys, "account", "show", ann)
+    assert ann_final["balance_minor"] == bob_final["balance_minor"] == 54_67
+    assert [b["charges_minor"] for b in ann_final["bills"] if b["kind"] == "final"] == \
+        [b["charges_minor"] for b in bob_final["bills"] if b["kind"] == "final"]
+
+
+def test_a_stop_at_the_end_of_a_billed_period_still_applies_the_deposit(town, capsys):
+    conn, settings = town
+    publish(conn, WATER)
+    home = run(capsys, "premises", "add", "--address", "5 Even Rd", "--zone", ZONE)["premise_id"]
+    gus = run(capsys, "accounts", "open", "--name", "Gus Hale", "--cycle", CYCLE)["account_no"]
+    run(capsys, "meters", "install", "LX-W9", "--premise", str(home), "--service", "water", "--unit", "gal",
+        "--interval-s", "3600", "--at", "2026-09-01T00:00:00-05:00")
+    run(capsys, "service", "start", "--account", gus, "--premise", str(home), "--service", "water",
+        "--tariff", "W-FLAT", "--on", "2026-09-01", "--why", "moving in")
+    BatchProcessor(settings, conn, cache=None).process(
+        [block("LX-W9", d, np.full(24, 10)) for d in days(date(2026, 9, 1), date(2026, 10, 1))])
+    assert run_bill_run(conn, find_period(conn, CYCLE), current_tariffs(conn)).accounts_billed == 1
+    run(capsys, "service", "stop", "--account", gus, "--premise", str(home), "--service", "water",
+        "--on", "2026-10-01", "--why", "moved away")
+    final = run(capsys, "bills", "final")["final_bills"]
+    # the regular bill took every day served: no final bill, but the $50.00 deposit goes to the account
+    assert [(f["status"], f["deposit_applied_minor"]) for f in final] == [("covered", 5000)]
+    assert conn.execute("select sum(amount_minor) from ledger_entries where ledger_account = 'deposits'"
+                        ).fetchone()[0] == 0
+    assert [d["status"] for d in run(capsys, "account", "show", gus)["deposits"]] == ["applied"]

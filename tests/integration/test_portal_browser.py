@@ -58,6 +58,12 @@ def arrive(browser, where) -> None:
     WebDriverWait(browser, 15).until(lambda driver: where(driver.current_url))
 
 
+def shown(browser, element_id: str) -> str:
+    """The text of an element of the page a click is loading (the page before has none with that id)."""
+    WebDriverWait(browser, 15).until(lambda driver: driver.find_elements(By.ID, element_id))
+    return browser.find_element(By.ID, element_id).text
+
+
 def test_customer_signs_in_sees_estimate_usage_and_a_bill(server, browser, portal_data):
     bill_the_period(portal_data)
     sign_in(browser, server, "alice")
@@ -242,18 +248,19 @@ def test_a_supervisor_approves_and_schedules_a_disconnect_after_confirming_what_
     browser.find_element(By.ID, "order-why").send_keys("60 days past due, two notices sent")
     browser.find_element(By.ID, "order-submit").click()
     # nothing is done before the page says what will happen and it is confirmed
-    assert browser.find_element(By.ID, "confirm-text").text.startswith(f"This will approve order {order.id} (disconnect")
+    assert shown(browser, "confirm-text").startswith(f"This will approve order {order.id} (disconnect")
     assert conn.execute("select status from service_orders where id = %s", (order.id,)).fetchone()[0] == \
         "awaiting_approval"
     browser.find_element(By.ID, "confirm-submit").click()
-    assert browser.find_element(By.ID, "message").text == f"Order {order.id} is open."
+    assert shown(browser, "message") == f"Order {order.id} is open."
 
     browser.find_element(By.ID, "order-action").send_keys("schedule")
     _set(browser, "order-day", "2026-12-14")
     browser.find_element(By.ID, "order-why").send_keys("north route, Monday")
     browser.find_element(By.ID, "order-submit").click()
-    assert "for 2026-12-14 and tell the field-work system" in browser.find_element(By.ID, "confirm-text").text
+    assert "for 2026-12-14 and tell the field-work system" in shown(browser, "confirm-text")
     browser.find_element(By.ID, "confirm-submit").click()
+    assert shown(browser, "message") == f"Order {order.id} is scheduled."
     assert browser.find_element(By.ID, "order-status").text == "scheduled"
     history = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")]
     assert len(history) == 3 and "supervisor" in history[1] and "north route, Monday" in history[2]
