@@ -8,7 +8,8 @@ service, so running collections twice on a day does nothing twice):
 3. ``disconnect_eligible`` per service after ``disconnect_after_days`` more, if the account's past-due
    amount is at least the entity's minimum.
 
-An active payment arrangement pauses the sequence while its installments are kept; one that falls
+A bill linked to an open billing dispute (``cis.cases``) takes no step while the case is open. An
+active payment arrangement pauses the sequence while its installments are kept; one that falls
 behind is marked broken (with a notice) and the sequence resumes. What is past due comes from the
 ledger alone (:func:`billing.ledger.receivable`).
 """
@@ -29,6 +30,7 @@ from billing.postings import account_receivable, lock_account, post
 from rating.money import format_minor
 from storage import dunning as stored
 from storage.accounts import billing_entity_of
+from storage.cases import disputed_bills
 
 
 @dataclass
@@ -42,6 +44,7 @@ class CollectionSummary:
     disconnects_ordered: int = 0  # into the supervisors' approval queue
     disconnects_withheld: int = 0  # protected customers (medical need, winter moratorium)
     paused_by_arrangement: int = 0
+    held_by_dispute: int = 0  # past-due bills an open billing dispute holds
     arrangements_completed: int = 0
     arrangements_broken: int = 0
     steps: list[tuple[str, int, str, str]] = field(default_factory=list)  # account_no, bill, step, service
@@ -70,6 +73,10 @@ def _collect_account(conn, account_id: int, entities, today: date, now: datetime
         return
     due = stored.due_dates(conn, [i.bill_id for i in items])
     past_due = [i for i in items if i.bill_id in due and due[i.bill_id] + timedelta(days=entity.grace_days) < today]
+    disputed = disputed_bills(conn, [i.bill_id for i in past_due]) if past_due else set()
+    if disputed:  # held from collections while their billing dispute is open
+        summary.held_by_dispute += len(disputed)
+        past_due = [i for i in past_due if i.bill_id not in disputed]
     if past_due:
         _Steps(conn, account_id, account_no, currency, entity, today, now, summary).take_next(past_due, due)
 

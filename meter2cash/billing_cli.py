@@ -323,9 +323,11 @@ def cmd_collections(args, settings: Settings) -> int:
         summary = run_collections(conn, configured_entities(settings), today, _now())
     print(f"collections on {today}: {summary.accounts_checked} accounts checked; {summary.late_fees} late fees "
           f"({_money(summary.late_fees_minor, settings.currency)}), {summary.reminders} reminders, "
-          f"{summary.final_notices} final notices, {summary.disconnect_eligible} disconnect-eligible services; "
-          f"{summary.paused_by_arrangement} paused by arrangements ({summary.arrangements_broken} broken, "
-          f"{summary.arrangements_completed} completed)")
+          f"{summary.final_notices} final notices, {summary.disconnect_eligible} disconnect-eligible services "
+          f"({summary.disconnects_ordered} disconnects ordered for approval, {summary.disconnects_withheld} withheld "
+          f"for protected customers); {summary.paused_by_arrangement} paused by arrangements "
+          f"({summary.arrangements_broken} broken, {summary.arrangements_completed} completed); "
+          f"{summary.held_by_dispute} bills held by open disputes")
     return 0
 
 

@@ -7,8 +7,8 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from meter2cash import (billing_cli, cis_cli, dlq_cli, exceptions_cli, import_cli, lifecycle_cli, migrate_cli,
-                        orders_cli, portal_cli, rating_cli, vee_cli)
+from meter2cash import (billing_cli, cases_cli, cis_cli, dlq_cli, exceptions_cli, import_cli, lifecycle_cli,
+                        migrate_cli, orders_cli, portal_cli, rating_cli, vee_cli)
 from meter2cash.arguments import day
 from config.settings import Settings
 from billing.entities import configured_entities
@@ -250,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     cis_cli.register(sub)
     lifecycle_cli.register(sub)
     orders_cli.register(sub)
+    cases_cli.register(sub)
 
     p = sub.add_parser("seed", help="load a simulated utility's accounts, meters and tariffs")
     p.add_argument("--meters", type=int, default=1000)

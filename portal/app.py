@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse
 from prometheus_client import generate_latest
 from psycopg_pool import ConnectionPool
 
-from portal import customer_api, lifecycle_api, order_pages, orders_api, pages, problems, records_api, staff_api
+from portal import (cases_api, customer_api, lifecycle_api, order_pages, orders_api, pages, problems, records_api,
+                    staff_api)
 from portal.gateway import PaymentGateway, TestGateway
 
 from portal.metrics import PortalMetrics
@@ -27,6 +28,7 @@ from billing.entities import configured_entities
 log = logging.getLogger(__name__)
 MAX_BODY = 1_048_576
 MAX_UPLOAD = 16 * 1_048_576  # a customer's Green Button file: a year of 15-minute data is ~6 MB
+MAX_REPORT = 2 * 1_048_576 + 65_536  # a leak or outage report: its photo (2 MiB, checked by the route) and fields
 TARIFF_SECONDS = 60.0
 
 
@@ -137,6 +139,7 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     app.include_router(records_api.router)
     app.include_router(lifecycle_api.router)
     app.include_router(orders_api.router)
+    app.include_router(cases_api.router)
     app.include_router(pages.router)
     app.include_router(order_pages.router)
     return app
@@ -168,7 +171,11 @@ class Guard:
         length = headers.get(b"content-length")
         status = 500
         refusal = None
-        limit = MAX_UPLOAD if scope["method"] == "POST" and scope["path"].endswith("/greenbutton") else MAX_BODY
+        limit = MAX_BODY
+        if scope["method"] == "POST" and scope["path"].endswith("/greenbutton"):
+            limit = MAX_UPLOAD
+        elif scope["method"] == "POST" and scope["path"].endswith("/reports"):
+            limit = MAX_REPORT
         if length is not None and (not length.isdigit() or int(length) > limit):
             refusal = (413, "too_large", f"at most {limit} bytes")
         elif length is None and b"transfer-encoding" in headers:

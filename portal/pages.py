@@ -11,13 +11,13 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path as FilePath
 
-from fastapi import APIRouter, Depends, Form, HTTPException, Path, Request
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from config.errors import M2CError
-from portal import customer_api, lifecycle_api, records_api, staff_api
+from portal import cases_api, customer_api, lifecycle_api, orders_api, records_api, staff_api
 from portal.errors import RequestRefused, RoleRequired
 from portal.problems import Problem
 from portal.auth import SESSION_HOURS, Principal, logout
@@ -118,7 +118,8 @@ def _charts(usage: list[dict]) -> list[dict]:
 
 @router.get("/accounts/{account_no}", response_class=HTMLResponse)
 async def account_page(request: Request, target: tuple[int, str] = Depends(account),
-                       who: Principal | None = Depends(optional_principal), message: str | None = None):
+                       who: Principal | None = Depends(optional_principal), message: str | None = None,
+                       reported: int | None = None):
     who = _signed_in(who)
     summary = await run_in_threadpool(customer_api.account_summary, request, target)
     try:
@@ -131,12 +132,20 @@ async def account_page(request: Request, target: tuple[int, str] = Depends(accou
         usage = await run_in_threadpool(customer_api.usage, request, target, "day", None, None, None, None)
     bills = await run_in_threadpool(customer_api.bills, request, target, 24)
     payments = await run_in_threadpool(customer_api.payments, request, target, 20)
+    cases = (await run_in_threadpool(cases_api.my_cases, request, target))["cases"]
+    orders = (await run_in_threadpool(orders_api.my_orders, request, target))["orders"]
+    if reported is not None:
+        made = next((c for c in cases if c["id"] == reported), None)
+        message = f"Report received: case {made['id']}; a crew will look into it." if made else None
+    elif message not in ("Payment received.",):
+        message = None
     today = date.today()
     return _page(request, "account.html", who, title=f"Account {target[1]}", account=summary,
                  estimate=estimate, charts=_charts(usage["usage"]), bills=bills["bills"],
                  payments=payments["payments"], idempotency_key=secrets.token_urlsafe(16),
                  gb_start=(today - timedelta(days=30)).isoformat(), gb_end=today.isoformat(),
-                 message=message if message in ("Payment received.",) else None)
+                 message=message, cases=cases, orders=orders,
+                 services=sorted({s["service"] for s in summary.get("services", [])}) or ["electric", "water", "gas"])
 
 
 @router.post("/accounts/{account_no}/pay")
@@ -151,6 +160,19 @@ def pay_form(request: Request, amount: str = Form(max_length=13), token: str = F
         raise Problem(422, "bad_payment", "an amount like 42.10 and a payment token") from None
     customer_api.pay(request, payment, target, who)
     return RedirectResponse(f"/accounts/{target[1]}?message=Payment+received.", status_code=303)
+
+
+@router.post("/accounts/{account_no}/report")
+async def report_form(request: Request, kind: str = Form(max_length=16), service: str = Form(max_length=16),
+                      description: str = Form(max_length=2000), photo: UploadFile | None = File(None),
+                      target: tuple[int, str] = Depends(account), who: Principal | None = Depends(optional_principal)):
+    """A leak or outage report from the account page: the API's report (a case and an investigate order)."""
+    _same_origin(request)
+    who = _signed_in(who)
+    if kind not in ("leak", "outage") or service not in ("electric", "water", "gas") or len(description.strip()) < 3:
+        raise Problem(422, "bad_report", "say what (a leak or an outage), for which service, and what you see")
+    made = await cases_api.report(request, target, who, kind, service, description, photo)
+    return RedirectResponse(f"/accounts/{target[1]}?reported={made['case_id']}", status_code=303)
 
 
 @router.get("/accounts/{account_no}/bills/{bill_id}", response_class=HTMLResponse)

@@ -153,7 +153,7 @@ def test_every_route_refuses_callers_who_may_not_use_it(client, portal_data):
     alice_bill = portal_data.conn.execute("select b.id from bills b join accounts a on a.id = b.account_id "
                                           "where a.account_no = %s", (portal_data.alice,)).fetchone()[0]
     values = {"account_no": portal_data.alice, "bill_id": alice_bill, "exception_id": 1, "payment_id": 1,
-              "run_id": 1, "action": "accept", "order_id": 1}
+              "run_id": 1, "action": "accept", "order_id": 1, "case_id": 1}
     walked = 0
     for route in routes(client.app.routes):
         path = getattr(route, "path", "")
@@ -536,3 +536,62 @@ def test_service_orders_through_the_api_by_role_and_only_to_their_own_customer(c
     assert client.put(url, headers=supervisor, json=need).json()["medical_need_until"] == "2027-04-30"
     actions = [e["action"] for e in client.get("/api/v1/staff/audit", headers=token(client, "admin")).json()["entries"]]
     assert {"order.create", "order.schedule", "order.complete", "order.cancel", "account.medical_need"} <= set(actions)
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def test_contacts_cases_and_a_customer_s_leak_report_through_the_api(client, portal_data):
+    clerk, alice, bob = token(client, "clerk"), token(client, "alice"), token(client, "bob")
+    number = portal_data.alice
+    service = portal_data.conn.execute(
+        "select sa.service from service_agreements sa join accounts a on a.id = sa.account_id "
+        "where a.account_no = %s order by sa.id limit 1", (number,)).fetchone()[0]
+    logged = client.post(f"/api/v1/staff/accounts/{number}/contacts", headers=clerk,
+                         json={"channel": "phone", "reason": "billing_question", "notes": "asked about the due date"})
+    assert logged.status_code == 201, logged.text
+    bill = portal_data.conn.execute("select b.id from bills b join accounts a on a.id = b.account_id "
+                                    "where a.account_no = %s limit 1", (number,)).fetchone()
+    case = client.post("/api/v1/staff/cases", headers=clerk, json={
+        "account_no": number, "kind": "high_bill", "summary": "thinks the estimate is too high", "owner": "clerk",
+        "channel": "phone", "links": [{"kind": "bill", "id": bill[0]}] if bill else []})
+    assert case.status_code == 201, case.text
+    case_id = case.json()["id"]
+    moved = client.post(f"/api/v1/staff/cases/{case_id}", headers=clerk,
+                        json={"status": "waiting_customer", "why": "asked for a meter photo"})
+    assert moved.json()["status"] == "waiting_customer"
+    # the customer reports a leak with a photo: a case, an investigate order linked to it
+    too_big = client.post(f"/api/v1/accounts/{number}/reports", headers=alice,
+                          data={"kind": "leak", "service": service, "description": "water in the meter pit"},
+                          files={"photo": ("pit.png", PNG + b"\x00" * (2 * 1024 * 1024), "image/png")})
+    assert (too_big.status_code, too_big.json()["code"]) == (413, "photo_too_large")
+    not_a_photo = client.post(f"/api/v1/accounts/{number}/reports", headers=alice,
+                              data={"kind": "leak", "service": service, "description": "water in the meter pit"},
+                              files={"photo": ("pit.png", b"GIF89a....", "image/png")})
+    assert (not_a_photo.status_code, not_a_photo.json()["code"]) == (415, "photo_type")
+    reported = client.post(f"/api/v1/accounts/{number}/reports", headers=alice,
+                           data={"kind": "leak", "service": service, "description": "water in the meter pit"},
+                           files={"photo": ("pit.png", PNG, "image/png")})
+    assert reported.status_code == 201, reported.text
+    made = reported.json()
+    assert made["photo"] is True
+    shown = client.get(f"/api/v1/staff/cases/{made['case_id']}", headers=clerk).json()
+    assert (shown["kind"], shown["links"]) == ("leak_report", [{"kind": "order", "id": made["order_id"]}])
+    order = client.get(f"/api/v1/staff/orders/{made['order_id']}", headers=clerk).json()
+    assert (order["kind"], order["source"], order["account_no"]) == ("investigate", "portal", number)
+    # the customer sees their own cases; another customer cannot see or report on the account
+    mine = client.get(f"/api/v1/accounts/{number}/cases", headers=alice).json()
+    assert {c["kind"] for c in mine["cases"]} == {"high_bill", "leak_report"}
+    assert client.get(f"/api/v1/accounts/{number}/cases", headers=bob).status_code == 404
+    assert client.post(f"/api/v1/accounts/{number}/reports", headers=bob,
+                       data={"kind": "outage", "service": service, "description": "no power"}).status_code == 404
+    closed = client.post(f"/api/v1/staff/cases/{case_id}/close", headers=clerk,
+                         json={"resolution": "estimate explained: it follows the reads"})
+    assert closed.json()["status"] == "closed"
+    assert client.post(f"/api/v1/staff/cases/{case_id}/close", headers=clerk,
+                       json={"resolution": "again"}).json()["code"] == "case_closed"
+    listed = client.get("/api/v1/staff/cases", headers=clerk, params={"account_no": number}).json()
+    assert listed["total"] == 1 and listed["cases"][0]["kind"] == "leak_report"
+    contacts = client.get(f"/api/v1/staff/accounts/{number}/contacts", headers=clerk).json()
+    assert [c["channel"] for c in contacts["contacts"]] == ["portal", "phone", "phone"]
+    assert client.get("/api/v1/staff/cases", headers=alice).status_code == 403

@@ -272,3 +272,26 @@ def test_a_supervisor_approves_and_schedules_a_disconnect_after_confirming_what_
     for width in (1280, 390):
         browser.set_window_size(width, 900)
         browser.save_screenshot(f"/tmp/m2c-order-{width}.png")
+
+
+def test_a_customer_reports_a_leak_with_a_photo_and_sees_the_request(server, browser, portal_data, tmp_path):
+    photo = tmp_path / "pit.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\x00" * 256)
+    sign_in(browser, server, "alice")
+    browser.find_element(By.ID, "report-kind").send_keys("a leak")
+    browser.find_element(By.ID, "report-description").send_keys("water pooling around the meter box")
+    browser.find_element(By.ID, "report-photo").send_keys(str(photo))
+    browser.find_element(By.ID, "report-submit").click()
+    arrive(browser, lambda url: "reported=" in url)
+    case_id, order_id, photo_bytes = portal_data.conn.execute(
+        "select c.id, l.ref_id, (select length(data) from case_attachments where case_id = c.id) from cases c "
+        "join case_links l on l.case_id = c.id and l.kind = 'order' join accounts a on a.id = c.account_id "
+        "where a.account_no = %s and c.kind = 'leak_report'", (portal_data.alice,)).fetchone()
+    assert shown(browser, "message") == f"Report received: case {case_id}; a crew will look into it."
+    assert photo_bytes == 264
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#requests tr")]
+    assert any(row.startswith(f"{case_id} leak report: water pooling around the meter box open") for row in rows), rows
+    assert any(row.startswith(f"{order_id} investigate") for row in rows), rows
+    for width in (1280, 390):
+        browser.set_window_size(width, 900)
+        browser.save_screenshot(f"/tmp/m2c-report-{width}.png")

@@ -170,3 +170,39 @@ def test_a_start_at_a_disconnected_service_point_orders_its_connection(town, cap
     assert "connected" in notices(conn, newcomer)
     listed = run(capsys, "orders", "list", "--account", newcomer)
     assert listed["total"] == 1 and listed["orders"][0]["point_state"] == "connected"
+
+
+def test_a_disputed_bill_is_held_from_collections_while_its_case_is_open(town, capsys, tmp_path):
+    conn, settings = town
+    entities = load_entities()
+    eve, _ = customer(capsys, "Eve Fox", "30 Elm St", "SO-E4")
+    BatchProcessor(settings, conn, cache=None).process(
+        [block("SO-E4", d, np.full(24, 2000)) for d in days(date(2026, 9, 1), date(2026, 10, 1))])
+    run_bill_run(conn, find_period(conn, CYCLE), current_tariffs(conn), entities=entities,
+                 clock=lambda: noon(date(2026, 10, 1)))
+    deliver_pending(conn, entities, DeliveryConfig(tmp_path, "127.0.0.1", 1), noon(date(2026, 10, 2)))
+    bill_id = run(capsys, "account", "show", eve)["bills"][0]["id"]
+    run(capsys, "contacts", "log", "--account", eve, "--channel", "phone", "--reason", "high_bill",
+        "--notes", "says September cannot be 1,440 kWh", "--by", "clerk.kim")
+    case = run(capsys, "cases", "open", "--account", eve, "--kind", "billing_dispute", "--summary",
+               "disputes the September bill", "--bill", str(bill_id), "--owner", "clerk.kim", "--channel", "phone")
+    assert (case["status"], case["links"], case["owner"]) == ("open", [{"kind": "bill", "id": bill_id}], "clerk.kim")
+    # a bill of another account is not the case's to link
+    assert "bad_case" in refused(capsys, "cases", "update", str(case["id"]), "--bill", "999999", "--why", "link it")
+
+    held = run_collections(conn, entities, date(2026, 10, 29), noon(date(2026, 10, 29)))
+    assert (held.late_fees, held.held_by_dispute) == (0, 1)
+    run(capsys, "cases", "update", str(case["id"]), "--set-status", "in_progress", "--why", "meter test ordered")
+    closed = run(capsys, "cases", "close", str(case["id"]), "--resolution",
+                 "meter tested accurate; the bill stands")
+    assert closed["status"] == "closed" and closed["resolution"] == "meter tested accurate; the bill stands"
+    assert "case_closed" in refused(capsys, "cases", "update", str(case["id"]), "--why", "too late")
+    # closed: collections take their course, and the customer was told by their channel
+    after = run_collections(conn, entities, date(2026, 10, 30), noon(date(2026, 10, 30)))
+    assert (after.late_fees, after.held_by_dispute) == (1, 0)
+    assert notices(conn, eve)[-2:] == ["case_closed", "reminder"]
+    contacts = run(capsys, "contacts", "list", "--account", eve)["contacts"]
+    assert [(c["reason"], c["case_id"]) for c in contacts] == [("dispute", case["id"]), ("high_bill", None)]
+    history = run(capsys, "cases", "show", str(case["id"]))["history"]
+    assert [h["change"] for h in history] == ["opened", "linked", "changed", "closed"]
+    assert run(capsys, "cases", "list", "--account", eve)["total"] == 0  # not closed ones by default
