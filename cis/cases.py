@@ -93,8 +93,10 @@ def log_contact(conn: psycopg.Connection, account_no: str, channel: str, reason:
     require_who_and_why(actor, reason, "a contact needs who took it and its reason")
     _check(channel, CHANNELS, "channel")
     _check(reason, REASONS, "reason")
-    return stored.insert_contact(conn, _account(conn, account_no), channel, reason, (notes or "").strip(), actor,
-                                 case_id)
+    account_id = _account(conn, account_no)
+    if case_id is not None and (stored.get(conn, case_id) is None or stored.account_of(conn, case_id) != account_id):
+        raise BadCase(f"no case {case_id} on account {account_no}")
+    return stored.insert_contact(conn, account_id, channel, reason, (notes or "").strip(), actor, case_id)
 
 
 def contacts(conn: psycopg.Connection, account_no: str, limit: int = 50, offset: int = 0) -> tuple[int, list[dict]]:

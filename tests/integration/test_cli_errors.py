@@ -76,6 +76,20 @@ MISTAKES = [
     'service stop --account NOPE --premise 1 --service gas --on 2026-11-31',
     'service transfer --account NOPE --premise 1 --service gas --on 2026-11-01',
     'deposits review --date someday',
+    'service stop --account NOPE --premise 999 --service gas --on 2026-11-01 --final-read lots',
+    'orders show 999',
+    'orders approve 999 --why "looks right"',
+    'orders schedule 1',
+    'orders create --kind connect --premise 999 --why "new build"',
+    'orders complete 999 --at yesterday --why done',
+    'orders protect --account NOPE --until 2027-01-01 --why certificate',
+    'orders list --kind lava',
+    'cases open --account NOPE --kind high_bill --summary "too high"',
+    'cases show 999',
+    'cases close 999',
+    'cases update 999 --why "a note"',
+    'contacts log --account NOPE',
+    'contacts list --account NOPE --channel pigeon',
 ]
 
 
