@@ -25,6 +25,8 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from billing.entities import Entity
+from cis.preferences import opted_out
+from storage.preferences import notice_preferences
 from billing.render import Document, add_to_pdf, bill_document, notice_document, pdf_writer, render_html, render_pdf
 from storage import deliveries
 
@@ -46,6 +48,7 @@ class DeliverySummary:
     emailed: int = 0
     portal: int = 0
     failed: int = 0
+    suppressed: int = 0  # notices the customer turned off
     print_batch: Path | None = None
     manifest: Path | None = None
     errors: list[str] = field(default_factory=list)
@@ -56,9 +59,15 @@ def deliver_pending(conn: psycopg.Connection, entities: dict[str, Entity], confi
     conn.autocommit = True
     summary = DeliverySummary()
     pending = deliveries.pending(conn, limit)
+    choices = notice_preferences(conn, [number for kind, number, _, _ in pending if kind == "notice"])
     to_print: list[Document] = []
     for kind, number, channel, has_email in pending:
         document = bill_document(conn, number, entities) if kind == "bill" else notice_document(conn, number, entities)
+        if kind == "notice" and number in choices and opted_out(choices[number][1], choices[number][0]):
+            # the customer turned these notices off: recorded as not sent, and why
+            _record(conn, document, channel, "suppressed", f"the customer turned off {choices[number][0]} notices", now)
+            summary.suppressed += 1
+            continue
         if channel == "email" and has_email:
             _email(conn, document, config, now, summary)
         elif channel == "portal":

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from config.errors import M2CError
-from portal import cases_api, customer_api, lifecycle_api, orders_api, records_api, staff_api
+from portal import cases_api, customer_api, lifecycle_api, orders_api, preferences_api, records_api, staff_api
 from portal.errors import RequestRefused, RoleRequired
 from portal.problems import Problem
 from portal.auth import SESSION_HOURS, Principal, logout
@@ -119,7 +119,7 @@ def _charts(usage: list[dict]) -> list[dict]:
 @router.get("/accounts/{account_no}", response_class=HTMLResponse)
 async def account_page(request: Request, target: tuple[int, str] = Depends(account),
                        who: Principal | None = Depends(optional_principal), message: str | None = None,
-                       reported: int | None = None):
+                       reported: int | None = None, problem: str | None = None):
     who = _signed_in(who)
     summary = await run_in_threadpool(customer_api.account_summary, request, target)
     try:
@@ -134,17 +134,21 @@ async def account_page(request: Request, target: tuple[int, str] = Depends(accou
     payments = await run_in_threadpool(customer_api.payments, request, target, 20)
     cases = (await run_in_threadpool(cases_api.my_cases, request, target))["cases"]
     orders = (await run_in_threadpool(orders_api.my_orders, request, target))["orders"]
+    prefs = await run_in_threadpool(preferences_api.show, request, target)
     if reported is not None:
         made = next((c for c in cases if c["id"] == reported), None)
         message = f"Report received: case {made['id']}; a crew will look into it." if made else None
-    elif message not in ("Payment received.",):
+    elif message not in ("Payment received.", "Preferences saved: a confirmation is on its way.",
+                         "Nothing to change."):
         message = None
     today = date.today()
     return _page(request, "account.html", who, title=f"Account {target[1]}", account=summary,
                  estimate=estimate, charts=_charts(usage["usage"]), bills=bills["bills"],
                  payments=payments["payments"], idempotency_key=secrets.token_urlsafe(16),
                  gb_start=(today - timedelta(days=30)).isoformat(), gb_end=today.isoformat(),
-                 message=message, cases=cases, orders=orders,
+                 message=message, cases=cases, orders=orders, prefs=prefs,
+                 optional_notices=sorted(prefs["optional_notices"].items(), key=lambda item: item[1]),
+                 problem=PREFERENCE_PROBLEMS.get(problem or ""),
                  services=sorted({s["service"] for s in summary.get("services", [])}) or ["electric", "water", "gas"])
 
 
@@ -160,6 +164,37 @@ def pay_form(request: Request, amount: str = Form(max_length=13), token: str = F
         raise Problem(422, "bad_payment", "an amount like 42.10 and a payment token") from None
     customer_api.pay(request, payment, target, who)
     return RedirectResponse(f"/accounts/{target[1]}?message=Payment+received.", status_code=303)
+
+
+PREFERENCE_PROBLEMS = {"email_required": "Bills by e-mail need an e-mail address.",
+                       "bad_email": "That e-mail address does not look right.",
+                       "bad_delivery": "Paperless bills come by e-mail or on this website.",
+                       "bad_preference": "That phone number does not look right."}
+
+
+@router.post("/accounts/{account_no}/preferences")
+def preferences_form(request: Request, delivery: str = Form(max_length=16), email: str = Form("", max_length=254),
+                     phone: str = Form("", max_length=40), paperless: str = Form("", max_length=8),
+                     notice: list[str] = Form(default=[], max_length=20), target: tuple[int, str] = Depends(account),
+                     who: Principal | None = Depends(optional_principal)):
+    """Bill delivery, paperless, contact details and notices from the account page (the API's change)."""
+    from cis.preferences import OPTIONAL
+
+    _same_origin(request)
+    who = _signed_in(who)
+    kept = {k for k in notice if k in OPTIONAL}
+    off = sorted({k for k in OPTIONAL if k not in kept})
+    try:
+        body = preferences_api.Change(delivery=delivery, paperless=bool(paperless), email=email, phone=phone,
+                                      notices_off=off)
+    except ValueError:
+        raise Problem(422, "bad_preference", "bills by post, e-mail or this website") from None
+    try:
+        done = preferences_api.change(request, body, target, who)
+    except M2CError as refused:
+        return RedirectResponse(f"/accounts/{target[1]}?problem={refused.code}#preferences", status_code=303)
+    said = "Preferences saved: a confirmation is on its way." if done["changed"] else "Nothing to change."
+    return RedirectResponse(f"/accounts/{target[1]}?message={said}", status_code=303)
 
 
 @router.post("/accounts/{account_no}/report")

@@ -295,3 +295,32 @@ def test_a_customer_reports_a_leak_with_a_photo_and_sees_the_request(server, bro
     for width in (1280, 390):
         browser.set_window_size(width, 900)
         browser.save_screenshot(f"/tmp/m2c-report-{width}.png")
+
+
+def test_a_customer_goes_paperless_turns_off_reminders_and_is_told(server, browser, portal_data):
+    conn = portal_data.conn
+    sign_in(browser, server, "alice")
+    browser.find_element(By.ID, "pref-delivery").send_keys("e-mail")
+    browser.find_element(By.ID, "pref-email").clear()
+    browser.find_element(By.ID, "pref-save").click()
+    # e-mail bills need an address: said on the page, nothing changed
+    assert shown(browser, "pref-problem") == "Bills by e-mail need an e-mail address."
+    assert conn.execute("select delivery_channel from accounts where account_no = %s",
+                        (portal_data.alice,)).fetchone()[0] != "email"
+    browser.find_element(By.ID, "pref-delivery").send_keys("e-mail")
+    browser.find_element(By.ID, "pref-email").clear()
+    browser.find_element(By.ID, "pref-email").send_keys("alice@example.test")
+    browser.find_element(By.ID, "pref-paperless").click()
+    browser.find_element(By.ID, "pref-notice-reminder").click()
+    browser.find_element(By.ID, "pref-save").click()
+    assert shown(browser, "message") == "Preferences saved: a confirmation is on its way."
+    assert conn.execute("select a.delivery_channel, a.paperless, a.email, c.preferences->'notices_off' from accounts a "
+                        "join customers c on c.id = a.customer_id where a.account_no = %s",
+                        (portal_data.alice,)).fetchone() == ("email", True, "alice@example.test", ["reminder"])
+    confirmation = conn.execute("select n.body from notices n join accounts a on a.id = n.account_id "
+                                "where a.account_no = %s and n.kind = 'preferences_changed'",
+                                (portal_data.alice,)).fetchall()
+    assert len(confirmation) == 1 and "bill delivery: portal to email" in confirmation[0][0] \
+        and "notices turned off: none to payment reminders" in confirmation[0][0]
+    assert not browser.find_element(By.ID, "pref-notice-reminder").is_selected()
+    assert browser.find_element(By.ID, "pref-paperless").is_selected()

@@ -206,3 +206,33 @@ def test_a_disputed_bill_is_held_from_collections_while_its_case_is_open(town, c
     history = run(capsys, "cases", "show", str(case["id"]))["history"]
     assert [h["change"] for h in history] == ["opened", "linked", "changed", "closed"]
     assert run(capsys, "cases", "list", "--account", eve)["total"] == 0  # not closed ones by default
+
+
+def test_a_notice_turned_off_is_recorded_not_sent_and_required_ones_always_go(town, capsys, tmp_path):
+    from cis.errors import BadDelivery, NoEmailForDelivery
+    from cis.preferences import BadPreference, change
+    from storage.notices import create_notice
+
+    conn, _ = town
+    gil, _ = customer(capsys, "Gil Hart", "40 Elm St", "SO-E5")
+    with pytest.raises(BadPreference):  # a final notice cannot be turned off
+        change(conn, gil, "gil", "self-service", notices_off=["final_notice"])
+    with pytest.raises(NoEmailForDelivery):
+        change(conn, gil, "gil", "self-service", delivery="email")
+    with pytest.raises(BadDelivery):
+        change(conn, gil, "gil", "self-service", paperless=True)
+    after, changed = change(conn, gil, "gil", "self-service", notices_off=["reminder", "case_closed"])
+    assert after.opted_out == ("case_closed", "reminder") and set(changed) == {"notices_off"}
+    assert change(conn, gil, "gil", "self-service", notices_off=["case_closed", "reminder"])[1] == {}  # no change
+    account_id = conn.execute("select id from accounts where account_no = %s", (gil,)).fetchone()[0]
+    create_notice(conn, account_id, "reminder", "Reminder", "bill 1 is past due")
+    create_notice(conn, account_id, "final_notice", "Final notice", "pay within 10 days")
+    summary = deliver_pending(conn, load_entities(), DeliveryConfig(tmp_path, "127.0.0.1", 1), noon(date(2026, 10, 2)))
+    assert summary.suppressed == 1
+    sent = conn.execute("select n.kind, d.status, d.detail from deliveries d join notices n on n.id = d.notice_id "
+                        "where d.account_id = %s order by n.id", (account_id,)).fetchall()
+    assert [(k, s) for k, s, _ in sent] == [("preferences_changed", "sent"), ("reminder", "suppressed"),
+                                            ("final_notice", "sent")]
+    assert sent[1][2] == "the customer turned off reminder notices"
+    assert deliver_pending(conn, load_entities(), DeliveryConfig(tmp_path, "127.0.0.1", 1),
+                           noon(date(2026, 10, 3))).suppressed == 0  # handled once

@@ -1,0 +1,118 @@
+"""A customer's own choices on an account: how bills come (print, e-mail or the portal; paperless: no
+paper copy), the contact details, and which notices they do not want. Each change is recorded with who
+and why and confirmed by a notice that lists it. Notices the law or the tariff requires (final
+notices, disconnection, a returned payment, a broken arrangement, this confirmation) are sent whatever
+the choice; the others may be turned off (``opted_out``).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import psycopg
+
+from cis.errors import BadDelivery, BadEmail, CisError, NoEmailForDelivery, UnknownAccount
+from config.errors import require_who_and_why
+from storage import preferences as stored
+from storage.customers import record_event
+from storage.notices import create_notice
+
+DELIVERY = ("print", "email", "portal")
+# notices a customer may turn off, and what each is
+OPTIONAL = {"reminder": "payment reminders", "high_usage_alert": "high-usage alerts", "leak_alert": "leak alerts",
+            "case_closed": "case updates", "arrangement": "payment arrangement confirmations",
+            "reconnect_ordered": "reconnection ordered", "reconnected": "reconnection done",
+            "connected": "connection done"}
+# sent whatever the choice: the law or the tariff requires them
+REQUIRED = ("final_notice", "disconnect_eligible", "disconnect_scheduled", "disconnected", "payment_returned",
+            "arrangement_broken", "preferences_changed")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class BadPreference(CisError):
+    code = "bad_preference"
+
+
+@dataclass(frozen=True)
+class Preferences:
+    account_no: str
+    delivery: str
+    paperless: bool
+    email: str | None
+    phone: str | None
+    opted_out: tuple[str, ...]  # notice kinds turned off
+
+    def document(self) -> dict:
+        return {"account_no": self.account_no, "delivery": self.delivery, "paperless": self.paperless,
+                "email": self.email, "phone": self.phone, "notices_off": list(self.opted_out),
+                "optional_notices": OPTIONAL, "required_notices": list(REQUIRED)}
+
+
+def get(conn: psycopg.Connection, account_no: str) -> Preferences:
+    row = stored.preferences(conn, account_no)
+    if row is None:
+        raise UnknownAccount(f"no account {account_no}")
+    delivery, paperless, email, phone, preferences = row
+    return Preferences(account_no, delivery, paperless, email, phone,
+                       tuple(sorted(preferences.get("notices_off", []))))
+
+
+def opted_out(preferences: dict, kind: str) -> bool:
+    """Whether the customer's ``preferences`` turn off notices of ``kind`` (never a required one)."""
+    return kind in OPTIONAL and kind in preferences.get("notices_off", [])
+
+
+def change(conn: psycopg.Connection, account_no: str, actor: str, reason: str, *, delivery: str | None = None,
+           paperless: bool | None = None, email: str | None = None, phone: str | None = None,
+           notices_off: list[str] | None = None) -> tuple[Preferences, dict]:
+    """Apply the given changes (None: unchanged; an empty e-mail or phone removes it); returns the
+    preferences after and what changed (before, after). Refused as a whole when one is wrong."""
+    require_who_and_why(actor, reason, "a change of preferences needs who and why")
+    before = get(conn, account_no)
+    after = {"delivery": before.delivery if delivery is None else delivery,
+             "paperless": before.paperless if paperless is None else paperless,
+             "email": before.email if email is None else (email.strip() or None),
+             "phone": before.phone if phone is None else (phone.strip() or None),
+             "notices_off": list(before.opted_out) if notices_off is None else sorted(set(notices_off))}
+    if after["delivery"] not in DELIVERY:
+        raise BadDelivery(f"bill delivery is one of {DELIVERY}, not {after['delivery']!r}")
+    if after["paperless"] and after["delivery"] == "print":
+        raise BadDelivery("a paperless account gets its bills by e-mail or in the portal")
+    if after["email"] is not None and (len(after["email"]) > 254 or not _EMAIL.match(after["email"])):
+        raise BadEmail(f"{after['email']!r} is not an e-mail address")
+    if after["delivery"] == "email" and after["email"] is None:
+        raise NoEmailForDelivery("bills by e-mail need an e-mail address")
+    if after["phone"] is not None and not re.fullmatch(r"[0-9+() .-]{4,40}", after["phone"]):
+        raise BadPreference(f"{after['phone']!r} is not a phone number")
+    unknown = [k for k in after["notices_off"] if k not in OPTIONAL]
+    if unknown:
+        raise BadPreference(f"these notices cannot be turned off: {', '.join(unknown)} (turn off one of "
+                            f"{', '.join(OPTIONAL)})")
+    was = {"delivery": before.delivery, "paperless": before.paperless, "email": before.email, "phone": before.phone,
+           "notices_off": list(before.opted_out)}
+    changed = {k: {"before": was[k], "after": after[k]} for k in after if after[k] != was[k]}
+    if not changed:
+        return before, {}
+    with conn.transaction():
+        account_id = stored.lock_account(conn, account_no)
+        stored.update(conn, account_id, after["delivery"], after["paperless"], after["email"], after["phone"],
+                      after["notices_off"])
+        record_event(conn, "preferences_changed", account_no, changed, actor, reason)
+        create_notice(conn, account_id, "preferences_changed", "Your account preferences were changed",
+                      "These changes were made to your account: " + "; ".join(_said(k, v) for k, v in changed.items())
+                      + ". If you did not ask for them, call us.")
+    return get(conn, account_no), changed
+
+
+def _said(key: str, change: dict) -> str:
+    names = {"delivery": "bill delivery", "paperless": "paperless", "email": "e-mail", "phone": "phone",
+             "notices_off": "notices turned off"}
+
+    def shown(value) -> str:
+        if isinstance(value, bool):
+            return "yes" if value else "no"
+        if isinstance(value, list):
+            return ", ".join(OPTIONAL.get(v, v) for v in value) or "none"
+        return value or "none"
+
+    return f"{names[key]}: {shown(change['before'])} to {shown(change['after'])}"
