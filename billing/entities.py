@@ -40,6 +40,10 @@ class Entity:
     deposit_refund_after_months: int = 12  # of on-time payment, then the deposit is credited back
     reconnect_fee_minor: int = 0  # billed when a reconnect order follows a disconnect for non-payment
     winter_moratorium: tuple[str, str] | None = None  # ("12-01", "03-01"): no disconnections from, up to
+    # a payment arrangement a customer asks for is granted at once within these; staff decide the rest
+    arrangement_max_installments: int = 6
+    arrangement_down_payment_percent: Decimal = Decimal(20)  # of the balance, paid when it is granted
+    arrangement_every_days: int = 30
 
     def deposit_policy(self, service: str) -> tuple[str, Decimal] | None:
         for name, kind, value in self.deposits:
@@ -119,7 +123,8 @@ def parse_entities(text: str, templates: set[str] | None = None) -> dict[str, En
         values.update(_orders(section, path, currency, errors))
         known = set(_TEXT) | set(_INTS) | set(_MONEY) | {"currency", "late_fee_percent", "disconnect_services",
                                                          "allow_estimated_bills", "deposit", "reconnect_fee",
-                                                         "winter_moratorium"}
+                                                         "winter_moratorium", "arrangement_max_installments",
+                                                         "arrangement_down_payment_percent", "arrangement_every_days"}
         for key in sorted(set(section) - known):
             errors.append((f"{path}.{key}", "unknown_key", "not a setting of a billing entity"))
         if not any(e[0].startswith(path + ".") or e[0] == path for e in errors):
@@ -164,8 +169,10 @@ def _deposits(section, path: str, currency: str, errors: list) -> dict:
 
 
 def _orders(section: dict, path: str, currency: str, errors: list) -> dict:
-    """``reconnect_fee`` ("35.00", default none) and ``winter_moratorium`` (["12-01", "03-01"]: no
-    disconnection for non-payment from the first month-day up to the second; default none)."""
+    """``reconnect_fee`` ("35.00", default none), ``winter_moratorium`` (["12-01", "03-01"]: no
+    disconnection for non-payment from the first month-day up to the second; default none) and the
+    arrangements granted at once: ``arrangement_max_installments`` (6), ``arrangement_down_payment_percent``
+    ("20") and ``arrangement_every_days`` (30)."""
     values: dict = {}
     fee = section.get("reconnect_fee", "0")
     try:
@@ -176,6 +183,22 @@ def _orders(section: dict, path: str, currency: str, errors: list) -> dict:
         errors.append((f"{path}.reconnect_fee", "bad_amount", f"must be a non-negative decimal string, got {fee!r}"))
     else:
         values["reconnect_fee_minor"] = to_minor(amount, currency)
+    for key, low, high in (("arrangement_max_installments", 1, 36), ("arrangement_every_days", 7, 92)):
+        value = section.get(key, getattr(Entity, key))
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            errors.append((f"{path}.{key}", "bad_integer", f"a whole number from {low} to {high}, got {value!r}"))
+        else:
+            values[key] = value
+    percent = section.get("arrangement_down_payment_percent", "20")
+    try:
+        share = Decimal(percent) if isinstance(percent, str) else None
+    except InvalidOperation:
+        share = None
+    if share is None or not share.is_finite() or not 0 <= share <= 100:
+        errors.append((f"{path}.arrangement_down_payment_percent", "bad_amount",
+                       f"a percentage from \"0\" to \"100\", got {percent!r}"))
+    else:
+        values["arrangement_down_payment_percent"] = share
     moratorium = section.get("winter_moratorium")
     if moratorium is not None:
         if not (isinstance(moratorium, list) and len(moratorium) == 2 and all(_month_day(d) for d in moratorium)

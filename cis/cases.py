@@ -24,13 +24,14 @@ from storage.notices import create_notice
 CHANNELS = ("phone", "email", "portal", "walk_in", "letter", "field")
 REASONS = ("billing_question", "payment", "high_bill", "leak", "outage", "move", "dispute", "service_order",
            "complaint", "other")
-KINDS = ("high_bill", "leak_report", "billing_dispute", "move_request", "outage", "other")
+KINDS = ("high_bill", "leak_report", "billing_dispute", "move_request", "outage", "arrangement_request", "other")
 STATUSES = ("open", "in_progress", "waiting_customer", "closed")
 LINKS = ("bill", "order", "exception")
-DUE_DAYS = {"high_bill": 5, "leak_report": 1, "billing_dispute": 10, "move_request": 3, "outage": 1, "other": 5}
+DUE_DAYS = {"high_bill": 5, "leak_report": 1, "billing_dispute": 10, "move_request": 3, "outage": 1,
+            "arrangement_request": 3, "other": 5}
 # the contact reason a case of each kind is logged with
 REASON_OF = {"high_bill": "high_bill", "leak_report": "leak", "billing_dispute": "dispute", "move_request": "move",
-             "outage": "outage", "other": "other"}
+             "outage": "outage", "arrangement_request": "payment", "other": "other"}
 
 
 class BadCase(CisError):

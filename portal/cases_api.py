@@ -20,7 +20,7 @@ CASE_ID = Path(ge=1, le=2**62)
 Channel = Literal["phone", "email", "portal", "walk_in", "letter", "field"]
 Reason = Literal["billing_question", "payment", "high_bill", "leak", "outage", "move", "dispute", "service_order",
                  "complaint", "other"]
-Kind = Literal["high_bill", "leak_report", "billing_dispute", "move_request", "outage", "other"]
+Kind = Literal["high_bill", "leak_report", "billing_dispute", "move_request", "outage", "arrangement_request", "other"]
 Status = Literal["open", "in_progress", "waiting_customer", "closed"]
 PHOTO_LIMIT = 2 * 1024 * 1024  # bytes
 PHOTO_TYPES = {"image/jpeg": b"\xff\xd8\xff", "image/png": b"\x89PNG\r\n\x1a\n"}

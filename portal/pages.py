@@ -6,6 +6,7 @@ refused."""
 from __future__ import annotations
 
 import json
+import re
 import secrets
 from datetime import date, timedelta
 from decimal import Decimal
@@ -17,7 +18,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from config.errors import M2CError
-from portal import cases_api, customer_api, lifecycle_api, orders_api, preferences_api, records_api, staff_api
+from portal import (arrangements_api, cases_api, customer_api, lifecycle_api, orders_api, preferences_api, records_api,
+                    staff_api)
 from portal.errors import RequestRefused, RoleRequired
 from portal.problems import Problem
 from portal.auth import SESSION_HOURS, Principal, logout
@@ -135,18 +137,19 @@ async def account_page(request: Request, target: tuple[int, str] = Depends(accou
     cases = (await run_in_threadpool(cases_api.my_cases, request, target))["cases"]
     orders = (await run_in_threadpool(orders_api.my_orders, request, target))["orders"]
     prefs = await run_in_threadpool(preferences_api.show, request, target)
+    arrangement = await run_in_threadpool(_arrangement_terms, request, target[0], summary["balance_minor"])
     if reported is not None:
         made = next((c for c in cases if c["id"] == reported), None)
         message = f"Report received: case {made['id']}; a crew will look into it." if made else None
-    elif message not in ("Payment received.", "Preferences saved: a confirmation is on its way.",
-                         "Nothing to change."):
+    elif not (message in ("Payment received.", "Preferences saved: a confirmation is on its way.",
+                          "Nothing to change.") or _ARRANGED.match(message or "")):
         message = None
     today = date.today()
     return _page(request, "account.html", who, title=f"Account {target[1]}", account=summary,
                  estimate=estimate, charts=_charts(usage["usage"]), bills=bills["bills"],
                  payments=payments["payments"], idempotency_key=secrets.token_urlsafe(16),
                  gb_start=(today - timedelta(days=30)).isoformat(), gb_end=today.isoformat(),
-                 message=message, cases=cases, orders=orders, prefs=prefs,
+                 message=message, cases=cases, orders=orders, prefs=prefs, arrangement=arrangement,
                  optional_notices=sorted(prefs["optional_notices"].items(), key=lambda item: item[1]),
                  problem=PREFERENCE_PROBLEMS.get(problem or ""),
                  services=sorted({s["service"] for s in summary.get("services", [])}) or ["electric", "water", "gas"])
@@ -164,6 +167,45 @@ def pay_form(request: Request, amount: str = Form(max_length=13), token: str = F
         raise Problem(422, "bad_payment", "an amount like 42.10 and a payment token") from None
     customer_api.pay(request, payment, target, who)
     return RedirectResponse(f"/accounts/{target[1]}?message=Payment+received.", status_code=303)
+
+
+_ARRANGED = re.compile(r"^(Arrangement granted: \d+ installments, the first due \d{4}-\d{2}-\d{2}\.|"
+                       r"Your request went to our staff \(case \d+\): [a-z0-9 %,.'-]{1,200})$")
+
+
+def _arrangement_terms(request: Request, account_id: int, balance_minor: int) -> dict:
+    from billing.arrangement_requests import minimum_down
+    from billing.entities import entity_for
+    from storage.accounts import billing_entity_of
+
+    with request.app.state.pool.connection() as conn:
+        entity = entity_for(request.app.state.entities, billing_entity_of(conn, account_id))
+    return {"max_installments": entity.arrangement_max_installments, "every_days": entity.arrangement_every_days,
+            "minimum_down_minor": minimum_down(max(balance_minor, 0), entity)}
+
+
+@router.post("/accounts/{account_no}/arrangement")
+def arrangement_form(request: Request, installments: int = Form(ge=1, le=60), down_payment: str = Form(max_length=13),
+                     token: str = Form(max_length=64), idempotency_key: str = Form(max_length=64),
+                     target: tuple[int, str] = Depends(account), who: Principal | None = Depends(optional_principal)):
+    """Ask for a payment arrangement from the account page (the API's request)."""
+    from urllib.parse import quote
+
+    _same_origin(request)
+    who = _signed_in(who)
+    try:
+        body = arrangements_api.ArrangementAsk(installments=installments, down_payment=down_payment, token=token,
+                                               idempotency_key=idempotency_key)
+    except ValueError:
+        raise Problem(422, "bad_arrangement", "a number of installments, an amount like 40.00 and a card") from None
+    answer = arrangements_api.ask(request, body, target, who)
+    if isinstance(answer, Response):  # not granted at once: a case for staff
+        said = json.loads(answer.body)
+        message = f"Your request went to our staff (case {said['case_id']}): {said['why']}"
+    else:
+        message = (f"Arrangement granted: {len(answer['installments'])} installments, the first due "
+                   f"{answer['installments'][0]['due_on']}.")
+    return RedirectResponse(f"/accounts/{target[1]}?message={quote(message)}", status_code=303)
 
 
 PREFERENCE_PROBLEMS = {"email_required": "Bills by e-mail need an e-mail address.",

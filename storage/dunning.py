@@ -80,3 +80,15 @@ def insert_arrangement(conn: psycopg.Connection, account_id: int, total_minor: i
                            [(arrangement_id, number, due_on, amount)
                             for number, (due_on, amount) in enumerate(installments, start=1)])
     return arrangement_id
+
+
+def broken_since(conn: psycopg.Connection, account_id: int, since: datetime) -> bool:
+    """Whether an arrangement of the account was broken since ``since``."""
+    return conn.execute("select 1 from payment_arrangements where account_id = %s and status = 'broken' "
+                        "and closed_at >= %s", (account_id, since)).fetchone() is not None
+
+
+def installments(conn: psycopg.Connection, arrangement_id: int) -> list[tuple[int, date, int]]:
+    """(number, due on, amount minor) of the arrangement's installments."""
+    return conn.execute("select number, due_on, amount_minor from arrangement_installments "
+                        "where arrangement_id = %s order by number", (arrangement_id,)).fetchall()

@@ -595,3 +595,35 @@ def test_contacts_cases_and_a_customer_s_leak_report_through_the_api(client, por
     contacts = client.get(f"/api/v1/staff/accounts/{number}/contacts", headers=clerk).json()
     assert [c["channel"] for c in contacts["contacts"]] == ["portal", "phone", "phone"]
     assert client.get("/api/v1/staff/cases", headers=alice).status_code == 403
+
+
+def test_a_customer_s_payment_arrangement_is_granted_within_the_rules_or_goes_to_staff(client, portal_data):
+    from tests.integration.portal_fixtures import bill_the_period
+
+    bill_the_period(portal_data)
+    alice, bob = token(client, "alice"), token(client, "bob")
+    url = f"/api/v1/accounts/{portal_data.alice}/arrangements"
+    balance = client.get(f"/api/v1/accounts/{portal_data.alice}", headers=alice).json()["balance_minor"]
+    assert balance > 500
+    least = -(-balance * 20 // 100)  # 20% of the balance, rounded up to the cent
+
+    def ask(installments, down_minor, key):
+        return client.post(url, headers=alice, json={"installments": installments, "token": "tok_approved",
+                                                      "down_payment": f"{down_minor / 100:.2f}", "idempotency_key": key})
+    too_long = ask(12, least, "arr-0001")
+    assert too_long.status_code == 202 and too_long.json()["rule"] == "too_many_installments"
+    too_little = ask(3, least - 1, "arr-0002")
+    assert (too_little.json()["rule"], too_little.json()["minimum_down_minor"]) == ("down_payment_too_small", least)
+    cases = client.get(f"/api/v1/accounts/{portal_data.alice}/cases", headers=alice).json()["cases"]
+    assert [c["kind"] for c in cases] == ["arrangement_request", "arrangement_request"]
+    declined = client.post(url, headers=alice, json={"installments": 3, "down_payment": f"{least / 100:.2f}",
+                                                      "token": "tok_declined", "idempotency_key": "arr-0003"})
+    assert (declined.status_code, declined.json()["code"]) == (402, "payment_declined")
+    granted = ask(3, least, "arr-0004")
+    assert granted.status_code == 201, granted.text
+    parts = granted.json()["installments"]
+    assert len(parts) == 3 and sum(p["amount_minor"] for p in parts) == balance - least
+    again = ask(2, least, "arr-0005")
+    assert again.status_code == 202 and again.json()["rule"] == "arrangement_exists"
+    assert client.post(url, headers=bob, json={"installments": 2, "down_payment": "10.00", "token": "tok_approved",
+                                               "idempotency_key": "arr-0006"}).status_code == 404

@@ -324,3 +324,20 @@ def test_a_customer_goes_paperless_turns_off_reminders_and_is_told(server, brows
         and "notices turned off: none to payment reminders" in confirmation[0][0]
     assert not browser.find_element(By.ID, "pref-notice-reminder").is_selected()
     assert browser.find_element(By.ID, "pref-paperless").is_selected()
+
+
+def test_a_customer_asks_for_a_payment_arrangement_and_it_is_granted(server, browser, portal_data):
+    from datetime import date, timedelta
+
+    bill_the_period(portal_data)
+    sign_in(browser, server, "alice")
+    browser.find_element(By.ID, "arr-installments").send_keys("3")
+    browser.find_element(By.ID, "arr-token").send_keys("tok_approved")
+    browser.find_element(By.ID, "arr-ask").click()
+    due = (date.today() + timedelta(days=30)).isoformat()
+    assert shown(browser, "message") == f"Arrangement granted: 3 installments, the first due {due}."
+    total, parts = portal_data.conn.execute(
+        "select p.total_minor, count(i.*) from payment_arrangements p join arrangement_installments i "
+        "on i.arrangement_id = p.id join accounts a on a.id = p.account_id where a.account_no = %s "
+        "and p.status = 'active' group by p.total_minor", (portal_data.alice,)).fetchone()
+    assert parts == 3 and total > 0

@@ -65,3 +65,27 @@ def test_after_a_disconnection_the_estimate_projects_no_more_use():
     assert running.projected.total_minor == 1000 + 1000 + 200 * 20
     assert cut.projected.total_minor == 1000 + 1000
     assert cut.bill_to_date.total_minor == running.bill_to_date.total_minor
+
+
+def test_an_arrangement_within_the_entity_s_rules_is_granted_and_what_stops_the_rest():
+    from billing.arrangement_requests import decide, minimum_down
+
+    entity = load_entities()["default"]  # at most 6 installments, 20% down
+    assert minimum_down(10_001, entity) == 2_001  # rounded up to the cent
+    assert decide(10_000, 3, 2_000, entity, False, False).granted
+    for args, rule in (((10_000, 7, 2_000, entity, False, False), "too_many_installments"),
+                       ((10_000, 3, 1_999, entity, False, False), "down_payment_too_small"),
+                       ((10_000, 3, 2_000, entity, True, False), "arrangement_exists"),
+                       ((10_000, 3, 2_000, entity, False, True), "broken_recently"),
+                       ((10_000, 3, 10_000, entity, False, False), "nothing_to_arrange"),
+                       ((0, 3, 0, entity, False, False), "nothing_owed")):
+        decision = decide(*args)
+        assert (decision.granted, decision.rule) == (False, rule), args
+    text = resources.files("billing").joinpath("entities.toml").read_text()
+    bad = text.replace("arrangement_max_installments = 6", "arrangement_max_installments = 0").replace(
+        'arrangement_down_payment_percent = "20"', 'arrangement_down_payment_percent = "120"')
+    with pytest.raises(PolicyError) as caught:
+        parse_entities(bad, template_names())
+    assert {(p, c) for p, c, _ in caught.value.errors} == {
+        ("entities.default.arrangement_max_installments", "bad_integer"),
+        ("entities.default.arrangement_down_payment_percent", "bad_amount")}
