@@ -25,7 +25,7 @@ OPTIONAL = {"reminder": "payment reminders", "high_usage_alert": "high-usage ale
             "connected": "connection done"}
 # sent whatever the choice: the law or the tariff requires them
 REQUIRED = ("final_notice", "disconnect_eligible", "disconnect_scheduled", "disconnected", "payment_returned",
-            "arrangement_broken", "preferences_changed")
+            "arrangement_broken", "autopay_failed", "preferences_changed")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

@@ -331,6 +331,22 @@ def cmd_collections(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_autopay(args, settings: Settings) -> int:
+    from billing.autopay import run_autopay
+    from portal.gateway import TestGateway
+
+    today = date.fromisoformat(args.date) if args.date else date.today()
+    with _connect(settings) as conn:
+        summary = run_autopay(conn, TestGateway(), configured_entities(settings), today, _now())
+    if args.json:
+        print(json.dumps({"date": today.isoformat(), **summary.document()}))
+    else:
+        print(f"autopay on {today}: {summary.bills} bills due; {summary.approved} paid "
+              f"({_money(summary.approved_minor, settings.currency)}), {summary.declined} declined (the customers are "
+              f"told), {summary.nothing_open} already paid")
+    return 0
+
+
 def cmd_arrangements(args, settings: Settings) -> int:
     from billing.dunning import create_arrangement
     from billing.errors import BillingError
@@ -397,6 +413,12 @@ def register(sub) -> None:
     p.add_argument("--by")
     p.add_argument("--why")
     p.set_defaults(func=cmd_ledger)
+
+    p = sub.add_parser("autopay", help="pay the bills due of the accounts on autopay, with their stored card tokens")
+    p.add_argument("action", choices=["run"])
+    p.add_argument("--date", type=day, help="business date (default today)")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(func=cmd_autopay)
 
     p = sub.add_parser("collections", help="late fees, reminders, final notices, disconnect eligibility")
     p.add_argument("action", choices=["run"])

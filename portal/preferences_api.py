@@ -42,3 +42,20 @@ def change(request: Request, body: Change, found: tuple[int, str] = Depends(acco
         if changed:
             record(conn, who, "account.preferences", found[1], {"why": reason, "changed": sorted(changed)})
     return {**after.document(), "changed": changed}
+
+
+class Autopay(BaseModel):
+    token: str | None = Field(None, min_length=1, max_length=64,
+                              description="the payment gateway's token for the card; null ends autopay")
+
+
+@router.put("/accounts/{account_no}/autopay")
+def autopay(request: Request, body: Autopay, found: tuple[int, str] = Depends(account),
+            who: Principal = Depends(principal)) -> dict:
+    from billing.autopay import enroll
+
+    reason = "customer self-service" if not who.is_staff else "changed by staff at the customer's request"
+    with request.app.state.pool.connection() as conn:
+        enrolled = enroll(conn, found[0], found[1], body.token, who.username, reason)
+        record(conn, who, "account.autopay", found[1], {"why": reason, "enrolled": enrolled})
+    return {"account_no": found[1], "autopay": enrolled}

@@ -43,6 +43,7 @@ MISTAKES = [
     'payments post --account NOPE --amount x',
     'ledger adjust --account NOPE --amount x --why y',
     'collections run --date bad',
+    'autopay run --date bad',
     'arrangements create --account NOPE',
     'import cmep /nope.txt',
     'import csv /nope.csv --meter-map /nope-map.csv',

@@ -627,3 +627,19 @@ def test_a_customer_s_payment_arrangement_is_granted_within_the_rules_or_goes_to
     assert again.status_code == 202 and again.json()["rule"] == "arrangement_exists"
     assert client.post(url, headers=bob, json={"installments": 2, "down_payment": "10.00", "token": "tok_approved",
                                                "idempotency_key": "arr-0006"}).status_code == 404
+
+
+def test_a_customer_turns_autopay_on_and_off_and_changes_preferences(client, portal_data):
+    alice, bob = token(client, "alice"), token(client, "bob")
+    url = f"/api/v1/accounts/{portal_data.alice}"
+    assert client.put(f"{url}/autopay", headers=alice, json={"token": "tok_approved"}).json()["autopay"] is True
+    assert client.put(f"{url}/autopay", headers=bob, json={"token": "tok_approved"}).status_code == 404
+    assert client.put(f"{url}/autopay", headers=alice, json={"token": None}).json()["autopay"] is False
+    refused = client.put(f"{url}/preferences", headers=alice, json={"notices_off": ["final_notice"]})
+    assert (refused.status_code, refused.json()["code"]) == (422, "bad_preference")
+    changed = client.put(f"{url}/preferences", headers=alice, json={"notices_off": ["high_usage_alert"]}).json()
+    assert changed["notices_off"] == ["high_usage_alert"] and list(changed["changed"]) == ["notices_off"]
+    assert client.get(f"{url}/preferences", headers=bob).status_code == 404
+    kinds = [r[0] for r in portal_data.conn.execute(
+        "select kind from cis_events where subject = %s order by id", (portal_data.alice,))]
+    assert kinds[-3:] == ["autopay_enrolled", "autopay_ended", "preferences_changed"]

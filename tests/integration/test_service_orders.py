@@ -236,3 +236,37 @@ def test_a_notice_turned_off_is_recorded_not_sent_and_required_ones_always_go(to
     assert sent[1][2] == "the customer turned off reminder notices"
     assert deliver_pending(conn, load_entities(), DeliveryConfig(tmp_path, "127.0.0.1", 1),
                            noon(date(2026, 10, 3))).suppressed == 0  # handled once
+
+
+def test_autopay_pays_each_bill_on_its_due_day_once_and_tells_the_customer_when_declined(town, capsys, tmp_path):
+    from billing.autopay import enroll, run_autopay
+    from portal.gateway import TestGateway
+
+    conn, settings = town
+    entities = load_entities()
+    hal, _ = customer(capsys, "Hal Ives", "50 Elm St", "SO-E6")
+    ivy, _ = customer(capsys, "Ivy Judd", "52 Elm St", "SO-E7")
+    ids = {n: conn.execute("select id from accounts where account_no = %s", (n,)).fetchone()[0] for n in (hal, ivy)}
+    enroll(conn, ids[hal], hal, "tok_approved", "hal", "self-service")
+    enroll(conn, ids[ivy], ivy, "tok_declined", "ivy", "self-service")
+    BatchProcessor(settings, conn, cache=None).process(
+        [block(m, d, np.full(24, 2000)) for m in ("SO-E6", "SO-E7") for d in days(date(2026, 9, 1), date(2026, 10, 1))])
+    run_bill_run(conn, find_period(conn, CYCLE), current_tariffs(conn), entities=entities,
+                 clock=lambda: noon(date(2026, 10, 1)))
+    deliver_pending(conn, entities, DeliveryConfig(tmp_path, "127.0.0.1", 1), noon(date(2026, 10, 2)))
+    # nothing before the due day (23 October)
+    assert run_autopay(conn, TestGateway(), entities, date(2026, 10, 22), noon(date(2026, 10, 22))).bills == 0
+    paid = run_autopay(conn, TestGateway(), entities, date(2026, 10, 23), noon(date(2026, 10, 23)))
+    assert (paid.bills, paid.approved, paid.approved_minor, paid.declined, paid.declined_accounts) == \
+        (2, 1, 15400, 1, [ivy])
+    assert run(capsys, "account", "show", hal)["balance_minor"] == 0
+    assert run(capsys, "account", "show", ivy)["balance_minor"] == 15400
+    assert notices(conn, ivy)[-1] == "autopay_failed"
+    channel = conn.execute("select channel, method from payments where account_id = %s", (ids[hal],)).fetchone()
+    assert channel == ("autopay", "card")
+    # a rerun charges nobody again
+    again = run(capsys, "autopay", "run", "--date", "2026-10-24")
+    assert (again["bills"], again["approved"], again["declined"]) == (0, 0, 0)
+    # autopay off: recorded and confirmed
+    assert enroll(conn, ids[hal], hal, None, "hal", "self-service") is False
+    assert [k for k in notices(conn, hal) if k == "preferences_changed"] == ["preferences_changed"] * 2
