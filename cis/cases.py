@@ -161,11 +161,7 @@ def update_case(conn: psycopg.Connection, case_id: int, actor: str, reason: str,
     if status is not None:
         _check(status, STATUSES[:-1], "status (close a case with its resolution)")
     with conn.transaction():
-        row = stored.get(conn, case_id, lock=True)
-        if row is None:
-            raise UnknownCase(f"no case {case_id}")
-        if row[3] == "closed":
-            raise CaseClosed(f"case {case_id} is closed")
+        _open_case(conn, case_id)
         changes: dict = {}
         if owner is not None:
             changes["owner"] = owner.strip() or None
@@ -185,16 +181,22 @@ def update_case(conn: psycopg.Connection, case_id: int, actor: str, reason: str,
     return get(conn, case_id)
 
 
+def _open_case(conn: psycopg.Connection, case_id: int) -> tuple:
+    """The case's row, locked; refused when there is none or it is closed."""
+    row = stored.get(conn, case_id, lock=True)
+    if row is None:
+        raise UnknownCase(f"no case {case_id}")
+    if row[3] == "closed":
+        raise CaseClosed(f"case {case_id} is closed")
+    return row
+
+
 def close_case(conn: psycopg.Connection, case_id: int, resolution: str, actor: str) -> Case:
     """Close the case with its resolution and tell the customer (a ``case_closed`` notice, delivered by
     the account's channel)."""
     require_who_and_why(actor, resolution, "closing a case needs who and its resolution")
     with conn.transaction():
-        row = stored.get(conn, case_id, lock=True)
-        if row is None:
-            raise UnknownCase(f"no case {case_id}")
-        if row[3] == "closed":
-            raise CaseClosed(f"case {case_id} is closed already")
+        row = _open_case(conn, case_id)
         stored.update(conn, case_id, status="closed", resolution=resolution.strip(), closed_by=actor,
                       closed_at=datetime.now().astimezone())
         stored.record_event(conn, case_id, "closed", {}, actor, resolution.strip())

@@ -1,1 +1,1 @@
-pytest_plugins = ["tests.services", "tests.integration.portal_fixtures"]
+pytest_plugins = ["tests.services", "tests.integration.portal_fixtures", "tests.integration.town_fixtures"]

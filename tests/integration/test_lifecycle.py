@@ -1,76 +1,22 @@
 """Records over time, end to end through the commands: a meter exchange at noon keyed after its reads,
 a backdated move-out (a transfer to another premise), a move-in after a vacancy. Amounts are computed
 by hand below; every stored read of the period is billed once or raised."""
-import json
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import numpy as np
-import psycopg
 import pytest
 
 from billing.bill_run import find_period, run_bill_run
 from meter2cash.cli import main
-from meterdata.codec import Block, encode_binary
-from simulators.utility import Utility
-from storage.bulk_load import load_directory
 from streams.file_import import import_file
 from storage.tariffs import current_tariffs, publish
-from streams.pipeline import BatchProcessor, RawMessage
+from streams.pipeline import BatchProcessor
+from tests.integration.town_fixtures import CYCLE, ZONE, block, days, refused, run
 from vee.estimation import LIKE_DAY
 from vee.gap_fill import fill_missing_reads
 
 pytestmark = pytest.mark.integration
-ZONE = "America/Chicago"
-CYCLE = "C-LIFE"
-FLAT = '''currency = "USD"
-code = "E-FLAT"
-service = "electric"
-billing_unit = "kWh"
-[[versions]]
-effective_from = "2026-01-01"
-  [[versions.charges]]
-  kind = "fixed"
-  code = "customer"
-  amount = "10.00"
-  [[versions.charges]]
-  kind = "tiered"
-  code = "energy"
-  tiers = [{ price = "0.10" }]
-'''
-
-
-def block(meter_no: str, day: date, values, first_hour: int = 0) -> RawMessage:
-    start = int(datetime.combine(day, time(first_hour), ZoneInfo(ZONE)).timestamp())
-    values = np.asarray(values, dtype=np.int64)
-    return RawMessage(encode_binary(Block(meter_no, 1, start, 3600, values, np.zeros(len(values), np.uint8))))
-
-
-def days(first: date, end: date):
-    return [first + timedelta(days=n) for n in range((end - first).days)]
-
-
-@pytest.fixture
-def town(settings, monkeypatch):
-    for key, value in settings.to_env().items():
-        monkeypatch.setenv(key, value)
-    conn = psycopg.connect(settings.database_url, autocommit=True)
-    publish(conn, FLAT)
-    load_directory(conn, Utility(ZONE, CYCLE, date(2026, 9, 1), date(2026, 10, 1)))
-    yield conn, settings
-    conn.close()
-
-
-def run(capsys, *argv) -> dict:
-    code = main([*argv, "--json"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    return json.loads(out)
-
-
-def refused(capsys, *argv) -> str:
-    assert main(list(argv)) == 2
-    return capsys.readouterr().err
 
 
 def test_exchange_move_out_and_move_in_bill_each_day_once(town, capsys):

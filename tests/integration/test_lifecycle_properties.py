@@ -22,7 +22,7 @@ from simulators.utility import Utility
 from storage.bulk_load import load_directory
 from storage.tariffs import current_tariffs, publish
 from streams.pipeline import BatchProcessor, RawMessage
-from tests.integration.test_lifecycle import FLAT, ZONE
+from tests.integration.town_fixtures import FLAT, ZONE
 
 pytestmark = pytest.mark.integration
 FIRST, END = date(2026, 9, 1), date(2026, 10, 1)

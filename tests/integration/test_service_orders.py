@@ -2,7 +2,6 @@
 disconnect ordered, approved, scheduled, completed -> payment in full -> reconnect order with the
 entity's fee -> completed, with the notices each step sends; a customer with a certified medical need
 is never ordered; a start at a disconnected service point orders the connection."""
-import json
 from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
@@ -17,39 +16,12 @@ from billing.dunning import run_collections
 from billing.entities import load_entities
 from billing.receivables_metrics import OrdersCollector
 from meter2cash.cli import main
-from simulators.utility import Utility
-from storage.bulk_load import load_directory
 from storage.ledger_entries import trial_balance, unbalanced_transactions
-from storage.tariffs import current_tariffs, publish
+from storage.tariffs import current_tariffs
 from streams.pipeline import BatchProcessor
-from tests.integration.test_lifecycle import FLAT, block, days
+from tests.integration.town_fixtures import CYCLE, ZONE, block, days, refused, run
 
 pytestmark = pytest.mark.integration
-ZONE = "America/Chicago"
-CYCLE = "C-ORD"
-
-
-@pytest.fixture
-def town(settings, monkeypatch):
-    for key, value in settings.to_env().items():
-        monkeypatch.setenv(key, value)
-    conn = psycopg.connect(settings.database_url, autocommit=True)
-    publish(conn, FLAT)
-    load_directory(conn, Utility(ZONE, CYCLE, date(2026, 9, 1), date(2026, 10, 1)))
-    yield conn, settings
-    conn.close()
-
-
-def run(capsys, *argv) -> dict:
-    code = main([*argv, "--json"])
-    out, err = capsys.readouterr()
-    assert code == 0, err
-    return json.loads(out)
-
-
-def refused(capsys, *argv) -> str:
-    assert main(list(argv)) == 2
-    return capsys.readouterr().err
 
 
 def noon(day: date) -> datetime:
