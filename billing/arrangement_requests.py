@@ -26,7 +26,8 @@ class Decision:
 
 def minimum_down(balance_minor: int, entity: Entity) -> int:
     """The least down payment of a balance, rounded up to the minor unit."""
-    return int((Decimal(balance_minor) * entity.arrangement_down_payment_percent / 100).to_integral_value(ROUND_CEILING))
+    share = Decimal(balance_minor) * entity.arrangement_down_payment_percent / 100
+    return int(share.to_integral_value(ROUND_CEILING))
 
 
 def decide(balance_minor: int, installments: int, down_minor: int, entity: Entity, has_active: bool,

@@ -75,7 +75,10 @@ def active_days(usage: AgreementUsage) -> tuple[date, date]:
 
 
 def expected_reads(usage: AgreementUsage) -> int:
-    """Intervals in the agreement's days of service, counted in its zone (DST days are 23 or 25 h)."""
+    """Intervals in the agreement's days of service, counted in its zone (DST days are 23 or 25 h); where
+    its service point's meter was exchanged for one of another interval length, per installation."""
+    if usage.expected_reads is not None:
+        return usage.expected_reads
     if not usage.interval_s:
         return 0
     return _local_seconds(*active_days(usage), usage.zone) // usage.interval_s

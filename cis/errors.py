@@ -102,3 +102,10 @@ class NoAgreement(CisError):
 
 class BadDate(CisError):
     code = "bad_date"
+
+
+class PointUnitMismatch(CisError):
+    """A meter whose unit or power of ten differs from what its service point's meters counted in."""
+
+    code = "point_unit_mismatch"
+    status = 409

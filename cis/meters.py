@@ -13,8 +13,8 @@ from datetime import datetime
 import numpy as np
 import psycopg
 
-from cis.errors import (BadDate, BadMeter, BadService, MeterInstalled, NotInstalled, PointOccupied, UnknownMeter,
-                        UnknownPremise)
+from cis.errors import (BadDate, BadMeter, BadService, MeterInstalled, NotInstalled, PointOccupied,
+                        PointUnitMismatch, UnknownMeter, UnknownPremise)
 from config.errors import require_who_and_why
 from storage import installations as stored
 from meterdata.day_rows import group_days
@@ -190,6 +190,12 @@ def _install_at(conn: psycopg.Connection, meter_id: int, meter_no: str, point_id
             raise MeterInstalled(f"meter {meter_no} is installed from {installed_at.isoformat()}"
                                  + ("" if removed_at is None else f" to {removed_at.isoformat()}")
                                  + ": remove or exchange it first")
+    counted = stored.point_units(conn, point_id, meter_id)
+    mine = stored.meter(conn, meter_no)
+    if counted is not None and (counted[1], counted[2]) != (mine[2], mine[3]):
+        raise PointUnitMismatch(f"service point {point_id} counts in {counted[1]} x 10^{counted[2]} (meter "
+                                f"{counted[0]}); meter {meter_no} in {mine[2]} x 10^{mine[3]} would mix units in its "
+                                f"rollups: give it the same unit and power of ten")
     occupied = stored.installed_at_point(conn, point_id, at)
     if occupied:
         number, since = occupied[0]

@@ -81,7 +81,8 @@ def open_case(request: Request, body: NewCase, who: Principal = Depends(staff("c
 
 
 @router.get("/staff/cases")
-def list_cases(request: Request, status: list[Status] = Query(default=[]), owner: str | None = Query(None, max_length=64),
+def list_cases(request: Request, status: list[Status] = Query(default=[]),
+               owner: str | None = Query(None, max_length=64),
                account_no: str | None = Query(None, max_length=32), kind: Kind | None = None, overdue: bool = False,
                limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10**9),
                who: Principal = Depends(staff("clerk"))) -> dict:

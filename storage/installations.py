@@ -56,6 +56,14 @@ def installed_at_point(conn: psycopg.Connection, point_id: int, at: datetime) ->
         (point_id, at)).fetchall()
 
 
+def point_units(conn: psycopg.Connection, point_id: int, other_than: int) -> tuple[str, str, int] | None:
+    """(meter number, unit, power of ten) of the last other meter installed at the point, if any."""
+    return conn.execute(
+        "select m.meter_no, m.unit, m.power_of_ten from meter_installations i join meters m on m.id = i.meter_id "
+        "where i.service_point_id = %s and i.meter_id <> %s order by i.installed_at desc limit 1",
+        (point_id, other_than)).fetchone()
+
+
 def meter_at_point(conn: psycopg.Connection, point_id: int, at: datetime) -> tuple[str, str] | None:
     """(meter number, unit) of the meter installed at the point just before ``at`` (the one whose
     read closes the time up to then)."""

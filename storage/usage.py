@@ -3,9 +3,10 @@ service points on the days each agreement was in force, and the stored intervals
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
+from datetime import date, datetime, time
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import numpy as np
 import psycopg
@@ -50,6 +51,9 @@ class AgreementUsage:
     interval_s: int = 0  # the meter's interval length
     estimated_count: int = 0  # reads in the period that are estimates (meterdata.day_rows.estimated_count)
     disconnected_on: date | None = None  # the service point is disconnected (a completed order) since this day
+    # the intervals its days should hold, where its service point's meters changed in the period (an
+    # exchange to another interval length): counted per installation; None: every day at ``interval_s``
+    expected_reads: int | None = None
 
 
 # the agreement ``sa``'s days in the period ``p`` are a final bill's: stopped in the period or before, or
@@ -64,7 +68,8 @@ select t.account_id, t.period_id, p.period_start, p.period_end, sa.id, sa.servic
        m.unit, m.power_of_ten, a.zone, a.currency, nullif(sa.attributes, '{{}}'::jsonb)::text, sa.start_date,
        sa.end_date, m.interval_s,
        (select (sp.state_since at time zone a.zone)::date from service_points sp
-         where sp.id = sa.service_point_id and sp.state = 'disconnected')
+         where sp.id = sa.service_point_id and sp.state = 'disconnected'),
+       sa.service_point_id
 from unnest(%s::int8[], %s::int8[]) as t(account_id, period_id)
 join billing_periods p on p.id = t.period_id
 join accounts a on a.id = t.account_id
@@ -110,13 +115,59 @@ def usage_for(conn: psycopg.Connection, targets: list[tuple[int, int]],
         for agreement_id, *totals in conn.execute(
                 _ROLLUP_SQL, (int_array(sorted(ids)), CONSUMPTION_CHANNEL, period.start, period.end)).fetchall():
             rollup[(agreement_id, period_id)] = tuple(totals)
+    changed = _changed_points(conn, rows, periods)
     found = []
     for r in rows:
         quantity, read_count, last_day, estimated = rollup.get((r[4], r[1]), _NO_USAGE)
         attributes = json.loads(r[11]) if r[11] is not None else {}  # most agreements have none
-        found.append(AgreementUsage(r[0], periods[r[1]], r[4], r[5], r[6], quantity, read_count, last_day,
-                                    r[7], r[8], r[9], r[10], attributes, r[12], r[13], r[14], estimated, r[15]))
+        usage = AgreementUsage(r[0], periods[r[1]], r[4], r[5], r[6], quantity, read_count, last_day,
+                               r[7], r[8], r[9], r[10], attributes, r[12], r[13], r[14], estimated, r[15])
+        windows = changed.get((r[16], r[1]))
+        if windows is not None:
+            usage = replace(usage, expected_reads=_expected(usage, windows))
+        found.append(usage)
     return found
+
+
+def _changed_points(conn: psycopg.Connection, rows: list, periods: dict) -> dict[tuple[int, int], list[tuple]]:
+    """(service point, period) -> its installations (start, end epoch seconds, interval) for the points
+    whose meters changed since the periods began and not all at one interval length (rare: an
+    exchange to another interval length); every other point reads ``interval_s`` all through."""
+    points = sorted({r[16] for r in rows})
+    if not points:
+        return {}
+    first = min(p.start for p in periods.values())
+    found: dict[int, list[tuple]] = {}
+    for point, start, stop, interval_s in conn.execute(
+            "select i.service_point_id, extract(epoch from i.installed_at)::int8, extract(epoch from i.removed_at)::int8, "
+            "m.interval_s from meter_installations i join meters m on m.id = i.meter_id "
+            "where i.service_point_id = any(%s::int8[]) and i.service_point_id in ("
+            " select service_point_id from meter_installations where service_point_id = any(%s::int8[]) "
+            " and (installed_at >= %s or removed_at >= %s) group by service_point_id) order by 1, 2",
+            (int_array(points), int_array(points), first, first)):
+        found.setdefault(point, []).append((start, stop, interval_s))
+    changed = {}
+    for r in rows:
+        windows = found.get(r[16])
+        if windows and len({w[2] for w in windows}) > 1:
+            changed[(r[16], r[1])] = windows
+    return changed
+
+
+def _expected(usage: AgreementUsage, windows: list[tuple]) -> int:
+    """The intervals of the agreement's days of service that its service point's installations cover,
+    each at its own meter's interval length."""
+    zone = ZoneInfo(usage.zone)
+    first = max(usage.period.start, usage.service_from)
+    last = min(usage.period.end, usage.service_to) if usage.service_to else usage.period.end
+    lo = int(datetime.combine(first, time(), zone).timestamp())
+    hi = int(datetime.combine(max(first, last), time(), zone).timestamp())
+    total = 0
+    for start, stop, interval_s in windows:
+        overlap = min(hi, stop if stop is not None else hi) - max(lo, start)
+        if overlap > 0:
+            total += overlap // interval_s
+    return total
 
 
 def leaving_accounts(conn: psycopg.Connection, account_ids: list[int], billing_period_id: int) -> set[int]:

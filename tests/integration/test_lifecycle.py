@@ -11,7 +11,8 @@ from billing.bill_run import find_period, run_bill_run
 from meter2cash.cli import main
 from streams.file_import import import_file
 from storage.tariffs import current_tariffs, publish
-from streams.pipeline import BatchProcessor
+from meterdata.codec import Block, encode_binary
+from streams.pipeline import BatchProcessor, RawMessage
 from tests.integration.town_fixtures import CYCLE, ZONE, block, days, refused, run
 from vee.estimation import LIKE_DAY
 from vee.gap_fill import fill_missing_reads
@@ -353,3 +354,31 @@ def test_a_stop_at_the_end_of_a_billed_period_still_applies_the_deposit(town, ca
     assert conn.execute("select sum(amount_minor) from ledger_entries where ledger_account = 'deposits'"
                         ).fetchone()[0] == 0
     assert [d["status"] for d in run(capsys, "account", "show", gus)["deposits"]] == ["applied"]
+
+
+def test_an_exchange_to_a_meter_of_another_interval_bills_both_to_the_interval(town, capsys):
+    conn, settings = town
+    home = run(capsys, "premises", "add", "--address", "9 Quarter Hour Way", "--zone", ZONE)["premise_id"]
+    kay = run(capsys, "accounts", "open", "--name", "Kay Lund", "--cycle", CYCLE)["account_no"]
+    run(capsys, "meters", "install", "LX-I1", "--premise", str(home), "--service", "electric", "--unit", "Wh",
+        "--interval-s", "3600", "--at", "2026-09-01T00:00:00-05:00")
+    run(capsys, "service", "start", "--account", kay, "--premise", str(home), "--service", "electric",
+        "--tariff", "E-FLAT", "--on", "2026-09-01", "--why", "moving in")
+    # the new meter reads every 15 minutes; one counting in tens of Wh would mix units at the point
+    assert "point_unit_mismatch" in refused(capsys, "meters", "exchange", "LX-I1", "LX-I9", "--at",
+                                      "2026-09-16T00:00:00-05:00", "--power-of-ten", "1", "--why", "upgrade")
+    run(capsys, "meters", "exchange", "LX-I1", "LX-I2", "--at", "2026-09-16T00:00:00-05:00", "--interval-s", "900",
+        "--why", "upgrade to 15-minute data")
+    quarter = []
+    for d in days(date(2026, 9, 16), date(2026, 10, 1)):
+        start = int(datetime.combine(d, datetime.min.time(), ZoneInfo(ZONE)).timestamp())
+        values = np.full(96, 250, dtype=np.int64)
+        quarter.append(RawMessage(encode_binary(Block("LX-I2", 1, start, 900, values, np.zeros(96, np.uint8)))))
+    BatchProcessor(settings, conn, cache=None).process(
+        [block("LX-I1", d, np.full(24, 1000)) for d in days(date(2026, 9, 1), date(2026, 9, 16))] + quarter)
+    result = run_bill_run(conn, find_period(conn, CYCLE), current_tariffs(conn))
+    # 15 days x 24 hourly reads and 15 days x 96 quarter-hour reads: every interval there, nothing held;
+    # 720 kWh at $0.10 + $10.00
+    assert result.accounts_billed == 1 and not result.accounts_held
+    bill = run(capsys, "account", "show", kay)["bills"][0]
+    assert bill["charges_minor"] == 72_00 + 10_00
