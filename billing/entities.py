@@ -44,6 +44,7 @@ class Entity:
     arrangement_max_installments: int = 6
     arrangement_down_payment_percent: Decimal = Decimal(20)  # of the balance, paid when it is granted
     arrangement_every_days: int = 30
+    self_service_moves: bool = False  # a customer's stop or move request is carried out at once (else staff confirm)
 
     def deposit_policy(self, service: str) -> tuple[str, Decimal] | None:
         for name, kind, value in self.deposits:
@@ -124,7 +125,8 @@ def parse_entities(text: str, templates: set[str] | None = None) -> dict[str, En
         known = set(_TEXT) | set(_INTS) | set(_MONEY) | {"currency", "late_fee_percent", "disconnect_services",
                                                          "allow_estimated_bills", "deposit", "reconnect_fee",
                                                          "winter_moratorium", "arrangement_max_installments",
-                                                         "arrangement_down_payment_percent", "arrangement_every_days"}
+                                                         "arrangement_down_payment_percent", "arrangement_every_days",
+                                                         "self_service_moves"}
         for key in sorted(set(section) - known):
             errors.append((f"{path}.{key}", "unknown_key", "not a setting of a billing entity"))
         if not any(e[0].startswith(path + ".") or e[0] == path for e in errors):
@@ -199,6 +201,11 @@ def _orders(section: dict, path: str, currency: str, errors: list) -> dict:
                        f"a percentage from \"0\" to \"100\", got {percent!r}"))
     else:
         values["arrangement_down_payment_percent"] = share
+    moves = section.get("self_service_moves", False)
+    if not isinstance(moves, bool):
+        errors.append((f"{path}.self_service_moves", "bad_boolean", "must be true or false"))
+    else:
+        values["self_service_moves"] = moves
     moratorium = section.get("winter_moratorium")
     if moratorium is not None:
         if not (isinstance(moratorium, list) and len(moratorium) == 2 and all(_month_day(d) for d in moratorium)

@@ -1,4 +1,4 @@
-"""``m2c contacts log|list`` and ``m2c cases open|list|show|update|close``: the customer contacts logged on
+"""``m2c contacts log|list`` and ``m2c cases open|list|show|update|close|confirm``: the customer contacts logged on
 an account and the cases that need follow-up. Each prints for people, or one JSON object with
 ``--json``; who (``--by``, default your login) is recorded."""
 from __future__ import annotations
@@ -63,6 +63,14 @@ def cmd_cases(args, settings: Settings) -> int:
             case, events = cases.get(conn, args.case), cases.history(conn, args.case)
             lines = [_line(case)] + [f"  {e['at'][:16]}  {e['change']:<8} {e['actor']}: {e['reason']}" for e in events]
             return _say(args, "\n".join(lines), {**case.document(today), "history": events})
+        if args.action == "confirm":
+            from cis.service_requests import confirm
+
+            if not args.why:
+                raise UsageError("why_required", "m2c cases confirm CASE --why TEXT")
+            done = confirm(conn, args.case, who, args.why, args.tariff)
+            return _say(args, f"case {args.case}: the request is carried out and the case closed ({done})",
+                        {"case_id": args.case, "done": done})
         if args.action == "close":
             if not args.resolution:
                 raise UsageError("resolution_required", "m2c cases close CASE --resolution TEXT")
@@ -94,7 +102,7 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_contacts)
 
     p = sub.add_parser("cases", help="customer cases that need follow-up: open, list, show, update, close")
-    p.add_argument("action", choices=["open", "list", "show", "update", "close"])
+    p.add_argument("action", choices=["open", "list", "show", "update", "close", "confirm"])
     p.add_argument("case", nargs="?", type=int, help="the case's id")
     p.add_argument("--account", help="open: the account; list: one account's")
     p.add_argument("--kind", choices=KINDS)
@@ -111,6 +119,7 @@ def register(sub) -> None:
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--offset", type=int, default=0)
     p.add_argument("--resolution", help="close: what was done (the customer is told)")
+    p.add_argument("--tariff", help="confirm a move: the new premise's tariff (default the same)")
     p.add_argument("--why", help="update: why (recorded)")
     p.add_argument("--by", help="who (default: your login)")
     p.add_argument("--json", action="store_true", help="one JSON object")

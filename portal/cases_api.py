@@ -199,3 +199,45 @@ async def report(request: Request, found: tuple[int, str] = Depends(account), wh
             return done
 
     return await run_in_threadpool(work)
+
+
+class ServiceRequest(BaseModel):
+    action: Literal["stop", "move"]
+    service: Literal["electric", "water", "gas"]
+    on: date = Field(description="stop: the first day no longer served; move: the day of the move")
+    to_address: str | None = Field(None, max_length=500, description="a move: the new address")
+
+
+@router.post("/accounts/{account_no}/service-requests", status_code=201)
+def service_request(request: Request, body: ServiceRequest, found: tuple[int, str] = Depends(account),
+                    who: Principal = Depends(principal)) -> dict:
+    """Stop service or move it: a case, carried out at once where the billing entity allows it (else
+    when staff confirm it)."""
+    from billing.entities import entity_for
+    from cis.service_requests import ask
+    from storage.accounts import billing_entity_of
+
+    with request.app.state.pool.connection() as conn:
+        entity = entity_for(request.app.state.entities, billing_entity_of(conn, found[0]))
+        made = ask(conn, found[1], body.action, body.service, body.on, who.username, today=date.today(),
+                   to_address=body.to_address, zone=request.app.state.settings.utility_zone,
+                   at_once=entity.self_service_moves)
+        record(conn, who, f"service_request.{body.action}", found[1], {"why": "customer request", **made})
+    return {"case_id": made["case_id"], "status": "done" if made["done"] else "waiting for staff",
+            "done": made["done"]}
+
+
+class Confirm(BaseModel):
+    why: str = WHY
+    tariff: str | None = Field(None, max_length=64, description="a move: the new premise's tariff (default the same)")
+
+
+@router.post("/staff/cases/{case_id}/confirm")
+def confirm_request(request: Request, body: Confirm, case_id: int = CASE_ID,
+                    who: Principal = Depends(staff("clerk"))) -> dict:
+    from cis.service_requests import confirm
+
+    with request.app.state.pool.connection() as conn:
+        done = confirm(conn, case_id, who.username, body.why, body.tariff)
+        record(conn, who, "case.confirm", str(case_id), {"why": body.why, **done})
+    return {"case_id": case_id, "done": done}

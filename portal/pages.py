@@ -170,7 +170,8 @@ def pay_form(request: Request, amount: str = Form(max_length=13), token: str = F
 
 
 _ARRANGED = re.compile(r"^(Arrangement granted: \d+ installments, the first due \d{4}-\d{2}-\d{2}\.|"
-                       r"Your request went to our staff \(case \d+\): [a-z0-9 %,.'-]{1,200})$")
+                       r"Your request went to our staff \(case \d+\): [a-z0-9 %,.'-]{1,200}|"
+                       r"Request received \(case \d+\): (done|our staff will confirm it)\.)$")
 
 
 def _arrangement_terms(request: Request, account_id: int, balance_minor: int) -> dict:
@@ -237,6 +238,27 @@ def preferences_form(request: Request, delivery: str = Form(max_length=16), emai
         return RedirectResponse(f"/accounts/{target[1]}?problem={refused.code}#preferences", status_code=303)
     said = "Preferences saved: a confirmation is on its way." if done["changed"] else "Nothing to change."
     return RedirectResponse(f"/accounts/{target[1]}?message={said}", status_code=303)
+
+
+@router.post("/accounts/{account_no}/service-request")
+def service_request_form(request: Request, action: str = Form(max_length=8), service: str = Form(max_length=16),
+                         on: str = Form(max_length=10), to_address: str = Form("", max_length=500),
+                         target: tuple[int, str] = Depends(account),
+                         who: Principal | None = Depends(optional_principal)):
+    """Stop or move service from the account page (the API's request)."""
+    from urllib.parse import quote
+
+    _same_origin(request)
+    who = _signed_in(who)
+    try:
+        body = cases_api.ServiceRequest(action=action, service=service, on=date.fromisoformat(on),
+                                        to_address=to_address.strip() or None)
+    except ValueError:
+        raise Problem(422, "bad_request", "say stop or move, the service and the day") from None
+    made = cases_api.service_request(request, body, target, who)
+    said = "done" if made["done"] else "our staff will confirm it"
+    message = f"Request received (case {made['case_id']}): {said}."
+    return RedirectResponse(f"/accounts/{target[1]}?message={quote(message)}", status_code=303)
 
 
 @router.post("/accounts/{account_no}/report")

@@ -110,3 +110,27 @@ def photos(conn: psycopg.Connection, case_id: int) -> list[tuple[int, str, int]]
     """(id, content type, bytes) of the case's photos."""
     return conn.execute("select id, content_type, length(data) from case_attachments where case_id = %s order by id",
                         (case_id,)).fetchall()
+
+
+def set_request(conn: psycopg.Connection, case_id: int, request: dict) -> None:
+    conn.execute("update cases set request = %s where id = %s", (Jsonb(request), case_id))
+
+
+def request_of(conn: psycopg.Connection, case_id: int) -> dict | None:
+    row = conn.execute("select request from cases where id = %s", (case_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def serving(conn: psycopg.Connection, account_no: str, service: str) -> tuple[int, str] | None:
+    """(premise id, address) where the account's service of this kind runs now (open-ended)."""
+    return conn.execute(
+        "select sa.premise_id, p.address from service_agreements sa join accounts a on a.id = sa.account_id "
+        "join premises p on p.id = sa.premise_id where a.account_no = %s and sa.service = %s "
+        "and sa.end_date is null order by sa.start_date desc limit 1", (account_no, service)).fetchone()
+
+
+def premise_at(conn: psycopg.Connection, address: str) -> int | None:
+    """The premise with this address (spaces and case aside), if there is exactly one."""
+    rows = conn.execute("select id from premises where lower(regexp_replace(address, '\\s+', ' ', 'g')) = lower(%s)",
+                        (" ".join(address.split()),)).fetchall()
+    return rows[0][0] if len(rows) == 1 else None

@@ -67,9 +67,7 @@ select t.account_id, t.period_id, p.period_start, p.period_end, sa.id, sa.servic
          order by ta.effective_from desc limit 1),
        m.unit, m.power_of_ten, a.zone, a.currency, nullif(sa.attributes, '{{}}'::jsonb)::text, sa.start_date,
        sa.end_date, m.interval_s,
-       (select (sp.state_since at time zone a.zone)::date from service_points sp
-         where sp.id = sa.service_point_id and sp.state = 'disconnected'),
-       sa.service_point_id
+       (sp.state_since at time zone a.zone)::date, sa.service_point_id
 from unnest(%s::int8[], %s::int8[]) as t(account_id, period_id)
 join billing_periods p on p.id = t.period_id
 join accounts a on a.id = t.account_id
@@ -77,6 +75,7 @@ join service_agreements sa on {which}
      and sa.start_date < p.period_end and (sa.end_date is null or sa.end_date > p.period_start)
 join lateral (select unit, power_of_ten, interval_s from agreement_meters am join meters on meters.id = am.meter_id
               where am.service_agreement_id = sa.id order by am.installed_at desc limit 1) m on true
+left join service_points sp on sp.id = sa.service_point_id and sp.state = 'disconnected'
 order by t.account_id, sa.id
 """
 # a regular bill: the account's agreements in force in the period, but not the days a final bill takes
@@ -115,7 +114,7 @@ def usage_for(conn: psycopg.Connection, targets: list[tuple[int, int]],
         for agreement_id, *totals in conn.execute(
                 _ROLLUP_SQL, (int_array(sorted(ids)), CONSUMPTION_CHANNEL, period.start, period.end)).fetchall():
             rollup[(agreement_id, period_id)] = tuple(totals)
-    changed = _changed_points(conn, rows, periods)
+    changed = _changed_points(conn, rows)
     found = []
     for r in rows:
         quantity, read_count, last_day, estimated = rollup.get((r[4], r[1]), _NO_USAGE)
@@ -129,22 +128,21 @@ def usage_for(conn: psycopg.Connection, targets: list[tuple[int, int]],
     return found
 
 
-def _changed_points(conn: psycopg.Connection, rows: list, periods: dict) -> dict[tuple[int, int], list[tuple]]:
+def _changed_points(conn: psycopg.Connection, rows: list) -> dict[tuple[int, int], list[tuple]]:
     """(service point, period) -> its installations (start, end epoch seconds, interval) for the points
-    whose meters changed since the periods began and not all at one interval length (rare: an
-    exchange to another interval length); every other point reads ``interval_s`` all through."""
+    whose meters were not all of one interval length (rare: an exchange to another interval length);
+    every other point reads ``interval_s`` all through."""
     points = sorted({r[16] for r in rows})
     if not points:
         return {}
-    first = min(p.start for p in periods.values())
     found: dict[int, list[tuple]] = {}
     for point, start, stop, interval_s in conn.execute(
             "select i.service_point_id, extract(epoch from i.installed_at)::int8, extract(epoch from i.removed_at)::int8, "
             "m.interval_s from meter_installations i join meters m on m.id = i.meter_id "
-            "where i.service_point_id = any(%s::int8[]) and i.service_point_id in ("
-            " select service_point_id from meter_installations where service_point_id = any(%s::int8[]) "
-            " and (installed_at >= %s or removed_at >= %s) group by service_point_id) order by 1, 2",
-            (int_array(points), int_array(points), first, first)):
+            "where i.service_point_id in (select p.service_point_id from meter_installations p "
+            " join meters pm on pm.id = p.meter_id where p.service_point_id = any(%s::int8[]) "
+            " group by p.service_point_id having count(distinct pm.interval_s) > 1) order by 1, 2",
+            (int_array(points),)):
         found.setdefault(point, []).append((start, stop, interval_s))
     changed = {}
     for r in rows:

@@ -341,3 +341,23 @@ def test_a_customer_asks_for_a_payment_arrangement_and_it_is_granted(server, bro
         "on i.arrangement_id = p.id join accounts a on a.id = p.account_id where a.account_no = %s "
         "and p.status = 'active' group by p.total_minor", (portal_data.alice,)).fetchone()
     assert parts == 3 and total > 0
+
+
+def test_a_customer_asks_to_move_and_staff_confirm_it(server, browser, portal_data):
+    from datetime import date, timedelta
+
+    conn = portal_data.conn
+    sign_in(browser, server, "alice")
+    on = (date.today() + timedelta(days=14)).isoformat()
+    browser.find_element(By.ID, "move-action").send_keys("move my service")
+    _set(browser, "move-on", on)
+    browser.find_element(By.ID, "move-address").send_keys("12 New Road")
+    browser.find_element(By.ID, "move-submit").click()
+    arrive(browser, lambda url: "message=" in url)
+    case_id = conn.execute("select c.id from cases c join accounts a on a.id = c.account_id where a.account_no = %s "
+                           "and c.kind = 'move_request'", (portal_data.alice,)).fetchone()[0]
+    assert shown(browser, "message") == f"Request received (case {case_id}): our staff will confirm it."
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#requests tr")]
+    assert any(row.startswith(f"{case_id} move request: move ") and "12 New Road" in row for row in rows), rows
+    request = conn.execute("select request from cases where id = %s", (case_id,)).fetchone()[0]
+    assert (request["action"], request["to_address"], request["on"]) == ("move", "12 New Road", on)

@@ -242,3 +242,41 @@ def test_autopay_pays_each_bill_on_its_due_day_once_and_tells_the_customer_when_
     # autopay off: recorded and confirmed
     assert enroll(conn, ids[hal], hal, None, "hal", "self-service") is False
     assert [k for k in notices(conn, hal) if k == "preferences_changed"] == ["preferences_changed"] * 2
+
+
+def test_a_customer_s_stop_waits_for_staff_and_a_move_goes_at_once_where_the_entity_allows(town, capsys):
+    from cis.service_requests import ask
+
+    conn, _ = town
+    today = date(2026, 9, 10)
+    jo, jo_premise = customer(capsys, "Jo Kim", "60 Elm St", "SO-E8")
+    # the default entity: staff confirm a stop
+    asked = ask(conn, jo, "stop", "electric", date(2026, 9, 20), "jo", today=today)
+    assert asked["done"] is None
+    case = run(capsys, "cases", "show", str(asked["case_id"]))
+    assert (case["kind"], case["status"], case["summary"]) == ("move_request", "open",
+                                                              "stop electric at 60 Elm St from 2026-09-20")
+    assert conn.execute("select end_date from service_agreements where premise_id = %s",
+                        (jo_premise,)).fetchone()[0] is None
+    done = run(capsys, "cases", "confirm", str(asked["case_id"]), "--why", "checked the account", "--by", "clerk.kim")
+    assert done["done"]["last_day"] == "2026-09-19"
+    closed = run(capsys, "cases", "show", str(asked["case_id"]))
+    assert closed["status"] == "closed" and closed["resolution"].startswith("service stopped: your last day served")
+    assert "request_refused" in refused(capsys, "cases", "confirm", str(asked["case_id"]), "--why", "again")
+    # an entity that allows it: the move is the lifecycle's transfer at once, the new address a premise
+    kai = run(capsys, "accounts", "open", "--name", "Kai Moss", "--cycle", CYCLE, "--entity", "north")["account_no"]
+    premise = run(capsys, "premises", "add", "--address", "70 Elm St", "--zone", ZONE)["premise_id"]
+    run(capsys, "meters", "install", "SO-E9", "--premise", str(premise), "--service", "electric", "--unit", "Wh",
+        "--interval-s", "3600", "--at", "2026-09-01T00:00:00-05:00")
+    run(capsys, "service", "start", "--account", kai, "--premise", str(premise), "--service", "electric",
+        "--tariff", "E-FLAT", "--on", "2026-09-01", "--waive-deposit", "test", "--why", "moving in")
+    moved = ask(conn, kai, "move", "electric", date(2026, 9, 15), "kai", today=today, to_address="  9  Birch   Way ",
+                zone=ZONE, at_once=True)
+    assert moved["done"]["agreement_id"] and moved["request"]["to_address"] == "9 Birch Way"
+    rows = conn.execute("select p.address, sa.start_date::text, coalesce(sa.end_date::text, '') from service_agreements sa "
+                        "join premises p on p.id = sa.premise_id join accounts a on a.id = sa.account_id "
+                        "where a.account_no = %s order by sa.id", (kai,)).fetchall()
+    assert rows == [("70 Elm St", "2026-09-01", "2026-09-15"), ("9 Birch Way", "2026-09-15", "")]
+    with pytest.raises(Exception) as past:
+        ask(conn, kai, "stop", "electric", date(2026, 9, 1), "kai", today=today)
+    assert getattr(past.value, "code", "") == "bad_date"
