@@ -96,11 +96,8 @@ def parse_entities(text: str, templates: set[str] | None = None) -> dict[str, En
             values[key] = value
         for key in (*_MONEY, "late_fee_percent"):
             value = section.get(key)
-            try:
-                amount = Decimal(value) if isinstance(value, str) else None
-            except InvalidOperation:
-                amount = None
-            if amount is None or not amount.is_finite() or amount < 0:
+            amount = _decimal_text(value)
+            if amount is None:
                 errors.append((f"{path}.{key}", "bad_amount", f"must be a non-negative decimal string, got {value!r}"))
                 amount = Decimal(0)
             elif key != "late_fee_percent" and amount != round(amount, MINOR_UNITS[currency]):
@@ -177,11 +174,8 @@ def _orders(section: dict, path: str, currency: str, errors: list) -> dict:
     ("20") and ``arrangement_every_days`` (30)."""
     values: dict = {}
     fee = section.get("reconnect_fee", "0")
-    try:
-        amount = Decimal(fee) if isinstance(fee, str) else None
-    except InvalidOperation:
-        amount = None
-    if amount is None or not amount.is_finite() or amount < 0 or amount != round(amount, MINOR_UNITS[currency]):
+    amount = _decimal_text(fee)
+    if amount is None or amount != round(amount, MINOR_UNITS[currency]):
         errors.append((f"{path}.reconnect_fee", "bad_amount", f"must be a non-negative decimal string, got {fee!r}"))
     else:
         values["reconnect_fee_minor"] = to_minor(amount, currency)
@@ -192,11 +186,8 @@ def _orders(section: dict, path: str, currency: str, errors: list) -> dict:
         else:
             values[key] = value
     percent = section.get("arrangement_down_payment_percent", "20")
-    try:
-        share = Decimal(percent) if isinstance(percent, str) else None
-    except InvalidOperation:
-        share = None
-    if share is None or not share.is_finite() or not 0 <= share <= 100:
+    share = _decimal_text(percent)
+    if share is None or share > 100:
         errors.append((f"{path}.arrangement_down_payment_percent", "bad_amount",
                        f"a percentage from \"0\" to \"100\", got {percent!r}"))
     else:
@@ -215,6 +206,15 @@ def _orders(section: dict, path: str, currency: str, errors: list) -> dict:
         else:
             values["winter_moratorium"] = (moratorium[0], moratorium[1])
     return values
+
+
+def _decimal_text(value) -> Decimal | None:
+    """A finite, non-negative decimal written as a string ("35.00"), or None."""
+    try:
+        amount = Decimal(value) if isinstance(value, str) else None
+    except InvalidOperation:
+        return None
+    return amount if amount is not None and amount.is_finite() and amount >= 0 else None
 
 
 def _month_day(text) -> bool:
