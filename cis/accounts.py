@@ -49,11 +49,18 @@ def check(new: NewAccount) -> list[tuple[str, str]]:
         problems.append((BadName.code, "a new customer needs a name"))
     if new.kind not in KINDS:
         problems.append((BadName.code, f"a customer is one of {KINDS}, not {new.kind!r}"))
-    if new.email is not None and not _EMAIL.match(new.email):
-        problems.append((BadEmail.code, f"{new.email!r} is not an e-mail address"))
-    if new.delivery not in DELIVERY:
-        problems.append((BadDelivery.code, f"bill delivery is one of {DELIVERY}, not {new.delivery!r}"))
-    elif new.paperless and new.delivery == "print":
+    return problems + delivery_problems(new.email, new.delivery, new.paperless)
+
+
+def delivery_problems(email: str | None, delivery: str, paperless: bool) -> list[tuple[str, str]]:
+    """What is wrong with an e-mail address and a bill delivery, as (code, message): the same rules at
+    opening an account and when its customer changes them (``cis.preferences``)."""
+    problems = []
+    if email is not None and not _EMAIL.match(email):
+        problems.append((BadEmail.code, f"{email!r} is not an e-mail address"))
+    if delivery not in DELIVERY:
+        problems.append((BadDelivery.code, f"bill delivery is one of {DELIVERY}, not {delivery!r}"))
+    elif paperless and delivery == "print":
         problems.append((BadDelivery.code, "a paperless account gets its bills by e-mail or in the portal"))
     return problems
 

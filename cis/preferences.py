@@ -11,13 +11,13 @@ from dataclasses import dataclass
 
 import psycopg
 
+from cis.accounts import delivery_problems
 from cis.errors import BadDelivery, BadEmail, CisError, NoEmailForDelivery, UnknownAccount
 from config.errors import require_who_and_why
 from storage import preferences as stored
 from storage.customers import record_event
 from storage.notices import create_notice
 
-DELIVERY = ("print", "email", "portal")
 # notices a customer may turn off, and what each is
 OPTIONAL = {"reminder": "payment reminders", "high_usage_alert": "high-usage alerts", "leak_alert": "leak alerts",
             "case_closed": "case updates", "arrangement": "payment arrangement confirmations",
@@ -26,7 +26,6 @@ OPTIONAL = {"reminder": "payment reminders", "high_usage_alert": "high-usage ale
 # sent whatever the choice: the law or the tariff requires them
 REQUIRED = ("final_notice", "disconnect_eligible", "disconnect_scheduled", "disconnected", "payment_returned",
             "arrangement_broken", "autopay_failed", "preferences_changed")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class BadPreference(CisError):
@@ -74,12 +73,12 @@ def change(conn: psycopg.Connection, account_no: str, actor: str, reason: str, *
              "email": before.email if email is None else (email.strip() or None),
              "phone": before.phone if phone is None else (phone.strip() or None),
              "notices_off": list(before.opted_out) if notices_off is None else sorted(set(notices_off))}
-    if after["delivery"] not in DELIVERY:
-        raise BadDelivery(f"bill delivery is one of {DELIVERY}, not {after['delivery']!r}")
-    if after["paperless"] and after["delivery"] == "print":
-        raise BadDelivery("a paperless account gets its bills by e-mail or in the portal")
-    if after["email"] is not None and (len(after["email"]) > 254 or not _EMAIL.match(after["email"])):
-        raise BadEmail(f"{after['email']!r} is not an e-mail address")
+    problems = delivery_problems(after["email"], after["delivery"], after["paperless"])
+    if after["email"] is not None and len(after["email"]) > 254:
+        problems.append((BadEmail.code, f"{after['email']!r} is not an e-mail address"))
+    if problems:  # a delivery that cannot be is said before an address that is not one
+        code, message = min(problems, key=lambda problem: problem[0] != BadDelivery.code)
+        raise (BadDelivery if code == BadDelivery.code else BadEmail)(message)
     if after["delivery"] == "email" and after["email"] is None:
         raise NoEmailForDelivery("bills by e-mail need an e-mail address")
     if after["phone"] is not None and not re.fullmatch(r"[0-9+() .-]{4,40}", after["phone"]):
