@@ -52,6 +52,8 @@ def reconnect_if_settled(conn: psycopg.Connection, account_id: int, entity: Enti
     disconnect orders still in progress and order the reconnection of each of its service points a
     disconnect left disconnected, billing the entity's reconnect fee once per order. Returns the
     reconnect orders made."""
+    if not stored.settlement_waits(conn, account_id):  # most payments: no field work to change, no ledger read
+        return []
     settled = account_receivable(conn, account_id).balance_minor <= 0 \
         or dunning_store.active_arrangement(conn, account_id) is not None
     if not settled:

@@ -73,7 +73,10 @@ def receive_payment(conn: psycopg.Connection, payment: PaymentIn, posted_at: dat
 def _settled(conn, account_id: int, entities: dict[str, Entity] | None, now: datetime, why: str) -> None:
     from billing.disconnects import reconnect_if_settled
     from billing.entities import load_entities
+    from storage.orders import settlement_waits
 
+    if not settlement_waits(conn, account_id):  # the entities are read only for an account with field work
+        return
     entity = entity_for(entities if entities is not None else load_entities(), billing_entity_of(conn, account_id))
     reconnect_if_settled(conn, account_id, entity, now, "payments", why)
 

@@ -154,3 +154,13 @@ def last_completed_is(conn: psycopg.Connection, point_id: int, kind: str) -> boo
 def account_of(conn: psycopg.Connection, order_id: int) -> int | None:
     row = conn.execute("select account_id from service_orders where id = %s", (order_id,)).fetchone()
     return None if row is None else row[0]
+
+
+def settlement_waits(conn: psycopg.Connection, account_id: int) -> bool:
+    """Whether settling the account would change any field work: a disconnect order of its in progress,
+    or one of its service points disconnected."""
+    return conn.execute(
+        "select exists (select 1 from service_orders where account_id = %s and kind = 'disconnect' "
+        " and status = any(%s)) or exists (select 1 from service_agreements sa join service_points sp "
+        " on sp.id = sa.service_point_id where sa.account_id = %s and sa.status in ('pending', 'active') "
+        " and sp.state = 'disconnected')", (account_id, list(ACTIVE), account_id)).fetchone()[0]
