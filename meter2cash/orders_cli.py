@@ -56,48 +56,27 @@ def cmd_orders(args, settings: Settings) -> int:
             lines = [_line(order), f"  why: {order.reason} (by {order.created_by}, {order.source})"]
             lines += [f"  {h['at']}  {h['status']:<17} {h['actor']}: {h['reason']}" for h in history]
             return _say(args, "\n".join(lines), {**order.document(today), "history": history})
-        return _act(conn, settings, args, orders, who, today)
+        return _act(conn, settings, args, who, today)
 
 
-def _act(conn, settings: Settings, args, orders, who: str, today: date) -> int:
-    from billing.order_effects import after_completion
+def _act(conn, settings: Settings, args, who: str, today: date) -> int:
+    from billing.order_effects import act
 
     if not args.why:
         raise UsageError("why_required", f"m2c orders {args.action}: say why with --why")
-    completion, read = None, None
-    at = moment(args.at) if args.at else datetime.now(timezone.utc)
+    if args.action == "schedule" and not args.on:
+        raise UsageError("day_required", "m2c orders schedule ORDER --on DAY")
+    completion = None
     if args.action in ("complete", "fail"):
         completion = {k: v for k, v in (("notes", args.notes), ("read", args.read), ("removal_read", args.removal_read),
                                         ("install_read", args.install_read)) if v is not None}
-    if args.action == "complete":
-        read = _checked_read(conn, orders.get(conn, args.order), at, args.read)
-    if args.action == "schedule" and not args.on:
-        raise UsageError("day_required", "m2c orders schedule ORDER --on DAY")
-    with conn.transaction():
-        order = orders.act(conn, args.order, args.action, who, args.why, gateway=orders.RecordingFieldWork(conn),
-                           day=day(args.on) if args.on else None, at=at, completion=completion)
-        if read is not None:
-            from vee import register_entry
-
-            register_entry.enter(conn, read, who, args.why)
-    refreshed = after_completion(conn, order, settings.redis_url) if order.status == "completed" else True
+    order, refreshed = act(conn, args.order, args.action, who, args.why, settings.redis_url,
+                           at=moment(args.at) if args.at else datetime.now(timezone.utc),
+                           day=day(args.on) if args.on else None, completion=completion)
     return _say(args, f"order {order.id} ({order.kind}) {order.status}"
                       + (f"; service point {order.service_point_id} {order.point_state}" if order.status == "completed"
                          else "") + ("" if refreshed else "; the running estimate was not refreshed (Redis)"),
                 {**order.document(today), "estimate_refreshed": refreshed})
-
-
-def _checked_read(conn, order, at: datetime, value: str | None):
-    """The register read taken at completion, of the meter installed at the service point then."""
-    if value is None:
-        return None
-    from storage.installations import meter_at_point
-    from vee import register_entry
-
-    meter = meter_at_point(conn, order.service_point_id, at)
-    if meter is None:
-        raise UsageError("meter_not_installed", f"no meter is installed at service point {order.service_point_id}")
-    return register_entry.check(conn, meter[0], at, value)
 
 
 def register(sub) -> None:

@@ -85,34 +85,18 @@ class OrderAction(BaseModel):
 @router.post("/staff/orders/{order_id}/{action}")
 def act_on_order(request: Request, action: Action, body: OrderAction, order_id: int = ORDER_ID,
                  who: Principal = Depends(staff("clerk"))) -> dict:
-    from billing.order_effects import after_completion
-    from cis import orders
-    from storage.installations import meter_at_point
-    from vee import register_entry
+    from billing.order_effects import act
 
     if not who.at_least(ROLE[action]):
         raise Problem(403, "role_required", f"{action} needs the {ROLE[action]} role or above")
-    at = body.at or datetime.now(timezone.utc)
     if body.at is not None and body.at.tzinfo is None:
         raise Problem(422, "bad_date", "give the time with its UTC offset")
     completion = {k: v for k, v in (("notes", body.notes), ("read", body.read), ("removal_read", body.removal_read),
                                     ("install_read", body.install_read)) if v is not None} \
         if action in ("complete", "fail") else None
     with request.app.state.pool.connection() as conn:
-        read = None
-        if action == "complete" and body.read is not None:
-            order = orders.get(conn, order_id)
-            meter = meter_at_point(conn, order.service_point_id, at)
-            if meter is None:
-                raise Problem(409, "meter_not_installed", f"no meter at service point {order.service_point_id}")
-            read = register_entry.check(conn, meter[0], at, body.read)
-        with conn.transaction():
-            order = orders.act(conn, order_id, action, who.username, body.why,
-                               gateway=orders.RecordingFieldWork(conn), day=body.day, at=at, completion=completion)
-            if read is not None:
-                register_entry.enter(conn, read, who.username, body.why)
-        refreshed = after_completion(conn, order, request.app.state.settings.redis_url) \
-            if order.status == "completed" else True
+        order, refreshed = act(conn, order_id, action, who.username, body.why, request.app.state.settings.redis_url,
+                               at=body.at or datetime.now(timezone.utc), day=body.day, completion=completion)
         record(conn, who, f"order.{action}", str(order_id), {"why": body.why, "status": order.status})
     return {**order.document(date.today()), "estimate_refreshed": refreshed}
 
