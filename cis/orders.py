@@ -85,10 +85,7 @@ class Order:
 
     @classmethod
     def of(cls, row: tuple) -> "Order":
-        fields = list(row)
-        del fields[4]  # the account id
-        del fields[17]  # updated at
-        return cls(*fields)
+        return cls(*row)  # storage.orders selects the fields in this order
 
     def overdue(self, today: date) -> bool:
         return self.status in ACTIVE and self.due_on < today

@@ -8,9 +8,10 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 ACTIVE = ("awaiting_approval", "open", "scheduled", "dispatched")
-_COLUMNS = ("o.id, o.kind, o.status, o.service_point_id, o.account_id, a.account_no, o.bill_id, o.due_on, "
-            "o.scheduled_for, o.fee_minor, o.details, o.reason, o.source, o.field_reference, o.completed_at, "
-            "o.completion, o.created_at, o.created_by, o.updated_at, sp.premise_id, sp.service, p.address, sp.state")
+# an order as cis.orders.Order has it, field for field
+_COLUMNS = ("o.id, o.kind, o.status, o.service_point_id, a.account_no, o.bill_id, o.due_on, o.scheduled_for, "
+            "o.fee_minor, o.details, o.reason, o.source, o.field_reference, o.completed_at, o.completion, "
+            "o.created_at, o.created_by, sp.premise_id, sp.service, p.address, sp.state")
 _FROM = ("from service_orders o join service_points sp on sp.id = o.service_point_id "
          "join premises p on p.id = sp.premise_id left join accounts a on a.id = o.account_id")
 
