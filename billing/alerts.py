@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from storage.notices import create_notice, high_usage_watchers, leaks_to_tell, notice_sent
+from cis import notices
+from storage.notices import high_usage_watchers, leaks_to_tell
 from billing.estimate import account_estimate
-from rating.money import format_minor
 
 HIGH_USAGE, LEAK = "high_usage_alert", "leak_alert"
 
@@ -37,22 +37,14 @@ def run_alerts(conn: psycopg.Connection, tariffs: Callable[[], dict], now: datet
         estimate = account_estimate(conn, account_id, published, now)
         if estimate is None or estimate["projected_minor"] < threshold:
             continue
-        subject = f"High usage: your bill for {estimate['period_start']} to {estimate['period_end']} may pass " \
-                  f"{format_minor(threshold, currency)} {currency}"
-        if notice_sent(conn, account_id, HIGH_USAGE, subject):
-            continue
-        create_notice(conn, account_id, HIGH_USAGE, subject,
-                      f"Your projected bill is {format_minor(estimate['projected_minor'], currency)} {currency} "
-                      f"(so far {format_minor(estimate['bill_to_date_minor'], currency)} {currency}, day "
-                      f"{estimate['days_elapsed']} of {estimate['days_in_period']}).")
-        report.high_usage += 1
+        values = {"period_start": estimate["period_start"], "period_end": estimate["period_end"],
+                  "threshold_minor": threshold, "projected_minor": estimate["projected_minor"],
+                  "so_far_minor": estimate["bill_to_date_minor"], "days_elapsed": estimate["days_elapsed"],
+                  "days_in_period": estimate["days_in_period"]}
+        if notices.send(conn, account_id, HIGH_USAGE, values, once=True) is not None:
+            report.high_usage += 1
     for account_id, meter_no, block_start, zone in leaks_to_tell(conn):
         day = block_start.astimezone(ZoneInfo(zone)).date()
-        subject = f"Possible water leak at meter {meter_no} on {day:%Y-%m-%d}"
-        if notice_sent(conn, account_id, LEAK, subject):
-            continue
-        create_notice(conn, account_id, LEAK, subject,
-                      f"Water flowed through meter {meter_no} all day on {day:%Y-%m-%d} without a stop. "
-                      "Check for running toilets, dripping taps or a leaking pipe.")
-        report.leaks += 1
+        if notices.send(conn, account_id, LEAK, {"meter_no": meter_no, "day": day}, once=True) is not None:
+            report.leaks += 1
     return report

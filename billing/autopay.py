@@ -14,9 +14,9 @@ import psycopg
 from billing.entities import Entity
 from billing.payments import PaymentIn, receive_payment
 from billing.postings import account_receivable
-from rating.money import MINOR_UNITS, format_minor
+from rating.money import MINOR_UNITS
 from storage import autopay as stored
-from storage.notices import create_notice
+from cis import notices
 
 
 class Charged(Protocol):
@@ -74,10 +74,8 @@ def run_autopay(conn: psycopg.Connection, gateway: Gateway, entities: dict[str, 
             else:
                 summary.declined += 1
                 summary.declined_accounts.append(account_no)
-                create_notice(conn, account_id, "autopay_failed", f"Autopay could not pay bill {bill_id}",
-                              f"Your card was not charged {format_minor(open_minor, currency)} {currency} for bill "
-                              f"{bill_id} ({charge.message}). Please pay it another way or update your card.",
-                              bill_id)
+                notices.send(conn, account_id, "autopay_failed",
+                             {"bill_id": bill_id, "amount_minor": open_minor, "reason": charge.message}, bill_id)
     return summary
 
 
@@ -92,12 +90,9 @@ def enroll(conn: psycopg.Connection, account_id: int, account_no: str, token: st
             ended = stored.end(conn, account_id)
             if ended:
                 record_event(conn, "autopay_ended", account_no, {}, actor, reason)
-                create_notice(conn, account_id, "preferences_changed", "Autopay is off",
-                              "Your bills are no longer paid automatically. If you did not ask for this, call us.")
+                notices.send(conn, account_id, "autopay_changed", {"enrolled": False})
             return False
         stored.enroll(conn, account_id, token, actor)
         record_event(conn, "autopay_enrolled", account_no, {"token_ends": token[-4:]}, actor, reason)
-        create_notice(conn, account_id, "preferences_changed", "Autopay is on",
-                      "Each bill will be paid on its due date with the card you gave. If you did not ask for this, "
-                      "call us.")
+        notices.send(conn, account_id, "autopay_changed", {"enrolled": True, "token_ends": token[-4:]})
     return True

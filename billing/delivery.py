@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from billing.entities import Entity
+from cis import notices
 from cis.preferences import opted_out
 from storage.preferences import notice_preferences
 from billing.render import Document, add_to_pdf, bill_document, notice_document, pdf_writer, render_html, render_pdf
@@ -63,7 +64,7 @@ def deliver_pending(conn: psycopg.Connection, entities: dict[str, Entity], confi
     to_print: list[Document] = []
     for kind, number, channel, has_email in pending:
         document = bill_document(conn, number, entities) if kind == "bill" else notice_document(conn, number, entities)
-        if kind == "notice" and number in choices and opted_out(choices[number][1], choices[number][0]):
+        if kind == "notice" and number in choices and opted_out(choices[number][2], *choices[number][:2]):
             # the customer turned these notices off: recorded as not sent, and why
             _record(conn, document, channel, "suppressed", f"the customer turned off {choices[number][0]} notices", now)
             summary.suppressed += 1
@@ -73,6 +74,8 @@ def deliver_pending(conn: psycopg.Connection, entities: dict[str, Entity], confi
         elif channel == "portal":
             _record(conn, document, "portal", "sent", "posted to the customer portal", now)
             summary.portal += 1
+            if kind == "bill" and has_email:
+                _tell_bill_ready(conn, document, entities, config, now, summary)
         else:
             to_print.append(document)
     if to_print:
@@ -80,12 +83,36 @@ def deliver_pending(conn: psycopg.Connection, entities: dict[str, Entity], confi
     return summary
 
 
+def _tell_bill_ready(conn, bill: Document, entities: dict[str, Entity], config: DeliveryConfig, now: datetime,
+                     summary: DeliverySummary) -> None:
+    """A bill posted to the portal of a customer with an e-mail address: a bill-ready e-mail, now."""
+    due = bill.entity.payment_terms_days
+    zone = ZoneInfo(bill.context["bill"]["zone"])
+    values = {"bill_id": bill.bill_id, "period_start": bill.context["bill"]["period_start"],
+              "period_last_day": bill.context["bill"]["period_last_day"],
+              "amount_minor": bill.context["bill"]["total_due_minor"],
+              "due_on": now.astimezone(zone).date() + timedelta(days=due)}
+    notice_id = notices.send(conn, bill.account_id, "bill_ready", values, bill.bill_id)
+    if notice_id is None:
+        return
+    document = notice_document(conn, notice_id, entities)
+    kind, required, preferences = notice_preferences(conn, [notice_id])[notice_id]
+    if opted_out(preferences, kind, required):
+        _record(conn, document, "email", "suppressed", f"the customer turned off {kind} notices", now)
+        summary.suppressed += 1
+        return
+    _email(conn, document, config, now, summary)
+
+
 def _email(conn, document: Document, config: DeliveryConfig, now: datetime, summary: DeliverySummary) -> None:
     message = EmailMessage()
     message["From"] = config.smtp_from
     message["To"] = document.email
     message["Subject"] = document.subject
-    message.set_content(f"{document.subject}\n\nThis message is best viewed as HTML; the PDF is attached.")
+    if document.kind == "notice":  # the notice's own text, then who sent it
+        message.set_content(f"{document.context['notice']['body']}\n\n{document.entity.name}, {document.entity.phone}")
+    else:
+        message.set_content(f"{document.subject}\n\nThis message is best viewed as HTML; the PDF is attached.")
     message.add_alternative(render_html(document), subtype="html")
     name = f"bill-{document.bill_id}.pdf" if document.kind == "bill" else f"notice-{document.notice_id}.pdf"
     message.add_attachment(render_pdf(document), maintype="application", subtype="pdf", filename=name)

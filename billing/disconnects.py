@@ -15,7 +15,7 @@ from rating.money import format_minor
 from storage import dunning as dunning_store
 from storage import orders as stored
 from storage.customers import record_event
-from storage.notices import create_notice
+from cis import notices
 
 ACTOR = "collections"
 
@@ -72,9 +72,7 @@ def reconnect_if_settled(conn: psycopg.Connection, account_id: int, entity: Enti
         if fee:
             post(conn, account_id, [(RECEIVABLE, fee, "fee"), (FEES, -fee, "fee")], now,
                  memo=f"reconnect fee, order {order.id}", created_by=actor)
-        create_notice(conn, account_id, "reconnect_ordered", f"{service.capitalize()} service: reconnection ordered",
-                      f"Thank you. Your {service} service will be reconnected by {order.due_on}"
-                      + (f"; a reconnection fee of {format_minor(fee, entity.currency)} {entity.currency} is added "
-                         f"to your account." if fee else "."))
+        notices.send(conn, account_id, "reconnect_ordered",
+                     {"service": service, "due_on": order.due_on, "fee_minor": fee})
         made.append(order.id)
     return made

@@ -23,7 +23,7 @@ import psycopg
 from billing.errors import ArrangementExists, BadArrangement, NothingOwed
 from config.errors import require_who_and_why
 from billing.ledger import FEES, RECEIVABLE
-from storage.notices import create_notice
+from cis import notices
 from billing.entities import Entity, entity_for
 from billing.disconnects import order_disconnect, reconnect_if_settled
 from billing.postings import account_receivable, lock_account, post
@@ -92,8 +92,10 @@ class _Steps:
     def money(self, minor: int) -> str:
         return f"{format_minor(minor, self.currency)} {self.currency}"
 
-    def take(self, bill_id: int, step: str, amount: int, subject: str, body: str, service: str = "") -> None:
-        notice_id = create_notice(self.conn, self.account_id, step, subject, body, bill_id) if subject else None
+    def take(self, bill_id: int, step: str, amount: int, values: dict | None, service: str = "") -> None:
+        """Record a collection step, with its notice (``values`` for its template; None: no notice)."""
+        notice_id = notices.send(self.conn, self.account_id, step, {"phone": self.entity.phone, **values}, bill_id) \
+            if values is not None else None
         stored.record_step(self.conn, self.account_id, bill_id, step, service, self.today, amount, notice_id)
         self.summary.steps.append((self.account_no, bill_id, step, service))
 
@@ -110,9 +112,9 @@ class _Steps:
             reminded = steps.get((bill_id, "reminder", ""))
             if (bill_id, "final_notice", "") not in steps:
                 if reminded and today >= reminded + timedelta(days=entity.final_notice_after_days):
-                    self.take(bill_id, "final_notice", item.open_minor, f"Final notice: bill {bill_id}",
-                              f"{self.money(total_past_due)} is past due on your account. If it is not paid within "
-                              f"{entity.disconnect_after_days} days, your service may be disconnected.")
+                    self.take(bill_id, "final_notice", item.open_minor,
+                              {"bill_id": bill_id, "past_due_minor": total_past_due,
+                               "disconnect_after_days": entity.disconnect_after_days})
                     self.summary.final_notices += 1
                 continue
             final = steps[(bill_id, "final_notice", "")]
@@ -125,10 +127,9 @@ class _Steps:
         fee = self.entity.late_fee_minor(item.open_minor)
         post(self.conn, self.account_id, [(RECEIVABLE, fee, "fee"), (FEES, -fee, "fee")], self.now, bill_id=bill_id,
              memo=f"late fee on bill {bill_id}", created_by="collections")
-        self.take(bill_id, "late_fee", item.open_minor, "", "")
-        self.take(bill_id, "reminder", item.open_minor, f"Reminder: bill {bill_id} is past due",
-                  f"Bill {bill_id} was due on {due_on}; {self.money(item.open_minor)} is unpaid. A late fee of "
-                  f"{self.money(fee)} has been added. Please pay now or call {self.entity.phone} to arrange payments.")
+        self.take(bill_id, "late_fee", item.open_minor, None)
+        self.take(bill_id, "reminder", item.open_minor,
+                  {"bill_id": bill_id, "due_on": due_on, "open_minor": item.open_minor, "fee_minor": fee})
         self.summary.late_fees += 1
         self.summary.late_fees_minor += fee
         self.summary.reminders += 1
@@ -142,9 +143,7 @@ class _Steps:
                 continue
             if (bill_id, "disconnect_eligible", service) not in steps:
                 self.take(bill_id, "disconnect_eligible", total_past_due,
-                          f"{service.capitalize()} service: disconnection",
-                          f"Your {service} service is now eligible for disconnection for "
-                          f"{self.money(total_past_due)} past due. Pay now or call {self.entity.phone}.", service)
+                          {"service": service, "past_due_minor": total_past_due}, service)
                 self.summary.disconnect_eligible += 1
             done = order_disconnect(self.conn, self.account_id, self.account_no, self.entity, bill_id, service,
                                     total_past_due, self.today)
@@ -170,9 +169,7 @@ def _arrangement_holds(conn, account_id: int, account_no: str, entity: Entity, t
     if paid >= stored.installments_due(conn, arrangement_id, entity.grace_days, today):
         return True
     stored.close_arrangement(conn, arrangement_id, "broken", now)
-    create_notice(conn, account_id, "arrangement_broken", "Your payment arrangement has ended",
-                  f"Installments of your payment arrangement were not paid on time; the collection of the "
-                  f"past-due amount resumes. Call {entity.phone} for help.")
+    notices.send(conn, account_id, "arrangement_broken", {"phone": entity.phone})
     summary.arrangements_broken += 1
     return False
 
@@ -198,8 +195,8 @@ def create_arrangement(conn: psycopg.Connection, account_id: int, installments: 
             conn, account_id, balance, first_due, actor, reason, now,
             [(first_due + timedelta(days=every_days * number), share + (remainder if number == 0 else 0))
              for number in range(installments)])
-        create_notice(conn, account_id, "arrangement", "Your payment arrangement",
-                      f"{installments} installments starting {first_due}, every {every_days} days.")
+        notices.send(conn, account_id, "arrangement",
+                     {"installments": installments, "first_due": first_due, "every_days": every_days})
         if entity is not None:
             reconnect_if_settled(conn, account_id, entity, now, actor, f"payment arrangement {arrangement_id}")
     return arrangement_id

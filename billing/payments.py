@@ -12,7 +12,7 @@ import psycopg
 
 from billing.errors import AlreadyReturned, BadAmount, MoreThanCredit, NoReference, NotUnmatched, UnknownPayment
 from billing.ledger import CASH, FEES, RECEIVABLE
-from storage.notices import create_notice
+from cis import notices
 from billing.entities import Entity, entity_for
 from billing.postings import account_receivable, lock_account, post, to_minor_exact
 from config.errors import require_who_and_why
@@ -66,6 +66,9 @@ def receive_payment(conn: psycopg.Connection, payment: PaymentIn, posted_at: dat
         if account_id is None:
             return PaymentOutcome(payment_id, "unmatched", reason)
         _post_payment(conn, account_id, payment_id, amount_minor, posted_at, payment.reference)
+        notices.send(conn, account_id, "payment_received", {"reference": payment.reference.strip(),
+                                                            "amount_minor": amount_minor,
+                                                            "received_on": payment.received_on})
         _settled(conn, account_id, entities, posted_at, f"payment {payment.reference.strip()}")
     return PaymentOutcome(payment_id, "applied", None, account_id)
 
@@ -149,9 +152,8 @@ def return_payment(conn: psycopg.Connection, payment_id: int, actor: str, reason
             if fee:
                 post(conn, account_id, [(RECEIVABLE, fee, "fee"), (FEES, -fee, "fee")], posted_at,
                      payment_id=payment_id, memo="returned payment fee", created_by=actor)
-            create_notice(conn, account_id, "payment_returned", "Your payment was returned",
-                          f"Your payment {reference} was returned by your bank ({reason}). "
-                          f"It has been reversed on your account and a fee was charged.")
+            notices.send(conn, account_id, "payment_returned",
+                         {"reference": reference, "reason": reason, "fee_minor": fee})
         stored.mark_returned(conn, payment_id, posted_at, reason)
         stored.record_action(conn, payment_id, "return", actor, reason, {"fee_minor": fee})
     return fee

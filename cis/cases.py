@@ -19,7 +19,7 @@ from cis.errors import CisError, UnknownAccount
 from config.errors import require_who_and_why
 from storage import cases as stored
 from storage import installations
-from storage.notices import create_notice
+from cis import notices
 
 CHANNELS = ("phone", "email", "portal", "walk_in", "letter", "field")
 REASONS = ("billing_question", "payment", "high_bill", "leak", "outage", "move", "dispute", "service_order",
@@ -201,6 +201,6 @@ def close_case(conn: psycopg.Connection, case_id: int, resolution: str, actor: s
                       closed_at=datetime.now().astimezone())
         stored.record_event(conn, case_id, "closed", {}, actor, resolution.strip())
         kind = row[2].replace("_", " ")
-        create_notice(conn, stored.account_of(conn, case_id), "case_closed", f"Your {kind} case {case_id} is resolved",
-                      f"We have finished with your {kind} case ({row[4]}): {resolution.strip()}")
+        notices.send(conn, stored.account_of(conn, case_id), "case_closed",
+                     {"case_kind": kind, "case_id": case_id, "summary": row[4], "resolution": resolution.strip()})
     return get(conn, case_id)

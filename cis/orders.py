@@ -27,7 +27,7 @@ from config.errors import require_who_and_why
 from storage import installations
 from storage import orders as stored
 from storage.customers import record_event
-from storage.notices import create_notice
+from cis import notices
 
 KINDS = ("connect", "disconnect", "reconnect", "meter_exchange", "investigate", "read_on_demand")
 STATUSES = ("awaiting_approval", "open", "scheduled", "dispatched", "completed", "cancelled", "failed")
@@ -256,30 +256,18 @@ def act(conn: psycopg.Connection, order_id: int, action: str, actor: str, reason
     return get(conn, order_id)
 
 
-# (kind, action) -> the notice the account's customer gets: (notice kind, subject, body)
-NOTICES = {
-    ("disconnect", "schedule"): ("disconnect_scheduled", "{Service} service: disconnection scheduled",
-                                 "Your {service} service at {address} is scheduled to be disconnected on {day} for "
-                                 "non-payment. Pay the past-due amount or arrange payments before then to stop it."),
-    ("disconnect", "complete"): ("disconnected", "{Service} service disconnected",
-                                 "Your {service} service at {address} was disconnected for non-payment. It is "
-                                 "reconnected once the account is paid or on a payment arrangement."),
-    ("reconnect", "complete"): ("reconnected", "{Service} service reconnected",
-                                "Your {service} service at {address} was reconnected."),
-    ("connect", "complete"): ("connected", "{Service} service connected",
-                              "Your {service} service at {address} was connected."),
-}
+# (order kind, action) -> the kind of notice the account's customer gets (cis/notice_templates)
+NOTICES = {("disconnect", "schedule"): "disconnect_scheduled", ("disconnect", "complete"): "disconnected",
+           ("reconnect", "complete"): "reconnected", ("connect", "complete"): "connected"}
 
 
 def _tell_customer(conn: psycopg.Connection, order: "Order", action: str, day: date | None) -> None:
-    notice = NOTICES.get((order.kind, action))
+    kind = NOTICES.get((order.kind, action))
     account_id = stored.account_of(conn, order.id)
-    if notice is None or account_id is None:
+    if kind is None or account_id is None:
         return
-    kind, subject, body = notice
-    values = {"service": order.service, "Service": order.service.capitalize(), "address": order.address,
-              "day": day or order.scheduled_for or order.due_on}
-    create_notice(conn, account_id, kind, subject.format(**values), body.format(**values), order.bill_id)
+    notices.send(conn, account_id, kind, {"service": order.service, "address": order.address,
+                                          "day": day or order.scheduled_for or order.due_on}, order.bill_id)
 
 
 def _complete(conn: psycopg.Connection, order: Order, at: datetime, actor: str, reason: str,

@@ -1,8 +1,8 @@
 """A customer's own choices on an account: how bills come (print, e-mail or the portal; paperless: no
 paper copy), the contact details, and which notices they do not want. Each change is recorded with who
 and why and confirmed by a notice that lists it. Notices the law or the tariff requires (final
-notices, disconnection, a returned payment, a broken arrangement, this confirmation) are sent whatever
-the choice; the others may be turned off (``opted_out``).
+notices, disconnection, a returned payment, a broken arrangement, this confirmation: their templates
+say so, :mod:`cis.notices`) are sent whatever the choice; the others may be turned off (``opted_out``).
 """
 from __future__ import annotations
 
@@ -16,16 +16,7 @@ from cis.errors import BadDelivery, BadEmail, CisError, NoEmailForDelivery, Unkn
 from config.errors import require_who_and_why
 from storage import preferences as stored
 from storage.customers import record_event
-from storage.notices import create_notice
-
-# notices a customer may turn off, and what each is
-OPTIONAL = {"reminder": "payment reminders", "high_usage_alert": "high-usage alerts", "leak_alert": "leak alerts",
-            "case_closed": "case updates", "arrangement": "payment arrangement confirmations",
-            "reconnect_ordered": "reconnection ordered", "reconnected": "reconnection done",
-            "connected": "connection done"}
-# sent whatever the choice: the law or the tariff requires them
-REQUIRED = ("final_notice", "disconnect_eligible", "disconnect_scheduled", "disconnected", "payment_returned",
-            "arrangement_broken", "autopay_failed", "preferences_changed")
+from cis import notices
 
 
 class BadPreference(CisError):
@@ -44,7 +35,8 @@ class Preferences:
     def document(self) -> dict:
         return {"account_no": self.account_no, "delivery": self.delivery, "paperless": self.paperless,
                 "email": self.email, "phone": self.phone, "notices_off": list(self.opted_out),
-                "optional_notices": OPTIONAL, "required_notices": list(REQUIRED)}
+                "optional_notices": notices.optional_kinds(),
+                "required_notices": [k for k, t in notices.catalogue().items() if t.required]}
 
 
 def get(conn: psycopg.Connection, account_no: str) -> Preferences:
@@ -56,9 +48,9 @@ def get(conn: psycopg.Connection, account_no: str) -> Preferences:
                        tuple(sorted(preferences.get("notices_off", []))))
 
 
-def opted_out(preferences: dict, kind: str) -> bool:
-    """Whether the customer's ``preferences`` turn off notices of ``kind`` (never a required one)."""
-    return kind in OPTIONAL and kind in preferences.get("notices_off", [])
+def opted_out(preferences: dict, kind: str, required: bool) -> bool:
+    """Whether the customer's ``preferences`` turn off notices of ``kind`` (never a ``required`` one)."""
+    return not required and kind in preferences.get("notices_off", [])
 
 
 def change(conn: psycopg.Connection, account_no: str, actor: str, reason: str, *, delivery: str | None = None,
@@ -83,10 +75,11 @@ def change(conn: psycopg.Connection, account_no: str, actor: str, reason: str, *
         raise NoEmailForDelivery("bills by e-mail need an e-mail address")
     if after["phone"] is not None and not re.fullmatch(r"[0-9+() .-]{4,40}", after["phone"]):
         raise BadPreference(f"{after['phone']!r} is not a phone number")
-    unknown = [k for k in after["notices_off"] if k not in OPTIONAL]
+    optional = notices.optional_kinds()
+    unknown = [k for k in after["notices_off"] if k not in optional]
     if unknown:
         raise BadPreference(f"these notices cannot be turned off: {', '.join(unknown)} (turn off one of "
-                            f"{', '.join(OPTIONAL)})")
+                            f"{', '.join(optional)})")
     was = {"delivery": before.delivery, "paperless": before.paperless, "email": before.email, "phone": before.phone,
            "notices_off": list(before.opted_out)}
     changed = {k: {"before": was[k], "after": after[k]} for k in after if after[k] != was[k]}
@@ -97,9 +90,8 @@ def change(conn: psycopg.Connection, account_no: str, actor: str, reason: str, *
         stored.update(conn, account_id, after["delivery"], after["paperless"], after["email"], after["phone"],
                       after["notices_off"])
         record_event(conn, "preferences_changed", account_no, changed, actor, reason)
-        create_notice(conn, account_id, "preferences_changed", "Your account preferences were changed",
-                      "These changes were made to your account: " + "; ".join(_said(k, v) for k, v in changed.items())
-                      + ". If you did not ask for them, call us.")
+        notices.send(conn, account_id, "preferences_changed",
+                     {"changes": "; ".join(_said(k, v) for k, v in changed.items())})
     return get(conn, account_no), changed
 
 
@@ -111,7 +103,8 @@ def _said(key: str, change: dict) -> str:
         if isinstance(value, bool):
             return "yes" if value else "no"
         if isinstance(value, list):
-            return ", ".join(OPTIONAL.get(v, v) for v in value) or "none"
+            titles = notices.optional_kinds()
+            return ", ".join(titles.get(v, v) for v in value) or "none"
         return value or "none"
 
     return f"{names[key]}: {shown(change['before'])} to {shown(change['after'])}"

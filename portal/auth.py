@@ -15,6 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
+from cis import notices
 from portal.session_cache import SESSIONS
 from storage import portal_users as users
 from storage.accounts import account_id_of
@@ -146,10 +147,8 @@ def _locked(conn: psycopg.Connection, user_id: int, username: str, address: str)
     users.audit(conn, user_id, username, "sign_in_locked", address,
                 {"failures": USER.lock_after, "locked_minutes": minutes})
     for account_id in users.user_account_ids(conn, user_id):
-        users.add_notice(conn, account_id, "security", "Sign-in locked after repeated wrong passwords",
-                         f"Someone tried {USER.lock_after} wrong passwords for your user {username} in a row, so "
-                         f"signing in is locked for {minutes} minutes. If it was not you, change your password "
-                         "when the lock ends, or call us.")
+        notices.send(conn, account_id, "security",
+                     {"failures": USER.lock_after, "username": username, "minutes": minutes})
 
 
 def logout(conn: psycopg.Connection, token: str) -> None:

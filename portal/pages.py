@@ -221,12 +221,13 @@ def preferences_form(request: Request, delivery: str = Form(max_length=16), emai
                      notice: list[str] = Form(default=[], max_length=20), target: tuple[int, str] = Depends(account),
                      who: Principal | None = Depends(optional_principal)):
     """Bill delivery, paperless, contact details and notices from the account page (the API's change)."""
-    from cis.preferences import OPTIONAL
+    from cis.notices import optional_kinds
 
     _same_origin(request)
     who = _signed_in(who)
-    kept = {k for k in notice if k in OPTIONAL}
-    off = sorted({k for k in OPTIONAL if k not in kept})
+    optional = optional_kinds()
+    kept = {k for k in notice if k in optional}
+    off = sorted({k for k in optional if k not in kept})
     try:
         body = preferences_api.Change(delivery=delivery, paperless=bool(paperless), email=email, phone=phone,
                                       notices_off=off)

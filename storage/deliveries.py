@@ -8,12 +8,13 @@ import psycopg
 
 
 def pending(conn: psycopg.Connection, limit: int) -> list[tuple[str, int, str, bool]]:
-    """('bill' or 'notice', id, the account's channel, whether it has an e-mail address), bills first."""
+    """('bill' or 'notice', id, the channel (the account's, or the notice's own), whether the account has an
+    e-mail address), bills first."""
     return conn.execute(
         "select 'bill', b.id, a.delivery_channel, a.email is not null from bills b join accounts a on a.id = b.account_id "
         "where b.delivered_at is null and b.status = 'issued' "
         "union all "
-        "select 'notice', n.id, a.delivery_channel, a.email is not null from notices n "
+        "select 'notice', n.id, coalesce(n.channel, a.delivery_channel), a.email is not null from notices n "
         "join accounts a on a.id = n.account_id where n.delivered_at is null "
         "order by 1, 2 limit %s", (limit,)).fetchall()
 

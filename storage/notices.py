@@ -7,9 +7,17 @@ import psycopg
 
 
 def create_notice(conn: psycopg.Connection, account_id: int, kind: str, subject: str, body: str,
-                  bill_id: int | None = None) -> int:
-    return conn.execute("insert into notices (account_id, bill_id, kind, subject, body) values (%s, %s, %s, %s, %s) "
-                        "returning id", (account_id, bill_id, kind, subject, body)).fetchone()[0]
+                  bill_id: int | None = None, channel: str | None = None, required: bool = False) -> int:
+    """Store a rendered notice (:mod:`cis.notices` renders it); ``channel`` None: the account's own."""
+    return conn.execute("insert into notices (account_id, bill_id, kind, subject, body, channel, required) "
+                        "values (%s, %s, %s, %s, %s, %s, %s) returning id",
+                        (account_id, bill_id, kind, subject, body, channel, required)).fetchone()[0]
+
+
+def addressee(conn: psycopg.Connection, account_id: int) -> tuple[str, str, str, bool] | None:
+    """(billing entity code, currency, delivery channel, whether it has an e-mail address) of an account."""
+    return conn.execute("select billing_entity, currency, delivery_channel, email is not null from accounts "
+                        "where id = %s", (account_id,)).fetchone()
 
 
 def notice_sent(conn: psycopg.Connection, account_id: int, kind: str, subject: str) -> bool:

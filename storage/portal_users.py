@@ -62,11 +62,6 @@ def user_account_ids(conn: psycopg.Connection, user_id: int) -> list[int]:
     return [r[0] for r in conn.execute("select account_id from portal_user_accounts where user_id = %s", (user_id,))]
 
 
-def add_notice(conn: psycopg.Connection, account_id_: int, kind: str, subject: str, body: str) -> None:
-    conn.execute("insert into notices (account_id, kind, subject, body) values (%s, %s, %s, %s)",
-                 (account_id_, kind, subject, body))
-
-
 def audit(conn: psycopg.Connection, user_id: int | None, username: str, action: str, target: str | None,
           details: dict) -> None:
     """One audit entry: who did what to which target, and the details (why, values)."""

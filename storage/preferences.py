@@ -27,8 +27,8 @@ def update(conn: psycopg.Connection, account_id: int, delivery: str, paperless: 
                  (email, phone, Jsonb(notices_off), account_id))
 
 
-def notice_preferences(conn: psycopg.Connection, notice_ids: list[int]) -> dict[int, tuple[str, dict]]:
-    """notice id -> (its kind, its customer's preferences)."""
-    return {r[0]: (r[1], r[2]) for r in conn.execute(
-        "select n.id, n.kind, c.preferences from notices n join accounts a on a.id = n.account_id "
+def notice_preferences(conn: psycopg.Connection, notice_ids: list[int]) -> dict[int, tuple[str, bool, dict]]:
+    """notice id -> (its kind, whether it is required, its customer's preferences)."""
+    return {r[0]: (r[1], r[2], r[3]) for r in conn.execute(
+        "select n.id, n.kind, n.required, c.preferences from notices n join accounts a on a.id = n.account_id "
         "join customers c on c.id = a.customer_id where n.id = any(%s)", (notice_ids,))}

@@ -2,8 +2,7 @@
 disconnect ordered, approved, scheduled, completed -> payment in full -> reconnect order with the
 entity's fee -> completed, with the notices each step sends; a customer with a certified medical need
 is never ordered; a start at a disconnected service point orders the connection."""
-from datetime import date, datetime, time, timezone
-from zoneinfo import ZoneInfo
+from datetime import date
 
 import numpy as np
 import psycopg
@@ -19,28 +18,9 @@ from meter2cash.cli import main
 from storage.ledger_entries import trial_balance, unbalanced_transactions
 from storage.tariffs import current_tariffs
 from streams.pipeline import BatchProcessor
-from tests.integration.town_fixtures import CYCLE, ZONE, block, days, refused, run
+from tests.integration.town_fixtures import CYCLE, ZONE, block, customer, days, noon, notices, refused, run
 
 pytestmark = pytest.mark.integration
-
-
-def noon(day: date) -> datetime:
-    return datetime.combine(day, time(12), ZoneInfo(ZONE)).astimezone(timezone.utc)
-
-
-def customer(capsys, name: str, address: str, meter: str) -> tuple[str, int]:
-    premise = run(capsys, "premises", "add", "--address", address, "--zone", ZONE)["premise_id"]
-    account = run(capsys, "accounts", "open", "--name", name, "--cycle", CYCLE)["account_no"]
-    run(capsys, "meters", "install", meter, "--premise", str(premise), "--service", "electric", "--unit", "Wh",
-        "--interval-s", "3600", "--at", "2026-09-01T00:00:00-05:00", "--why", "new build")
-    run(capsys, "service", "start", "--account", account, "--premise", str(premise), "--service", "electric",
-        "--tariff", "E-FLAT", "--on", "2026-09-01", "--waive-deposit", "test customer", "--why", "moving in")
-    return account, premise
-
-
-def notices(conn, account_no: str) -> list[str]:
-    return [r[0] for r in conn.execute("select n.kind from notices n join accounts a on a.id = n.account_id "
-                                       "where a.account_no = %s order by n.id", (account_no,))]
 
 
 def test_unpaid_to_disconnected_to_paid_to_reconnected_with_the_notices_of_each_step(town, capsys, tmp_path):
@@ -104,7 +84,7 @@ def test_unpaid_to_disconnected_to_paid_to_reconnected_with_the_notices_of_each_
                          "where p.id = %s", (ann_premise,)).fetchone()[0]
     assert state == "connected"
     assert notices(conn, ann) == ["reminder", "final_notice", "disconnect_eligible", "disconnect_scheduled",
-                                  "disconnected", "reconnect_ordered", "reconnected"]
+                                  "disconnected", "payment_received", "reconnect_ordered", "reconnected"]
     assert "disconnect_scheduled" not in notices(conn, ben)
     history = run(capsys, "orders", "show", order_id)["history"]
     assert [(h["status"], h["actor"]) for h in history] == [
@@ -183,7 +163,7 @@ def test_a_disputed_bill_is_held_from_collections_while_its_case_is_open(town, c
 def test_a_notice_turned_off_is_recorded_not_sent_and_required_ones_always_go(town, capsys, tmp_path):
     from cis.errors import BadDelivery, NoEmailForDelivery
     from cis.preferences import BadPreference, change
-    from storage.notices import create_notice
+    from cis import notices
 
     conn, _ = town
     gil, _ = customer(capsys, "Gil Hart", "40 Elm St", "SO-E5")
@@ -197,8 +177,10 @@ def test_a_notice_turned_off_is_recorded_not_sent_and_required_ones_always_go(to
     assert after.opted_out == ("case_closed", "reminder") and set(changed) == {"notices_off"}
     assert change(conn, gil, "gil", "self-service", notices_off=["case_closed", "reminder"])[1] == {}  # no change
     account_id = conn.execute("select id from accounts where account_no = %s", (gil,)).fetchone()[0]
-    create_notice(conn, account_id, "reminder", "Reminder", "bill 1 is past due")
-    create_notice(conn, account_id, "final_notice", "Final notice", "pay within 10 days")
+    values = {"bill_id": 1, "due_on": date(2026, 9, 20), "open_minor": 4200, "fee_minor": 500, "phone": "555-0100",
+              "past_due_minor": 4200, "disconnect_after_days": 10}
+    notices.send(conn, account_id, "reminder", values)
+    notices.send(conn, account_id, "final_notice", values)
     summary = deliver_pending(conn, load_entities(), DeliveryConfig(tmp_path, "127.0.0.1", 1), noon(date(2026, 10, 2)))
     assert summary.suppressed == 1
     sent = conn.execute("select n.kind, d.status, d.detail from deliveries d join notices n on n.id = d.notice_id "
@@ -241,7 +223,9 @@ def test_autopay_pays_each_bill_on_its_due_day_once_and_tells_the_customer_when_
     assert (again["bills"], again["approved"], again["declined"]) == (0, 0, 0)
     # autopay off: recorded and confirmed
     assert enroll(conn, ids[hal], hal, None, "hal", "self-service") is False
-    assert [k for k in notices(conn, hal) if k == "preferences_changed"] == ["preferences_changed"] * 2
+    said = conn.execute("select subject from notices where account_id = %s and kind = 'autopay_changed' order by id",
+                        (ids[hal],)).fetchall()
+    assert [s for s, in said] == ["Autopay is on", "Autopay is off"]
 
 
 def test_a_customer_s_stop_waits_for_staff_and_a_move_goes_at_once_where_the_entity_allows(town, capsys):
