@@ -96,3 +96,11 @@ def enroll(conn: psycopg.Connection, account_id: int, account_no: str, token: st
         record_event(conn, "autopay_enrolled", account_no, {"token_ends": token[-4:]}, actor, reason)
         notices.send(conn, account_id, "autopay_changed", {"enrolled": True, "token_ends": token[-4:]})
     return True
+
+
+def status(conn: psycopg.Connection, account_id: int, limit: int = 12) -> dict:
+    """Whether the account is on autopay, since when, and its latest attempts."""
+    row = stored.enrollment(conn, account_id)
+    return {"autopay": bool(row and row[0]), "enrolled_at": row[1].isoformat() if row and row[0] else None,
+            "attempts": [{"bill_id": b, "amount_minor": a, "status": s, "message": m, "attempted_at": t.isoformat()}
+                         for b, a, s, m, t in stored.attempts(conn, account_id)[:limit]]}

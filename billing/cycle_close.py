@@ -1,6 +1,8 @@
 """Closing billing cycles on schedule: for every period due, estimate its missing reads (VEE), run
-its bill run; issue the final bills that are ready; then raise customers' alerts, deliver what is waiting and run collections for the day. The streams worker
-runs this every few minutes in a thread (``m2c worker``); ``m2c cycles close-due`` runs it once.
+its bill run; issue the final bills that are ready; then raise customers' alerts, deliver what is
+waiting, pay the bills due that day of the accounts on autopay (with a payment gateway) and run
+collections for the day. The streams worker runs this every few minutes in a thread (``m2c worker``);
+``m2c cycles close-due`` runs it once.
 
 One process at a time does it (an advisory lock); each step is itself safe to repeat.
 """
@@ -34,6 +36,7 @@ class CycleCloseReport:
     final_bills: list = field(default_factory=list)  # final_bills.FinalOutcome of each stopped agreement
     alerts: object | None = None  # customers' high-usage and leak alerts raised
     delivery: object | None = None
+    autopay: object | None = None  # billing.autopay.AutopaySummary; None without a payment gateway
     collections: object | None = None
 
 
@@ -56,8 +59,11 @@ def close_period(conn: psycopg.Connection, billing_period_id: int, tariffs: dict
 
 def close_due_cycles(settings: Settings, now: datetime | None = None,
                      progress: Callable[[int, int], None] | None = None,
-                     tally: Callable[[str, str, int], None] | None = None) -> CycleCloseReport:
+                     tally: Callable[[str, str, int], None] | None = None,
+                     gateway: object | None = None) -> CycleCloseReport:
+    """``gateway``: the payment gateway autopay charges (``billing.autopay.Gateway``); None: no autopay."""
     from billing.alerts import run_alerts
+    from billing.autopay import run_autopay
     from billing.corrections import raise_corrections
     from billing.dunning import run_collections
     from billing.final_bills import issue_final_bills
@@ -87,6 +93,8 @@ def close_due_cycles(settings: Settings, now: datetime | None = None,
             report.corrections = raise_corrections(conn, today - timedelta(days=CORRECTION_LOOKBACK_DAYS))
             report.alerts = run_alerts(conn, lambda: tariffs or current_tariffs(conn), now)
             report.delivery = deliver_pending(conn, entities, configured_delivery(settings), now)
+            if gateway is not None:  # before collections: a bill paid on its due day is never past due
+                report.autopay = run_autopay(conn, gateway, entities, today, now)
             report.collections = run_collections(conn, entities, today, now)
         finally:
             billing_cycles.unlock_scheduler(conn)
@@ -99,16 +107,18 @@ class CycleScheduler(threading.Thread):
 
     def __init__(self, settings: Settings, interval_s: float = 300.0,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
-                 tally: Callable[[str, str, int], None] | None = None):
+                 tally: Callable[[str, str, int], None] | None = None, gateway: object | None = None):
         super().__init__(name="cycle-scheduler", daemon=True)
         self.settings, self.interval_s, self.clock, self.tally = settings, interval_s, clock, tally
+        self.gateway = gateway
         self.stopping = threading.Event()
         self.last_report: CycleCloseReport | None = None
 
     def run(self) -> None:
         while not self.stopping.is_set():
             try:
-                self.last_report = close_due_cycles(self.settings, self.clock(), tally=self.tally)
+                self.last_report = close_due_cycles(self.settings, self.clock(), tally=self.tally,
+                                                    gateway=self.gateway)
                 for result in self.last_report.bill_runs:
                     log.warning("scheduled bill run %s: %s bills, %s held", result.bill_run_id,
                                 result.accounts_billed, len(result.accounts_held))

@@ -333,11 +333,11 @@ def cmd_collections(args, settings: Settings) -> int:
 
 def cmd_autopay(args, settings: Settings) -> int:
     from billing.autopay import run_autopay
-    from portal.gateway import TestGateway
+    from portal.gateway import configured_gateway
 
     today = date.fromisoformat(args.date) if args.date else date.today()
     with _connect(settings) as conn:
-        summary = run_autopay(conn, TestGateway(), configured_entities(settings), today, _now())
+        summary = run_autopay(conn, configured_gateway(settings), configured_entities(settings), today, _now())
     if args.json:
         print(json.dumps({"date": today.isoformat(), **summary.document()}))
     else:

@@ -43,8 +43,10 @@ def cmd_worker(args, settings: Settings) -> int:
     every = settings.close_cycles_every_s if args.close_cycles_every is None else args.close_cycles_every
     if every > 0:
         from billing.cycle_close import CycleScheduler
+        from portal.gateway import configured_gateway
 
-        CycleScheduler(settings, every, tally=lambda s, m, n: estimated.labels(s, m).inc(n)).start()
+        CycleScheduler(settings, every, tally=lambda s, m, n: estimated.labels(s, m).inc(n),
+                       gateway=configured_gateway(settings)).start()
     from billing.receivables_metrics import OrdersCollector, ReceivablesCollector
 
     import psycopg
@@ -79,10 +81,11 @@ def cmd_cycles(args, settings: Settings) -> int:
     from zoneinfo import ZoneInfo
 
     from billing.cycle_close import close_due_cycles
+    from portal.gateway import configured_gateway
 
     now = (datetime.combine(date.fromisoformat(args.date), time(6), ZoneInfo(settings.utility_zone))
            if args.date else datetime.now(timezone.utc))
-    report = close_due_cycles(settings, now)
+    report = close_due_cycles(settings, now, gateway=configured_gateway(settings))
     if not report.ran:
         print("error: cycles_busy: another process is closing cycles now; nothing done", file=sys.stderr)
         return 1
@@ -92,7 +95,8 @@ def cmd_cycles(args, settings: Settings) -> int:
     delivery = report.delivery
     print(f"{report.estimated_reads} reads estimated; delivered {delivery.printed} printed, {delivery.emailed} "
           f"emailed, {delivery.portal} to the portal, {delivery.failed} failed; collections: "
-          f"{report.collections.late_fees} late fees, {report.collections.final_notices} final notices")
+          f"{report.collections.late_fees} late fees, {report.collections.final_notices} final notices; autopay: "
+          f"{report.autopay.approved} paid, {report.autopay.declined} declined")
     return 0
 
 

@@ -1,6 +1,7 @@
 """Card payments go through a payment gateway: the browser turns the card into a gateway token and
 only that token reaches this system, so no card data is ever stored here. ``TestGateway`` stands in
-for a real gateway in tests and the demo."""
+for a real gateway in tests and the demo; ``configured_gateway`` is the one place a deployment puts
+its own (the portal's card payments, autopay in the cycle scheduler and ``m2c autopay run`` use it)."""
 from __future__ import annotations
 
 import hashlib
@@ -32,3 +33,8 @@ class TestGateway:
         if token == "tok_declined":
             return Charge(False, reference, "declined by the card issuer")
         return Charge(False, reference, "invalid payment token")
+
+
+def configured_gateway(settings) -> PaymentGateway:
+    """The deployment's payment gateway: the test gateway until a real one is plugged in here."""
+    return TestGateway()

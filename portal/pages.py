@@ -9,7 +9,6 @@ import json
 import re
 import secrets
 from datetime import date, timedelta
-from decimal import Decimal
 from pathlib import Path as FilePath
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, UploadFile
@@ -103,19 +102,15 @@ def _staff(who: Principal | None) -> Principal:
     return who
 
 
-def _charts(usage: list[dict]) -> list[dict]:
-    by_service: dict[str, list[dict]] = {}
-    for row in usage:
-        by_service.setdefault(row["service"], []).append(row)
-    charts = []
-    for service, rows in by_service.items():
-        top = max((Decimal(r["quantity"]) for r in rows), default=Decimal(0)) or Decimal(1)
-        width, step = max(len(rows) * 14, 100), 14
-        bars = [{"x": n * step, "w": step - 2, "h": int(Decimal(r["quantity"]) / top * 120),
-                 "y": 125 - int(Decimal(r["quantity"]) / top * 120), "day": r["day"], "quantity": r["quantity"]}
-                for n, r in enumerate(rows)]
-        charts.append({"service": service, "unit": rows[0]["unit"], "width": width, "bars": bars})
-    return charts
+def _usage_charts(request: Request, target: tuple[int, str], usage: dict) -> list[dict]:
+    """The period's charts, with the same days of last year where the account has them."""
+    from portal.usage_chart import charts, _last_year
+
+    first, end = date.fromisoformat(usage["start"]), date.fromisoformat(usage["end"])
+    before = []
+    if usage["usage"] and _last_year(first) and _last_year(end):
+        before = customer_api.usage(request, target, "day", None, _last_year(first), _last_year(end), None)["usage"]
+    return charts(usage["usage"], before, first, end)
 
 
 @router.get("/accounts/{account_no}", response_class=HTMLResponse)
@@ -132,24 +127,26 @@ async def account_page(request: Request, target: tuple[int, str] = Depends(accou
         usage = await run_in_threadpool(customer_api.usage, request, target, "day", "cycle", None, None, None)
     except HTTPException:  # between periods: the last 30 days
         usage = await run_in_threadpool(customer_api.usage, request, target, "day", None, None, None, None)
+    charts = await run_in_threadpool(_usage_charts, request, target, usage)
     bills = await run_in_threadpool(customer_api.bills, request, target, 24)
     payments = await run_in_threadpool(customer_api.payments, request, target, 20)
     cases = (await run_in_threadpool(cases_api.my_cases, request, target))["cases"]
     orders = (await run_in_threadpool(orders_api.my_orders, request, target))["orders"]
     prefs = await run_in_threadpool(preferences_api.show, request, target)
+    autopay = await run_in_threadpool(preferences_api.autopay_status, request, target)
     arrangement = await run_in_threadpool(_arrangement_terms, request, target[0], summary["balance_minor"])
     if reported is not None:
         made = next((c for c in cases if c["id"] == reported), None)
         message = f"Report received: case {made['id']}; a crew will look into it." if made else None
     elif not (message in ("Payment received.", "Preferences saved: a confirmation is on its way.",
-                          "Nothing to change.") or _ARRANGED.match(message or "")):
+                          "Nothing to change.", AUTOPAY_ON, AUTOPAY_OFF) or _ARRANGED.match(message or "")):
         message = None
     today = date.today()
     return _page(request, "account.html", who, title=f"Account {target[1]}", account=summary,
-                 estimate=estimate, charts=_charts(usage["usage"]), bills=bills["bills"],
+                 estimate=estimate, charts=charts, bills=bills["bills"],
                  payments=payments["payments"], idempotency_key=secrets.token_urlsafe(16),
                  gb_start=(today - timedelta(days=30)).isoformat(), gb_end=today.isoformat(),
-                 message=message, cases=cases, orders=orders, prefs=prefs, arrangement=arrangement,
+                 message=message, cases=cases, orders=orders, prefs=prefs, arrangement=arrangement, autopay=autopay,
                  optional_notices=sorted(prefs["optional_notices"].items(), key=lambda item: item[1]),
                  problem=PREFERENCE_PROBLEMS.get(problem or ""),
                  services=sorted({s["service"] for s in summary.get("services", [])}) or ["electric", "water", "gas"])
@@ -239,6 +236,26 @@ def preferences_form(request: Request, delivery: str = Form(max_length=16), emai
         return RedirectResponse(f"/accounts/{target[1]}?problem={refused.code}#preferences", status_code=303)
     said = "Preferences saved: a confirmation is on its way." if done["changed"] else "Nothing to change."
     return RedirectResponse(f"/accounts/{target[1]}?message={said}", status_code=303)
+
+
+AUTOPAY_ON = "Autopay is on: each bill is paid on its due date. A confirmation is on its way."
+AUTOPAY_OFF = "Autopay is off."
+
+
+@router.post("/accounts/{account_no}/autopay")
+def autopay_form(request: Request, action: str = Form(max_length=4), token: str = Form("", max_length=64),
+                 target: tuple[int, str] = Depends(account), who: Principal | None = Depends(optional_principal)):
+    """Autopay on (with a card's gateway token) or off from the account page (the API's enrollment)."""
+    _same_origin(request)
+    who = _signed_in(who)
+    if action not in ("on", "off") or (action == "on" and not token.strip()):
+        raise Problem(422, "bad_autopay", "autopay on with a card, or off")
+    body = preferences_api.Autopay(token=token.strip() if action == "on" else None)
+    preferences_api.autopay(request, body, target, who)
+    from urllib.parse import quote
+
+    said = quote(AUTOPAY_ON if action == "on" else AUTOPAY_OFF)
+    return RedirectResponse(f"/accounts/{target[1]}?message={said}#autopay", status_code=303)
 
 
 @router.post("/accounts/{account_no}/service-request")

@@ -49,6 +49,15 @@ class Autopay(BaseModel):
                               description="the payment gateway's token for the card; null ends autopay")
 
 
+@router.get("/accounts/{account_no}/autopay")
+def autopay_status(request: Request, found: tuple[int, str] = Depends(account)) -> dict:
+    """Whether the account's bills are paid automatically, and the latest attempts (paid, declined)."""
+    from billing.autopay import status
+
+    with request.app.state.pool.connection() as conn:
+        return {"account_no": found[1], **status(conn, found[0])}
+
+
 @router.put("/accounts/{account_no}/autopay")
 def autopay(request: Request, body: Autopay, found: tuple[int, str] = Depends(account),
             who: Principal = Depends(principal)) -> dict:

@@ -51,6 +51,38 @@ def test_the_scheduler_bills_a_due_period_once_and_delivers_it(settings, tmp_pat
     assert len(smtp_server.messages) == 1
     again = close_due_cycles(settings, datetime.combine(date(2026, 10, 22), time(8), zone))
     assert again.bill_runs == [] and again.delivery.printed == 0
+
+
+def test_the_scheduler_pays_autopay_bills_on_their_due_day_before_collections(settings, tmp_path):
+    from billing.autopay import enroll
+    from portal.gateway import TestGateway
+
+    settings = replace(settings, output_dir=str(tmp_path))
+    utility = make_utility(meters=6, seed=4, zone=settings.utility_zone, period_start=date(2026, 9, 20),
+                           period_end=date(2026, 10, 20))
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        load_directory(conn, utility)
+        BatchProcessor(settings, conn, cache=None).process([RawMessage(m.value) for m in generate(utility, block_hours=24)])
+        conn.execute("update accounts set delivery_channel = 'print', email = null")
+        paying, declined = utility.accounts[0].account_no, utility.accounts[1].account_no
+        ids = dict(conn.execute("select account_no, id from accounts").fetchall())
+        enroll(conn, ids[paying], paying, "tok_approved", "customer", "self-service")
+        enroll(conn, ids[declined], declined, "tok_declined", "customer", "self-service")
+    zone = ZoneInfo(settings.utility_zone)
+    billed = close_due_cycles(settings, datetime.combine(date(2026, 10, 21), time(8), zone), gateway=TestGateway())
+    assert billed.autopay.bills == 0  # delivered today, due in 21 days
+    due = close_due_cycles(settings, datetime.combine(date(2026, 11, 11), time(8), zone), gateway=TestGateway())
+    assert (due.autopay.bills, due.autopay.approved, due.autopay.declined) == (2, 1, 1)
+    assert close_due_cycles(settings, datetime.combine(date(2026, 11, 11), time(9), zone),
+                            gateway=TestGateway()).autopay.approved == 0  # once
+    with psycopg.connect(settings.database_url) as conn:
+        open_minor = dict(conn.execute(
+            "select a.account_no, sum(l.amount_minor) from ledger_entries l join accounts a on a.id = l.account_id "
+            "where l.ledger_account = 'receivable' group by 1").fetchall())
+        assert open_minor[paying] == 0 and open_minor[declined] > 0
+        told = conn.execute("select n.kind from notices n join accounts a on a.id = n.account_id "
+                            "where a.account_no = %s and n.kind = 'autopay_failed'", (declined,)).fetchall()
+        assert told == [("autopay_failed",)]
     with psycopg.connect(settings.database_url) as conn:
         assert conn.execute("select count(*), count(due_date) from bills").fetchone() == (len(utility.accounts),) * 2
         assert conn.execute("select requested_by from bill_runs").fetchall() == [("scheduler",)]

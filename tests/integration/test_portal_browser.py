@@ -96,12 +96,34 @@ def test_customer_sees_the_running_estimate_and_usage_chart(server, browser, por
     sign_in(browser, server, "alice")
     projected = browser.find_element(By.ID, "projected").text
     assert projected and projected != "0.00"
-    bars = browser.find_elements(By.CSS_SELECTOR, "#usage svg rect")
-    days = portal_data.conn.execute(
+    conn = portal_data.conn
+    bars = browser.find_elements(By.CSS_SELECTOR, "#chart-electric rect.use")
+    days = conn.execute(
         "select count(*) from agreement_usage_daily d join service_agreements sa on sa.id = d.service_agreement_id "
-        "join accounts a on a.id = sa.account_id where a.account_no = %s and d.channel = 1", (portal_data.alice,)
-    ).fetchone()[0]
+        "join accounts a on a.id = sa.account_id where a.account_no = %s and d.channel = 1 and sa.service = "
+        "'electric'", (portal_data.alice,)).fetchone()[0]
     assert len(bars) == days > 0
+    first, end = conn.execute("select p.period_start, p.period_end from billing_periods p join accounts a on "
+                              "a.billing_cycle_id = p.billing_cycle_id where a.account_no = %s and p.closed_at is null "
+                              "order by p.period_start desc limit 1",
+                              (portal_data.alice,)).fetchone()
+    slots = browser.find_elements(By.CSS_SELECTOR, "#chart-electric g.day")
+    assert len(slots) == (end - first).days  # every day of the period, read or not
+    assert "kWh" in browser.find_element(By.CSS_SELECTOR, "#chart-electric .axis-unit").text
+    assert not browser.find_elements(By.CSS_SELECTOR, "#chart-electric circle.last-year")
+    # last year's same days, where there is data: a dot each and the figure on hover
+    conn.execute("update service_agreements set start_date = start_date - interval '400 days' where account_id = "
+                 "(select id from accounts where account_no = %s)", (portal_data.alice,))
+    conn.execute("insert into usage_daily (service_point_id, channel, local_day, quantity, read_count) "
+                 "select d.service_point_id, d.channel, (d.local_day - interval '1 year')::date, 2 * d.quantity, "
+                 "d.read_count from usage_daily d join service_agreements sa on sa.service_point_id = "
+                 "d.service_point_id join accounts a on a.id = sa.account_id where a.account_no = %s "
+                 "and sa.service = 'electric' and d.local_day >= %s", (portal_data.alice, first))
+    browser.refresh()
+    dots = browser.find_elements(By.CSS_SELECTOR, "#chart-electric circle.last-year")
+    assert len(dots) == days
+    hover = browser.find_element(By.CSS_SELECTOR, "#chart-electric g.day title").get_attribute("textContent")
+    assert " kWh · last year " in hover and hover.startswith(first.strftime("%a %d %b %Y"))
     # another customer's page is not there for her
     browser.get(f"{server}/accounts/{portal_data.bob}")
     assert "no such account" in browser.page_source
@@ -361,3 +383,35 @@ def test_a_customer_asks_to_move_and_staff_confirm_it(server, browser, portal_da
     assert any(row.startswith(f"{case_id} move request: move ") and "12 New Road" in row for row in rows), rows
     request = conn.execute("select request from cases where id = %s", (case_id,)).fetchone()[0]
     assert (request["action"], request["to_address"], request["on"]) == ("move", "12 New Road", on)
+
+
+def test_a_customer_turns_autopay_on_sees_a_bill_paid_on_its_due_date_and_turns_it_off(server, browser, portal_data):
+    from datetime import date
+
+    from billing.autopay import run_autopay
+    from billing.entities import load_entities
+    from portal.gateway import TestGateway
+
+    conn = portal_data.conn
+    sign_in(browser, server, "alice")
+    assert shown(browser, "autopay-status").startswith("Off")
+    browser.find_element(By.ID, "autopay-token").send_keys("tok_approved")
+    browser.find_element(By.ID, "autopay-on").click()
+    assert shown(browser, "message").startswith("Autopay is on: each bill is paid on its due date.")
+    assert browser.find_element(By.ID, "autopay-status").text.startswith("On since")
+    assert conn.execute("select e.active, e.token from autopay_enrollments e join accounts a on a.id = e.account_id "
+                        "where a.account_no = %s", (portal_data.alice,)).fetchone() == (True, "tok_approved")
+    bill_the_period(portal_data)
+    conn.execute("update bills set due_date = %s where account_id = (select id from accounts where account_no = %s)",
+                 (date.today(), portal_data.alice))
+    paid = run_autopay(conn, TestGateway(), load_entities(), date.today(), datetime.now(timezone.utc))
+    assert paid.approved == 1
+    browser.refresh()
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#autopay tr")]
+    assert len(rows) == 2 and rows[1].endswith("approved"), rows
+    browser.find_element(By.ID, "autopay-off").click()
+    assert shown(browser, "message") == "Autopay is off."
+    assert browser.find_element(By.ID, "autopay-status").text.startswith("Off")
+    told = conn.execute("select n.subject from notices n join accounts a on a.id = n.account_id where a.account_no = %s "
+                        "and n.kind = 'autopay_changed' order by n.id", (portal_data.alice,)).fetchall()
+    assert told == [("Autopay is on",), ("Autopay is off",)]
