@@ -7,6 +7,7 @@ applying or crediting it back reverses that, so the liability is always the held
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -67,6 +68,13 @@ def charge_deposit(conn: psycopg.Connection, account_no: str, agreement_id: int,
                               posted_at, memo=f"deposit for {service} service: {reason}", created_by=actor)
         deposit_id = stored.insert_deposit(conn, account_id, agreement_id, amount, HELD, reason, transaction_id, actor)
     return DepositOutcome(HELD, amount, None, deposit_id)
+
+
+def charging_deposits(conn: psycopg.Connection, entities: dict[str, Entity], actor: str, reason: str,
+                      posted_at: datetime) -> Callable[[str, int, str], dict]:
+    """What a service started from a request does about its deposit (``cis.service_requests``' on_start)."""
+    return lambda account_no, agreement_id, service: charge_deposit(
+        conn, account_no, agreement_id, service, entities, actor, reason, posted_at).document()
 
 
 def apply_to_final_bill(conn: psycopg.Connection, agreement_id: int, posted_at: datetime, bill_id: int | None) -> int:

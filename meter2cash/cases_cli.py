@@ -64,11 +64,17 @@ def cmd_cases(args, settings: Settings) -> int:
             lines = [_line(case)] + [f"  {e['at'][:16]}  {e['change']:<8} {e['actor']}: {e['reason']}" for e in events]
             return _say(args, "\n".join(lines), {**case.document(today), "history": events})
         if args.action == "confirm":
+            from datetime import datetime, timezone
+
+            from billing.deposits import charging_deposits
+            from billing.entities import configured_entities
             from cis.service_requests import confirm
 
             if not args.why:
                 raise UsageError("why_required", "m2c cases confirm CASE --why TEXT")
-            done = confirm(conn, args.case, who, args.why, args.tariff)
+            done = confirm(conn, args.case, who, args.why, args.tariff,
+                           on_start=charging_deposits(conn, configured_entities(settings), who, args.why,
+                                                      datetime.now(timezone.utc)))
             return _say(args, f"case {args.case}: the request is carried out and the case closed ({done})",
                         {"case_id": args.case, "done": done})
         if args.action == "close":

@@ -3,7 +3,7 @@ account's cases and reports a leak or an outage (a case and an investigate order
 photo). The same ``cis.cases`` and ``cis.orders`` workflows as the command line."""
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Literal
 
 from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
@@ -202,17 +202,19 @@ async def report(request: Request, found: tuple[int, str] = Depends(account), wh
 
 
 class ServiceRequest(BaseModel):
-    action: Literal["stop", "move"]
+    action: Literal["stop", "move", "start"]
     service: Literal["electric", "water", "gas"]
-    on: date = Field(description="stop: the first day no longer served; move: the day of the move")
-    to_address: str | None = Field(None, max_length=500, description="a move: the new address")
+    on: date = Field(description="stop: the first day no longer served; move: the day of the move; start: the "
+                                 "first day served")
+    to_address: str | None = Field(None, max_length=500, description="a move or a start: the new address")
 
 
 @router.post("/accounts/{account_no}/service-requests", status_code=201)
 def service_request(request: Request, body: ServiceRequest, found: tuple[int, str] = Depends(account),
                     who: Principal = Depends(principal)) -> dict:
-    """Stop service or move it: a case, carried out at once where the billing entity allows it (else
-    when staff confirm it)."""
+    """Stop service, move it, or start it at another address too: a case, carried out at once where the
+    billing entity allows it (else when staff confirm it)."""
+    from billing.deposits import charging_deposits
     from billing.entities import entity_for
     from cis.service_requests import ask
     from storage.accounts import billing_entity_of
@@ -221,7 +223,10 @@ def service_request(request: Request, body: ServiceRequest, found: tuple[int, st
         entity = entity_for(request.app.state.entities, billing_entity_of(conn, found[0]))
         made = ask(conn, found[1], body.action, body.service, body.on, who.username, today=date.today(),
                    to_address=body.to_address, zone=request.app.state.settings.utility_zone,
-                   at_once=entity.self_service_moves)
+                   at_once=entity.self_service_moves,
+                   on_start=charging_deposits(conn, request.app.state.entities, who.username,
+                                              "service started on the customer's request",
+                                              datetime.now(timezone.utc)))
         record(conn, who, f"service_request.{body.action}", found[1], {"why": "customer request", **made})
     return {"case_id": made["case_id"], "status": "done" if made["done"] else "waiting for staff",
             "done": made["done"]}
@@ -229,15 +234,19 @@ def service_request(request: Request, body: ServiceRequest, found: tuple[int, st
 
 class Confirm(BaseModel):
     why: str = WHY
-    tariff: str | None = Field(None, max_length=64, description="a move: the new premise's tariff (default the same)")
+    tariff: str | None = Field(None, max_length=64, description="a move or a start: the new agreement's tariff "
+                               "(default: the account's own for the service)")
 
 
 @router.post("/staff/cases/{case_id}/confirm")
 def confirm_request(request: Request, body: Confirm, case_id: int = CASE_ID,
                     who: Principal = Depends(staff("clerk"))) -> dict:
+    from billing.deposits import charging_deposits
     from cis.service_requests import confirm
 
     with request.app.state.pool.connection() as conn:
-        done = confirm(conn, case_id, who.username, body.why, body.tariff)
+        done = confirm(conn, case_id, who.username, body.why, body.tariff,
+                       on_start=charging_deposits(conn, request.app.state.entities, who.username, body.why,
+                                                  datetime.now(timezone.utc)))
         record(conn, who, "case.confirm", str(case_id), {"why": body.why, **done})
     return {"case_id": case_id, "done": done}

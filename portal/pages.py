@@ -102,6 +102,12 @@ def _staff(who: Principal | None) -> Principal:
     return who
 
 
+def _services_first(summary: dict) -> list[str]:
+    """The account's services, then the others (a start request may be for one it does not have)."""
+    own = sorted({s["service"] for s in summary.get("services", [])})
+    return own + [s for s in ("electric", "water", "gas") if s not in own]
+
+
 def _usage_charts(request: Request, target: tuple[int, str], usage: dict) -> list[dict]:
     """The period's charts, with the same days of last year where the account has them."""
     from portal.usage_chart import charts, _last_year
@@ -149,7 +155,7 @@ async def account_page(request: Request, target: tuple[int, str] = Depends(accou
                  message=message, cases=cases, orders=orders, prefs=prefs, arrangement=arrangement, autopay=autopay,
                  optional_notices=sorted(prefs["optional_notices"].items(), key=lambda item: item[1]),
                  problem=PREFERENCE_PROBLEMS.get(problem or ""),
-                 services=sorted({s["service"] for s in summary.get("services", [])}) or ["electric", "water", "gas"])
+                 services=_services_first(summary))
 
 
 @router.post("/accounts/{account_no}/pay")
@@ -263,7 +269,7 @@ def service_request_form(request: Request, action: str = Form(max_length=8), ser
                          on: str = Form(max_length=10), to_address: str = Form("", max_length=500),
                          target: tuple[int, str] = Depends(account),
                          who: Principal | None = Depends(optional_principal)):
-    """Stop or move service from the account page (the API's request)."""
+    """Stop, move or start service from the account page (the API's request)."""
     from urllib.parse import quote
 
     _same_origin(request)
@@ -272,7 +278,7 @@ def service_request_form(request: Request, action: str = Form(max_length=8), ser
         body = cases_api.ServiceRequest(action=action, service=service, on=date.fromisoformat(on),
                                         to_address=to_address.strip() or None)
     except ValueError:
-        raise Problem(422, "bad_request", "say stop or move, the service and the day") from None
+        raise Problem(422, "bad_request", "say stop, move or start, the service and the day") from None
     made = cases_api.service_request(request, body, target, who)
     said = "done" if made["done"] else "our staff will confirm it"
     message = f"Request received (case {made['case_id']}): {said}."

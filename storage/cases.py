@@ -129,6 +129,15 @@ def serving(conn: psycopg.Connection, account_no: str, service: str) -> tuple[in
         "and sa.end_date is null order by sa.start_date desc limit 1", (account_no, service)).fetchone()
 
 
+def account_tariff(conn: psycopg.Connection, account_no: str, service: str) -> str | None:
+    """The tariff of the account's latest agreement for this service, if it had one."""
+    row = conn.execute(
+        "select t.tariff_code from service_agreements sa join accounts a on a.id = sa.account_id "
+        "join tariff_assignments t on t.service_agreement_id = sa.id where a.account_no = %s and sa.service = %s "
+        "order by sa.start_date desc, t.effective_from desc limit 1", (account_no, service)).fetchone()
+    return None if row is None else row[0]
+
+
 def premise_at(conn: psycopg.Connection, address: str) -> int | None:
     """The premise with this address (spaces and case aside), if there is exactly one."""
     rows = conn.execute("select id from premises where lower(regexp_replace(address, '\\s+', ' ', 'g')) = lower(%s)",

@@ -385,6 +385,27 @@ def test_a_customer_asks_to_move_and_staff_confirm_it(server, browser, portal_da
     assert (request["action"], request["to_address"], request["on"]) == ("move", "12 New Road", on)
 
 
+def test_a_customer_asks_to_start_service_at_another_address_and_staff_confirm_it(server, browser, portal_data):
+    from datetime import date, timedelta
+
+    conn = portal_data.conn
+    sign_in(browser, server, "alice")
+    on = (date.today() + timedelta(days=7)).isoformat()
+    browser.find_element(By.ID, "move-action").send_keys("start service")
+    browser.find_element(By.ID, "move-service").send_keys("electric")
+    _set(browser, "move-on", on)
+    browser.find_element(By.ID, "move-address").send_keys("3 Hill Road")
+    browser.find_element(By.ID, "move-submit").click()
+    arrive(browser, lambda url: "message=" in url)
+    case_id, request = conn.execute("select c.id, c.request from cases c join accounts a on a.id = c.account_id "
+                                    "where a.account_no = %s and c.kind = 'move_request'",
+                                    (portal_data.alice,)).fetchone()
+    assert shown(browser, "message") == f"Request received (case {case_id}): our staff will confirm it."
+    assert (request["action"], request["to_address"], request["on"]) == ("start", "3 Hill Road", on)
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#requests tr")]
+    assert any(row.startswith(f"{case_id} move request: start electric at 3 Hill Road") for row in rows), rows
+
+
 def test_a_customer_turns_autopay_on_sees_a_bill_paid_on_its_due_date_and_turns_it_off(server, browser, portal_data):
     from datetime import date
 

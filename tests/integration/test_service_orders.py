@@ -264,3 +264,32 @@ def test_a_customer_s_stop_waits_for_staff_and_a_move_goes_at_once_where_the_ent
     with pytest.raises(Exception) as past:
         ask(conn, kai, "stop", "electric", date(2026, 9, 1), "kai", today=today)
     assert getattr(past.value, "code", "") == "bad_date"
+
+
+def test_a_customer_asks_to_start_service_at_another_address_as_well(town, capsys):
+    from cis.service_requests import ask
+
+    conn, _ = town
+    today = date(2026, 9, 10)
+    lea, lea_premise = customer(capsys, "Lea Voss", "90 Elm St", "SO-E10")
+    asked = ask(conn, lea, "start", "electric", date(2026, 9, 20), "lea", today=today, to_address="5 Lake Rd",
+                zone=ZONE)
+    assert asked["done"] is None and asked["request"]["tariff"] == "E-FLAT"  # the account's own tariff
+    assert run(capsys, "cases", "show", str(asked["case_id"]))["summary"] == "start electric at 5 Lake Rd on 2026-09-20"
+    done = run(capsys, "cases", "confirm", str(asked["case_id"]), "--why", "second home", "--by", "clerk.kim")["done"]
+    assert done["tariff"] == "E-FLAT" and done["deposit"]["status"] == "none"  # the deposit rule was asked
+    rows = conn.execute("select p.address, sa.start_date::text, sa.end_date from service_agreements sa "
+                        "join premises p on p.id = sa.premise_id join accounts a on a.id = sa.account_id "
+                        "where a.account_no = %s order by sa.id", (lea,)).fetchall()
+    assert rows == [("90 Elm St", "2026-09-01", None), ("5 Lake Rd", "2026-09-20", None)]  # nothing stopped
+    # an account that never had the service: even where the entity allows it at once, staff pick the tariff
+    max_ = run(capsys, "accounts", "open", "--name", "Max Ng", "--cycle", CYCLE, "--entity", "north")["account_no"]
+    waiting = ask(conn, max_, "start", "electric", date(2026, 9, 12), "max", today=today, to_address="7 Lake Rd",
+                  zone=ZONE, at_once=True)
+    assert waiting["done"] is None and waiting["request"]["tariff"] is None
+    assert "request_refused" in refused(capsys, "cases", "confirm", str(waiting["case_id"]), "--why", "ok")
+    started = run(capsys, "cases", "confirm", str(waiting["case_id"]), "--why", "ok", "--tariff", "E-FLAT")["done"]
+    assert started["agreement_id"] and started["tariff"] == "E-FLAT"
+    with pytest.raises(Exception) as no_address:
+        ask(conn, max_, "start", "electric", date(2026, 9, 12), "max", today=today)
+    assert getattr(no_address.value, "code", "") == "request_refused"
