@@ -15,9 +15,7 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import multiprocessing
 import os
 import statistics
 import subprocess
@@ -34,6 +32,7 @@ import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.load import Call, percentile, run_load  # noqa: E402
 from benchmarks.machine import describe, save  # noqa: E402
 from scenarios.demo_portal import free_port  # noqa: E402
 from meter2cash.progress import ProgressBar  # noqa: E402
@@ -48,59 +47,10 @@ from meterdata.codec import Block, Message, decode, encode_binary  # noqa: E402
 PASSWORD = "benchmark password 1"
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-# ---------------------------------------------------------------- load generator (second process)
-def _load(base: str, pairs: list[tuple[str, str]], seconds: float, connections: int, out) -> None:
-    import aiohttp
-
-    async def main() -> tuple[int, int, list[float]]:
-        latencies: list[float] = []
-        errors = 0
-        done = 0
-        stop = time.perf_counter() + seconds
-        connector = aiohttp.TCPConnector(limit=connections)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            async def worker(offset: int) -> None:
-                nonlocal errors, done
-                n = offset
-                while time.perf_counter() < stop:
-                    token, account = pairs[n % len(pairs)]
-                    n += connections
-                    started = time.perf_counter()
-                    async with session.get(f"{base}/api/v1/accounts/{account}/estimate",
-                                           headers={"Authorization": f"Bearer {token}"}) as answer:
-                        await answer.read()
-                        if answer.status != 200:
-                            errors += 1
-                    latencies.append(time.perf_counter() - started)
-                    done += 1
-            await asyncio.gather(*(worker(k) for k in range(connections)))
-        return done, errors, latencies
-
-    done, errors, latencies = asyncio.run(main())
-    out.send((done, errors, latencies))
-
-
 def load_test(base: str, pairs, seconds: float, connections: int) -> dict:
-    receiver, sender = multiprocessing.Pipe(duplex=False)
-    process = multiprocessing.Process(target=_load, args=(base, pairs, 3.0, connections, sender))
-    process.start()  # warm-up: connections, JIT of nothing, caches
-    receiver.recv()
-    process.join()
-    receiver, sender = multiprocessing.Pipe(duplex=False)
-    process = multiprocessing.Process(target=_load, args=(base, pairs, seconds, connections, sender))
-    started = time.perf_counter()
-    process.start()
-    done, errors, latencies = receiver.recv()
-    elapsed = time.perf_counter() - started
-    process.join()
-    return {"requests": done, "errors": errors, "seconds": round(elapsed, 2),
-            "requests_per_s": round(done / seconds), "p50_ms": round(percentile(latencies, 0.5) * 1000, 2),
-            "p99_ms": round(percentile(latencies, 0.99) * 1000, 2), "connections": connections}
+    """Each customer's estimate in turn, from ``connections`` clients, after a 3 s warm-up."""
+    calls = [Call("GET", f"/api/v1/accounts/{account}/estimate", token) for token, account in pairs]
+    return run_load(base, calls, connections, seconds)
 
 
 # ---------------------------------------------------------------- read to visible estimate
@@ -176,6 +126,54 @@ def freshness(scenario: Scenario, base: str, token: str, account: str, meter, pr
             "background_reads_per_s": reads_per_s}
 
 
+# ---------------------------------------------------------------- the portal on a streamed period
+def stream_period(scenario: Scenario) -> None:
+    """Publish the scenario's period and wait until its worker stored every read."""
+    print(f"streaming a period of {len(scenario.utility.meters)} meters through a worker ...")
+    scenario.publish(block_hours=24)
+    bar = ProgressBar("reads committed")
+    deadline = time.monotonic() + 600
+    while (done := scenario.progress().stored_reads + scenario.progress().flagged_reads) < scenario.truth.reads:
+        bar.update(done, scenario.truth.reads)
+        if time.monotonic() > deadline:
+            raise SystemExit("the worker did not store the period in 10 minutes")
+        time.sleep(1)
+    bar.close()
+
+
+def customer_users(settings: Settings, accounts, role: str = "customer") -> list[tuple[str, str | None]]:
+    """A portal user per account: (user name, account number)."""
+    users = []
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        for account in accounts:
+            name = f"bench-{account.account_no.lower()}"
+            create_user(conn, name, PASSWORD, role, [account.account_no])
+            users.append((name, account.account_no))
+    return users
+
+
+def serve(settings: Settings, run_id: str, workers: int, tree: Path | None = None) -> tuple[subprocess.Popen, str]:
+    """``m2c portal serve`` of this checkout, or of another one (``tree``: its own packages first)."""
+    port = free_port()
+    env = {**os.environ, **settings.to_env(), **({"PYTHONPATH": str(tree)} if tree else {})}
+    process = subprocess.Popen([sys.executable, "-m", "meter2cash.cli", "portal", "serve", "--port", str(port),
+                                "--workers", str(workers)], env=env, cwd=str(tree) if tree else None,
+                               stderr=open(f"/tmp/{run_id}.portal-{port}.log", "w"))
+    base = f"http://127.0.0.1:{port}"
+    wait_until_serving(f"{base}/healthz")
+    return process, base
+
+
+def sign_in(base: str, users: list[tuple[str, str | None]]) -> list[tuple[str, str | None]]:
+    """(session token, account number) of each user."""
+    pairs = []
+    for name, account in users:
+        request = urllib.request.Request(f"{base}/api/v1/sessions", json.dumps(
+            {"username": name, "password": PASSWORD}).encode(), {"Content-Type": "application/json"})
+        pairs.append((json.loads(urllib.request.urlopen(request).read())["token"], account))
+    return pairs
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--meters", type=int, default=500)
@@ -195,33 +193,10 @@ def main() -> int:
     scenario.start_workers(1)
     portal = None
     try:
-        print(f"streaming a period of {len(utility.meters)} meters through a worker ...")
-        scenario.publish(block_hours=24)
-        bar = ProgressBar("reads committed")
-        deadline = time.monotonic() + 600
-        while (done := scenario.progress().stored_reads + scenario.progress().flagged_reads) < scenario.truth.reads:
-            bar.update(done, scenario.truth.reads)
-            if time.monotonic() > deadline:
-                raise SystemExit("the worker did not store the period in 10 minutes")
-            time.sleep(1)
-        bar.close()
-        with psycopg.connect(settings.database_url, autocommit=True) as conn:
-            users = []
-            for account in utility.accounts[:200]:
-                name = f"bench-{account.account_no.lower()}"
-                create_user(conn, name, PASSWORD, "customer", [account.account_no])
-                users.append((name, account.account_no))
-        port = free_port()
-        portal = subprocess.Popen([sys.executable, "-m", "meter2cash.cli", "portal", "serve", "--port", str(port),
-                                   "--workers", str(args.portal_workers)], env={**os.environ, **settings.to_env()},
-                                  stderr=open(f"/tmp/{scenario.run_id}.portal.log", "w"))
-        base = f"http://127.0.0.1:{port}"
-        wait_until_serving(f"{base}/healthz")
-        pairs = []
-        for name, account in users:
-            request = urllib.request.Request(f"{base}/api/v1/sessions", json.dumps(
-                {"username": name, "password": PASSWORD}).encode(), {"Content-Type": "application/json"})
-            pairs.append((json.loads(urllib.request.urlopen(request).read())["token"], account))
+        stream_period(scenario)
+        users = customer_users(settings, utility.accounts[:200])
+        portal, base = serve(settings, scenario.run_id, args.portal_workers)
+        pairs = sign_in(base, users)
         loads = []
         for connections in [int(c) for c in args.connections.split(",") if c]:
             load = load_test(base, pairs, args.seconds, connections)

@@ -124,23 +124,12 @@ async def account_page(request: Request, target: tuple[int, str] = Depends(accou
                        who: Principal | None = Depends(optional_principal), message: str | None = None,
                        reported: int | None = None, problem: str | None = None):
     who = _signed_in(who)
-    summary = await run_in_threadpool(customer_api.account_summary, request, target)
     try:
         estimate = json.loads((await customer_api.estimate(request, target)).body)
     except HTTPException:  # no open billing period: no running estimate
         estimate = None
-    try:
-        usage = await run_in_threadpool(customer_api.usage, request, target, "day", "cycle", None, None, None)
-    except HTTPException:  # between periods: the last 30 days
-        usage = await run_in_threadpool(customer_api.usage, request, target, "day", None, None, None, None)
-    charts = await run_in_threadpool(_usage_charts, request, target, usage)
-    bills = await run_in_threadpool(customer_api.bills, request, target, 24)
-    payments = await run_in_threadpool(customer_api.payments, request, target, 20)
-    cases = (await run_in_threadpool(cases_api.my_cases, request, target))["cases"]
-    orders = (await run_in_threadpool(orders_api.my_orders, request, target))["orders"]
-    prefs = await run_in_threadpool(preferences_api.show, request, target)
-    autopay = await run_in_threadpool(preferences_api.autopay_status, request, target)
-    arrangement = await run_in_threadpool(_arrangement_terms, request, target[0], summary["balance_minor"])
+    data = await run_in_threadpool(_account_data, request, target)  # one hop to the thread pool for the rest
+    summary, cases = data["account"], data["cases"]
     if reported is not None:
         made = next((c for c in cases if c["id"] == reported), None)
         message = f"Report received: case {made['id']}; a crew will look into it." if made else None
@@ -148,14 +137,28 @@ async def account_page(request: Request, target: tuple[int, str] = Depends(accou
                           "Nothing to change.", AUTOPAY_ON, AUTOPAY_OFF) or _ARRANGED.match(message or "")):
         message = None
     today = date.today()
-    return _page(request, "account.html", who, title=f"Account {target[1]}", account=summary,
-                 estimate=estimate, charts=charts, bills=bills["bills"],
-                 payments=payments["payments"], idempotency_key=secrets.token_urlsafe(16),
-                 gb_start=(today - timedelta(days=30)).isoformat(), gb_end=today.isoformat(),
-                 message=message, cases=cases, orders=orders, prefs=prefs, arrangement=arrangement, autopay=autopay,
-                 optional_notices=sorted(prefs["optional_notices"].items(), key=lambda item: item[1]),
-                 problem=PREFERENCE_PROBLEMS.get(problem or ""),
-                 services=_services_first(summary))
+    return _page(request, "account.html", who, title=f"Account {target[1]}", estimate=estimate,
+                 idempotency_key=secrets.token_urlsafe(16), gb_start=(today - timedelta(days=30)).isoformat(),
+                 gb_end=today.isoformat(), message=message, problem=PREFERENCE_PROBLEMS.get(problem or ""),
+                 optional_notices=sorted(data["prefs"]["optional_notices"].items(), key=lambda item: item[1]),
+                 services=_services_first(summary), **data)
+
+
+def _account_data(request: Request, target: tuple[int, str]) -> dict:
+    """What the account page shows besides the estimate, from the same services as the API."""
+    summary = customer_api.account_summary(request, target)
+    try:
+        usage = customer_api.usage(request, target, "day", "cycle", None, None, None)
+    except HTTPException:  # between periods: the last 30 days
+        usage = customer_api.usage(request, target, "day", None, None, None, None)
+    return {"account": summary, "charts": _usage_charts(request, target, usage),
+            "bills": customer_api.bills(request, target, 24)["bills"],
+            "payments": customer_api.payments(request, target, 20)["payments"],
+            "cases": cases_api.my_cases(request, target)["cases"],
+            "orders": orders_api.my_orders(request, target)["orders"],
+            "prefs": preferences_api.show(request, target),
+            "autopay": preferences_api.autopay_status(request, target),
+            "arrangement": _arrangement_terms(request, target[0], summary["balance_minor"])}
 
 
 @router.post("/accounts/{account_no}/pay")
