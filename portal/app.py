@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import generate_latest
 from psycopg_pool import ConnectionPool
 
-from portal import (arrangements_api, cases_api, customer_api, lifecycle_api, order_pages, orders_api, pages,
+from portal import (arrangements_api, case_pages, cases_api, customer_api, lifecycle_api, order_pages, orders_api, pages,
                     preferences_api, problems, records_api, staff_api)
 from portal.gateway import PaymentGateway, TestGateway
 
@@ -144,6 +144,7 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     app.include_router(arrangements_api.router)
     app.include_router(pages.router)
     app.include_router(order_pages.router)
+    app.include_router(case_pages.router)
     return app
 
 

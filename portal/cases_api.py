@@ -99,9 +99,11 @@ def list_cases(request: Request, status: list[Status] = Query(default=[]),
 @router.get("/staff/cases/{case_id}")
 def show_case(request: Request, case_id: int = CASE_ID, who: Principal = Depends(staff("clerk"))) -> dict:
     from cis.cases import get, history
+    from storage.cases import request_of
 
     with request.app.state.pool.connection() as conn:
-        return {**get(conn, case_id).document(date.today()), "history": history(conn, case_id)}
+        return {**get(conn, case_id).document(date.today()), "history": history(conn, case_id),
+                "request": request_of(conn, case_id) or None}
 
 
 class CaseChange(BaseModel):

@@ -321,10 +321,17 @@ async def staff_page(request: Request, q: str | None = None, who: Principal | No
 
 @router.get("/staff/accounts/{account_no}", response_class=HTMLResponse)
 def staff_account_page(request: Request, account_no: str = Path(pattern=ACCOUNT_NO),
-                       who: Principal | None = Depends(optional_principal)) -> Response:
+                       who: Principal | None = Depends(optional_principal), message: str | None = None) -> Response:
+    from cis.cases import CHANNELS, KINDS, REASONS
+
     who = _staff(who)
     view = staff_api.account_view(request, account_no, who)
-    return _page(request, "staff_account.html", who, title=f"Account {account_no}", view=view)
+    cases = cases_api.list_cases(request, status=["open", "in_progress", "waiting_customer", "closed"], owner=None,
+                                 account_no=account_no, kind=None, overdue=False, limit=20, offset=0, who=who)
+    contacts = cases_api.list_contacts(request, account_no, 20, 0, who)
+    said = message if message and re.fullmatch(r"(Contact logged|Case \d+ opened)\.", message) else None
+    return _page(request, "staff_account.html", who, title=f"Account {account_no}", view=view, cases=cases,
+                 contacts=contacts, channels=CHANNELS, reasons=REASONS, kinds=KINDS, message=said)
 
 
 

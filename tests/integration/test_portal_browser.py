@@ -404,6 +404,22 @@ def test_a_customer_asks_to_start_service_at_another_address_and_staff_confirm_i
     assert (request["action"], request["to_address"], request["on"]) == ("start", "3 Hill Road", on)
     rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#requests tr")]
     assert any(row.startswith(f"{case_id} move request: start electric at 3 Hill Road") for row in rows), rows
+    # a clerk carries it out from the case page, after reading what it will do
+    browser.delete_all_cookies()
+    sign_in(browser, server, "clerk")
+    browser.get(f"{server}/staff/cases/{case_id}")
+    assert "start electric" in browser.find_element(By.ID, "case-request").text
+    browser.find_element(By.ID, "case-confirm-why").send_keys("the customer confirmed by phone")
+    browser.find_element(By.ID, "case-confirm").click()
+    said = shown(browser, "confirm-text")
+    assert said.startswith(f"This will carry out the request of case {case_id}") and "3 Hill Road" in said
+    assert conn.execute("select count(*) from premises where address = '3 Hill Road'").fetchone()[0] == 0
+    browser.find_element(By.ID, "confirm-submit").click()
+    assert shown(browser, "message").startswith(f"Case {case_id}: the request is carried out (agreement id ")
+    assert browser.find_element(By.ID, "case-status").text == "closed"
+    started = conn.execute("select sa.start_date::text, sa.end_date from service_agreements sa join premises p on "
+                           "p.id = sa.premise_id where p.address = '3 Hill Road'").fetchall()
+    assert started == [(on, None)]
 
 
 def test_a_customer_turns_autopay_on_sees_a_bill_paid_on_its_due_date_and_turns_it_off(server, browser, portal_data):
@@ -436,3 +452,46 @@ def test_a_customer_turns_autopay_on_sees_a_bill_paid_on_its_due_date_and_turns_
     told = conn.execute("select n.subject from notices n join accounts a on a.id = n.account_id where a.account_no = %s "
                         "and n.kind = 'autopay_changed' order by n.id", (portal_data.alice,)).fetchall()
     assert told == [("Autopay is on",), ("Autopay is off",)]
+
+
+def test_staff_log_a_contact_open_a_case_and_work_it_to_closed_from_the_pages(server, browser, portal_data):
+    conn = portal_data.conn
+    sign_in(browser, server, "clerk")
+    browser.get(f"{server}/staff/accounts/{portal_data.alice}")
+    browser.find_element(By.ID, "contact-channel").send_keys("phone")
+    browser.find_element(By.ID, "contact-reason").send_keys("high bill")
+    browser.find_element(By.ID, "contact-notes").send_keys("asks why September was high")
+    browser.find_element(By.ID, "contact-log").click()
+    assert shown(browser, "message") == "Contact logged."
+    assert "asks why September was high" in browser.find_element(By.ID, "account-contacts").text
+    browser.find_element(By.ID, "new-case-kind").send_keys("high bill")
+    browser.find_element(By.ID, "new-case-summary").send_keys("September bill twice August's")
+    browser.find_element(By.ID, "new-case-open").click()
+    arrive(browser, lambda url: "Case+" in url or "Case%20" in url)
+    case_id = conn.execute("select c.id from cases c join accounts a on a.id = c.account_id where a.account_no = %s "
+                           "and c.kind = 'high_bill'", (portal_data.alice,)).fetchone()[0]
+    assert shown(browser, "message") == f"Case {case_id} opened."
+    # the queue: filtered by kind, with its total
+    browser.get(f"{server}/staff/cases?kind=high_bill")
+    assert shown(browser, "case-total").startswith("1 case")
+    browser.find_element(By.ID, f"case-{case_id}").click()
+    arrive(browser, lambda url: f"/staff/cases/{case_id}" in url)
+    browser.find_element(By.ID, "case-new-owner").clear()
+    browser.find_element(By.ID, "case-new-owner").send_keys("clerk.kim")
+    browser.find_element(By.ID, "case-why").send_keys("taking it")
+    browser.find_element(By.ID, "case-update").click()
+    assert "owner clerk.kim" in shown(browser, "confirm-text")
+    assert conn.execute("select owner from cases where id = %s", (case_id,)).fetchone()[0] is None  # not yet
+    browser.find_element(By.ID, "confirm-submit").click()
+    assert shown(browser, "message") == f"Case {case_id} changed."
+    assert browser.find_element(By.ID, "case-owner").text == "clerk.kim"
+    browser.find_element(By.ID, "case-resolution-text").send_keys("meter read checked; the use was real (pool pump)")
+    browser.find_element(By.ID, "case-close").click()
+    assert "the customer is told" in shown(browser, "confirm-text")
+    browser.find_element(By.ID, "confirm-submit").click()
+    assert shown(browser, "message") == f"Case {case_id} is closed; the customer is told."
+    told = conn.execute("select n.subject from notices n join accounts a on a.id = n.account_id "
+                        "where a.account_no = %s and n.kind = 'case_closed'", (portal_data.alice,)).fetchall()
+    assert told == [(f"Your high bill case {case_id} is resolved",)]
+    history = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")]
+    assert len(history) >= 3 and any("taking it" in row for row in history)
