@@ -108,15 +108,32 @@ def _services_first(summary: dict) -> list[str]:
     return own + [s for s in ("electric", "water", "gas") if s not in own]
 
 
-def _usage_charts(request: Request, target: tuple[int, str], usage: dict) -> list[dict]:
-    """The period's charts, with the same days of last year where the account has them."""
+def _usage_charts(request: Request, target: tuple[int, str], usage: dict, services: list[dict]) -> list[dict]:
+    """The period's charts, with the same days of last year where the account has them; gas billed in
+    therms is shown in therms with the heating value of the account's tariff in force that day."""
     from portal.usage_chart import charts, _last_year
+    from rating.errors import NoTariffVersion
 
     first, end = date.fromisoformat(usage["start"]), date.fromisoformat(usage["end"])
     before = []
     if usage["usage"] and _last_year(first) and _last_year(end):
         before = customer_api.usage(request, target, "day", None, _last_year(first), _last_year(end), None)["usage"]
-    return charts(usage["usage"], before, first, end)
+    in_therms = {}
+    if any(s["service"] == "gas" for s in services):
+        with request.app.state.pool.connection() as conn:
+            published = request.app.state.tariffs(conn)
+        in_therms = {s["service"]: published[s["tariff"]].tariff for s in services
+                     if s["tariff"] in published and published[s["tariff"]].tariff.billing_unit == "therm"}
+
+    def heat(service: str, day: date):
+        if service not in in_therms:
+            return None
+        try:
+            return in_therms[service].version_on(day).therms_per_ccf
+        except NoTariffVersion:  # a day before the tariff's first version: its first heating value
+            return in_therms[service].versions[0].therms_per_ccf
+
+    return charts(usage["usage"], before, first, end, heat)
 
 
 @router.get("/accounts/{account_no}", response_class=HTMLResponse)
@@ -151,7 +168,7 @@ def _account_data(request: Request, target: tuple[int, str]) -> dict:
         usage = customer_api.usage(request, target, "day", "cycle", None, None, None)
     except HTTPException:  # between periods: the last 30 days
         usage = customer_api.usage(request, target, "day", None, None, None, None)
-    return {"account": summary, "charts": _usage_charts(request, target, usage),
+    return {"account": summary, "charts": _usage_charts(request, target, usage, summary.get("services", [])),
             "bills": customer_api.bills(request, target, 24)["bills"],
             "payments": customer_api.payments(request, target, 20)["payments"],
             "cases": cases_api.my_cases(request, target)["cases"],

@@ -1,11 +1,12 @@
 """The account page's usage chart, laid out for a customer to read: each service's use by day in the
-unit its bills speak (kWh, not Wh; gallons; ccf; therms), a slot for every day of the period (a day
+unit its bills speak (kWh, not Wh; gallons; ccf; therms for gas billed in therms), a slot for every day of the period (a day
 without reads yet is an empty slot that says so), a y axis with the unit and a x axis with dates, a
 value on hover for each day, and the same days of last year as dots where there is data."""
 from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Callable
 
 # the meter's unit -> (the customer's unit, factor, decimals shown)
 CUSTOMER_UNITS = {"Wh": ("kWh", Decimal("0.001"), 1), "kWh": ("kWh", Decimal(1), 1),
@@ -42,16 +43,23 @@ def _last_year(day: date) -> date | None:
         return None
 
 
-def charts(usage: list[dict], last_year: list[dict], first: date, end: date) -> list[dict]:
+def charts(usage: list[dict], last_year: list[dict], first: date, end: date,
+           therms_per_ccf: Callable[[str, date], Decimal | None] = lambda service, day: None) -> list[dict]:
     """One chart per service in ``usage`` (the usage API's day rows of [first, end)); ``last_year``: the
-    rows of the same days a year before."""
+    rows of the same days a year before; ``therms_per_ccf``: the heating value in force on a day for a
+    service billed in therms (None: not billed in therms), so gas is shown as its bill counts it."""
     days = [first + timedelta(days=n) for n in range((end - first).days)]
-    before: dict[tuple[str, date], tuple[Decimal, str, int]] = {
-        (r["service"], date.fromisoformat(r["day"])): in_customer_unit(r["quantity"], r["unit"]) for r in last_year}
+
+    def shown(row: dict) -> tuple[Decimal, str, int]:
+        day = date.fromisoformat(row["day"])
+        quantity, unit, places = in_customer_unit(row["quantity"], row["unit"])
+        heat = therms_per_ccf(row["service"], day) if unit == "ccf" else None
+        return (quantity * heat, "therms", 1) if heat is not None else (quantity, unit, places)
+
+    before = {(r["service"], date.fromisoformat(r["day"])): shown(r) for r in last_year}
     services: dict[str, dict[date, tuple[Decimal, str, int]]] = {}
     for row in usage:
-        services.setdefault(row["service"], {})[date.fromisoformat(row["day"])] = \
-            in_customer_unit(row["quantity"], row["unit"])
+        services.setdefault(row["service"], {})[date.fromisoformat(row["day"])] = shown(row)
     return [_chart(service, values, before, days) for service, values in services.items()]
 
 

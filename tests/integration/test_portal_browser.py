@@ -124,6 +124,15 @@ def test_customer_sees_the_running_estimate_and_usage_chart(server, browser, por
     assert len(dots) == days
     hover = browser.find_element(By.CSS_SELECTOR, "#chart-electric g.day title").get_attribute("textContent")
     assert " kWh · last year " in hover and hover.startswith(first.strftime("%a %d %b %Y"))
+    # a customer with all three services: water in gallons, gas in therms as the gas tariff bills it
+    from portal.auth import create_user
+
+    three = next(a.account_no for a in portal_data.utility.accounts if len(a.services) == 3)
+    create_user(conn, "tess", PASSWORD, "customer", [three])
+    browser.delete_all_cookies()
+    sign_in(browser, server, "tess")
+    units = {s: browser.find_element(By.CSS_SELECTOR, f"#chart-{s} .axis-unit").text for s in ("water", "gas")}
+    assert units == {"water": "gallons", "gas": "therms"}
     # another customer's page is not there for her
     browser.get(f"{server}/accounts/{portal_data.bob}")
     assert "no such account" in browser.page_source

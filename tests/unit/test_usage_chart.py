@@ -42,3 +42,16 @@ def test_without_last_year_nothing_is_compared_and_services_chart_apart():
     assert set(made) == {"electric", "water"} and made["water"]["unit"] == "gallons"
     assert not made["water"]["has_last_year"] and len(made["water"]["slots"]) == 30
     assert [label["text"] for label in made["water"]["labels"]] == ["Sep 1", "Sep 8", "Sep 15", "Sep 22", "Sep 29"]
+
+
+def test_gas_billed_in_therms_is_shown_in_therms_with_the_heating_value_of_each_day():
+    usage = [row("2026-09-01", "15000", "ft3", "gas"), row("2026-09-02", "15000", "ft3", "gas")]
+
+    def heat(service: str, day: date):  # the tariff's heating value changes on 2 September
+        return Decimal("1.037") if day < date(2026, 9, 2) else Decimal("1.1")
+
+    [chart] = charts(usage, [], date(2026, 9, 1), date(2026, 9, 3), heat)
+    assert chart["unit"] == "therms" and chart["total"] == "320.6"  # 155.55 + 165.00
+    assert chart["slots"][0]["title"] == "Tue 01 Sep 2026: 155.6 therms"
+    [in_ccf] = charts(usage, [], date(2026, 9, 1), date(2026, 9, 3))
+    assert in_ccf["unit"] == "ccf" and in_ccf["total"] == "300.00"
