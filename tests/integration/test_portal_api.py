@@ -634,7 +634,11 @@ def test_a_customer_turns_autopay_on_and_off_and_changes_preferences(client, por
     url = f"/api/v1/accounts/{portal_data.alice}"
     assert client.put(f"{url}/autopay", headers=alice, json={"token": "tok_approved"}).json()["autopay"] is True
     assert client.put(f"{url}/autopay", headers=bob, json={"token": "tok_approved"}).status_code == 404
+    status = client.get(f"{url}/autopay", headers=alice).json()
+    assert status["autopay"] is True and status["enrolled_at"] and status["attempts"] == []
+    assert client.get(f"{url}/autopay", headers=bob).status_code == 404
     assert client.put(f"{url}/autopay", headers=alice, json={"token": None}).json()["autopay"] is False
+    assert client.get(f"{url}/autopay", headers=alice).json()["autopay"] is False
     refused = client.put(f"{url}/preferences", headers=alice, json={"notices_off": ["final_notice"]})
     assert (refused.status_code, refused.json()["code"]) == (422, "bad_preference")
     changed = client.put(f"{url}/preferences", headers=alice, json={"notices_off": ["high_usage_alert"]}).json()
@@ -643,3 +647,26 @@ def test_a_customer_turns_autopay_on_and_off_and_changes_preferences(client, por
     kinds = [r[0] for r in portal_data.conn.execute(
         "select kind from cis_events where subject = %s order by id", (portal_data.alice,))]
     assert kinds[-3:] == ["autopay_enrolled", "autopay_ended", "preferences_changed"]
+
+
+def test_a_customer_s_start_request_waits_for_staff_who_carry_it_out(client, portal_data):
+    from datetime import date, timedelta
+
+    alice, bob, clerk = token(client, "alice"), token(client, "bob"), token(client, "clerk")
+    on = (date.today() + timedelta(days=5)).isoformat()
+    ask = {"action": "start", "service": "electric", "on": on, "to_address": "8 Pier St"}
+    url = f"/api/v1/accounts/{portal_data.alice}/service-requests"
+    assert client.post(url, headers=bob, json=ask).status_code == 404
+    no_address = client.post(url, headers=alice, json={**ask, "to_address": None})
+    assert (no_address.status_code, no_address.json()["code"]) == (409, "request_refused")
+    made = client.post(url, headers=alice, json=ask)
+    assert made.status_code == 201 and made.json()["status"] == "waiting for staff"
+    case_id = made.json()["case_id"]
+    assert client.post(f"/api/v1/staff/cases/{case_id}/confirm", headers=alice, json={"why": "ok"}).status_code == 403
+    shown = client.get(f"/api/v1/staff/cases/{case_id}", headers=clerk).json()
+    assert shown["request"]["action"] == "start" and shown["request"]["to_address"] == "8 Pier St"
+    done = client.post(f"/api/v1/staff/cases/{case_id}/confirm", headers=clerk, json={"why": "confirmed by phone"})
+    assert done.status_code == 200 and done.json()["done"]["agreement_id"]
+    assert done.json()["done"]["deposit"]["status"] == "none"  # twice an average bill: the new premise has none
+    again = client.post(f"/api/v1/staff/cases/{case_id}/confirm", headers=clerk, json={"why": "again"})
+    assert (again.status_code, again.json()["code"]) == (409, "request_refused")
