@@ -504,3 +504,21 @@ def test_staff_log_a_contact_open_a_case_and_work_it_to_closed_from_the_pages(se
     assert told == [(f"Your high bill case {case_id} is resolved",)]
     history = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#history tbody tr")]
     assert len(history) >= 3 and any("taking it" in row for row in history)
+
+
+def test_a_customer_asks_to_stop_service_and_sees_the_request(server, browser, portal_data):
+    from datetime import date, timedelta
+
+    sign_in(browser, server, "alice")
+    on = (date.today() + timedelta(days=10)).isoformat()
+    browser.find_element(By.ID, "move-action").send_keys("stop my service")
+    _set(browser, "move-on", on)
+    browser.find_element(By.ID, "move-submit").click()
+    arrive(browser, lambda url: "message=" in url)
+    case_id, request = portal_data.conn.execute(
+        "select c.id, c.request from cases c join accounts a on a.id = c.account_id where a.account_no = %s "
+        "and c.kind = 'move_request'", (portal_data.alice,)).fetchone()
+    assert shown(browser, "message") == f"Request received (case {case_id}): our staff will confirm it."
+    assert (request["action"], request["on"], request["to_address"]) == ("stop", on, None)
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#requests tr")]
+    assert any(row.startswith(f"{case_id} move request: stop electric at ") for row in rows), rows
