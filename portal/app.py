@@ -18,7 +18,7 @@ from prometheus_client import generate_latest
 from psycopg_pool import ConnectionPool
 
 from portal import (arrangements_api, case_pages, cases_api, customer_api, lifecycle_api, order_pages, orders_api, pages,
-                    preferences_api, problems, records_api, staff_api)
+                    preferences_api, problems, records_api, staff_account_pages, staff_accounts_api, staff_api)
 from portal.gateway import PaymentGateway, TestGateway
 
 from portal.metrics import PortalMetrics
@@ -136,6 +136,7 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     app.add_middleware(Guard, metrics=metrics_, production=production)
     app.include_router(customer_api.router)
     app.include_router(staff_api.router)
+    app.include_router(staff_accounts_api.router)
     app.include_router(records_api.router)
     app.include_router(lifecycle_api.router)
     app.include_router(orders_api.router)
@@ -145,6 +146,7 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     app.include_router(pages.router)
     app.include_router(order_pages.router)
     app.include_router(case_pages.router)
+    app.include_router(staff_account_pages.router)
     return app
 
 

@@ -11,18 +11,18 @@ import secrets
 from datetime import date, timedelta
 from pathlib import Path as FilePath
 
-from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from config.errors import M2CError
 from portal import (arrangements_api, cases_api, customer_api, lifecycle_api, orders_api, preferences_api, records_api,
-                    staff_api)
+                    staff_accounts_api, staff_api)
 from portal.errors import RequestRefused, RoleRequired
 from portal.problems import Problem
 from portal.auth import SESSION_HOURS, Principal, logout
-from portal.deps import ACCOUNT_NO, COOKIE, account, optional_principal, sign_in_or_refuse, token_of
+from portal.deps import COOKIE, account, optional_principal, sign_in_or_refuse, token_of
 from rating.money import format_minor
 from storage.db_errors import first_line
 
@@ -323,33 +323,21 @@ def bill_page(request: Request, bill_id: int = Path(ge=1, le=2**62), target: tup
     return customer_api.bill(request, bill_id, target, "html")
 
 
+SEARCH_PAGE = 20
+
+
 @router.get("/staff", response_class=HTMLResponse)
-async def staff_page(request: Request, q: str | None = None, who: Principal | None = Depends(optional_principal)):
+async def staff_page(request: Request, q: str | None = None, offset: int = Query(0, ge=0, le=10**9),
+                     who: Principal | None = Depends(optional_principal)):
     who = _staff(who)
     found = None
     if q and 2 <= len(q) <= 64:
-        found = (await run_in_threadpool(staff_api.search, request, q, 20, who))["accounts"]
+        found = await run_in_threadpool(staff_accounts_api.search, request, q, SEARCH_PAGE, offset, who)
     exceptions = await run_in_threadpool(staff_api.exceptions, request, who, "open", None, None, None, None, 100)
     payments = await run_in_threadpool(staff_api.payment_exceptions, request, who, 1000)
     runs = await run_in_threadpool(staff_api.bill_runs, request, who, 10)
     return _page(request, "staff.html", who, title="Staff", q=q, found=found, exceptions=exceptions["exceptions"],
                  payment_exceptions=len(payments["payments"]), runs=runs["bill_runs"])
-
-
-@router.get("/staff/accounts/{account_no}", response_class=HTMLResponse)
-def staff_account_page(request: Request, account_no: str = Path(pattern=ACCOUNT_NO),
-                       who: Principal | None = Depends(optional_principal), message: str | None = None) -> Response:
-    from cis.cases import CHANNELS, KINDS, REASONS
-
-    who = _staff(who)
-    view = staff_api.account_view(request, account_no, who)
-    cases = cases_api.list_cases(request, status=["open", "in_progress", "waiting_customer", "closed"], owner=None,
-                                 account_no=account_no, kind=None, overdue=False, limit=20, offset=0, who=who)
-    contacts = cases_api.list_contacts(request, account_no, 20, 0, who)
-    said = message if message and re.fullmatch(r"(Contact logged|Case \d+ opened)\.", message) else None
-    return _page(request, "staff_account.html", who, title=f"Account {account_no}", view=view, cases=cases,
-                 contacts=contacts, channels=CHANNELS, reasons=REASONS, kinds=KINDS, message=said)
-
 
 
 def _records_page(request: Request, who: Principal, status: int = 200, error: M2CError | None = None,

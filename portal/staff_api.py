@@ -22,15 +22,6 @@ router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
 WHY = Field(min_length=3, max_length=500, description="why: kept with the action")
 
 
-@router.get("/accounts")
-def search(request: Request, q: str = Query(min_length=2, max_length=64), limit: int = Query(20, ge=1, le=100),
-           who: Principal = Depends(staff("clerk"))) -> dict:
-    """Accounts by number, customer name, meter number or e-mail."""
-    with request.app.state.pool.connection() as conn:
-        rows = views.search_accounts(conn, q, limit)
-    return {"accounts": [{"account_no": r[0], "customer_name": r[1], "email": r[2]} for r in rows]}
-
-
 @router.get("/accounts/{account_no}")
 def account_view(request: Request, account_no: str = Path(pattern=ACCOUNT_NO),
                  who: Principal = Depends(staff("clerk"))) -> dict:

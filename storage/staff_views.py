@@ -5,16 +5,25 @@ from __future__ import annotations
 import psycopg
 
 
-def search_accounts(conn: psycopg.Connection, text: str, limit: int) -> list[tuple[str, str, str | None]]:
-    """(account number, customer name, e-mail) of accounts whose number, name, meter number or e-mail
-    contains ``text`` (taken literally)."""
+def search_accounts(conn: psycopg.Connection, text: str, limit: int, offset: int = 0) -> tuple[int, list[tuple]]:
+    """(how many match, the page of (account number, customer name, e-mail, addresses served)) of accounts
+    whose number, name, e-mail, meter number or premise address contains ``text`` (taken literally)."""
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return conn.execute(
-        "select distinct a.account_no, a.customer_name, a.email from accounts a "
-        "left join service_agreements sa on sa.account_id = a.id left join agreement_meters am on am.service_agreement_id = sa.id "
-        "left join meters m on m.id = am.meter_id "
-        "where a.account_no ilike %s or a.customer_name ilike %s or m.meter_no ilike %s or a.email ilike %s "
-        "order by a.account_no limit %s", (pattern, pattern, pattern, pattern, limit)).fetchall()
+    matching = (
+        "select a.id from accounts a where a.account_no ilike %(p)s or a.customer_name ilike %(p)s "
+        "or a.email ilike %(p)s "
+        "union select sa.account_id from service_agreements sa join premises p on p.id = sa.premise_id "
+        "where p.address ilike %(p)s "
+        "union select sa.account_id from service_agreements sa join agreement_meters am on "
+        "am.service_agreement_id = sa.id join meters m on m.id = am.meter_id where m.meter_no ilike %(p)s")
+    values = {"p": pattern, "limit": limit, "offset": offset}
+    total = conn.execute(f"select count(*) from ({matching}) t", values).fetchone()[0]
+    rows = conn.execute(
+        f"select a.account_no, a.customer_name, a.email, coalesce((select string_agg(distinct p.address, '; ') "
+        f"from service_agreements sa join premises p on p.id = sa.premise_id where sa.account_id = a.id "
+        f"and sa.end_date is null), '') from accounts a where a.id in ({matching}) order by a.account_no "
+        f"limit %(limit)s offset %(offset)s", values).fetchall()
+    return total, rows
 
 
 def account_row(conn: psycopg.Connection, account_no: str) -> tuple | None:

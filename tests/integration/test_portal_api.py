@@ -670,3 +670,54 @@ def test_a_customer_s_start_request_waits_for_staff_who_carry_it_out(client, por
     assert done.json()["done"]["deposit"]["status"] == "none"  # twice an average bill: the new premise has none
     again = client.post(f"/api/v1/staff/cases/{case_id}/confirm", headers=clerk, json={"why": "again"})
     assert (again.status_code, again.json()["code"]) == (409, "request_refused")
+
+
+def test_staff_find_an_account_by_address_read_its_timeline_and_change_what_it_owes(client, portal_data):
+    from datetime import date, timedelta
+
+    clerk, supervisor, alice = token(client, "clerk"), token(client, "supervisor"), token(client, "alice")
+    conn = portal_data.conn
+    address = conn.execute("select p.address from premises p join service_agreements sa on sa.premise_id = p.id "
+                           "join accounts a on a.id = sa.account_id where a.account_no = %s limit 1",
+                           (portal_data.alice,)).fetchone()[0]
+    found = client.get("/api/v1/staff/accounts", headers=clerk, params={"q": address}).json()
+    assert found["total"] >= 1 and portal_data.alice in [a["account_no"] for a in found["accounts"]]
+    assert address in next(a for a in found["accounts"] if a["account_no"] == portal_data.alice)["addresses"]
+    every = client.get("/api/v1/staff/accounts", headers=clerk, params={"q": "A000", "limit": 2}).json()
+    later = client.get("/api/v1/staff/accounts", headers=clerk, params={"q": "A000", "limit": 2, "offset": 2}).json()
+    assert every["total"] == len(portal_data.utility.accounts) == later["total"] and len(every["accounts"]) == 2
+    assert not {a["account_no"] for a in every["accounts"]} & {a["account_no"] for a in later["accounts"]}
+    assert client.get("/api/v1/staff/accounts", headers=alice, params={"q": "A000"}).status_code == 403
+
+    url = f"/api/v1/staff/accounts/{portal_data.alice}"
+    client.post(f"{url}/contacts", headers=clerk, json={"channel": "phone", "reason": "billing_question",
+                                                         "notes": "asks about the estimate"})
+    # a clerk adjusts up to 100.00 either way; more needs a supervisor
+    small = client.post(f"{url}/adjustments", headers=clerk, json={"amount": "-12.50", "why": "goodwill credit"})
+    assert small.status_code == 201 and small.json()["amount_minor"] == -1250
+    big = client.post(f"{url}/adjustments", headers=clerk, json={"amount": "250.00", "why": "meter damage"})
+    assert (big.status_code, big.json()["code"]) == (403, "role_required")
+    assert client.post(f"{url}/adjustments", headers=supervisor,
+                       json={"amount": "250.00", "why": "meter damage"}).status_code == 201
+    bad = client.post(f"{url}/adjustments", headers=clerk, json={"amount": "12.505", "why": "too exact"})
+    assert bad.status_code == 422
+    assert client.post(f"{url}/adjustments", headers=clerk, json={"amount": "ten", "why": "x y z"}).json()["code"] \
+        == "bad_amount"
+    made = client.post(f"{url}/arrangements", headers=clerk, json={
+        "installments": 3, "first_due": (date.today() + timedelta(days=10)).isoformat(), "why": "hardship"})
+    assert made.status_code == 201 and made.json()["arrangement_id"]
+    # the timeline: newest first, every kind, filtered by kind, paginated with the total
+    line = client.get(f"{url}/timeline", headers=clerk).json()
+    kinds = {e["kind"] for e in line["events"]}
+    assert {"ledger", "contact", "notice"} <= kinds and line["total"] >= len(line["events"])
+    assert [e["at"] for e in line["events"]] == sorted((e["at"] for e in line["events"]), reverse=True)
+    ledger = client.get(f"{url}/timeline", headers=clerk, params={"kind": "ledger"}).json()
+    assert sorted(e["amount_minor"] for e in ledger["events"]) == [-1250, 25000]
+    assert all(e["who"] in ("clerk", "supervisor") for e in ledger["events"])
+    first = client.get(f"{url}/timeline", headers=clerk, params={"limit": 2}).json()["events"]
+    assert first == line["events"][:2]
+    assert client.get(f"{url}/timeline", headers=clerk, params={"kind": "nonsense"}).status_code == 422
+    assert client.get(f"{url}/timeline", headers=alice).status_code == 403
+    audit = [r[0] for r in conn.execute("select action from portal_audit where target = %s order by id",
+                                        (portal_data.alice,))]
+    assert audit.count("account.adjust") == 2 and "account.arrangement" in audit

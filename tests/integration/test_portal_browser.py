@@ -522,3 +522,37 @@ def test_a_customer_asks_to_stop_service_and_sees_the_request(server, browser, p
     assert (request["action"], request["on"], request["to_address"]) == ("stop", on, None)
     rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#requests tr")]
     assert any(row.startswith(f"{case_id} move request: stop electric at ") for row in rows), rows
+
+
+def test_staff_find_an_account_by_address_adjust_it_after_confirming_and_read_its_timeline(server, browser,
+                                                                                          portal_data):
+    conn = portal_data.conn
+    address = conn.execute("select p.address from premises p join service_agreements sa on sa.premise_id = p.id "
+                           "join accounts a on a.id = sa.account_id where a.account_no = %s limit 1",
+                           (portal_data.alice,)).fetchone()[0]
+    sign_in(browser, server, "clerk")
+    browser.find_element(By.ID, "q").send_keys(address)
+    browser.find_element(By.ID, "q").submit()
+    arrive(browser, lambda url: "q=" in url)
+    assert shown(browser, "search-total").startswith("1 account")
+    assert address in browser.find_element(By.ID, "search-results").text
+    browser.find_element(By.LINK_TEXT, portal_data.alice).click()
+    arrive(browser, lambda url: "/staff/accounts/" in url)
+    before = browser.find_element(By.ID, "balance").text
+    browser.find_element(By.ID, "adjust-amount").send_keys("-7.25")
+    browser.find_element(By.ID, "adjust-why").send_keys("goodwill: a missed appointment")
+    browser.find_element(By.ID, "adjust-submit").click()
+    said = shown(browser, "confirm-text")
+    assert said.startswith(f"This will credit the customer 7.25 USD on account {portal_data.alice}")
+    assert f"the balance goes from {before}" in said
+    assert conn.execute("select count(*) from ledger_entries where entry_type = 'adjustment'").fetchone()[0] == 0
+    browser.find_element(By.ID, "confirm-submit").click()
+    assert shown(browser, "message").startswith("Adjusted by -7.25 USD: the balance is ")
+    assert conn.execute("select sum(amount_minor) from ledger_entries where entry_type = 'adjustment' "
+                        "and ledger_account = 'receivable'").fetchone()[0] == -725
+    browser.find_element(By.ID, "timeline-kind").send_keys("ledger")
+    browser.find_element(By.ID, "timeline-filter").click()
+    arrive(browser, lambda url: "kind=ledger" in url)
+    rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#timeline-events tbody tr")]
+    assert shown(browser, "timeline-total").startswith("1 event")
+    assert "adjustment: goodwill: a missed appointment" in rows[0] and "-7.25 USD" in rows[0] and "clerk" in rows[0]
