@@ -17,8 +17,9 @@ from fastapi.responses import JSONResponse
 from prometheus_client import generate_latest
 from psycopg_pool import ConnectionPool
 
-from portal import (arrangements_api, case_pages, cases_api, customer_api, lifecycle_api, order_pages, orders_api, pages,
-                    preferences_api, problems, records_api, staff_account_pages, staff_accounts_api, staff_api)
+from portal import (arrangements_api, case_pages, cases_api, customer_api, exception_pages, lifecycle_api, order_pages,
+                    orders_api, pages, preferences_api, problems, records_api, staff_account_pages,
+                    staff_accounts_api, staff_api)
 from portal.gateway import PaymentGateway, TestGateway
 
 from portal.metrics import PortalMetrics
@@ -147,6 +148,7 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     app.include_router(order_pages.router)
     app.include_router(case_pages.router)
     app.include_router(staff_account_pages.router)
+    app.include_router(exception_pages.router)
     return app
 
 

@@ -333,7 +333,8 @@ async def staff_page(request: Request, q: str | None = None, offset: int = Query
     found = None
     if q and 2 <= len(q) <= 64:
         found = await run_in_threadpool(staff_accounts_api.search, request, q, SEARCH_PAGE, offset, who)
-    exceptions = await run_in_threadpool(staff_api.exceptions, request, who, "open", None, None, None, None, 100)
+    exceptions = await run_in_threadpool(staff_api.exceptions, request, who, "open", None, None, None, None, 100,
+                                         0, "oldest", None)
     payments = await run_in_threadpool(staff_api.payment_exceptions, request, who, 1000)
     runs = await run_in_threadpool(staff_api.bill_runs, request, who, 10)
     return _page(request, "staff.html", who, title="Staff", q=q, found=found, exceptions=exceptions["exceptions"],

@@ -4,7 +4,7 @@ start bill runs; admins read the audit log. Every change is in the audit log."""
 from __future__ import annotations
 
 import difflib
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from typing import Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -57,34 +57,96 @@ def _exception(row) -> dict:
             "severity": row.severity, "flagged_count": row.flagged_count, "status": row.status}
 
 
+Status = Literal["open", "accepted", "released", "overridden", "estimated", "all"]
+Severity = Literal["information", "issue", "blocks_billing"]
+RULE = Query(None, max_length=40, pattern=r"^[a-z_]+$")
+METER = Query(None, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
+
+
+def _filter(status: str, rule, severity, account_no, meter_no, older_than_days):
+    from storage.vee_queue import QueueFilter
+
+    older = datetime.now(timezone.utc) - timedelta(days=older_than_days) if older_than_days else None
+    return QueueFilter(None if status == "all" else status, rule, severity, account_no, meter_no, older)
+
+
 @router.get("/exceptions")
-def exceptions(request: Request, who: Principal = Depends(staff("clerk")),
-               status: Literal["open", "accepted", "released", "overridden", "estimated", "all"] = "open",
-               rule: str | None = Query(None, max_length=40, pattern=r"^[a-z_]+$"),
-               severity: Literal["information", "issue", "blocks_billing"] | None = None,
-               account_no: str | None = Query(None, pattern=ACCOUNT_NO),
-               meter_no: str | None = Query(None, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$"),
-               limit: int = Query(50, ge=1, le=500)) -> dict:
+def exceptions(request: Request, who: Principal = Depends(staff("clerk")), status: Status = "open",
+               rule: str | None = RULE, severity: Severity | None = None,
+               account_no: str | None = Query(None, pattern=ACCOUNT_NO), meter_no: str | None = METER,
+               limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=10**9),
+               sort: Literal["oldest", "newest", "severity", "meter"] = "oldest",
+               older_than_days: int | None = Query(None, ge=1, le=3650, description="raised more than this ago")
+               ) -> dict:
+    """The exception queue filtered by status, rule, severity, account, meter and age; sorted; a page
+    with the total."""
     from storage import vee_queue as queue
 
+    chosen = _filter(status, rule, severity, account_no, meter_no, older_than_days)
     with request.app.state.pool.connection() as conn:
-        rows = queue.list_exceptions(conn, None if status == "all" else status, rule, severity, account_no, meter_no,
-                                     limit)
-    return {"exceptions": [_exception(r) for r in rows]}
+        rows = queue.list_exceptions(conn, chosen.status, rule, severity, account_no, meter_no, limit, offset, sort,
+                                     chosen.older_than)
+        total = queue.summarize(conn, chosen)[0]
+    return {"total": total, "limit": limit, "offset": offset, "exceptions": [_exception(r) for r in rows]}
+
+
+class Bulk(BaseModel):
+    action: Literal["accept", "release", "reopen"]
+    why: str = WHY
+    status: Status = "open"
+    rule: str | None = Field(None, max_length=40, pattern=r"^[a-z_]+$")
+    severity: Severity | None = None
+    account_no: str | None = Field(None, pattern=ACCOUNT_NO)
+    meter_no: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")
+    older_than_days: int | None = Field(None, ge=1, le=3650)
+    apply: bool = Field(False, description="false: only say what it would change")
+
+
+BULK_EFFECT = {"accept": "accept {n} exceptions ({reads} flagged reads): they leave the queue, the reads stay as "
+                         "stored",
+               "release": "release {n} exceptions ({reads} flagged reads) to billing: the reads are billed as stored",
+               "reopen": "reopen {n} exceptions: they return to the queue as open"}
+
+
+@router.post("/exceptions/bulk")
+def bulk(request: Request, body: Bulk, who: Principal = Depends(staff("clerk"))) -> dict:
+    """One action on every exception of a filtered set (accept: clerk; release, reopen: supervisor):
+    first what it would change (``apply`` false), then the action."""
+    from storage import vee_queue as queue
+    from vee import queue as actions
+
+    if body.action != "accept" and not who.at_least("supervisor"):
+        raise Problem(403, "role_required", f"{body.action} needs the supervisor role or above")
+    if body.action != "reopen" and body.status != "open":
+        raise Problem(422, "bad_filter", f"only open exceptions can be {body.action}ed")
+    chosen = _filter(body.status, body.rule, body.severity, body.account_no, body.meter_no, body.older_than_days)
+    with request.app.state.pool.connection() as conn:
+        count, reads, ids = queue.summarize(conn, chosen)
+        said = BULK_EFFECT[body.action].format(n=f"{count:,}", reads=f"{reads:,}")
+        if not body.apply or not ids:
+            return {"applied": False, "matching": count, "flagged_reads": reads, "will": said, "first_ids": ids[:20]}
+        moved = actions.act(conn, ids, body.action, who.username, body.why, {"bulk": True})
+        record(conn, who, f"exception.bulk_{body.action}", None, {"why": body.why, "moved": moved,
+                                                                   "filter": body.model_dump(exclude={"why"})})
+    return {"applied": True, "matching": count, "moved": moved, "flagged_reads": reads, "will": said}
 
 
 @router.get("/exceptions/{exception_id}")
 def exception(request: Request, exception_id: int = Path(ge=1, le=2**62), who: Principal = Depends(staff("clerk"))) -> dict:
-    """One exception with its evidence: the block's values and per-interval rule flags, and its history."""
+    """One exception with its evidence: the block's values and per-interval rule flags, each slot against
+    the mean of the meter's like days (the same weekday of the four weeks before), and its history."""
     from storage import vee_queue as queue
+    from vee.queue import evidence
 
     with request.app.state.pool.connection() as conn:
         row = queue.get_exception(conn, exception_id)
         if row is None:
             raise Problem(404, "no_such_exception", "no such exception")
         history = queue.history(conn, exception_id)
+        shown = evidence(conn, row)
     body = _exception(row)
     body["values"], body["flags"] = row.values, row.flags
+    body["evidence"] = shown
     body["history"] = [{"action": a, "actor": b, "reason": c, "details": d, "at": e.isoformat()}
                        for a, b, c, d, e in history]
     return body

@@ -31,18 +31,48 @@ _SELECT = ("select e.id, e.meter_no, a.account_no, e.channel, e.block_start, e.i
            "left join accounts a on a.id = sa.account_id ")
 
 
+SORTS = {"oldest": "e.id", "newest": "e.id desc",
+         "severity": "case e.severity when 'blocks_billing' then 0 when 'issue' then 1 else 2 end, e.id",
+         "meter": "e.meter_no, e.block_start"}
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: str | None = "open"
+    rule: str | None = None
+    severity: str | None = None
+    account_no: str | None = None
+    meter_no: str | None = None
+    older_than: datetime | None = None  # raised before this
+
+    def where(self) -> tuple[str, list]:
+        conditions, params = [], []
+        for clause, value in (("e.status = %s", self.status), ("%s = any(e.rules)", self.rule),
+                              ("e.severity = %s", self.severity), ("a.account_no = %s", self.account_no),
+                              ("e.meter_no = %s", self.meter_no), ("e.created_at < %s", self.older_than)):
+            if value is not None:
+                conditions.append(clause)
+                params.append(value)
+        return ("where " + " and ".join(conditions) + " ") if conditions else "", params
+
+
 def list_exceptions(conn: psycopg.Connection, status: str | None = "open", rule: str | None = None,
                     severity: str | None = None, account_no: str | None = None, meter_no: str | None = None,
-                    limit: int = 50) -> list[ExceptionRow]:
-    conditions, params = [], []
-    for clause, value in (("e.status = %s", status), ("%s = any(e.rules)", rule), ("e.severity = %s", severity),
-                          ("a.account_no = %s", account_no), ("e.meter_no = %s", meter_no)):
-        if value is not None:
-            conditions.append(clause)
-            params.append(value)
-    where = ("where " + " and ".join(conditions) + " ") if conditions else ""
-    rows = conn.execute(_SELECT + where + "order by e.id limit %s", (*params, limit)).fetchall()
+                    limit: int = 50, offset: int = 0, sort: str = "oldest",
+                    older_than: datetime | None = None) -> list[ExceptionRow]:
+    where, params = QueueFilter(status, rule, severity, account_no, meter_no, older_than).where()
+    rows = conn.execute(_SELECT + where + f"order by {SORTS[sort]} limit %s offset %s",
+                        (*params, limit, offset)).fetchall()
     return [ExceptionRow(*row) for row in rows]
+
+
+def summarize(conn: psycopg.Connection, chosen: QueueFilter) -> tuple[int, int, list[int]]:
+    """(how many exceptions match, their flagged reads, their ids) — what a bulk action would touch."""
+    where, params = chosen.where()
+    rows = conn.execute("select e.id, e.flagged_count from vee_exceptions e "
+                        "left join service_agreements sa on sa.id = agreement_at(e.meter_id, e.block_start) "
+                        "left join accounts a on a.id = sa.account_id " + where + "order by e.id", params).fetchall()
+    return len(rows), sum(r[1] for r in rows), [r[0] for r in rows]
 
 
 def get_exception(conn: psycopg.Connection, exception_id: int) -> ExceptionRow | None:
@@ -93,3 +123,17 @@ def record_edits(conn: psycopg.Connection, meter_id: int, channel: int, edits: l
             "actor, reason) values (%s, %s, %s, %s, %s, %s, %s, %s)",
             [(meter_id, channel, datetime.fromtimestamp(moment, timezone.utc), old, new, exception_id, actor, reason)
              for moment, old, new in edits])
+
+
+def exception_place(conn: psycopg.Connection, exception_id: int) -> tuple[int, str] | None:
+    """(meter id, the meter's zone) of an exception at an installed meter."""
+    return conn.execute("select e.meter_id, m.zone from vee_exceptions e join meters m on m.id = e.meter_id "
+                        "where e.id = %s", (exception_id,)).fetchone()
+
+
+def day_values(conn: psycopg.Connection, meter_id: int, channel: int, interval_s: int,
+               days: list[date]) -> dict[date, list[int | None]]:
+    """The stored values of each of ``days`` (local days) at the meter, slot by slot from midnight."""
+    return dict(conn.execute("select local_day, values from interval_blocks where meter_id = %s and channel = %s "
+                             "and interval_s = %s and local_day = any(%s)",
+                             (meter_id, channel, interval_s, days)).fetchall())

@@ -4,7 +4,7 @@ same merge as streamed ones and keep their old value."""
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -20,6 +20,30 @@ from vee.errors import ExceptionActionRefused
 QUALITY_EDITED = STAFF_EDIT_QUALITY  # codes 200 and up are the project's own: 200 = edited by staff
 STATUS_AFTER = {"accept": "accepted", "release": "released", "override": "overridden", "reopen": "open",
                 "reestimate": "estimated"}
+
+
+LIKE_WEEKS = 4  # the evidence compares a day with the same weekday of this many weeks before
+
+
+def evidence(conn: psycopg.Connection, exception: stored.ExceptionRow) -> dict:
+    """What the exception's block looks like against the meter's like days: for each slot its time
+    (local), value, rule flags, and the mean of the same slot on the same weekday of the weeks before
+    (None where those days have no read), with the like days used."""
+    place = stored.exception_place(conn, exception.id)
+    zone = ZoneInfo(place[1]) if place else timezone.utc
+    start = exception.block_start.astimezone(zone)
+    day = start.date()
+    first = int((start - datetime.combine(day, datetime.min.time(), zone)).total_seconds()) // exception.interval_s
+    wanted = [date.fromordinal(day.toordinal() - 7 * week) for week in range(1, LIKE_WEEKS + 1)]
+    found = stored.day_values(conn, place[0], exception.channel, exception.interval_s, wanted) if place else {}
+    slots = []
+    for k, (value, flags) in enumerate(zip(exception.values, exception.flags)):
+        seen = [values[first + k] for values in found.values()
+                if first + k < len(values) and values[first + k] is not None]
+        slots.append({"start": (exception.block_start + timedelta(seconds=k * exception.interval_s))
+                      .astimezone(zone).isoformat(), "value": value, "flags": flags,
+                      "like_day_mean": round(sum(seen) / len(seen), 1) if seen else None})
+    return {"zone": str(zone), "like_days": sorted(d.isoformat() for d in found), "slots": slots}
 
 
 def act(conn: psycopg.Connection, exception_ids: list[int], action: str, actor: str, reason: str,

@@ -2,7 +2,7 @@
 what they cannot."""
 import json
 import re
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -721,3 +721,65 @@ def test_staff_find_an_account_by_address_read_its_timeline_and_change_what_it_o
     audit = [r[0] for r in conn.execute("select action from portal_audit where target = %s order by id",
                                         (portal_data.alice,))]
     assert audit.count("account.adjust") == 2 and "account.arrangement" in audit
+
+
+def test_the_exception_queue_pages_sorts_shows_like_days_and_acts_on_a_filtered_set(client, portal_data):
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    clerk, supervisor = token(client, "clerk"), token(client, "supervisor")
+    conn = portal_data.conn
+    url = "/api/v1/staff/exceptions"
+    everything = client.get(url, headers=clerk, params={"limit": 500}).json()
+    total = everything["total"]
+    assert total == len(everything["exceptions"]) > 3
+    page = client.get(url, headers=clerk, params={"limit": 2, "offset": 2}).json()
+    assert page["total"] == total and [e["id"] for e in page["exceptions"]] == \
+        [e["id"] for e in everything["exceptions"][2:4]]
+    newest = client.get(url, headers=clerk, params={"sort": "newest", "limit": 500}).json()["exceptions"]
+    assert [e["id"] for e in newest] == sorted((e["id"] for e in newest), reverse=True)
+    by_severity = [e["severity"] for e in client.get(url, headers=clerk, params={"sort": "severity",
+                                                                                  "limit": 500}).json()["exceptions"]]
+    order = {"blocks_billing": 0, "issue": 1, "information": 2}
+    assert by_severity == sorted(by_severity, key=order.get)
+    conn.execute("update vee_exceptions set created_at = now() - interval '10 days' where id = %s",
+                 (everything["exceptions"][0]["id"],))
+    aged = client.get(url, headers=clerk, params={"older_than_days": 7}).json()
+    assert aged["total"] == 1 and aged["exceptions"][0]["id"] == everything["exceptions"][0]["id"]
+
+    # evidence: each slot against the mean of the same slot on the same weekday of the weeks before
+    zone = ZoneInfo(portal_data.settings.utility_zone)
+    first_day = conn.execute("select min(local_day) from interval_blocks").fetchone()[0]
+    later = next(e for e in everything["exceptions"]
+                 if datetime.fromisoformat(e["block_start"]).astimezone(zone).date() >= first_day + timedelta(days=7)
+                 and e["meter_no"])
+    shown = client.get(f"{url}/{later['id']}", headers=clerk).json()["evidence"]
+    assert shown["like_days"] and len(shown["slots"]) == len(client.get(f"{url}/{later['id']}",
+                                                                          headers=clerk).json()["values"])
+    slot = next(s for s in shown["slots"] if s["like_day_mean"] is not None)
+    moment = datetime.fromisoformat(slot["start"])
+    expected = conn.execute(
+        "select avg(r.value) from interval_reads r join meters m on m.id = r.meter_id where m.meter_no = %s "
+        "and r.channel = 1 and r.interval_start = any(%s)",
+        (later["meter_no"], [datetime.combine(d, moment.timetz().replace(tzinfo=None), zone)
+                             for d in (date.fromisoformat(x) for x in shown["like_days"])])).fetchone()[0]
+    assert slot["like_day_mean"] == round(float(expected), 1)
+
+    # bulk: first what it would change, then the change; release needs a supervisor
+    rule = everything["exceptions"][0]["rules"][0]
+    matching = client.get(url, headers=clerk, params={"rule": rule, "limit": 500}).json()["total"]
+    preview = client.post(f"{url}/bulk", headers=clerk, json={"action": "accept", "why": "checked: real use",
+                                                              "rule": rule}).json()
+    assert preview["applied"] is False and preview["matching"] == matching
+    assert preview["will"].startswith(f"accept {matching:,} exceptions")
+    assert client.get(url, headers=clerk, params={"rule": rule}).json()["total"] == matching  # nothing moved yet
+    refused = client.post(f"{url}/bulk", headers=clerk, json={"action": "release", "why": "x y z", "rule": rule,
+                                                              "apply": True})
+    assert (refused.status_code, refused.json()["code"]) == (403, "role_required")
+    done = client.post(f"{url}/bulk", headers=clerk, json={"action": "accept", "why": "checked: real use",
+                                                           "rule": rule, "apply": True}).json()
+    assert done["applied"] and done["moved"] == matching
+    assert client.get(url, headers=clerk, params={"rule": rule}).json()["total"] == 0
+    reopened = client.post(f"{url}/bulk", headers=supervisor, json={"action": "reopen", "why": "second look",
+                                                                    "rule": rule, "status": "accepted", "apply": True})
+    assert reopened.json()["moved"] == matching

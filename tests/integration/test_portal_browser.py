@@ -556,3 +556,40 @@ def test_staff_find_an_account_by_address_adjust_it_after_confirming_and_read_it
     rows = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#timeline-events tbody tr")]
     assert shown(browser, "timeline-total").startswith("1 event")
     assert "adjustment: goodwill: a missed appointment" in rows[0] and "-7.25 USD" in rows[0] and "clerk" in rows[0]
+
+
+def test_staff_work_the_exception_queue_with_its_evidence_and_a_bulk_action(server, browser, portal_data):
+    conn = portal_data.conn
+    sign_in(browser, server, "supervisor")
+    browser.get(f"{server}/staff/exceptions")
+    total = conn.execute("select count(*) from vee_exceptions where status = 'open'").fetchone()[0]
+    assert shown(browser, "exception-total").startswith(f"{total} exception")
+    first = conn.execute("select id, flagged_count, rules[1] from vee_exceptions where status = 'open' "
+                         "order by id limit 1").fetchone()
+    browser.find_element(By.ID, f"exception-{first[0]}").click()
+    arrive(browser, lambda url: f"/staff/exceptions/{first[0]}" in url)
+    bars = browser.find_elements(By.CSS_SELECTOR, "#evidence-chart rect")
+    flagged = browser.find_elements(By.CSS_SELECTOR, "#evidence-chart rect.flagged")
+    slots = conn.execute("select cardinality(values), (select count(*) from unnest(flags) f where f <> 0) "
+                         "from vee_exceptions where id = %s", (first[0],)).fetchone()
+    assert len(bars) <= slots[0] and len(flagged) >= 1 and len(flagged) <= slots[1]
+    browser.find_element(By.ID, "exception-action").send_keys("release")
+    browser.find_element(By.ID, "exception-why").send_keys("the customer confirmed the use")
+    browser.find_element(By.ID, "exception-submit").click()
+    assert shown(browser, "confirm-text") == (f"This will release exception {first[0]} to billing: its {first[1]} "
+                                              "flagged reads are billed as stored.")
+    assert conn.execute("select status from vee_exceptions where id = %s", (first[0],)).fetchone()[0] == "open"
+    browser.find_element(By.ID, "confirm-submit").click()
+    assert shown(browser, "message") == f"Exception {first[0]}: release done."
+    assert browser.find_element(By.ID, "exception-status").text == "released"
+    # a bulk action on a filtered set: the count first, then the action
+    rule = conn.execute("select rules[1], count(*) from vee_exceptions where status = 'open' group by 1 "
+                        "order by 2 desc limit 1").fetchone()
+    browser.get(f"{server}/staff/exceptions?rule={rule[0]}")
+    browser.find_element(By.ID, "bulk-why").send_keys("reviewed as a batch")
+    browser.find_element(By.ID, "bulk-submit").click()
+    assert shown(browser, "confirm-text").startswith(f"This will accept {rule[1]:,} exceptions")
+    browser.find_element(By.ID, "confirm-submit").click()
+    assert shown(browser, "message") == f"{rule[1]:,} exceptions accepted."
+    assert conn.execute("select count(*) from vee_exceptions where status = 'open' and %s = any(rules)",
+                        (rule[0],)).fetchone()[0] == 0
