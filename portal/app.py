@@ -18,8 +18,8 @@ from prometheus_client import generate_latest
 from psycopg_pool import ConnectionPool
 
 from portal import (arrangements_api, case_pages, cases_api, customer_api, exception_pages, lifecycle_api, order_pages,
-                    orders_api, pages, preferences_api, problems, records_api, staff_account_pages,
-                    staff_accounts_api, staff_api)
+                    orders_api, pages, payment_pages, preferences_api, problems, records_api, staff_account_pages,
+                    staff_accounts_api, staff_api, staff_payments_api)
 from portal.gateway import PaymentGateway, TestGateway
 
 from portal.metrics import PortalMetrics
@@ -29,6 +29,7 @@ from billing.entities import configured_entities
 log = logging.getLogger(__name__)
 MAX_BODY = 1_048_576
 MAX_UPLOAD = 16 * 1_048_576  # a customer's Green Button file: a year of 15-minute data is ~6 MB
+MAX_LOCKBOX = 5 * 1_048_576 + 65_536  # a lockbox file (5 MiB, checked by the route) and its form
 MAX_REPORT = 2 * 1_048_576 + 65_536  # a leak or outage report: its photo (2 MiB, checked by the route) and fields
 TARIFF_SECONDS = 60.0
 
@@ -138,6 +139,7 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     app.include_router(customer_api.router)
     app.include_router(staff_api.router)
     app.include_router(staff_accounts_api.router)
+    app.include_router(staff_payments_api.router)
     app.include_router(records_api.router)
     app.include_router(lifecycle_api.router)
     app.include_router(orders_api.router)
@@ -149,6 +151,7 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     app.include_router(case_pages.router)
     app.include_router(staff_account_pages.router)
     app.include_router(exception_pages.router)
+    app.include_router(payment_pages.router)
     return app
 
 
@@ -183,6 +186,8 @@ class Guard:
             limit = MAX_UPLOAD
         elif scope["method"] == "POST" and scope["path"].endswith("/reports"):
             limit = MAX_REPORT
+        elif scope["method"] == "POST" and scope["path"].endswith("/lockbox"):
+            limit = MAX_LOCKBOX
         if length is not None and (not length.isdigit() or int(length) > limit):
             refusal = (413, "too_large", f"at most {limit} bytes")
         elif length is None and b"transfer-encoding" in headers:

@@ -16,7 +16,7 @@ from portal.problems import Problem
 from portal.auth import Principal
 from portal.deps import ACCOUNT_NO, staff
 from storage import staff_views as views
-from storage.accounts import account_id_of
+from storage.accounts import account_id_of, account_no_of
 
 router = APIRouter(prefix="/api/v1/staff", tags=["staff"])
 WHY = Field(min_length=3, max_length=500, description="why: kept with the action")
@@ -307,15 +307,25 @@ def payment_exceptions(request: Request, who: Principal = Depends(staff("clerk")
 
 
 class Match(BaseModel):
-    account_no: str = Field(pattern=ACCOUNT_NO)
+    account_no: str | None = Field(None, pattern=ACCOUNT_NO)
+    invoice_no: int | None = Field(None, ge=1, le=2**62, description="or the bill the payment is for")
     why: str = WHY
 
 
 @router.post("/payments/{payment_id}/match")
 def match(request: Request, body: Match, payment_id: int = Path(ge=1, le=2**62), who: Principal = Depends(staff("clerk"))) -> dict:
+    """Apply an unmatched payment to an account, named or found by the bill (invoice) it is for."""
     from billing.payments import match_payment
+    from storage.bill_records import bill
 
+    if (body.account_no is None) == (body.invoice_no is None):
+        raise Problem(422, "account_or_invoice", "name the account or the invoice, one of them")
     with request.app.state.pool.connection() as conn:
+        if body.invoice_no is not None:
+            found = bill(conn, body.invoice_no)
+            if found is None:
+                raise Problem(404, "no_such_bill", f"no bill {body.invoice_no}")
+            body.account_no = account_no_of(conn, found["account_id"])
         account_id = account_id_of(conn, body.account_no)
         if account_id is None:
             raise Problem(404, "no_such_account", "no such account")

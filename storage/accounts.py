@@ -12,6 +12,11 @@ def account_id_of(conn: psycopg.Connection, account_no: str) -> int | None:
     return None if row is None else row[0]
 
 
+def account_no_of(conn: psycopg.Connection, account_id: int) -> str | None:
+    row = conn.execute("select account_no from accounts where id = %s", (account_id,)).fetchone()
+    return None if row is None else row[0]
+
+
 def billing_entity_of(conn: psycopg.Connection, account_id: int) -> str:
     return conn.execute("select billing_entity from accounts where id = %s", (account_id,)).fetchone()[0]
 

@@ -783,3 +783,49 @@ def test_the_exception_queue_pages_sorts_shows_like_days_and_acts_on_a_filtered_
     reopened = client.post(f"{url}/bulk", headers=supervisor, json={"action": "reopen", "why": "second look",
                                                                     "rule": rule, "status": "accepted", "apply": True})
     assert reopened.json()["moved"] == matching
+
+
+def test_staff_upload_a_lockbox_file_match_by_invoice_reverse_a_returned_payment_and_refund_a_credit(
+        client, portal_data):
+    clerk, supervisor = token(client, "clerk"), token(client, "supervisor")
+    bill_the_period(portal_data)
+    conn = portal_data.conn
+    bill_id = conn.execute("select b.id from bills b join accounts a on a.id = b.account_id where a.account_no = %s",
+                           (portal_data.bob,)).fetchone()[0]
+    text = ("reference,received_on,account_no,invoice_no,amount,method\n"
+            f"LBX-1,2026-10-05,{portal_data.alice},,20.00,check\n"
+            "LBX-2,2026-10-05,NOSUCH,,7.00,check\n"
+            "LBX-3,2026-10-05,,,not money,check\n")
+    files = {"file": ("lockbox-oct.csv", text.encode(), "text/csv")}
+    first = client.post("/api/v1/staff/lockbox", headers=clerk, files=files)
+    assert first.status_code == 201
+    summary = first.json()
+    assert (summary["lines"], summary["applied"], summary["unmatched"], summary["applied_minor"]) == (2, 1, 1, 2000)
+    assert [e["line"] for e in summary["errors"]] == [4]
+    again = client.post("/api/v1/staff/lockbox", headers=clerk, files=files).json()
+    assert (again["applied"], again["duplicates"]) == (0, 2)  # nothing applied twice
+    queued = client.get("/api/v1/staff/payments/exceptions", headers=clerk).json()["payments"]
+    unmatched = next(p for p in queued if p["reference"] == "LBX-2")
+    both = client.post(f"/api/v1/staff/payments/{unmatched['id']}/match", headers=clerk,
+                       json={"account_no": portal_data.bob, "invoice_no": bill_id, "why": "x y z"})
+    assert (both.status_code, both.json()["code"]) == (422, "account_or_invoice")
+    matched = client.post(f"/api/v1/staff/payments/{unmatched['id']}/match", headers=clerk,
+                          json={"invoice_no": bill_id, "why": "the stub's bill number"})
+    assert matched.status_code == 200 and matched.json()["account_no"] == portal_data.bob
+    # a returned payment: a supervisor's, with the entity's fee; the customer is told
+    applied = conn.execute("select id from payments where reference = 'LBX-1'").fetchone()[0]
+    assert client.post(f"/api/v1/staff/payments/{applied}/return", headers=clerk,
+                       json={"why": "NSF"}).status_code == 403
+    returned = client.post(f"/api/v1/staff/payments/{applied}/return", headers=supervisor, json={"why": "NSF"})
+    assert returned.status_code == 200 and returned.json()["fee_minor"] == 2500
+    assert client.get(f"/api/v1/staff/payments/{applied}", headers=clerk).json()["status"] == "returned"
+    # a refund is of a credit only
+    url = f"/api/v1/staff/accounts/{portal_data.alice}"
+    too_much = client.post(f"{url}/refunds", headers=supervisor, json={"amount": "5.00", "why": "no credit"})
+    assert too_much.status_code == 409 and too_much.json()["code"] == "more_than_credit"
+    balance = client.post(f"{url}/adjustments", headers=supervisor,
+                          json={"amount": "-1000.00", "why": "settlement"}).json()["balance_minor"]
+    assert balance < 0
+    refunded = client.post(f"{url}/refunds", headers=supervisor, json={"amount": "5.00", "why": "customer asked"})
+    assert refunded.status_code == 201 and refunded.json()["balance_minor"] == balance + 500
+    assert client.post(f"{url}/refunds", headers=clerk, json={"amount": "1.00", "why": "x y z"}).status_code == 403

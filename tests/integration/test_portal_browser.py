@@ -593,3 +593,38 @@ def test_staff_work_the_exception_queue_with_its_evidence_and_a_bulk_action(serv
     assert shown(browser, "message") == f"{rule[1]:,} exceptions accepted."
     assert conn.execute("select count(*) from vee_exceptions where status = 'open' and %s = any(rules)",
                         (rule[0],)).fetchone()[0] == 0
+
+
+def test_staff_import_a_lockbox_file_and_match_and_reverse_payments_after_confirming(server, browser, portal_data,
+                                                                                      tmp_path):
+    conn = portal_data.conn
+    upload = tmp_path / "lockbox.csv"
+    upload.write_text("reference,received_on,account_no,invoice_no,amount,method\n"
+                      f"BRW-1,2026-10-05,{portal_data.alice},,30.00,check\n"
+                      "BRW-2,2026-10-05,NOSUCH,,8.00,check\n"
+                      "BRW-3,not a day,,,1.00,check\n")
+    sign_in(browser, server, "supervisor")
+    browser.get(f"{server}/staff/payments")
+    browser.find_element(By.ID, "lockbox-file").send_keys(str(upload))
+    browser.find_element(By.ID, "lockbox-submit").click()
+    assert shown(browser, "lockbox-counts").startswith("2 lines: 1 applied (30.00 USD), 1 to the queue, 0 taken "
+                                                       "before, 1 refused")
+    assert "4" in browser.find_element(By.ID, "lockbox-errors").text
+    queued = conn.execute("select id from payments where reference = 'BRW-2'").fetchone()[0]
+    browser.find_element(By.ID, f"match-target-{queued}").send_keys(portal_data.bob)
+    browser.find_element(By.ID, f"match-why-{queued}").send_keys("the customer called: a typo")
+    browser.find_element(By.ID, f"match-{queued}").click()
+    assert shown(browser, "confirm-text") == f"This will apply payment BRW-2 of 8.00 USD to account {portal_data.bob}, " \
+                                             "lowering what it owes."
+    browser.find_element(By.ID, "confirm-submit").click()
+    assert shown(browser, "message") == f"Payment {queued} applied to account {portal_data.bob}."
+    applied = conn.execute("select id from payments where reference = 'BRW-1'").fetchone()[0]
+    browser.find_element(By.ID, "return-payment").send_keys(str(applied))
+    browser.find_element(By.ID, "return-why").send_keys("NSF")
+    browser.find_element(By.ID, "return-submit").click()
+    assert shown(browser, "confirm-text").startswith(f"This will reverse payment BRW-1 of 30.00 USD on account "
+                                                     f"{portal_data.alice}")
+    assert conn.execute("select status from payments where id = %s", (applied,)).fetchone()[0] == "applied"
+    browser.find_element(By.ID, "confirm-submit").click()
+    assert shown(browser, "message") == f"Payment {applied} returned; fee 25.00 USD."
+    assert conn.execute("select status from payments where id = %s", (applied,)).fetchone()[0] == "returned"
