@@ -14,7 +14,7 @@ from config.settings import Settings
 from billing.entities import configured_entities
 from billing.delivery import configured_delivery
 from storage import accounts
-from storage.bills import bill_status, open_corrections, unmatched_payments
+from storage.bills import open_corrections, unmatched_payments
 
 
 def _connect(settings: Settings):
@@ -158,23 +158,19 @@ def cmd_bills(args, settings: Settings) -> int:
                 print(f"bill {args.bill} cancelled; its reversal is posted")
                 return 0
             if args.action == "rebill":
-                from billing.bill_run import run_bill_run
-                from billing.corrections import cancel_bill, period_of
+                from billing.rebill import rebill
                 from storage.tariffs import current_tariffs
 
-                if bill_status(conn, args.bill) == "issued":
-                    cancel_bill(conn, args.bill, actor, args.why, _now())
-                period_id, account_id = period_of(conn, args.bill)
-                result = run_bill_run(conn, period_id, current_tariffs(conn), entities=configured_entities(settings),
-                                      account_ids=[account_id], requested_by=actor)
-                if not result.bill_ids:
-                    held = {**result.accounts_held, **result.accounts_failed}
-                    if not held:  # its agreements all stopped in the period: their final bills take the days
-                        print(f"bill {args.bill} cancelled; nothing else of the account to bill in its period "
-                              f"(the final bill takes the days served: m2c bills final)")
-                        return 0
-                    return _fail("rebill_held", f"bill {args.bill} cancelled; the rebill was not issued: {held}", 1)
-                print(f"bill {args.bill} cancelled; rebill {result.bill_ids[0]} issued")
+                done = rebill(conn, args.bill, current_tariffs(conn), configured_entities(settings), actor, args.why,
+                              _now())
+                if done.nothing_left:  # its agreements all stopped in the period: their final bills take the days
+                    print(f"bill {args.bill} cancelled; nothing else of the account to bill in its period "
+                          f"(the final bill takes the days served: m2c bills final)")
+                    return 0
+                if done.rebill_id is None:
+                    return _fail("rebill_held", f"bill {args.bill} cancelled; the rebill was not issued: {done.held}",
+                                 1)
+                print(f"bill {args.bill} cancelled; rebill {done.rebill_id} issued")
                 return 0
         except BillingError as error:
             return _fail(error.code, str(error))

@@ -86,18 +86,27 @@ def record_outcomes(conn: psycopg.Connection, run_id: int, outcomes: list[tuple]
                             for account_id, status, reason, bill_id, *_ in outcomes]).encode())
 
 
+_BLOCKING = (
+    "from vee_exceptions e "
+    "join agreement_meters am on am.meter_id = e.meter_id "
+    " and am.installed_at < e.block_start + make_interval(secs => e.interval_s * array_length(e.values, 1)) "
+    " and coalesce(am.removed_at, 'infinity') > e.block_start "
+    "join service_agreements sa on sa.id = am.service_agreement_id join accounts a on a.id = sa.account_id "
+    "join billing_periods p on p.id = %s "
+    "where e.status = 'open' and e.severity = 'blocks_billing' and sa.account_id = any(%s::int8[]) "
+    "  and e.block_start < (p.period_end::timestamp at time zone a.zone) "
+    "  and e.block_start + make_interval(secs => e.interval_s * array_length(e.values, 1)) "
+    "      > (p.period_start::timestamp at time zone a.zone) ")
+
+
 def blocking_exceptions(conn: psycopg.Connection, account_ids: list[int], billing_period_id: int) -> dict[int, int]:
     """Open VEE exceptions that block billing, per account, whose reads fall in the period (local days)."""
-    rows = conn.execute(
-        "select sa.account_id, count(*) from vee_exceptions e "
-        "join agreement_meters am on am.meter_id = e.meter_id "
-        " and am.installed_at < e.block_start + make_interval(secs => e.interval_s * array_length(e.values, 1)) "
-        " and coalesce(am.removed_at, 'infinity') > e.block_start "
-        "join service_agreements sa on sa.id = am.service_agreement_id join accounts a on a.id = sa.account_id "
-        "join billing_periods p on p.id = %s "
-        "where e.status = 'open' and e.severity = 'blocks_billing' and sa.account_id = any(%s::int8[]) "
-        "  and e.block_start < (p.period_end::timestamp at time zone a.zone) "
-        "  and e.block_start + make_interval(secs => e.interval_s * array_length(e.values, 1)) "
-        "      > (p.period_start::timestamp at time zone a.zone) "
-        "group by sa.account_id", (billing_period_id, int_array(account_ids))).fetchall()
+    rows = conn.execute("select sa.account_id, count(*) " + _BLOCKING + "group by sa.account_id",
+                        (billing_period_id, int_array(account_ids))).fetchall()
     return dict(rows)
+
+
+def blocking_exception_ids(conn: psycopg.Connection, account_id: int, billing_period_id: int) -> list[int]:
+    """The ids of the account's open exceptions that block its bill of the period."""
+    return [r[0] for r in conn.execute("select distinct e.id " + _BLOCKING + "order by 1",
+                                       (billing_period_id, int_array([account_id])))]

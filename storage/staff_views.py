@@ -79,6 +79,10 @@ def bill_run(conn: psycopg.Connection, run_id: int) -> tuple | None:
     return conn.execute(_RUNS + "where r.id = %s", (run_id,)).fetchone()
 
 
+def bill_run_period(conn: psycopg.Connection, run_id: int) -> int:
+    return conn.execute("select billing_period_id from bill_runs where id = %s", (run_id,)).fetchone()[0]
+
+
 def bill_run_progress(conn: psycopg.Connection, run_id: int, cycle_id: int) -> tuple[dict, int, list[tuple]]:
     """(accounts by outcome so far, accounts in the cycle, (account number, reason) of the held and failed)."""
     outcomes = dict(conn.execute("select status, count(*) from bill_run_accounts where bill_run_id = %s "

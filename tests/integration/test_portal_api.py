@@ -829,3 +829,42 @@ def test_staff_upload_a_lockbox_file_match_by_invoice_reverse_a_returned_payment
     refunded = client.post(f"{url}/refunds", headers=supervisor, json={"amount": "5.00", "why": "customer asked"})
     assert refunded.status_code == 201 and refunded.json()["balance_minor"] == balance + 500
     assert client.post(f"{url}/refunds", headers=clerk, json={"amount": "1.00", "why": "x y z"}).status_code == 403
+
+
+def test_staff_release_a_held_account_and_rebill_a_bill_seeing_what_changed_line_by_line(client, portal_data):
+    clerk, supervisor = token(client, "clerk"), token(client, "supervisor")
+    conn = portal_data.conn
+    client.post("/api/v1/staff/bill-runs", headers=supervisor, json={"cycle": portal_data.utility.cycle_code})
+    for thread in client.app.state.bill_runs.threads:
+        thread.join(120)
+    run = client.get("/api/v1/staff/bill-runs", headers=clerk).json()["bill_runs"][0]
+    progress = client.get(f"/api/v1/staff/bill-runs/{run['id']}", headers=clerk).json()
+    held = next(h for h in progress["held"] if h["reason"].startswith("blocking_exceptions"))
+    url = f"/api/v1/staff/bill-runs/{run['id']}/accounts/{held['account_no']}/release"
+    assert client.post(url, headers=clerk, json={"why": "checked"}).status_code == 403
+    released = client.post(url, headers=supervisor, json={"why": "checked the reads with the customer"}).json()
+    assert released["released_exceptions"] > 0
+    assert released["bill_id"] is not None and not released["still_held"]
+    assert client.get(f"/api/v1/staff/bills/{released['bill_id']}", headers=clerk).json()["account_no"] == \
+        held["account_no"]
+    # a read of a billed account changes: the rebill says what changed, line by line
+    billed = conn.execute(
+        "select b.id, e.id, e.values from bills b join accounts a on a.id = b.account_id "
+        "join service_agreements sa on sa.account_id = a.id join agreement_meters am on am.service_agreement_id = sa.id "
+        "join vee_exceptions e on e.meter_id = am.meter_id and e.status = 'open' "
+        "where b.status = 'issued' and e.values[1] is not null order by b.id limit 1").fetchone()
+    assert billed is not None  # the seeded utility has open (non-blocking) exceptions at billed accounts
+    bill_id, exception_id, values = billed
+    before = client.get(f"/api/v1/staff/bills/{bill_id}", headers=clerk).json()
+    client.post(f"/api/v1/staff/exceptions/{exception_id}/override", headers=supervisor,
+                json={"why": "the customer read the meter", "values": {"0": values[0] + 500_000}})
+    assert client.post(f"/api/v1/staff/bills/{bill_id}/rebill", headers=clerk, json={"why": "x y z"}).status_code == 403
+    done = client.post(f"/api/v1/staff/bills/{bill_id}/rebill", headers=supervisor,
+                       json={"why": "the read was corrected"}).json()
+    after = client.get(f"/api/v1/staff/bills/{done['rebill_id']}", headers=clerk).json()
+    assert after["rebill_of"] == bill_id and client.get(f"/api/v1/staff/bills/{bill_id}",
+                                                        headers=clerk).json()["status"] == "cancelled"
+    assert sum(d["change_minor"] for d in done["differences"]) == after["total_minor"] - before["total_minor"]
+    assert any(d["change_minor"] > 0 and d["quantity_after"] != d["quantity_before"] for d in done["differences"])
+    again = client.post(f"/api/v1/staff/bills/{bill_id}/cancel", headers=supervisor, json={"why": "twice"})
+    assert (again.status_code, again.json()["code"]) == (409, "not_issued")

@@ -628,3 +628,49 @@ def test_staff_import_a_lockbox_file_and_match_and_reverse_payments_after_confir
     browser.find_element(By.ID, "confirm-submit").click()
     assert shown(browser, "message") == f"Payment {applied} returned; fee 25.00 USD."
     assert conn.execute("select status from payments where id = %s", (applied,)).fetchone()[0] == "returned"
+
+
+def test_staff_close_a_cycle_watch_it_release_a_held_account_and_rebill_a_correction(server, browser, portal_data):
+    import time
+
+    conn = portal_data.conn
+    sign_in(browser, server, "supervisor")
+    browser.get(f"{server}/staff/bill-runs")
+    browser.find_element(By.ID, "run-start").click()
+    assert shown(browser, "message").startswith(f"Bill run of cycle {portal_data.utility.cycle_code} started")
+    deadline = time.monotonic() + 120
+    while True:  # the run's page refreshes itself while it runs
+        run_id = conn.execute("select max(id) from bill_runs").fetchone()[0]
+        if run_id and conn.execute("select status from bill_runs where id = %s", (run_id,)).fetchone()[0] \
+                != "running" or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
+    browser.get(f"{server}/staff/bill-runs/{run_id}")
+    assert shown(browser, "run-status").startswith("finished: 100.0% of")
+    held = conn.execute("select a.account_no from bill_run_accounts b join accounts a on a.id = b.account_id "
+                        "where b.bill_run_id = %s and b.reason like 'blocking_exceptions%%' order by 1 limit 1",
+                        (run_id,)).fetchone()[0]
+    browser.find_element(By.ID, f"release-why-{held}").send_keys("reads checked with the customer")
+    browser.find_element(By.ID, f"release-{held}").click()
+    assert "release the open exceptions that block account" in shown(browser, "confirm-text")
+    browser.find_element(By.ID, "confirm-submit").click()
+    said = shown(browser, "message")
+    assert said.startswith(f"Account {held}: ") and " issued." in said
+    # a correction: a billed account's read changes after billing; one click rebills it, the change shown
+    from vee.queue import override
+
+    bill_id, exception_id, values = conn.execute(
+        "select b.id, e.id, e.values from bills b join service_agreements sa on sa.account_id = b.account_id "
+        "join agreement_meters am on am.service_agreement_id = sa.id "
+        "join vee_exceptions e on e.meter_id = am.meter_id and e.status = 'open' "
+        "where b.status = 'issued' and e.values[1] is not null order by b.id limit 1").fetchone()
+    override(conn, exception_id, {0: values[0] + 500_000}, "supervisor", "the customer read the meter")
+    from billing.corrections import raise_corrections
+    assert raise_corrections(conn) >= 1
+    browser.get(f"{server}/staff/bill-runs")
+    browser.find_element(By.ID, f"rebill-{bill_id}").click()
+    assert shown(browser, "confirm-text").startswith(f"This will cancel bill {bill_id}")
+    browser.find_element(By.ID, "confirm-submit").click()
+    assert shown(browser, "message").startswith(f"Bill {bill_id} cancelled; rebill ")
+    changes = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#difference-lines tbody tr")]
+    assert any(not row.endswith(" 0.00") for row in changes), changes  # a line moved by the corrected read
