@@ -142,12 +142,8 @@ def cmd_rate_quote(args, settings: Settings) -> int:
 
 
 def cmd_rate_impact(args, settings: Settings) -> int:
-    from rating.impact import Customer, impact
+    from billing.rate_impact import stored_impact
     from rating.importers import load_tariff as load
-    from rating.pricing import UsageInput
-    from rating.units import unit_factor
-    from rating.usage import IntervalData
-    from storage.usage import assigned_agreements, intervals_for
 
     zone = args.zone or settings.utility_zone
     current_text, current_label = _current_text(settings, args.current)
@@ -155,15 +151,7 @@ def cmd_rate_impact(args, settings: Settings) -> int:
     current, proposed = load(current_text, current_label, "toml"), load(proposed_text, proposed_label, "toml")
     start, end = _day(args.period_start, zone), _day(args.period_end, zone)
     with _connect(settings) as conn:
-        agreements = assigned_agreements(conn, current.code, start)
-        stored = intervals_for(conn, agreements, start, end)
-    customers = []
-    for agreement in stored:
-        factor, in_ccf = unit_factor(agreement.power_of_ten, agreement.unit, current.billing_unit)
-        data = IntervalData(agreement.starts, agreement.interval_s, agreement.values, agreement.exported)
-        customers.append(Customer(f"{agreement.account_no}/{agreement.service_agreement_id}",
-                                  UsageInput(intervals=data, factor=factor, in_ccf=in_ccf), {}))
-    report = impact(current, proposed, start, end, customers, zone, top=args.top)
+        report = stored_impact(conn, current, proposed, start, end, zone, top=args.top)
     currency = current.currency
     if args.json:
         print(json.dumps({

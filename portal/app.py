@@ -19,7 +19,8 @@ from psycopg_pool import ConnectionPool
 
 from portal import (arrangements_api, bill_pages, bills_api, case_pages, cases_api, customer_api, exception_pages,
                     lifecycle_api, order_pages, orders_api, pages, payment_pages, preferences_api, problems,
-                    records_api, staff_account_pages, staff_accounts_api, staff_api, staff_payments_api)
+                    records_api, staff_account_pages, staff_accounts_api, staff_api, staff_payments_api, tariff_pages,
+                    tariffs_api)
 from portal.gateway import PaymentGateway, TestGateway
 
 from portal.metrics import PortalMetrics
@@ -141,6 +142,7 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     app.include_router(staff_accounts_api.router)
     app.include_router(staff_payments_api.router)
     app.include_router(bills_api.router)
+    app.include_router(tariffs_api.router)
     app.include_router(records_api.router)
     app.include_router(lifecycle_api.router)
     app.include_router(orders_api.router)
@@ -154,6 +156,7 @@ def create_app(settings, services: Services | None = None, production: bool = Fa
     app.include_router(exception_pages.router)
     app.include_router(payment_pages.router)
     app.include_router(bill_pages.router)
+    app.include_router(tariff_pages.router)
     return app
 
 

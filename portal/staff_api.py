@@ -235,17 +235,29 @@ def diff_tariff(request: Request, body: TariffText, who: Principal = Depends(sta
     return {"code": tariff.code, "published_revision": row[0] if row else None, "diff": "\n".join(lines)}
 
 
+class Publish(TariffText):
+    why: str = WHY
+    effective_from: date | None = Field(None, description="the date the newest version takes effect: checked "
+                                                          "against the document")
+
+
 @router.post("/tariffs/publish", status_code=201)
-def publish_tariff(request: Request, body: TariffText, who: Principal = Depends(staff("supervisor"))) -> dict:
-    """Publish a tariff (each version carries its effective date); the same text again is the same revision."""
+def publish_tariff(request: Request, body: Publish, who: Principal = Depends(staff("supervisor"))) -> dict:
+    """Publish a tariff with why (each version carries its effective date; ``effective_from`` checks the
+    newest); the same text again is the same revision."""
     from storage.tariffs import publish
 
     tariff, problems = _parse(body.document)
     if tariff is None:
         raise Problem(422, "tariff_invalid", f"{len(problems)} problem(s) in the tariff", problems=problems)
+    newest = tariff.versions[-1].effective_from
+    if body.effective_from is not None and body.effective_from != newest:
+        raise Problem(422, "effective_date_mismatch", f"the newest version takes effect on {newest}, not "
+                      f"{body.effective_from}: add a [[versions]] with effective_from = {body.effective_from}")
     with request.app.state.pool.connection() as conn:
-        revision = publish(conn, body.document, "portal", published_by=who.username)
-        record(conn, who, "tariff.publish", tariff.code, {"revision": revision})
+        revision = publish(conn, body.document, "portal", published_by=who.username, reason=body.why)
+        record(conn, who, "tariff.publish", tariff.code, {"revision": revision, "why": body.why,
+                                                          "effective_from": newest.isoformat()})
     request.app.state.forget_tariffs()
     return {"code": tariff.code, "revision": revision}
 

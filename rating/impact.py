@@ -42,6 +42,7 @@ class ImpactReport:
     percentiles: dict[str, dict[int, float]]  # "difference_minor"/"percent" -> {p: value}
     largest: list[Change]  # by absolute difference
     failed: dict[str, str]  # key -> rating error code
+    percents: tuple[float, ...] = ()  # every priced bill's change in percent (bills that were not zero)
 
     @property
     def revenue_difference_minor(self) -> int:
@@ -70,4 +71,4 @@ def impact(current: Tariff, proposed: Tariff, period_start: date, period_end: da
             table["percent"][p] = round(float(np.percentile(percents, p)), 2)
     largest = sorted(changes, key=lambda c: (-abs(c.difference_minor), c.key))[:top]
     return ImpactReport(len(changes), sum(c.current_minor for c in changes), sum(c.proposed_minor for c in changes),
-                        table, largest, failed)
+                        table, largest, failed, tuple(float(p) for p in percents))

@@ -15,15 +15,16 @@ class PublishedTariff:
     tariff: Tariff
 
 
-def publish(conn: psycopg.Connection, text: str, source: str = "<tariff>", published_by: str | None = None) -> int:
-    """Validate and store a tariff document; publishing the same text again returns its revision."""
+def publish(conn: psycopg.Connection, text: str, source: str = "<tariff>", published_by: str | None = None,
+            reason: str | None = None) -> int:
+    """Validate and store a tariff document (with who and why); the same text again returns its revision."""
     tariff = parse_tariff(text, source)  # raises TariffInvalid with every problem
     digest = hashlib.sha256(text.encode()).hexdigest()
     with conn.transaction():
         row = conn.execute(
-            "insert into tariff_revisions (code, service, document, digest, published_by) "
-            "values (%s, %s, %s, %s, coalesce(%s, current_user)) on conflict (code, digest) do nothing returning id",
-            (tariff.code, tariff.service, text, digest, published_by)).fetchone()
+            "insert into tariff_revisions (code, service, document, digest, published_by, reason) "
+            "values (%s, %s, %s, %s, coalesce(%s, current_user), %s) on conflict (code, digest) do nothing "
+            "returning id", (tariff.code, tariff.service, text, digest, published_by, reason)).fetchone()
         if row is None:
             row = conn.execute("select id from tariff_revisions where code = %s and digest = %s",
                                (tariff.code, digest)).fetchone()
@@ -57,3 +58,9 @@ def tariff_summaries(conn: psycopg.Connection) -> list[tuple]:
     """(code, service, revisions, latest revision id, latest published at) per tariff code."""
     return conn.execute("select code, service, count(*), max(id), max(published_at) from tariff_revisions "
                         "group by code, service order by code").fetchall()
+
+
+def revisions(conn: psycopg.Connection, code: str) -> list[tuple]:
+    """(revision id, published at, by, why) of a tariff code, newest first."""
+    return conn.execute("select id, published_at, published_by, reason from tariff_revisions where code = %s "
+                        "order by id desc", (code,)).fetchall()

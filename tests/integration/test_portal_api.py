@@ -17,7 +17,7 @@ from tests.integration.portal_fixtures import PASSWORD, bill_the_period
 pytestmark = pytest.mark.integration
 XSD = Path(__file__).resolve().parents[3] / "shared" / "samples" / "schemas" / "espi.xsd"
 PUBLIC = {"/login", "/healthz", "/metrics", "/api/openapi.json", "/api/docs",
-          "/api/v1/sessions", "/"}
+          "/api/v1/sessions", "/", "/static/tariff_editor.js"}
 OWN_SESSION = {"/logout", "/api/v1/sessions/current"}  # act on the caller's own session only
 
 
@@ -153,7 +153,7 @@ def test_every_route_refuses_callers_who_may_not_use_it(client, portal_data):
     alice_bill = portal_data.conn.execute("select b.id from bills b join accounts a on a.id = b.account_id "
                                           "where a.account_no = %s", (portal_data.alice,)).fetchone()[0]
     values = {"account_no": portal_data.alice, "bill_id": alice_bill, "exception_id": 1, "payment_id": 1,
-              "run_id": 1, "action": "accept", "order_id": 1, "case_id": 1}
+              "run_id": 1, "action": "accept", "order_id": 1, "case_id": 1, "code": "E-RES"}
     walked = 0
     for route in routes(client.app.routes):
         path = getattr(route, "path", "")
@@ -216,8 +216,10 @@ def test_staff_work_queues_tariffs_bill_runs_with_roles_and_audit(client, portal
     document = (Path(__file__).resolve().parents[2] / "rating" / "tariffs" / "water_residential.toml").read_text()
     changed = document.replace('"2026-01-01"', '"2026-01-01"', 1) + "\n# reviewed\n"
     assert "reviewed" in client.post("/api/v1/staff/tariffs/diff", headers=clerk, json={"document": changed}).json()["diff"]
-    assert client.post("/api/v1/staff/tariffs/publish", headers=clerk, json={"document": changed}).status_code == 403
-    published = client.post("/api/v1/staff/tariffs/publish", headers=supervisor, json={"document": changed})
+    assert client.post("/api/v1/staff/tariffs/publish", headers=clerk,
+                       json={"document": changed, "why": "rate case 2026"}).status_code == 403
+    published = client.post("/api/v1/staff/tariffs/publish", headers=supervisor,
+                            json={"document": changed, "why": "rate case 2026"})
     assert published.status_code == 201
 
     assert client.post("/api/v1/staff/bill-runs", headers=clerk, json={"cycle": portal_data.utility.cycle_code}
@@ -868,3 +870,51 @@ def test_staff_release_a_held_account_and_rebill_a_bill_seeing_what_changed_line
     assert any(d["change_minor"] > 0 and d["quantity_after"] != d["quantity_before"] for d in done["differences"])
     again = client.post(f"/api/v1/staff/bills/{bill_id}/cancel", headers=supervisor, json={"why": "twice"})
     assert (again.status_code, again.json()["code"]) == (409, "not_issued")
+
+
+def test_the_tariff_workspace_lists_shows_converts_previews_the_impact_and_publishes_with_why(client, portal_data):
+    from pathlib import Path as FilePath
+
+    from rating.tariff import parse_tariff
+
+    clerk, supervisor = token(client, "clerk"), token(client, "supervisor")
+    listed = client.get("/api/v1/staff/tariffs", headers=clerk).json()
+    assert listed["total"] == len(listed["tariffs"]) >= 3
+    electric = next(t for t in listed["tariffs"] if t["code"] == "E-RES")
+    assert electric["versions"] and electric["service"] == "electric"
+    shown = client.get("/api/v1/staff/tariffs/E-RES", headers=clerk).json()
+    assert parse_tariff(shown["document"]).code == "E-RES" and shown["versions"][0]["charges"]
+    assert client.get("/api/v1/staff/tariffs/NOPE", headers=clerk).json()["code"] == "no_such_tariff"
+    tou = client.get("/api/v1/staff/tariffs/E-TOU", headers=clerk).json()
+    grid = next(v["tou"] for v in tou["versions"] if v["tou"])
+    assert len(grid["weekday"]) == 12 and all(len(row) == 24 for row in grid["weekday"] + grid["weekend"])
+    # a URDB file converts into a draft that parses
+    urdb = FilePath(__file__).parents[1] / "unit" / "data" / "urdb_tou.json"
+    converted = client.post("/api/v1/staff/tariffs/convert", headers=clerk,
+                            files={"file": ("urdb_tou.json", urdb.read_bytes(), "application/json")}).json()
+    assert converted["format"] == "urdb" and parse_tariff(converted["document"]).versions
+    bad = client.post("/api/v1/staff/tariffs/convert", headers=clerk,
+                      files={"file": ("x.json", b'{"items": [{"name": 1}]}', "application/json")})
+    assert bad.status_code == 422 and bad.json()["code"] == "tariff_invalid"
+    # the impact of raising the customer charge by 3.00 on every stored bill of the period
+    proposed = shown["document"].replace('amount = "12.50"', 'amount = "15.50"')
+    assert proposed != shown["document"]
+    period = portal_data.utility.period_start, portal_data.utility.period_end
+    impact = client.post("/api/v1/staff/tariffs/impact", headers=clerk, json={
+        "document": proposed, "period_start": period[0].isoformat(), "period_end": period[1].isoformat()}).json()
+    electric_agreements = sum(1 for m in portal_data.utility.meters if m.tariff_code == "E-RES")
+    assert impact["agreements"] == electric_agreements
+    assert impact["revenue_difference_minor"] == 300 * electric_agreements
+    assert sum(b["bills"] for b in impact["histogram"]) == electric_agreements  # every bill in one bar or another
+    assert all(c["difference_minor"] == 300 for c in impact["largest"])
+    # publish: a supervisor, with why; the effective date is checked against the document
+    newest = parse_tariff(proposed).versions[-1].effective_from
+    wrong = client.post("/api/v1/staff/tariffs/publish", headers=supervisor, json={
+        "document": proposed, "why": "rate case", "effective_from": "2030-01-01"})
+    assert wrong.status_code == 422 and wrong.json()["code"] == "effective_date_mismatch"
+    done = client.post("/api/v1/staff/tariffs/publish", headers=supervisor, json={
+        "document": proposed, "why": "rate case 2026-14", "effective_from": newest.isoformat()})
+    assert done.status_code == 201
+    history = client.get("/api/v1/staff/tariffs/E-RES", headers=clerk).json()["revisions"]
+    assert (history[0]["revision"], history[0]["by"], history[0]["why"]) == (done.json()["revision"], "supervisor",
+                                                                             "rate case 2026-14")

@@ -674,3 +674,43 @@ def test_staff_close_a_cycle_watch_it_release_a_held_account_and_rebill_a_correc
     assert shown(browser, "message").startswith(f"Bill {bill_id} cancelled; rebill ")
     changes = [row.text for row in browser.find_elements(By.CSS_SELECTOR, "#difference-lines tbody tr")]
     assert any(not row.endswith(" 0.00") for row in changes), changes  # a line moved by the corrected read
+
+
+def test_staff_edit_a_tariff_with_problems_shown_as_they_type_see_its_impact_and_publish_it(server, browser,
+                                                                                           portal_data):
+    from selenium.webdriver.common.keys import Keys
+
+    sign_in(browser, server, "supervisor")
+    browser.get(f"{server}/staff/tariffs")
+    browser.find_element(By.ID, "tariff-E-TOU").click()
+    arrive(browser, lambda url: "/staff/tariffs/E-TOU" in url)
+    cells = browser.find_elements(By.CSS_SELECTOR, "table.tou-grid td")
+    assert len(cells) % (12 * 24 * 2) == 0 and cells  # weekday and weekend grids of every version
+    browser.get(f"{server}/staff/tariffs/E-RES")
+    text = browser.find_element(By.ID, "tariff-text")
+    original = text.get_attribute("value")
+    broken = original.replace('amount = "12.50"', 'amount = "twelve"')
+    browser.execute_script("arguments[0].value = arguments[1]", text, broken)
+    text.send_keys(Keys.END, " ")  # an edit: the page checks as the text changes
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "problem-list"))
+    said = browser.find_element(By.ID, "problem-list").text
+    assert "amount" in said and "versions[0]" in said, said
+    fixed = original.replace('amount = "12.50"', 'amount = "15.50"')
+    browser.execute_script("arguments[0].value = arguments[1]", browser.find_element(By.ID, "tariff-text"), fixed)
+    browser.find_element(By.ID, "tariff-text").send_keys(Keys.END, " ")
+    WebDriverWait(browser, 10).until(lambda d: d.find_elements(By.ID, "problem-none"))
+    _set(browser, "impact-start", portal_data.utility.period_start.isoformat())
+    _set(browser, "impact-end", portal_data.utility.period_end.isoformat())
+    browser.find_element(By.ID, "tariff-impact").click()
+    electric = sum(1 for m in portal_data.utility.meters if m.tariff_code == "E-RES")
+    assert shown(browser, "impact-summary").startswith(f"{electric} agreements: revenue ")
+    assert f"({electric * 3}.00 USD)" in browser.find_element(By.ID, "impact-summary").text
+    browser.find_element(By.ID, "publish-why").send_keys("customer charge to 15.50, rate case 14")
+    browser.find_element(By.ID, "tariff-publish").click()
+    assert shown(browser, "confirm-text").startswith("This will publish tariff E-RES as a new revision")
+    assert "+" in browser.find_element(By.ID, "diff-text").text and "15.50" in browser.find_element(By.ID,
+                                                                                                   "diff-text").text
+    browser.find_element(By.ID, "confirm-submit").click()
+    assert shown(browser, "message").startswith("Tariff E-RES published as revision ")
+    browser.get(f"{server}/staff/tariffs/E-RES")
+    assert "customer charge to 15.50, rate case 14" in browser.find_element(By.ID, "revisions").text
