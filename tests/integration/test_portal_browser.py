@@ -714,3 +714,20 @@ def test_staff_edit_a_tariff_with_problems_shown_as_they_type_see_its_impact_and
     assert shown(browser, "message").startswith("Tariff E-RES published as revision ")
     browser.get(f"{server}/staff/tariffs/E-RES")
     assert "customer charge to 15.50, rate case 14" in browser.find_element(By.ID, "revisions").text
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_the_pages_fit_a_desktop_and_a_phone_without_scrolling_sideways(server, browser, portal_data, width):
+    browser.set_window_size(width, 900)
+    pages = {"alice": [f"/accounts/{portal_data.alice}"],
+             "supervisor": ["/staff", "/staff/exceptions", "/staff/cases", "/staff/orders", "/staff/payments",
+                            "/staff/bill-runs", "/staff/tariffs", "/staff/tariffs/E-TOU", "/staff/records",
+                            f"/staff/accounts/{portal_data.alice}"]}
+    for user, paths in pages.items():
+        browser.delete_all_cookies()
+        sign_in(browser, server, user)
+        for path in paths:
+            browser.get(server + path)
+            wide, room = browser.execute_script(
+                "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+            assert wide <= room, (path, width, wide, room)
