@@ -16,7 +16,7 @@ from portal.auth import Principal
 from portal.deps import ACCOUNT_NO, optional_principal
 from portal.errors import RequestRefused
 from portal.order_pages import _local
-from portal.pages import _page, _same_origin, _staff
+from portal.pages import _page, _same_origin, _staff, refusal
 from portal.problems import Problem
 from storage.db_errors import first_line
 
@@ -25,14 +25,6 @@ router = APIRouter(include_in_schema=False)
 
 def _error(error: M2CError | None) -> dict | None:
     return None if error is None else {"code": error.code, "message": first_line(error)}
-
-
-def _refusal(error: Exception) -> M2CError:
-    if isinstance(error, Problem):
-        refused = RequestRefused(error.detail, code=error.code)
-        refused.status = error.status_code
-        return refused
-    return error if isinstance(error, M2CError) else RequestRefused(str(error).splitlines()[0])
 
 
 def _runs_page(request: Request, who: Principal, status: int = 200, message: str | None = None,
@@ -68,7 +60,7 @@ def start_form(request: Request, cycle: str = Form(max_length=16), period_start:
             raise Problem(403, "role_required", "starting a bill run needs a supervisor")
         started = staff_api.start_bill_run(request, body, who)
     except (Problem, M2CError, ValueError) as error:
-        refused = _refusal(error)
+        refused = refusal(error)
         return _runs_page(request, who, refused.status, error=refused)
     return _runs_page(request, who, message=f"Bill run of cycle {cycle} started (period "
                                             f"{started['billing_period_id']}): it appears below as it runs.")
@@ -106,7 +98,7 @@ def release_form(request: Request, run_id: int = Path(ge=1, le=2**62), account_n
                         f"now from its reads as stored.", "fields": {"account_no": account_no, "why": why}})
         done = bills_api.release_held(request, body, run_id, account_no, who)
     except (Problem, M2CError, ValueError) as error:
-        refused = _refusal(error)
+        refused = refusal(error)
         return _run_page(request, who, run_id, refused.status, error=refused)
     said = (f"Account {account_no}: {done['released_exceptions']} exceptions released; bill {done['bill_id']} "
             f"issued." if done["bill_id"] else
@@ -153,7 +145,7 @@ def bill_form(request: Request, bill_id: int = Path(ge=1, le=2**62), action: str
             return _bill_page(request, who, bill_id, message=f"Bill {bill_id} cancelled; its reversal is posted.")
         done = bills_api.rebill(request, body, bill_id, who)
     except (Problem, M2CError, ValueError) as error:
-        refused = _refusal(error)
+        refused = refusal(error)
         return _bill_page(request, who, bill_id, refused.status, error=refused)
     if done["rebill_id"] is None:
         said = ("Cancelled; nothing else of the account to bill in its period (the final bill takes the days)."

@@ -18,7 +18,7 @@ from portal.auth import Principal
 from portal.deps import optional_principal
 from portal.errors import RequestRefused
 from portal.order_pages import _local
-from portal.pages import _page, _same_origin, _staff
+from portal.pages import _page, _same_origin, _staff, refusal
 from portal.problems import Problem
 from storage.db_errors import first_line
 
@@ -125,12 +125,9 @@ def case_form(request: Request, case_id: int = Path(ge=1, le=2**62), action: str
             made = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in done["done"].items()
                              if v is not None and k != "deposit")
             said = f"Case {case_id}: the request is carried out ({made})."
-    except Problem as problem:
-        return _case_page(request, who, case_id, problem.status_code, RequestRefused(problem.detail,
-                                                                                     code=problem.code))
-    except (M2CError, ValueError) as error:
-        refused = error if isinstance(error, M2CError) else RequestRefused(str(error).splitlines()[0])
-        return _case_page(request, who, case_id, refused.status, refused)
+    except (Problem, M2CError, ValueError) as error:  # refused: said on the page
+        refused = refusal(error)
+        return _case_page(request, who, case_id, refused.status, error=refused)
     return _case_page(request, who, case_id, message=said)
 
 

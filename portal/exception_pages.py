@@ -17,7 +17,7 @@ from portal.auth import Principal
 from portal.deps import optional_principal
 from portal.errors import RequestRefused
 from portal.order_pages import _local
-from portal.pages import _page, _same_origin, _staff
+from portal.pages import _page, _same_origin, _staff, refusal
 from portal.problems import Problem
 from portal.usage_chart import nice_top
 from storage.db_errors import first_line
@@ -91,11 +91,8 @@ async def bulk_form(request: Request, who: Principal | None = Depends(optional_p
     try:
         body = staff_api.Bulk(action=action, why=why, apply=bool(form.get("confirmed")), **_api_filters(chosen))
         done = staff_api.bulk(request, body, who)
-    except Problem as problem:
-        return _queue_page(request, who, chosen, status=problem.status_code,
-                           error=RequestRefused(problem.detail, code=problem.code))
-    except (M2CError, ValueError) as error:
-        refused = error if isinstance(error, M2CError) else RequestRefused(str(error).splitlines()[0])
+    except (Problem, M2CError, ValueError) as error:  # refused: said on the page
+        refused = refusal(error)
         return _queue_page(request, who, chosen, status=refused.status, error=refused)
     if not done["applied"]:
         if not done["matching"]:
@@ -192,10 +189,7 @@ def exception_form(request: Request, exception_id: int = Path(ge=1, le=2**62), a
             staff_api.override(request, staff_api.Override(why=why, values=edits), exception_id, who)
         else:
             staff_api.act(request, action, staff_api.Action(why=why), exception_id, who)
-    except Problem as problem:
-        return _exception_page(request, who, exception_id, problem.status_code,
-                               error=RequestRefused(problem.detail, code=problem.code))
-    except (M2CError, ValueError) as error:
-        refused = error if isinstance(error, M2CError) else RequestRefused(str(error).splitlines()[0])
+    except (Problem, M2CError, ValueError) as error:  # refused: said on the page
+        refused = refusal(error)
         return _exception_page(request, who, exception_id, refused.status, error=refused)
     return _exception_page(request, who, exception_id, message=f"Exception {exception_id}: {action} done.")

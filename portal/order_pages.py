@@ -15,7 +15,7 @@ from portal import orders_api
 from portal.auth import Principal
 from portal.deps import optional_principal
 from portal.errors import RequestRefused
-from portal.pages import _page, _same_origin, _staff
+from portal.pages import _page, _same_origin, _staff, refusal
 from portal.problems import Problem
 from storage.db_errors import first_line
 
@@ -107,10 +107,7 @@ def order_form(request: Request, order_id: int = Path(ge=1, le=2**62), action: s
             return _order_page(request, who, order_id, confirm={"text": f"This will {text}.", "action": action,
                                                                 "fields": fields})
         done = orders_api.act_on_order(request, action, body, order_id, who)
-    except Problem as problem:
-        return _order_page(request, who, order_id, problem.status_code, RequestRefused(problem.detail,
-                                                                                       code=problem.code))
-    except (M2CError, ValueError) as error:
-        refused = error if isinstance(error, M2CError) else RequestRefused(str(error).splitlines()[0])
-        return _order_page(request, who, order_id, refused.status, refused)
+    except (Problem, M2CError, ValueError) as error:  # refused: said on the page
+        refused = refusal(error)
+        return _order_page(request, who, order_id, refused.status, error=refused)
     return _order_page(request, who, order_id, message=f"Order {order_id} is {done['status']}.")

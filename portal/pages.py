@@ -95,6 +95,16 @@ def _signed_in(who: Principal | None) -> Principal:
     return who
 
 
+def refusal(error: Exception) -> M2CError:
+    """What a page shows for a refused action: a workflow's refusal as it is, an API problem or a field the
+    form cannot take as given (too short, not a date) as a refusal with its code and HTTP status."""
+    if isinstance(error, Problem):
+        refused = RequestRefused(error.detail, code=error.code)
+        refused.status = error.status_code
+        return refused
+    return error if isinstance(error, M2CError) else RequestRefused(str(error).splitlines()[0])
+
+
 def _staff(who: Principal | None) -> Principal:
     who = _signed_in(who)
     if not who.is_staff:

@@ -11,8 +11,7 @@ from config.errors import M2CError
 from portal import staff_api, staff_payments_api
 from portal.auth import Principal
 from portal.deps import optional_principal
-from portal.errors import RequestRefused
-from portal.pages import _page, _same_origin, _staff
+from portal.pages import _page, _same_origin, _staff, refusal
 from portal.problems import Problem
 from rating.money import format_minor
 from storage.db_errors import first_line
@@ -30,9 +29,7 @@ def _payments_page(request: Request, who: Principal, status: int = 200, message:
 
 
 def _refused(request: Request, who: Principal, error: Exception):
-    if isinstance(error, Problem):
-        return _payments_page(request, who, error.status_code, error=RequestRefused(error.detail, code=error.code))
-    refused = error if isinstance(error, M2CError) else RequestRefused(str(error).splitlines()[0])
+    refused = refusal(error)
     return _payments_page(request, who, refused.status, error=refused)
 
 

@@ -17,9 +17,8 @@ from config.errors import M2CError
 from portal import cases_api, staff_accounts_api, staff_api
 from portal.auth import Principal
 from portal.deps import ACCOUNT_NO, optional_principal
-from portal.errors import RequestRefused
 from portal.order_pages import _local
-from portal.pages import _page, _same_origin, _staff
+from portal.pages import _page, _same_origin, _staff, refusal
 from portal.problems import Problem
 from rating.money import format_minor
 from storage.db_errors import first_line
@@ -92,11 +91,8 @@ def adjustment_form(request: Request, account_no: str = Path(pattern=ACCOUNT_NO)
             return _account_page(request, who, account_no, confirm={
                 "text": text, "action": "/adjustments", "button": "Yes, adjust it", "fields": body_fields})
         done = staff_accounts_api.adjust_account(request, body, account_no, who)
-    except Problem as problem:
-        return _account_page(request, who, account_no, status=problem.status_code,
-                             error=RequestRefused(problem.detail, code=problem.code))
-    except (M2CError, ValueError) as error:
-        refused = error if isinstance(error, M2CError) else RequestRefused(str(error).splitlines()[0])
+    except (Problem, M2CError, ValueError) as error:  # refused: said on the page
+        refused = refusal(error)
         return _account_page(request, who, account_no, status=refused.status, error=refused)
     said = (f"Adjusted by {format_minor(done['amount_minor'], currency)} {currency}: the balance is "
             f"{format_minor(done['balance_minor'], currency)} {currency}.")
@@ -125,11 +121,8 @@ def arrangement_form(request: Request, account_no: str = Path(pattern=ACCOUNT_NO
             return _account_page(request, who, account_no, confirm={
                 "text": text, "action": "/arrangements", "button": "Yes, make the arrangement", "fields": fields})
         done = staff_accounts_api.arrange(request, body, account_no, who)
-    except Problem as problem:
-        return _account_page(request, who, account_no, status=problem.status_code,
-                             error=RequestRefused(problem.detail, code=problem.code))
-    except (M2CError, ValueError) as error:
-        refused = error if isinstance(error, M2CError) else RequestRefused(str(error).splitlines()[0])
+    except (Problem, M2CError, ValueError) as error:  # refused: said on the page
+        refused = refusal(error)
         return _account_page(request, who, account_no, status=refused.status, error=refused)
     said = f"Arrangement {done['arrangement_id']} made: {installments} installments from {body.first_due}."
     return _account_page(request, who, account_no, message=said)

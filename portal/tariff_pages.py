@@ -19,7 +19,7 @@ from portal.auth import Principal
 from portal.deps import optional_principal
 from portal.errors import RequestRefused
 from portal.order_pages import _local
-from portal.pages import _page, _same_origin, _staff
+from portal.pages import _page, _same_origin, _staff, refusal
 from portal.problems import Problem
 from storage.db_errors import first_line
 
@@ -130,11 +130,8 @@ def edit_form(request: Request, document: str = Form(max_length=200_000), action
                         f"version taking effect on {checked['versions'][-1]}, because “{why}”; bills of periods "
                         f"from then on are priced by it."})
         done = staff_api.publish_tariff(request, body, who)
-    except Problem as problem:
-        return _editor(request, who, code, document, problem.status_code, form=form,
-                       error=RequestRefused(problem.detail, code=problem.code))
-    except (M2CError, ValueError) as error:
-        refused = error if isinstance(error, M2CError) else RequestRefused(str(error).splitlines()[0])
+    except (Problem, M2CError, ValueError) as error:  # refused: said on the page
+        refused = refusal(error)
         return _editor(request, who, code, document, refused.status, error=refused, form=form)
     return _editor(request, who, code, document, message=f"Tariff {code} published as revision {done['revision']}.")
 
