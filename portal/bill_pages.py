@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from fastapi import APIRouter, Depends, Form, Path, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from config.errors import M2CError
@@ -27,11 +27,15 @@ def _error(error: M2CError | None) -> dict | None:
     return None if error is None else {"code": error.code, "message": first_line(error)}
 
 
+RUNS_PAGE = 25
+
+
 def _runs_page(request: Request, who: Principal, status: int = 200, message: str | None = None,
-               error: M2CError | None = None):
+               error: M2CError | None = None, offset: int = 0):
     from storage.customers import cycle_codes
 
-    runs = staff_api.bill_runs(request, who, 50)["bill_runs"]
+    found = staff_api.bill_runs(request, who, RUNS_PAGE, offset)
+    runs = found["bill_runs"]
     zone = request.app.state.settings.utility_zone
     for run in runs:
         run["started_at"], run["finished_at"] = _local(run["started_at"], zone), _local(run["finished_at"], zone)
@@ -39,13 +43,15 @@ def _runs_page(request: Request, who: Principal, status: int = 200, message: str
     with request.app.state.pool.connection() as conn:
         cycles = cycle_codes(conn)
     return _page(request, "staff_bill_runs.html", who, status, title="Bill runs", runs=runs, cycles=cycles,
+                 total=found["total"], offset=offset, limit=RUNS_PAGE,
                  corrections=corrections, message=message, error=_error(error),
                  can_start=who.at_least("supervisor"))
 
 
 @router.get("/staff/bill-runs", response_class=HTMLResponse)
-def runs_page(request: Request, who: Principal | None = Depends(optional_principal)):
-    return _runs_page(request, _staff(who))
+def runs_page(request: Request, offset: int = Query(0, ge=0, le=10**9),
+              who: Principal | None = Depends(optional_principal)):
+    return _runs_page(request, _staff(who), offset=offset)
 
 
 @router.post("/staff/bill-runs", response_class=HTMLResponse)

@@ -45,7 +45,7 @@ def _same_origin(request: Request) -> None:
 def _page(request: Request, name: str, who: Principal | None, status: int = 200, **context) -> HTMLResponse:
     currency = request.app.state.settings.currency
     return templates.TemplateResponse(request, name, {"who": who, "money": lambda m: format_minor(m, currency),
-                                                      **context}, status_code=status)
+                                                      "money_code": currency, **context}, status_code=status)
 
 
 @router.get("/login", response_class=HTMLResponse)
@@ -345,10 +345,10 @@ async def staff_page(request: Request, q: str | None = None, offset: int = Query
         found = await run_in_threadpool(staff_accounts_api.search, request, q, SEARCH_PAGE, offset, who)
     exceptions = await run_in_threadpool(staff_api.exceptions, request, who, "open", None, None, None, None, 100,
                                          0, "oldest", None)
-    payments = await run_in_threadpool(staff_api.payment_exceptions, request, who, 1000)
-    runs = await run_in_threadpool(staff_api.bill_runs, request, who, 10)
+    payments = await run_in_threadpool(staff_api.payment_exceptions, request, who, 1, 0)
+    runs = await run_in_threadpool(staff_api.bill_runs, request, who, 10, 0)
     return _page(request, "staff.html", who, title="Staff", q=q, found=found, exceptions=exceptions["exceptions"],
-                 payment_exceptions=len(payments["payments"]), runs=runs["bill_runs"])
+                 payment_exceptions=payments["total"], runs=runs["bill_runs"])
 
 
 def _records_page(request: Request, who: Principal, status: int = 200, error: M2CError | None = None,

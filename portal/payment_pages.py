@@ -4,7 +4,7 @@ summary. Every change is first shown as what it will do; the data and the change
 API's (``portal.staff_api``, ``portal.staff_payments_api``)."""
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
 from config.errors import M2CError
@@ -19,10 +19,15 @@ from storage.db_errors import first_line
 router = APIRouter(include_in_schema=False)
 
 
+PAGE = 50
+
+
 def _payments_page(request: Request, who: Principal, status: int = 200, message: str | None = None,
-                   error: M2CError | None = None, confirm: dict | None = None, imported: dict | None = None):
-    queue = staff_api.payment_exceptions(request, who, 200)
+                   error: M2CError | None = None, confirm: dict | None = None, imported: dict | None = None,
+                   offset: int = 0):
+    queue = staff_api.payment_exceptions(request, who, PAGE, offset)
     return _page(request, "staff_payments.html", who, status, title="Payments", payments=queue["payments"],
+                 total=queue["total"], offset=offset, limit=PAGE,
                  message=message, confirm=confirm, imported=imported, currency=request.app.state.settings.currency,
                  can_reverse=who.at_least("supervisor"),
                  error=None if error is None else {"code": error.code, "message": first_line(error)})
@@ -34,8 +39,9 @@ def _refused(request: Request, who: Principal, error: Exception):
 
 
 @router.get("/staff/payments", response_class=HTMLResponse)
-def payments_page(request: Request, who: Principal | None = Depends(optional_principal)):
-    return _payments_page(request, _staff(who))
+def payments_page(request: Request, offset: int = Query(0, ge=0, le=10**9),
+                  who: Principal | None = Depends(optional_principal)):
+    return _payments_page(request, _staff(who), offset=offset)
 
 
 def _money(minor: int, currency: str) -> str:

@@ -280,10 +280,11 @@ def start_bill_run(request: Request, body: BillRunRequest, who: Principal = Depe
 
 
 @router.get("/bill-runs")
-def bill_runs(request: Request, who: Principal = Depends(staff("clerk")), limit: int = Query(20, ge=1, le=200)) -> dict:
+def bill_runs(request: Request, who: Principal = Depends(staff("clerk")), limit: int = Query(20, ge=1, le=200),
+              offset: int = Query(0, ge=0, le=10**9)) -> dict:
     with request.app.state.pool.connection() as conn:
-        rows = views.bill_runs(conn, limit)
-    return {"bill_runs": [_run(r) for r in rows]}
+        total, rows = views.bill_runs(conn, limit, offset)
+    return {"total": total, "limit": limit, "offset": offset, "bill_runs": [_run(r) for r in rows]}
 
 
 def _run(r) -> dict:
@@ -310,10 +311,10 @@ def bill_run(request: Request, run_id: int = Path(ge=1, le=2**62), who: Principa
 
 @router.get("/payments/exceptions")
 def payment_exceptions(request: Request, who: Principal = Depends(staff("clerk")),
-                       limit: int = Query(100, ge=1, le=1000)) -> dict:
+                       limit: int = Query(100, ge=1, le=1000), offset: int = Query(0, ge=0, le=10**9)) -> dict:
     with request.app.state.pool.connection() as conn:
-        rows = views.payment_exceptions(conn, limit)
-    return {"payments": [{"id": r[0], "channel": r[1], "reference": r[2], "account_ref": r[3], "invoice_ref": r[4],
+        total, rows = views.payment_exceptions(conn, limit, offset)
+    return {"total": total, "limit": limit, "offset": offset, "payments": [{"id": r[0], "channel": r[1], "reference": r[2], "account_ref": r[3], "invoice_ref": r[4],
                           "amount_minor": r[5], "currency": r[6], "received_on": r[7].isoformat(), "reason": r[8]}
                          for r in rows]}
 

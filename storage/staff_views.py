@@ -69,10 +69,11 @@ _RUNS = ("select r.id, c.code, p.period_start, r.status, r.started_at, r.finishe
          "join billing_periods p on p.id = r.billing_period_id join billing_cycles c on c.id = p.billing_cycle_id ")
 
 
-def bill_runs(conn: psycopg.Connection, limit: int) -> list[tuple]:
-    """(id, cycle code, period start, status, started, finished, billed, held, failed, total minor, error,
-    cycle id) of the latest runs."""
-    return conn.execute(_RUNS + "order by r.id desc limit %s", (limit,)).fetchall()
+def bill_runs(conn: psycopg.Connection, limit: int, offset: int = 0) -> tuple[int, list[tuple]]:
+    """(how many runs there are, the page of (id, cycle code, period start, status, started, finished,
+    billed, held, failed, total minor, error, cycle id)), newest first."""
+    total = conn.execute("select count(*) from bill_runs").fetchone()[0]
+    return total, conn.execute(_RUNS + "order by r.id desc limit %s offset %s", (limit, offset)).fetchall()
 
 
 def bill_run(conn: psycopg.Connection, run_id: int) -> tuple | None:
@@ -94,11 +95,14 @@ def bill_run_progress(conn: psycopg.Connection, run_id: int, cycle_id: int) -> t
     return outcomes, accounts, held
 
 
-def payment_exceptions(conn: psycopg.Connection, limit: int) -> list[tuple]:
-    """(id, channel, reference, account ref, invoice ref, amount minor, currency, received on, reason)."""
-    return conn.execute("select id, channel, reference, account_ref, invoice_ref, amount_minor, currency, received_on, "
-                        "exception_reason from payments where status = 'unmatched' order by id limit %s",
-                        (limit,)).fetchall()
+def payment_exceptions(conn: psycopg.Connection, limit: int, offset: int = 0) -> tuple[int, list[tuple]]:
+    """(how many payments match no account, the page of (id, channel, reference, account ref, invoice ref,
+    amount minor, currency, received on, reason)), oldest first."""
+    total = conn.execute("select count(*) from payments where status = 'unmatched'").fetchone()[0]
+    return total, conn.execute(
+        "select id, channel, reference, account_ref, invoice_ref, amount_minor, currency, received_on, "
+        "exception_reason from payments where status = 'unmatched' order by id limit %s offset %s",
+        (limit, offset)).fetchall()
 
 
 def audit_entries(conn: psycopg.Connection, limit: int) -> list[tuple]:

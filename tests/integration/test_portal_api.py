@@ -806,7 +806,11 @@ def test_staff_upload_a_lockbox_file_match_by_invoice_reverse_a_returned_payment
     assert [e["line"] for e in summary["errors"]] == [4]
     again = client.post("/api/v1/staff/lockbox", headers=clerk, files=files).json()
     assert (again["applied"], again["duplicates"]) == (0, 2)  # nothing applied twice
-    queued = client.get("/api/v1/staff/payments/exceptions", headers=clerk).json()["payments"]
+    queue = client.get("/api/v1/staff/payments/exceptions", headers=clerk).json()
+    queued = queue["payments"]
+    assert queue["total"] == len(queued) >= 1
+    paged = client.get("/api/v1/staff/payments/exceptions", headers=clerk, params={"limit": 1, "offset": 0}).json()
+    assert paged["total"] == queue["total"] and len(paged["payments"]) == 1
     unmatched = next(p for p in queued if p["reference"] == "LBX-2")
     both = client.post(f"/api/v1/staff/payments/{unmatched['id']}/match", headers=clerk,
                        json={"account_no": portal_data.bob, "invoice_no": bill_id, "why": "x y z"})
@@ -839,7 +843,11 @@ def test_staff_release_a_held_account_and_rebill_a_bill_seeing_what_changed_line
     client.post("/api/v1/staff/bill-runs", headers=supervisor, json={"cycle": portal_data.utility.cycle_code})
     for thread in client.app.state.bill_runs.threads:
         thread.join(120)
-    run = client.get("/api/v1/staff/bill-runs", headers=clerk).json()["bill_runs"][0]
+    listed = client.get("/api/v1/staff/bill-runs", headers=clerk).json()
+    assert listed["total"] == len(listed["bill_runs"]) >= 1
+    assert client.get("/api/v1/staff/bill-runs", headers=clerk, params={"offset": listed["total"]}).json()[
+        "bill_runs"] == []
+    run = listed["bill_runs"][0]
     progress = client.get(f"/api/v1/staff/bill-runs/{run['id']}", headers=clerk).json()
     held = next(h for h in progress["held"] if h["reason"].startswith("blocking_exceptions"))
     url = f"/api/v1/staff/bill-runs/{run['id']}/accounts/{held['account_no']}/release"

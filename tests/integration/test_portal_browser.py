@@ -610,6 +610,8 @@ def test_staff_import_a_lockbox_file_and_match_and_reverse_payments_after_confir
     assert shown(browser, "lockbox-counts").startswith("2 lines: 1 applied (30.00 USD), 1 to the queue, 0 taken "
                                                        "before, 1 refused")
     assert "4" in browser.find_element(By.ID, "lockbox-errors").text
+    waiting = conn.execute("select count(*) from payments where status = 'unmatched'").fetchone()[0]
+    assert browser.find_element(By.ID, "queue-total").text.startswith(f"{waiting} payment")
     queued = conn.execute("select id from payments where reference = 'BRW-2'").fetchone()[0]
     browser.find_element(By.ID, f"match-target-{queued}").send_keys(portal_data.bob)
     browser.find_element(By.ID, f"match-why-{queued}").send_keys("the customer called: a typo")
